@@ -1,0 +1,71 @@
+"""Summaries of replicates: site frequencies with intervals, the funnel, timing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from .anatomy import TARGET_ORGANS
+from .model import FUNNEL_STAGES, PatientResult
+
+
+def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for k successes in n trials (scipy.stats.binomtest)."""
+    if n == 0:
+        return (0.0, 1.0)
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def site_frequency(patients: Sequence[PatientResult],
+                   organs: Sequence[str] = TARGET_ORGANS) -> dict[str, dict[str, float]]:
+    """Fraction of patients with >= 1 detectable metastasis in each organ, Wilson 95 % CI."""
+    n = len(patients)
+    out = {}
+    for organ in organs:
+        k = sum(1 for p in patients if p.detectable_by_organ.get(organ, 0) > 0)
+        lo, hi = proportion_interval(k, n)
+        out[organ] = {"fraction": k / n if n else float("nan"), "low": lo, "high": hi,
+                      "patients": k}
+    return out
+
+
+def funnel(patients: Sequence[PatientResult]) -> list[dict[str, float | str]]:
+    """Mean cells per patient that reached, and were lost at, each stage (cascade order)."""
+    out = []
+    for stage in FUNNEL_STAGES:
+        reached = np.array([p.reached[stage] for p in patients], dtype=float)
+        lost = np.array([p.lost[stage] for p in patients], dtype=float)
+        mean_r = float(reached.mean())
+        out.append({"stage": stage, "reached": mean_r, "lost": float(lost.mean()),
+                    "lost_fraction": float(lost.sum() / reached.sum()) if reached.sum() else 0.0})
+    return out
+
+
+def first_metastasis(patients: Sequence[PatientResult]) -> dict[str, float | int | None]:
+    """Time to the first detectable metastasis.
+
+    Patients without one are censored at the end of their course; the median and quartiles
+    given are over the patients who had one, and ``fraction`` says how many those are.
+    """
+    days = np.array([p.first_detectable_day for p in patients
+                     if p.first_detectable_day is not None], dtype=float)
+    n = len(patients)
+    res: dict[str, float | int | None] = {"patients_with": int(days.size),
+                                          "fraction": days.size / n if n else float("nan")}
+    if days.size:
+        q1, med, q3 = np.percentile(days, [25, 50, 75])
+        res.update(median_days=float(med), q1_days=float(q1), q3_days=float(q3),
+                   mean_days=float(days.mean()))
+    else:
+        res.update(median_days=None, q1_days=None, q3_days=None, mean_days=None)
+    return res
+
+
+def course(patients: Sequence[PatientResult]) -> dict[str, float]:
+    days = np.array([p.days for p in patients], dtype=float)
+    died = sum(p.died for p in patients)
+    return {"median_days": float(np.median(days)), "patients_reaching_lethal_burden": died,
+            "fraction_reaching_lethal_burden": died / len(patients)}

@@ -1,0 +1,580 @@
+"""The Mesa model: one simulated patient, from the primary tumour to its metastases.
+
+One step of ``dt`` days, in this order (each rate is per day and acts for ``dt``):
+
+1. lodged cells advance one stage: arrested -> extravasated (or dead); solitary -> dormant,
+   proliferating (founding a colony) or dead; dormant -> awake (founding a colony) or dead;
+2. colonies grow: birth-death while avascular, the angiogenic switch at the diffusion limit,
+   Gompertz once vascularised; detection at the imaging threshold;
+3. the primary tumour and the vascularised metastases shed cells (Poisson, by mass);
+4. the cells shed in this step invade, enter a route and travel (the circulation chain)
+   until they die or arrest; arrested cells wait for step 1 of the next step;
+5. the course ends at the horizon or when the total tumour burden reaches the lethal burden.
+
+Conservation: every cell ever shed is at each step end in exactly one place - arrested,
+solitary, dormant, a founder of a live colony - or counted as lost at the stage where it died
+(:meth:`MetastasisModel.conservation`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+
+from .agents import CellCohort, Colony, Phase, PrimaryTumour, Stage
+from .anatomy import DEATH_STATES, ORGAN_KEYS, VENOUS_ENTRIES, metastasis_entry
+from .cascade import (
+    birth_death,
+    competing_risks,
+    detachment,
+    gompertz,
+    invasion,
+    route_entry,
+    scale_probability,
+    step_probability,
+    transit,
+)
+from .delivery import PRIMARY_ENTRIES, chain_for, entry_probabilities
+from .scenario import Scenario, diameter_to_cells, load_scenario, make_scenario
+from .soil import affinity_vector
+
+#: Funnel stages in cascade order. "reached" counts cells entering the stage, "lost" cells
+#: that died there.
+FUNNEL_STAGES: tuple[str, ...] = ("detachment", "invasion", "transit", "arrest",
+                                  "extravasation", "dormancy", "micrometastasis",
+                                  "macrometastasis")
+_F = {s: i for i, s in enumerate(FUNNEL_STAGES)}
+N_ORGANS = len(ORGAN_KEYS)
+
+
+class SimulationLimitError(RuntimeError):
+    """The scenario asks for more agents than ``simulation`` limits allow."""
+
+
+# --------------------------------------------------------------------------------------
+# Data reporters (one name: the reporter, the CSV quantity and the plot label)
+# --------------------------------------------------------------------------------------
+
+def primary_cells(model: MetastasisModel) -> float:
+    return model.primary.cells
+
+
+def shed_cells_per_day(model: MetastasisModel) -> float:
+    return model.step_shed / model.dt
+
+
+def ctc_entered_per_day(model: MetastasisModel) -> float:
+    """Cells entering the blood per day (intravasation, from the primary or metastases)."""
+    return model.step_ctc / model.dt
+
+
+def arrested_cells(model: MetastasisModel) -> int:
+    return model.cells_at(Stage.ARRESTED)
+
+
+def solitary_cells(model: MetastasisModel) -> int:
+    return model.cells_at(Stage.SOLITARY)
+
+
+def dormant_cells(model: MetastasisModel) -> int:
+    return model.cells_at(Stage.DORMANT)
+
+
+def micrometastases(model: MetastasisModel) -> int:
+    return sum(1 for c in model.colonies if c.phase is not Phase.MACRO)
+
+
+def macrometastases(model: MetastasisModel) -> int:
+    return sum(1 for c in model.colonies if c.phase is Phase.MACRO)
+
+
+def detectable_metastases(model: MetastasisModel) -> int:
+    return sum(1 for c in model.colonies if c.cells >= model.detectable_cells)
+
+
+def metastatic_burden_cells(model: MetastasisModel) -> float:
+    return float(sum(c.cells for c in model.colonies))
+
+
+def colonies_by_organ(model: MetastasisModel) -> dict[str, int]:
+    out = dict.fromkeys(ORGAN_KEYS, 0)
+    for c in model.colonies:
+        out[ORGAN_KEYS[c.organ]] += 1
+    return out
+
+
+def detectable_by_organ(model: MetastasisModel) -> dict[str, int]:
+    out = dict.fromkeys(ORGAN_KEYS, 0)
+    for c in model.colonies:
+        if c.cells >= model.detectable_cells:
+            out[ORGAN_KEYS[c.organ]] += 1
+    return out
+
+
+def dormant_cells_by_organ(model: MetastasisModel) -> dict[str, int]:
+    out = dict.fromkeys(ORGAN_KEYS, 0)
+    for c in model.cohorts[Stage.DORMANT]:
+        out[ORGAN_KEYS[c.organ]] += c.cells
+    return out
+
+
+MODEL_REPORTERS = {f.__name__: f for f in (
+    primary_cells, shed_cells_per_day, ctc_entered_per_day, arrested_cells, solitary_cells,
+    dormant_cells, micrometastases, macrometastases, detectable_metastases,
+    metastatic_burden_cells)}
+ORGAN_REPORTERS = {f.__name__: f for f in (colonies_by_organ, detectable_by_organ,
+                                           dormant_cells_by_organ)}
+
+
+# --------------------------------------------------------------------------------------
+# Result of one simulated patient
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class PatientResult:
+    """What one simulated patient leaves behind (plain data, picklable)."""
+
+    replicate: int
+    days: float
+    died: bool
+    reached: dict[str, int]
+    lost: dict[str, int]
+    lost_in_transit_by_route: dict[str, int]
+    detectable_by_organ: dict[str, int]
+    colonies_by_organ: dict[str, int]
+    first_detectable_day: float | None
+    shed_total: int
+    shed_by_metastases: int
+    colonies_founded: dict[str, int]
+    colonies_survived: dict[str, int]
+    timeseries: list[tuple[float, str, str, float]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------
+
+class MetastasisModel(mesa.Model):
+    """One simulated patient.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`~sim.scenario.Scenario`, a mapping of scenario keys, a scenario file or a
+        bundled name (``"breast"``, ``"classroom/demo"``), or None for the defaults.
+    rng
+        Seed or generator for all randomness (int, :class:`numpy.random.SeedSequence`,
+        :class:`numpy.random.Generator`); None uses ``simulation.seed``.
+    hypothesis
+        Shorthand for overriding the scenario's hypothesis.
+    overrides
+        ``{"dotted.key": value}`` overrides, validated like a scenario file.
+    replicate
+        Index recorded in the result.
+
+    Examples
+    --------
+    >>> m = MetastasisModel("classroom/demo", rng=1, hypothesis="ewing")
+    >>> m.run()
+    >>> m.result().detectable_by_organ["lung"] >= 0
+    True
+    """
+
+    def __init__(self, scenario: Scenario | Mapping[str, Any] | str | Path | None = None, *,
+                 rng: Any = None, hypothesis: str | None = None,
+                 overrides: Mapping[str, Any] | None = None, replicate: int = 0):
+        sc = _as_scenario(scenario, overrides)
+        if hypothesis is not None:
+            sc = sc.with_hypothesis(hypothesis)
+        if rng is None:
+            rng = sc.simulation.seed
+        super().__init__(rng=rng)
+        self.scenario = sc
+        self.replicate = replicate
+        sim, col = sc.simulation, sc.colonization
+        self.dt = sim.dt_days
+        self.horizon_days = sim.horizon_days
+        self.aggregate = sim.aggregate
+        self.walk = sim.circulation == "walk"
+        self.day = 0.0
+        self.died = False
+        self.max_units = 2_000_000
+        self.detectable_cells = diameter_to_cells(col.detectable_diameter_mm)
+        self.avascular_limit_cells = diameter_to_cells(col.avascular_diameter_mm)
+
+        p = sc.primary
+        self.clones = list(p.subclones)
+        self.cluster_size = sc.clusters.cells_per_cluster
+        self.primary = PrimaryTumour(self, p.site, p.initial_cells, p.doubling_time_days,
+                                     p.carrying_capacity_cells)
+        self._clone_shedding = np.array([c.fraction * c.shedding for c in self.clones])
+        self._primary_entry_p = entry_probabilities(sc)
+        self.affinity = affinity_vector(sc)
+        # One chain per (clone, unit kind): transit death differs.
+        self._chains = {}
+        for ci, clone in enumerate(self.clones):
+            for unit in (0, 1):
+                mult = clone.transit_death * (sc.clusters.transit_death_multiplier if unit else 1.0)
+                self._chains[(ci, unit)] = chain_for(sc, mult)
+        self._death_routes = [s.removeprefix("death:") for s in DEATH_STATES]
+        self._build_stage_tables()
+
+        # Bookkeeping.
+        self.reached = np.zeros(len(FUNNEL_STAGES), dtype=np.int64)
+        self.lost = np.zeros(len(FUNNEL_STAGES), dtype=np.int64)
+        self.lost_by_route = dict.fromkeys(self._death_routes, 0)
+        self.shed_total = 0
+        self.shed_by_metastases = 0
+        self.founded = {"single": 0, "cluster": 0}
+        self.switched = {"single": 0, "cluster": 0}
+        self.step_shed = 0
+        self.step_ctc = 0
+        self.first_detectable_day: float | None = None
+        self.cohorts: dict[Stage, list[CellCohort]] = {s: [] for s in Stage}
+        self._cohort_by_key: dict[tuple, CellCohort] = {}
+        self.colonies: list[Colony] = []
+        self._units = 0
+
+        self.record_every_days = max(self.dt, min(30.0, self.horizon_days / 100.0))
+        self._next_record = 0.0
+        self.datacollector = mesa.DataCollector(model_reporters={
+            "day": lambda m: m.day, **MODEL_REPORTERS, **ORGAN_REPORTERS})
+        self._record()
+
+    # ---------------------------------------------------------------- tables
+    def _build_stage_tables(self) -> None:
+        """Per-step outcome probabilities for each (organ, clone, unit kind)."""
+        sc, dt = self.scenario, self.dt
+        ex, col, cl = sc.extravasation, sc.colonization, sc.clusters
+        rows = N_ORGANS * len(self.clones) * 2
+        self._p_arrested = np.zeros((rows, 3))
+        self._p_solitary = np.zeros((rows, 4))
+        self._p_dormant = np.zeros((rows, 3))
+        self._p_invasion = np.array([scale_probability(sc.invasion.success_probability,
+                                                       c.invasion) for c in self.clones])
+        for o in range(N_ORGANS):
+            aff = self.affinity[o]
+            for ci, c in enumerate(self.clones):
+                for unit in (0, 1):
+                    r = self._row(o, ci, unit)
+                    grow = aff * c.proliferation * (cl.proliferation_multiplier if unit else 1.0)
+                    self._p_arrested[r] = competing_risks(
+                        [ex.rate_per_day * c.extravasation, ex.intravascular_death_rate_per_day], dt)
+                    self._p_solitary[r] = competing_risks(
+                        [col.solitary_death_rate_per_day, col.dormancy_rate_per_day * c.dormancy,
+                         col.proliferation_rate_per_day * grow], dt)
+                    self._p_dormant[r] = competing_risks(
+                        [col.dormant_death_rate_per_day,
+                         col.awakening_rate_per_day * aff * c.awakening
+                         * (cl.proliferation_multiplier if unit else 1.0)], dt)
+        self._p_switch = step_probability(col.angiogenic_switch_rate_per_day, dt)
+
+    def _row(self, organ: int, clone: int, unit: int) -> int:
+        return (organ * len(self.clones) + clone) * 2 + unit
+
+    # ---------------------------------------------------------------- cohorts
+    def _add_cohort(self, stage: Stage, organ: int, clone: int, cluster_size: int,
+                    count: int, entry: str | None = None) -> None:
+        if count <= 0:
+            return
+        unit = int(cluster_size > 1)
+        if self.aggregate:
+            key = (stage, organ, clone, cluster_size, entry)
+            c = self._cohort_by_key.get(key)
+            if c is not None:
+                c.count += count
+                return
+            c = CellCohort(self, count, cluster_size, clone, stage, organ, entry)
+            c.row = self._row(max(organ, 0), clone, unit)
+            self._cohort_by_key[key] = c
+            self.cohorts[stage].append(c)
+            self._units += 1
+            return
+        self._units += count
+        if self._units > self.max_units:
+            raise SimulationLimitError(
+                f"the single-cell engine would hold more than {self.max_units:,} agents; "
+                "use simulation.aggregate = true, or lower primary.shedding_rate_per_gram_"
+                "per_day or simulation.horizon_days")
+        row = self._row(max(organ, 0), clone, unit)
+        for _ in range(count):
+            c = CellCohort(self, 1, cluster_size, clone, stage, organ, entry)
+            c.row = row
+            self.cohorts[stage].append(c)
+
+    def _prune(self, stage: Stage) -> None:
+        keep = []
+        for c in self.cohorts[stage]:
+            if c.count > 0:
+                keep.append(c)
+            else:
+                if self.aggregate:
+                    del self._cohort_by_key[(c.stage, c.organ, c.clone, c.cluster_size, c.entry)]
+                    self._units -= 1
+                else:
+                    self._units -= 1
+                c.remove()
+        self.cohorts[stage] = keep
+
+    def cells_at(self, stage: Stage) -> int:
+        return sum(c.count * c.cluster_size for c in self.cohorts[stage])
+
+    # ---------------------------------------------------------------- step
+    def step(self) -> None:
+        if not self.running:
+            return
+        pending: list[tuple[Stage, int, int, int, int]] = []
+        founders: list[tuple[int, int, int, int]] = []
+        self._advance_lodged(pending, founders)
+        self._advance_colonies()
+        for stage, organ, clone, k, n in pending:
+            self._add_cohort(stage, organ, clone, k, n)
+        for organ, clone, k, n in founders:
+            self._found_colonies(organ, clone, k, n)
+        self.step_shed = 0
+        self.step_ctc = 0
+        self._shed()
+        self.primary.grow(self.dt)
+        for c in list(self.cohorts[Stage.DETACHED]):
+            self._disseminate(c)
+        self._prune(Stage.DETACHED)
+        self.day += self.dt
+        burden = self.primary.cells + metastatic_burden_cells(self)
+        if burden >= self.scenario.simulation.lethal_burden_cells:
+            self.died = True
+            self.running = False
+        if self.day >= self.horizon_days - 1e-9:
+            self.running = False
+        self._record()
+
+    def run(self) -> MetastasisModel:
+        """Step until the horizon or the lethal burden."""
+        while self.running:
+            self.step()
+        return self
+
+    def _record(self) -> None:
+        if self.day >= self._next_record - 1e-9 or not self.running:
+            self.datacollector.collect(self)
+            self._next_record = self.day + self.record_every_days
+
+    # ---------------------------------------------------------------- 1. lodged cells
+    def _batch(self, stage: Stage, table: np.ndarray) -> tuple[list[CellCohort], np.ndarray]:
+        cohorts = self.cohorts[stage]
+        if not cohorts:
+            return cohorts, np.zeros((0, table.shape[1]), dtype=np.int64)
+        counts = np.fromiter((c.count for c in cohorts), dtype=np.int64, count=len(cohorts))
+        rows = np.fromiter((c.row for c in cohorts), dtype=np.int64, count=len(cohorts))
+        return cohorts, self.rng.multinomial(counts, table[rows])
+
+    def _advance_lodged(self, pending: list, founders: list) -> None:
+        F = _F
+        cohorts, d = self._batch(Stage.ARRESTED, self._p_arrested)
+        for c, (ext, died, _) in zip(cohorts, d.tolist(), strict=True):
+            k = c.cluster_size
+            if ext:
+                self.reached[F["extravasation"]] += ext * k
+                pending.append((Stage.SOLITARY, c.organ, c.clone, k, ext))
+            self.lost[F["arrest"]] += died * k
+            c.count -= ext + died
+        cohorts, d = self._batch(Stage.SOLITARY, self._p_solitary)
+        for c, (died, dorm, prolif, _) in zip(cohorts, d.tolist(), strict=True):
+            k = c.cluster_size
+            self.lost[F["extravasation"]] += died * k
+            if dorm:
+                self.reached[F["dormancy"]] += dorm * k
+                pending.append((Stage.DORMANT, c.organ, c.clone, k, dorm))
+            if prolif:
+                founders.append((c.organ, c.clone, k, prolif))
+            c.count -= died + dorm + prolif
+        cohorts, d = self._batch(Stage.DORMANT, self._p_dormant)
+        for c, (died, awake, _) in zip(cohorts, d.tolist(), strict=True):
+            k = c.cluster_size
+            self.lost[F["dormancy"]] += died * k
+            if awake:
+                founders.append((c.organ, c.clone, k, awake))
+            c.count -= died + awake
+        for stage in (Stage.ARRESTED, Stage.SOLITARY, Stage.DORMANT):
+            self._prune(stage)
+
+    # ---------------------------------------------------------------- 2. colonies
+    def _found_colonies(self, organ: int, clone: int, k: int, n: int) -> None:
+        if len(self.colonies) + n > self.max_units:
+            raise SimulationLimitError(
+                f"more than {self.max_units:,} colonies; the colonisation parameters "
+                "(colonization.proliferation_rate_per_day, awakening_rate_per_day) are too "
+                "high for this shedding rate")
+        self.reached[_F["micrometastasis"]] += n * k
+        self.founded["cluster" if k > 1 else "single"] += n
+        for _ in range(n):
+            self.colonies.append(Colony(self, organ, clone, k, self.day))
+
+    def _advance_colonies(self) -> None:
+        if not self.colonies:
+            return
+        sc, dt = self.scenario, self.dt
+        col = sc.colonization
+        keep: list[Colony] = []
+        # Phases at the start of the step: a colony moves at most one phase per step.
+        micro = [c for c in self.colonies if c.phase is Phase.MICRO]
+        waiting = [c for c in self.colonies if c.phase is Phase.AVASCULAR_LIMIT]
+        macro = [c for c in self.colonies if c.phase is Phase.MACRO]
+        if micro:
+            sizes = np.fromiter((int(c.cells) for c in micro), dtype=np.int64, count=len(micro))
+            new = birth_death(self.rng, sizes, col.micrometastasis_birth_rate_per_day,
+                              col.micrometastasis_death_rate_per_day, dt)
+            for c, n in zip(micro, new.tolist(), strict=True):
+                if n == 0:
+                    self.lost[_F["micrometastasis"]] += c.founders
+                    c.cells = 0.0
+                elif n >= self.avascular_limit_cells:
+                    c.cells = self.avascular_limit_cells
+                    c.phase = Phase.AVASCULAR_LIMIT
+                else:
+                    c.cells = float(n)
+        if waiting:
+            switch = self.rng.random(len(waiting)) < self._p_switch
+            for c, s in zip(waiting, switch.tolist(), strict=True):
+                if s:
+                    c.phase = Phase.MACRO
+                    c.switched_day = self.day
+                    self.reached[_F["macrometastasis"]] += c.founders
+                    self.switched["cluster" if c.founders > 1 else "single"] += 1
+        if macro:
+            cells = np.fromiter((c.cells for c in macro), dtype=float, count=len(macro))
+            cells = gompertz(cells, col.macrometastasis_gompertz_rate_per_day,
+                             col.macrometastasis_carrying_capacity_cells, dt)
+            for c, n in zip(macro, cells.tolist(), strict=True):
+                c.cells = n
+                if c.detected_day is None and n >= self.detectable_cells:
+                    c.detected_day = self.day + dt
+                    if self.first_detectable_day is None:
+                        self.first_detectable_day = self.day + dt
+        for c in self.colonies:
+            if c.cells > 0:
+                keep.append(c)
+            else:
+                c.remove()
+        self.colonies = keep
+
+    # ---------------------------------------------------------------- 3. shedding
+    def _shed(self) -> None:
+        sc = self.scenario
+        rate = sc.primary.shedding_rate_per_gram_per_day
+        f, k = sc.clusters.fraction_of_shedding_events, self.cluster_size
+        singles, clusters = detachment(self.rng, self.primary.mass_g, rate, self.dt,
+                                       self._clone_shedding, f, k)
+        for ci in range(len(self.clones)):
+            self._new_detached(ci, 1, int(singles[ci]), None)
+            self._new_detached(ci, k, int(clusters[ci]), None)
+        macro = [c for c in self.colonies if c.phase is Phase.MACRO]
+        if macro:
+            mass = np.fromiter((c.mass_g * self.clones[c.clone].shedding for c in macro),
+                               dtype=float, count=len(macro))
+            s_m, c_m = detachment(self.rng, 1.0, rate, self.dt, mass, f, k)
+            for col, ns, nc in zip(macro, s_m.tolist(), c_m.tolist(), strict=True):
+                entry = metastasis_entry(ORGAN_KEYS[col.organ])
+                before = self.step_shed
+                self._new_detached(col.clone, 1, ns, entry)
+                self._new_detached(col.clone, k, nc, entry)
+                self.shed_by_metastases += self.step_shed - before
+
+    def _new_detached(self, clone: int, k: int, n: int, entry: str | None) -> None:
+        if n <= 0:
+            return
+        self.shed_total += n * k
+        self.step_shed += n * k
+        self.reached[_F["detachment"]] += n * k
+        self.reached[_F["invasion"]] += n * k
+        self._add_cohort(Stage.DETACHED, -1, clone, k, n, entry)
+
+    # ---------------------------------------------------------------- 4. dissemination
+    def _disseminate(self, cohort: CellCohort) -> None:
+        n, k, ci = cohort.count, cohort.cluster_size, cohort.clone
+        cohort.count = 0
+        ok = invasion(self.rng, n, self._p_invasion[ci])
+        self.lost[_F["invasion"]] += (n - ok) * k
+        if not ok:
+            return
+        self.reached[_F["transit"]] += ok * k
+        if cohort.entry is None:
+            entries: Sequence[str] = PRIMARY_ENTRIES
+            counts = route_entry(self.rng, ok, self._primary_entry_p).tolist()
+        else:
+            entries, counts = (cohort.entry,), [ok]
+        chain = self._chains[(ci, int(k > 1))]
+        for entry, m in zip(entries, counts, strict=True):
+            if not m:
+                continue
+            if entry in VENOUS_ENTRIES:
+                self.step_ctc += m * k
+            if self.walk:
+                absorbed = chain.walk(self.rng, entry, m)[0]
+            else:
+                absorbed = transit(self.rng, m, chain.absorption(entry))
+            absorbed = absorbed.tolist()
+            for route, dead in zip(self._death_routes, absorbed[N_ORGANS:], strict=True):
+                self.lost_by_route[route] += dead * k
+                self.lost[_F["transit"]] += dead * k
+            for organ, a in enumerate(absorbed[:N_ORGANS]):
+                if a:
+                    self.reached[_F["arrest"]] += a * k
+                    self._add_cohort(Stage.ARRESTED, organ, ci, k, a)
+
+    # ---------------------------------------------------------------- accounting
+    def conservation(self) -> tuple[int, int, int]:
+        """(cells ever shed, cells alive in some stage, cells lost) - the first equals the
+        sum of the other two at every step end."""
+        alive = sum(self.cells_at(s) for s in Stage)
+        alive += sum(c.founders for c in self.colonies)
+        return int(self.shed_total), int(alive), int(self.lost.sum())
+
+    def result(self) -> PatientResult:
+        """Summarise the course so far as plain data."""
+        det = detectable_by_organ(self)
+        ts: list[tuple[float, str, str, float]] = []
+        mv = self.datacollector.model_vars
+        days = mv["day"]
+        for name in MODEL_REPORTERS:
+            ts.extend((d, name, "", float(v)) for d, v in zip(days, mv[name], strict=True))
+        for name in ORGAN_REPORTERS:
+            for d, values in zip(days, mv[name], strict=True):
+                ts.extend((d, name, o, float(v)) for o, v in values.items() if v)
+        return PatientResult(
+            replicate=self.replicate, days=self.day, died=self.died,
+            reached=dict(zip(FUNNEL_STAGES, self.reached.tolist(), strict=True)),
+            lost=dict(zip(FUNNEL_STAGES, self.lost.tolist(), strict=True)),
+            lost_in_transit_by_route=dict(self.lost_by_route),
+            detectable_by_organ=det, colonies_by_organ=colonies_by_organ(self),
+            first_detectable_day=self.first_detectable_day,
+            shed_total=int(self.shed_total), shed_by_metastases=int(self.shed_by_metastases),
+            colonies_founded=dict(self.founded), colonies_survived=dict(self.switched),
+            timeseries=ts)
+
+
+def _as_scenario(scenario: Any, overrides: Mapping[str, Any] | None) -> Scenario:
+    pairs = list((overrides or {}).items())
+    if isinstance(scenario, Scenario):
+        if not pairs:
+            return scenario
+        return make_scenario(scenario.model_dump(), pairs)
+    if scenario is None or isinstance(scenario, Mapping):
+        return make_scenario(scenario or {}, pairs)
+    return load_scenario(scenario, pairs)
+
+
+def simulate(scenario: Scenario, seed_sequence: np.random.SeedSequence, replicate: int = 0,
+             hypothesis: str | None = None) -> PatientResult:
+    """Run one patient to the end of its course and return its result."""
+    model = MetastasisModel(scenario, rng=np.random.default_rng(seed_sequence),
+                            hypothesis=hypothesis, replicate=replicate)
+    return model.run().result()
+
+
+__all__ = ["FUNNEL_STAGES", "MetastasisModel", "PatientResult", "SimulationLimitError",
+           "simulate"]

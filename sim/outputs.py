@@ -1,0 +1,231 @@
+"""Writing a run's output folder (the output contract of DESIGN.md).
+
+Everything is written into a staging folder next to the destination and moved into place
+only when complete, so a run that fails or is interrupted leaves the destination as it was:
+no half-written file that looks complete, nothing already there lost. ``summary.json`` is
+moved last, so its presence marks a complete run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import mesa
+import numpy as np
+
+from . import analysis, plots
+from .anatomy import PRIMARY_SITES, TARGET_ORGANS
+from .experiments import RunResult
+from .model import FUNNEL_STAGES
+from .reference import DISIBIO_2008
+
+
+class OutputError(OSError):
+    """The output folder cannot be used."""
+
+
+def check_destination(out: Path) -> None:
+    """Fail early, before any simulation, if ``out`` cannot become an output folder."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a folder")
+    parent = out.resolve().parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise OutputError(f"--out {out}: cannot write in {probe}")
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """Yield a staging folder; on success move its content into ``out``."""
+    out = Path(out)
+    check_destination(out)
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
+    try:
+        yield stage
+        _commit(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _commit(stage: Path, out: Path) -> None:
+    if not out.exists():
+        os.replace(stage, out)
+        return
+    last = []
+    for item in sorted(stage.rglob("*")):
+        if item.is_dir():
+            continue
+        rel = item.relative_to(stage)
+        if rel.name == "summary.json":
+            last.append(rel)
+            continue
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(item, out / rel)
+    for rel in sorted(last, key=lambda r: len(r.parts), reverse=True):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / rel, out / rel)
+
+
+def autopsy_reference(site: str) -> dict[str, float] | None:
+    row = PRIMARY_SITES[site].disibio_row
+    return DISIBIO_2008.frequencies(row) if row else None
+
+
+def summary(run: RunResult) -> dict[str, Any]:
+    sc = run.scenario
+    patients = run.patients
+    n = len(patients)
+    lost_routes = {r: float(np.mean([p.lost_in_transit_by_route[r] for p in patients]))
+                   for r in patients[0].lost_in_transit_by_route}
+    founded = {k: int(sum(p.colonies_founded[k] for p in patients)) for k in ("single", "cluster")}
+    survived = {k: int(sum(p.colonies_survived[k] for p in patients)) for k in ("single", "cluster")}
+    return {
+        "hypothesis": sc.hypothesis,
+        "delivery": sc.delivery,
+        "soil": sc.soil,
+        "primary": sc.primary.site,
+        "replicates": n,
+        "seed": run.seed,
+        "site_frequency": analysis.site_frequency(patients),
+        "site_frequency_definition": "fraction of simulated patients with >= 1 metastasis of "
+                                     f"at least {sc.colonization.detectable_diameter_mm:g} mm "
+                                     "in the organ at the end of the course; 95 % Wilson "
+                                     "interval",
+        "funnel": analysis.funnel(patients),
+        "funnel_units": "cells per patient, mean over replicates",
+        "lost_in_transit_by_route": lost_routes,
+        "time_to_first_macrometastasis": analysis.first_metastasis(patients),
+        "course": analysis.course(patients),
+        "colonies_founded": founded,
+        "colonies_reaching_angiogenic_switch": survived,
+        "autopsy_reference": {"source": DISIBIO_2008.citation,
+                              "site_frequency": autopsy_reference(sc.primary.site)},
+    }
+
+
+def metadata(run: RunResult, command: list[str] | None = None) -> dict[str, Any]:
+    from . import __version__
+
+    return {
+        "metasim_version": __version__,
+        "python": sys.version.split()[0],
+        "mesa": mesa.__version__,
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+        "platform": platform.platform(),
+        "seed": run.seed,
+        "seed_source": run.seed_note,
+        "replicate_streams": (f"numpy.random.SeedSequence({run.seed}).spawn({run.replicates});"
+                              " replicate i uses child i with numpy's default PCG64 Generator"),
+        "wall_time_s": round(run.wall_time_s, 3),
+        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command or sys.argv,
+    }
+
+
+def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
+              figures: bool = True) -> dict[str, Any]:
+    """Write the whole output contract for one run into ``stage``; return the summary."""
+    sc = run.scenario
+    _json(stage / "scenario.json", sc.resolved_dict())
+    _json(stage / "metadata.json", metadata(run, command))
+    summ = summary(run)
+    with _csv(stage / "timeseries.csv") as w:
+        w.writerow(["replicate", "time", "quantity", "organ", "value"])
+        for p in run.patients:
+            for day, q, organ, v in p.timeseries:
+                w.writerow([p.replicate, f"{day:g}", q, organ, f"{v:.6g}"])
+    with _csv(stage / "funnel.csv") as w:
+        w.writerow(["stage", "reached_mean", "lost_mean", "lost_fraction"])
+        for f in summ["funnel"]:
+            w.writerow([f["stage"], f"{f['reached']:.6g}", f"{f['lost']:.6g}",
+                        f"{f['lost_fraction']:.6g}"])
+    observed = autopsy_reference(sc.primary.site) or {}
+    with _csv(stage / "sites.csv") as w:
+        w.writerow(["organ", "fraction", "low", "high", "patients_with", "replicates",
+                    "autopsy_fraction"])
+        for organ, s in summ["site_frequency"].items():
+            obs = observed.get(organ)
+            w.writerow([organ, f"{s['fraction']:.6g}", f"{s['low']:.6g}", f"{s['high']:.6g}",
+                        s["patients"], run.replicates, "" if obs is None else f"{obs:.6g}"])
+    with _csv(stage / "patients.csv") as w:
+        w.writerow(["replicate", "days", "died", "first_detectable_day", "shed_total"]
+                   + [f"reached_{s}" for s in FUNNEL_STAGES] + [f"lost_{s}" for s in FUNNEL_STAGES]
+                   + [f"detectable_{o}" for o in TARGET_ORGANS])
+        for p in run.patients:
+            w.writerow([p.replicate, f"{p.days:g}", int(p.died),
+                        "" if p.first_detectable_day is None else f"{p.first_detectable_day:g}",
+                        p.shed_total] + [p.reached[s] for s in FUNNEL_STAGES]
+                       + [p.lost[s] for s in FUNNEL_STAGES]
+                       + [p.detectable_by_organ.get(o, 0) for o in TARGET_ORGANS])
+    if figures:
+        label = f"{PRIMARY_SITES[sc.primary.site].label}, {sc.hypothesis}, n = {run.replicates}"
+        plots.save(plots.funnel_figure(summ["funnel"], f"Metastatic cascade ({label})"),
+                   stage / "figures" / "funnel.png")
+        plots.save(plots.site_frequency_figure({sc.hypothesis: summ["site_frequency"]},
+                                               observed or None, f"Metastatic sites ({label})"),
+                   stage / "figures" / "site_frequency.png")
+        plots.save(plots.timecourse_figure(run.patients, f"Time course ({label})"),
+                   stage / "figures" / "timecourse.png")
+    _json(stage / "summary.json", summ)
+    return summ
+
+
+def write_comparison(stage: Path, runs: Mapping[str, RunResult],
+                     command: list[str] | None = None) -> dict[str, Any]:
+    """One sub-folder per hypothesis plus the side-by-side table and figure."""
+    summaries = {h: write_run(stage / h, r, command) for h, r in runs.items()}
+    first = next(iter(runs.values()))
+    observed = autopsy_reference(first.scenario.primary.site) or {}
+    with _csv(stage / "comparison.csv") as w:
+        w.writerow(["hypothesis", "organ", "fraction", "low", "high", "autopsy_fraction"])
+        for h, s in summaries.items():
+            for organ, f in s["site_frequency"].items():
+                obs = observed.get(organ)
+                w.writerow([h, organ, f"{f['fraction']:.6g}", f"{f['low']:.6g}",
+                            f"{f['high']:.6g}", "" if obs is None else f"{obs:.6g}"])
+    label = PRIMARY_SITES[first.scenario.primary.site].label
+    plots.save(plots.site_frequency_figure(
+        {h: s["site_frequency"] for h, s in summaries.items()}, observed or None,
+        f"{label}: metastatic sites by hypothesis (same seeds, n = {first.replicates} each)"),
+        stage / "figures" / "site_frequency_by_hypothesis.png")
+    comp = {"hypotheses": list(runs), "seed": first.seed, "replicates": first.replicates,
+            "common_random_numbers": True,
+            "site_frequency": {h: s["site_frequency"] for h, s in summaries.items()},
+            "autopsy_reference": observed}
+    _json(stage / "summary.json", comp)
+    return comp
+
+
+def _json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, allow_nan=False, default=_jsonable) + "\n",
+                    encoding="utf-8")
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+@contextmanager
+def _csv(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        yield csv.writer(fh)
