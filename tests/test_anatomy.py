@@ -1,0 +1,160 @@
+"""Anatomy: blood flow, drainage routes and the circulation chain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from sim.anatomy import (ENTRIES, ORGAN_KEYS, ORGANS, PRIMARY_SITES, TARGET_ORGANS,
+                         TransitParameters, build_chain, death_probability_per_pass,
+                         flow_fractions, metastasis_entry)
+
+PARAMS = TransitParameters(arrest_probability_per_pass=0.917, death_probability_per_pass=0.005,
+                           node_arrest_probability=0.5, lymph_death_probability_per_node=0.2,
+                           cavity_implantation_probability=0.3, cavity_drainage_probability=0.1)
+
+
+@pytest.mark.parametrize("sex", ["female", "male"])
+def test_flow_fractions_sum_to_one_and_follow_icrp89(sex):
+    f = flow_fractions(sex)
+    assert sum(f.values()) == pytest.approx(1.0)
+    assert set(f) == set(ORGAN_KEYS)
+    # ICRP 89 Table 2.40: kidneys 19 % (male) / 17 % (female) of ~100 %.
+    assert f["kidney"] == pytest.approx((19.0 if sex == "male" else 17.0) / 100.0, rel=0.01)
+    # Portal inflow = stomach + intestines + spleen + pancreas = 19 % (male).
+    portal = sum(f[o] for o in ORGAN_KEYS if ORGANS[o].venous_return == "portal")
+    assert portal == pytest.approx(0.19 if sex == "male" else 0.21, abs=0.002)
+
+
+def test_every_organ_has_a_source_and_snake_case_key():
+    for key, organ in ORGANS.items():
+        assert key == key.lower() and " " not in key
+        assert organ.source
+
+
+@pytest.mark.parametrize("sex", ["female", "male"])
+@pytest.mark.parametrize("delivery", ["anatomical", "uniform"])
+def test_chain_rows_and_absorption_rows_sum_to_one(sex, delivery):
+    chain = build_chain(PARAMS, sex, delivery, {"skin": 1.0})
+    rows = chain.Q.sum(axis=1) + chain.R.sum(axis=1)
+    np.testing.assert_allclose(rows, 1.0, atol=1e-12)
+    np.testing.assert_allclose(chain.B.sum(axis=1), 1.0, atol=1e-12)
+    assert (chain.B >= 0).all()
+
+
+def test_first_capillary_bed_takes_most_cells():
+    chain = build_chain(PARAMS, "female")
+    caval = chain.absorption_by_name("caval")
+    portal = chain.absorption_by_name("portal")
+    vertebral = chain.absorption_by_name("vertebral")
+    pv = chain.absorption_by_name("pulmonary_vein")
+    # Caval: lungs first; portal: liver first; Batson's plexus: spine first (~a, the per-pass
+    # arrest probability, times survival of the pass).
+    expected_first = (1 - PARAMS.death_probability_per_pass) * PARAMS.arrest_probability_per_pass
+    assert caval["arrest:lung"] == pytest.approx(expected_first, abs=0.01)
+    assert portal["arrest:liver"] == pytest.approx(expected_first, abs=0.001)
+    assert vertebral["arrest:bone"] == pytest.approx(expected_first, abs=0.001)
+    # Pulmonary veins (lung primary): systemic organs first, in proportion to flow; the lung
+    # itself gets only what comes back round.
+    assert pv["arrest:lung"] < 0.1
+    assert pv["arrest:kidney"] > pv["arrest:liver"] > pv["arrest:adrenal"]
+    # The liver's share behind the portal vein exceeds what any caval organ sends to it.
+    assert portal["arrest:liver"] > 10 * caval["arrest:liver"]
+
+
+def test_lymph_goes_to_regional_then_distant_nodes_then_blood():
+    chain = build_chain(PARAMS, "female")
+    ly = chain.absorption_by_name("lymph")
+    na, nd = PARAMS.node_arrest_probability, PARAMS.lymph_death_probability_per_node
+    caval = chain.absorption_by_name("caval")
+    # Cells passing both node groups reach the blood through the thoracic duct (lungs next)
+    # and may lodge in nodes again through the nodes' own arterial supply.
+    through = (1 - nd) ** 2 * (1 - na) ** 2
+    assert ly["arrest:regional_lymph_nodes"] == pytest.approx(
+        (1 - nd) * na + through * caval["arrest:regional_lymph_nodes"])
+    assert ly["arrest:distant_lymph_nodes"] == pytest.approx(
+        (1 - nd) ** 2 * (1 - na) * na + through * caval["arrest:distant_lymph_nodes"])
+    assert ly["arrest:lung"] == pytest.approx(through * caval["arrest:lung"])
+
+
+def test_cavity_implants_on_serosa_and_ovary_only_in_women():
+    f = build_chain(PARAMS, "female").absorption_by_name("peritoneal")
+    m = build_chain(PARAMS, "male").absorption_by_name("peritoneal")
+    assert f["arrest:ovary"] > 0 and m["arrest:ovary"] == 0
+    assert f["arrest:peritoneum"] > f["arrest:ovary"]
+    assert f["death:cavity"] == pytest.approx(1 - 0.3 - 0.1)
+
+
+def test_uniform_delivery_keeps_totals_and_spreads_evenly():
+    anat = build_chain(PARAMS, "female", "anatomical")
+    unif = build_chain(PARAMS, "female", "uniform")
+    for entry in ("caval", "portal", "pulmonary_vein", "vertebral"):
+        a, u = anat.absorption_by_name(entry), unif.absorption_by_name(entry)
+        assert u["death:blood"] == pytest.approx(a["death:blood"])
+        arrests = [u[f"arrest:{o}"] for o in TARGET_ORGANS]
+        assert max(arrests) == pytest.approx(min(arrests))
+        assert u["arrest:other"] == 0.0
+    # Lymph still follows anatomy under uniform delivery; only what reaches the blood through
+    # the thoracic duct is spread evenly.
+    na, nd = PARAMS.node_arrest_probability, PARAMS.lymph_death_probability_per_node
+    through = (1 - nd) ** 2 * (1 - na) ** 2
+    assert unif.absorption_by_name("lymph")["arrest:regional_lymph_nodes"] == pytest.approx(
+        (1 - nd) * na + through * unif.absorption_by_name("caval")["arrest:regional_lymph_nodes"])
+
+
+@pytest.mark.parametrize("entry", ["caval", "portal", "pulmonary_vein", "lymph", "peritoneal"])
+def test_pass_by_pass_walk_agrees_with_exact_absorption(entry):
+    """Chi-square goodness of fit of the walk's final states against B (fixed seed).
+
+    With the walk exact, the p-value is uniform on [0, 1]; 1e-3 is the false-alarm rate.
+    """
+    chain = build_chain(PARAMS, "female")
+    rng = np.random.default_rng(20261125)
+    n = 200_000
+    absorbed, passes = chain.walk(rng, entry, n)
+    assert absorbed.sum() == n
+    assert passes >= 1
+    p = chain.absorption(entry)
+    keep = p * n >= 5  # pool rare states for the chi-square approximation
+    observed = np.append(absorbed[keep], absorbed[~keep].sum())
+    expected = np.append(p[keep] * n, p[~keep].sum() * n)
+    if expected[-1] < 5:
+        observed[-2] += observed[-1]
+        expected[-2] += expected[-1]
+        observed, expected = observed[:-1], expected[:-1]
+    res = stats.chisquare(observed, expected)
+    assert res.pvalue > 1e-3, res
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=st.floats(0, 1), d=st.floats(1e-6, 1), na=st.floats(0, 1), nd=st.floats(0, 1),
+       imp=st.floats(0, 1), drain=st.floats(0, 1), sex=st.sampled_from(["female", "male"]),
+       delivery=st.sampled_from(["anatomical", "uniform"]))
+def test_chain_is_a_proper_absorbing_chain_for_any_probabilities(a, d, na, nd, imp, drain, sex,
+                                                                  delivery):
+    # d >= 1e-6: the schema bounds the CTC half-life, so blood always absorbs eventually.
+    drain = min(drain, 1 - imp)
+    params = TransitParameters(a, d, na, nd, imp, drain)
+    chain = build_chain(params, sex, delivery)
+    np.testing.assert_allclose(chain.B.sum(axis=1), 1.0, atol=1e-9)
+    assert (chain.B >= -1e-12).all()
+
+
+def test_death_per_pass_from_half_life():
+    # After one half-life worth of passes, half the cells have died.
+    p = death_probability_per_pass(1.7, 0.8)
+    passes = 1.7 * 60 / 0.8
+    assert (1 - p) ** passes == pytest.approx(0.5)
+
+
+def test_every_primary_site_drains_somewhere_valid():
+    for site in PRIMARY_SITES.values():
+        assert sum(site.routes.values()) == pytest.approx(1.0)
+        assert sum(site.venous_drainage.values()) == pytest.approx(1.0)
+        assert set(site.venous_drainage) <= {"caval", "portal", "pulmonary_vein", "vertebral"}
+        assert set(site.contiguous) <= set(TARGET_ORGANS)
+    for organ in TARGET_ORGANS:
+        assert metastasis_entry(organ) in ENTRIES
