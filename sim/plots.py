@@ -154,6 +154,8 @@ def _series(patients: Sequence[PatientResult], points: int = 200) -> dict:
             vals = np.array([lookup.get(d, 0.0) for d in days])
             row = np.interp(grid, days, vals) if len(days) else np.full(points, np.nan)
             row[grid > p.days + 1e-9] = np.nan
+            if key[0].endswith("_per_day") and len(days) > 1:
+                row[grid < days[1]] = np.nan  # a flux has no value before the first step
             rows.append(row)
         out[key] = (grid, np.array(rows))
     return out

@@ -360,6 +360,10 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) 
                 continue
             nxt = node.get(part)
             if nxt is None:
+                if parts[i + 1].isdigit():
+                    raise ScenarioError(
+                        f"--set {key}: {'.'.join(parts[: i + 1])} is not set in the scenario; "
+                        "define the list in the file first (e.g. [[primary.subclones]])")
                 nxt = {}
                 node[part] = nxt
             elif not isinstance(nxt, (dict, list)):
@@ -419,7 +423,9 @@ def _format_errors(err: ValidationError, source: str,
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if p != "[key]")
         path = ".".join(str(p) for p in loc) or "(top level)"
-        where = overridden.get(path, source)
+        where = next((label for k, label in overridden.items()
+                      if k == path or k.startswith(path + ".") or path.startswith(k + ".")),
+                     source)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc)
@@ -430,7 +436,9 @@ def _format_errors(err: ValidationError, source: str,
             msg = "must be a finite number (NaN and infinity are not allowed)"
         elif e["type"] in ("missing",):
             msg = "required key is missing"
-        if e["type"] == "value_error" and not e["loc"]:
+        if where == f"--set {path}" and e["type"] != "extra_forbidden":
+            lines.append(f"{where}={_fmt_value(e['input'])}: {msg}")
+        elif e["type"] == "value_error" and not e["loc"]:
             lines.append(f"{where}: {msg}")
         elif e["type"] == "value_error" and isinstance(e["input"], dict):
             lines.append(f"{where}: {path}: {msg}")

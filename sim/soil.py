@@ -27,6 +27,12 @@ from .delivery import delivered_fractions
 from .reference import AUTOPSY_TABLES
 from .scenario import Scenario
 
+#: Organs receiving less than this fraction of invading cells get no index of their own: an
+#: autopsy count divided by a vanishing delivery says nothing about the soil.
+MIN_DELIVERED_FRACTION = 1e-9
+#: Upper bound of a derived affinity (relative to a delivery-weighted mean of 1).
+MAX_AFFINITY = 1e4
+
 
 def derived_affinities(scenario: Scenario, delivery: str) -> dict[str, float]:
     """Weiss-index affinities for the scenario's primary under ``delivery``."""
@@ -40,16 +46,18 @@ def derived_affinities(scenario: Scenario, delivery: str) -> dict[str, float]:
     index: dict[str, float] = {}
     for organ, c in counts.items():
         f = (c + 0.5) / (n + 1.0)
-        if delivered.get(organ, 0.0) > 0:
+        if delivered.get(organ, 0.0) > MIN_DELIVERED_FRACTION:
             index[organ] = -math.log1p(-f) / delivered[organ]
+    if not index:
+        return dict.fromkeys(TARGET_ORGANS, 1.0)
     # Organs absent from the table: ASSUMPTION, as receptive as the least receptive organ
     # that the table does report.
     floor = min(index.values())
     for organ in TARGET_ORGANS:
         index.setdefault(organ, floor)
     weight = sum(delivered[o] for o in index)
-    mean = sum(delivered[o] * index[o] for o in index) / weight
-    return {o: v / mean for o, v in index.items()}
+    mean = sum(delivered[o] * index[o] for o in index) / weight if weight > 0 else 1.0
+    return {o: min(v / mean, MAX_AFFINITY) for o, v in index.items()}
 
 
 def affinity_vector(scenario: Scenario) -> np.ndarray:

@@ -8,9 +8,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.anatomy import (ENTRIES, ORGAN_KEYS, ORGANS, PRIMARY_SITES, TARGET_ORGANS,
-                         TransitParameters, build_chain, death_probability_per_pass,
-                         flow_fractions, metastasis_entry)
+from sim.anatomy import (
+    ENTRIES,
+    ORGAN_KEYS,
+    ORGANS,
+    PRIMARY_SITES,
+    TARGET_ORGANS,
+    TransitParameters,
+    build_chain,
+    death_probability_per_pass,
+    flow_fractions,
+    metastasis_entry,
+)
 
 PARAMS = TransitParameters(arrest_probability_per_pass=0.917, death_probability_per_pass=0.005,
                            node_arrest_probability=0.5, lymph_death_probability_per_node=0.2,

@@ -1,0 +1,204 @@
+"""The model: conservation, reproducibility, engines that agree, the hypotheses' effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim import FUNNEL_STAGES, MetastasisModel
+from sim.agents import Phase, Stage
+from sim.experiments import replicate_streams
+from sim.model import simulate
+from sim.scenario import load_scenario
+
+ENGINES = [({"simulation.aggregate": True}, "aggregated"),
+           ({"simulation.aggregate": False}, "single-cell"),
+           ({"simulation.circulation": "walk"}, "walk")]
+
+
+@pytest.mark.parametrize(("overrides", "name"), ENGINES)
+def test_every_shed_cell_is_in_exactly_one_place_at_every_step(small_scenario_path, overrides,
+                                                               name):
+    model = MetastasisModel(small_scenario_path, rng=11, overrides=overrides)
+    steps = 0
+    while model.running:
+        model.step()
+        steps += 1
+        shed, alive, lost = model.conservation()
+        assert shed == alive + lost, (name, steps)
+        # Stage counters are consistent: nothing is lost at a stage it never reached.
+        assert (model.lost <= model.reached).all()
+    assert steps == 30
+    assert model.shed_total > 1000
+    assert model.reached[FUNNEL_STAGES.index("macrometastasis")] > 0
+
+
+def test_conservation_on_a_full_breast_course():
+    model = MetastasisModel("breast", rng=3, overrides={"simulation.horizon_days": 400})
+    model.run()
+    shed, alive, lost = model.conservation()
+    assert shed == alive + lost and shed > 1e10
+
+
+def test_same_seed_gives_identical_results_and_different_seeds_differ(small_scenario_path):
+    sc = load_scenario(small_scenario_path)
+    a = simulate(sc, np.random.SeedSequence(5))
+    b = simulate(sc, np.random.SeedSequence(5))
+    c = simulate(sc, np.random.SeedSequence(6))
+    assert a == b
+    assert a.reached != c.reached
+
+
+def test_model_rng_accepts_int_generator_and_seed_sequence(small_scenario_path):
+    r1 = MetastasisModel(small_scenario_path, rng=np.random.SeedSequence(3)).run().result()
+    r2 = MetastasisModel(small_scenario_path,
+                         rng=np.random.default_rng(np.random.SeedSequence(3))).run().result()
+    assert r1 == r2
+    assert MetastasisModel(small_scenario_path, rng=4).run().result() == \
+        MetastasisModel(small_scenario_path, rng=4).run().result()
+
+
+def test_lethal_burden_ends_the_course():
+    model = MetastasisModel({"primary": {"initial_diameter_mm": 100.0},
+                             "simulation": {"lethal_burden_cells": 6e11, "dt_days": 5.0}}, rng=1)
+    model.run()
+    assert model.died
+    assert model.day < model.horizon_days
+
+
+def test_data_collector_records_the_named_quantities(small_scenario_path):
+    model = MetastasisModel(small_scenario_path, rng=2).run()
+    mv = model.datacollector.model_vars
+    assert {"primary_cells", "ctc_entered_per_day", "dormant_cells",
+            "colonies_by_organ"} <= set(mv)
+    assert mv["day"][0] == 0.0 and mv["day"][-1] == pytest.approx(30.0)
+    assert mv["primary_cells"][-1] > mv["primary_cells"][0]
+
+
+def test_agents_are_mesa_agents_with_counts(small_scenario_path):
+    model = MetastasisModel(small_scenario_path, rng=2)
+    for _ in range(10):
+        model.step()
+    cohorts = [a for a in model.agents if hasattr(a, "count")]
+    assert cohorts and all(a.count >= 1 for a in cohorts)
+    assert {a.stage for a in cohorts} <= {Stage.ARRESTED, Stage.SOLITARY, Stage.DORMANT}
+    # Aggregation: at most one cohort per (stage, organ, clone, unit size).
+    keys = [(a.stage, a.organ, a.clone, a.cluster_size) for a in cohorts]
+    assert len(keys) == len(set(keys))
+    single = MetastasisModel(small_scenario_path, rng=2,
+                             overrides={"simulation.aggregate": False})
+    for _ in range(10):
+        single.step()
+    assert all(a.count == 1 for a in single.agents if hasattr(a, "count"))
+
+
+def _outputs(patients):
+    return {
+        **{f"reached_{s}": [p.reached[s] for p in patients]
+           for s in ("transit", "arrest", "extravasation", "dormancy", "micrometastasis",
+                     "macrometastasis")},
+        "lost_transit": [p.lost["transit"] for p in patients],
+        "colonies": [sum(p.colonies_by_organ.values()) for p in patients],
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("other", [{"simulation.aggregate": False},
+                                   {"simulation.circulation": "walk"}],
+                         ids=["single-cell", "walk"])
+def test_aggregated_engine_matches_reference_in_distribution(small_scenario_path, other):
+    """Two-sample tests over 200 seeds per engine (independent streams per engine).
+
+    Exactness means every p-value is uniform on [0, 1]; with ~9 outputs tested at a
+    Bonferroni-corrected 0.001 / 9 each, a false alarm has probability ~0.1 %. The seeds are
+    fixed, so the outcome is deterministic.
+    """
+    sc = load_scenario(small_scenario_path)
+    ref_sc = load_scenario(small_scenario_path, [f"{k}={str(v).lower()}" if isinstance(v, bool)
+                                                 else f'{k}="{v}"' for k, v in other.items()])
+    n = 200
+    agg = [simulate(sc, s, i) for i, s in enumerate(replicate_streams(101, n))]
+    ref = [simulate(ref_sc, s, i) for i, s in enumerate(replicate_streams(202, n))]
+    oa, orf = _outputs(agg), _outputs(ref)
+    alpha = 1e-3 / (len(oa) + 1)
+    for key in oa:
+        res = stats.mannwhitneyu(oa[key], orf[key])
+        assert res.pvalue > alpha, (key, np.mean(oa[key]), np.mean(orf[key]), res.pvalue)
+    lung_a = sum(p.colonies_by_organ["lung"] > 0 for p in agg)
+    lung_r = sum(p.colonies_by_organ["lung"] > 0 for p in ref)
+    table = [[lung_a, n - lung_a], [lung_r, n - lung_r]]
+    assert stats.fisher_exact(table).pvalue > alpha, table
+
+
+def _colonies(scenario, hypothesis, n, horizon_days, seed=1, scale=100):
+    """Colonies per organ per patient, with the colonisation hazard raised ``scale``-fold.
+
+    Where colonies form is set by delivery x affinity; the overall colonisation scale only
+    sets how many form. Raising it (and shortening the course) gives every patient enough
+    colonies for a paired test to have power, without changing the question asked.
+    """
+    sc = load_scenario(scenario, [f"hypothesis={hypothesis}",
+                                  f"simulation.horizon_days={horizon_days}"])
+    sc = load_scenario(scenario, [
+        f"hypothesis={hypothesis}", f"simulation.horizon_days={horizon_days}",
+        f"colonization.proliferation_rate_per_day={scale * sc.colonization.proliferation_rate_per_day}",
+        f"colonization.awakening_rate_per_day={scale * sc.colonization.awakening_rate_per_day}"])
+    patients = [simulate(sc, s, i) for i, s in enumerate(replicate_streams(seed, n))]
+    organs = patients[0].colonies_by_organ
+    return {o: np.array([p.colonies_by_organ[o] for p in patients]) for o in organs}
+
+
+def _first_distant(colonies):
+    distant = [o for o in colonies if "lymph" not in o]
+    return sorted(distant, key=lambda o: -colonies[o].mean())
+
+
+@pytest.mark.slow
+def test_ewing_sends_colorectal_to_the_liver_and_breast_to_the_lungs():
+    """Under Ewing's anatomy the first capillary bed collects most colonies: paired one-sided
+    Wilcoxon test (same patients, first vs second organ) over 10 patients, p < 0.01."""
+    crc = _colonies("colorectal", "ewing", 10, horizon_days=900)
+    first, second = _first_distant(crc)[:2]
+    assert first == "liver", {o: crc[o].mean() for o in _first_distant(crc)[:4]}
+    assert stats.wilcoxon(crc["liver"], crc[second], alternative="greater").pvalue < 0.01
+    br = _colonies("breast", "ewing", 10, horizon_days=500)
+    first, second = _first_distant(br)[:2]
+    assert first == "lung", {o: br[o].mean() for o in _first_distant(br)[:4]}
+    assert stats.wilcoxon(br["lung"], br[second], alternative="greater").pvalue < 0.01
+
+
+@pytest.mark.slow
+def test_combined_puts_prostate_bone_above_lung_and_ewing_does_not():
+    pro = _colonies("prostate", "combined", 10, horizon_days=1200, scale=1000)
+    assert stats.wilcoxon(pro["bone"], pro["lung"], alternative="greater").pvalue < 0.01
+    ew = _colonies("prostate", "ewing", 10, horizon_days=1200)
+    assert stats.wilcoxon(ew["lung"], ew["bone"], alternative="greater").pvalue < 0.01
+
+
+def test_selection_enriches_the_aggressive_subclone_among_colonies():
+    """Cells that complete the cascade are a selected subset: the aggressive clone (5 % of
+    the primary, 5x proliferation, 2x invasion in the breast preset) founds far more than
+    5 % of colonies."""
+    model = MetastasisModel("breast", rng=9, overrides={
+        "simulation.horizon_days": 600, "colonization.proliferation_rate_per_day": 1e-8})
+    model.run()
+    clones = [c.clone for c in model.colonies] + [0] * 0
+    assert len(clones) > 50
+    share = np.mean(np.array(clones) == 1)
+    assert share > 0.15  # binomial with p=0.05 would exceed 0.15 with probability < 1e-6
+
+
+def test_uniform_delivery_changes_where_cells_arrive_not_how_many(small_scenario_path):
+    ew = MetastasisModel(small_scenario_path, rng=1, hypothesis="ewing").run().result()
+    nu = MetastasisModel(small_scenario_path, rng=1, hypothesis="null").run().result()
+    # Same number arriving within sampling noise (common random numbers, same seed).
+    assert abs(ew.reached["arrest"] - nu.reached["arrest"]) < 0.1 * ew.reached["arrest"]
+
+
+def test_colony_phases_progress_in_order(small_scenario_path):
+    model = MetastasisModel(small_scenario_path, rng=5).run()
+    for c in model.colonies:
+        if c.phase is Phase.MACRO:
+            assert c.switched_day is not None and c.switched_day >= c.founded_day
+        assert c.cells >= 1
