@@ -340,9 +340,18 @@ class MetastasisModel(mesa.Model):
         self.step_ctc = 0
         self._shed()
         self.primary.grow(self.dt)
+        arrivals: dict[tuple[int, int], np.ndarray] = {}
         for c in list(self.cohorts[Stage.DETACHED]):
-            self._disseminate(c)
+            key = (c.clone, c.cluster_size)
+            arrived = self._disseminate(c)
+            if key in arrivals:
+                arrivals[key] += arrived
+            else:
+                arrivals[key] = arrived
         self._prune(Stage.DETACHED)
+        for (clone, k), arrived in arrivals.items():
+            for organ in np.flatnonzero(arrived).tolist():
+                self._add_cohort(Stage.ARRESTED, organ, clone, k, int(arrived[organ]))
         self.day += self.dt
         burden = self.primary.cells + metastatic_burden_cells(self)
         if burden >= self.scenario.simulation.lethal_burden_cells:
@@ -494,13 +503,15 @@ class MetastasisModel(mesa.Model):
         self._add_cohort(Stage.DETACHED, -1, clone, k, n, entry)
 
     # ---------------------------------------------------------------- 4. dissemination
-    def _disseminate(self, cohort: CellCohort) -> None:
+    def _disseminate(self, cohort: CellCohort) -> np.ndarray:
+        """Invasion, route entry and transit of a detached cohort; returns arrests per organ."""
         n, k, ci = cohort.count, cohort.cluster_size, cohort.clone
         cohort.count = 0
+        arrived = np.zeros(N_ORGANS, dtype=np.int64)
         ok = invasion(self.rng, n, self._p_invasion[ci])
         self.lost[_F["invasion"]] += (n - ok) * k
         if not ok:
-            return
+            return arrived
         self.reached[_F["transit"]] += ok * k
         if cohort.entry is None:
             entries: Sequence[str] = PRIMARY_ENTRIES
@@ -517,14 +528,12 @@ class MetastasisModel(mesa.Model):
                 absorbed = chain.walk(self.rng, entry, m)[0]
             else:
                 absorbed = transit(self.rng, m, chain.absorption(entry))
-            absorbed = absorbed.tolist()
-            for route, dead in zip(self._death_routes, absorbed[N_ORGANS:], strict=True):
+            arrived += absorbed[:N_ORGANS]
+            for route, dead in zip(self._death_routes, absorbed[N_ORGANS:].tolist(), strict=True):
                 self.lost_by_route[route] += dead * k
                 self.lost[_F["transit"]] += dead * k
-            for organ, a in enumerate(absorbed[:N_ORGANS]):
-                if a:
-                    self.reached[_F["arrest"]] += a * k
-                    self._add_cohort(Stage.ARRESTED, organ, ci, k, a)
+        self.reached[_F["arrest"]] += int(arrived.sum()) * k
+        return arrived
 
     # ---------------------------------------------------------------- accounting
     def conservation(self) -> tuple[int, int, int]:

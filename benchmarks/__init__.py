@@ -1,0 +1,1 @@
+"""Speed benchmarks for metasim (run: ``python -m benchmarks``)."""
