@@ -571,7 +571,7 @@ def _as_scenario(scenario: Any, overrides: Mapping[str, Any] | None) -> Scenario
     if isinstance(scenario, Scenario):
         if not pairs:
             return scenario
-        return make_scenario(scenario.model_dump(), pairs)
+        return make_scenario(scenario.to_input(), pairs)
     if scenario is None or isinstance(scenario, Mapping):
         return make_scenario(scenario or {}, pairs)
     return load_scenario(scenario, pairs)

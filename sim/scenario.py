@@ -304,10 +304,21 @@ class Scenario(_Section):
     def sex(self) -> Sex:
         return self.patient.sex or PRIMARY_SITES[self.primary.site].sex or "female"
 
+    def to_input(self) -> dict[str, Any]:
+        """Plain data that validates back to this scenario and takes overrides naturally.
+
+        After validation ``hypothesis`` names the delivery x soil cell, so ``delivery`` and
+        ``soil`` are left out: an override of ``hypothesis`` then moves both.
+        """
+        data = self.model_dump()
+        data.pop("delivery")
+        data.pop("soil")
+        return data
+
     def with_hypothesis(self, hypothesis: str) -> Scenario:
         """The same scenario under another hypothesis (delivery and soil follow it)."""
-        data = self.model_dump()
-        data.update(hypothesis=hypothesis, delivery=None, soil=None)
+        data = self.to_input()
+        data["hypothesis"] = hypothesis
         return Scenario.model_validate(data)
 
     def resolved_dict(self) -> dict[str, Any]:

@@ -202,3 +202,15 @@ def test_colony_phases_progress_in_order(small_scenario_path):
         if c.phase is Phase.MACRO:
             assert c.switched_day is not None and c.switched_day >= c.founded_day
         assert c.cells >= 1
+
+
+def test_metastases_shed_cells_into_their_outflow():
+    """Vascularised colonies shed like the primary (by mass) into their organ's drainage."""
+    model = MetastasisModel("breast", rng=4, overrides={
+        "simulation.horizon_days": 500, "colonization.proliferation_rate_per_day": 1e-7,
+        "colonization.angiogenic_switch_rate_per_day": 0.1})
+    model.run()
+    assert any(c.phase is Phase.MACRO for c in model.colonies)
+    assert model.shed_by_metastases > 0
+    shed, alive, lost = model.conservation()
+    assert shed == alive + lost

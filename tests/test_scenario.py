@@ -33,6 +33,16 @@ def test_explicit_delivery_or_soil_renames_the_hypothesis():
     assert make_scenario({"hypothesis": "paget"}).with_hypothesis("ewing").delivery == "anatomical"
 
 
+def test_a_validated_scenario_takes_a_hypothesis_override():
+    from sim import MetastasisModel
+
+    sc = make_scenario({"hypothesis": "combined"})
+    assert make_scenario(sc.to_input(), ["hypothesis=paget"]).delivery == "uniform"
+    model = MetastasisModel(sc, rng=1, overrides={"hypothesis": "ewing"})
+    assert (model.scenario.delivery, model.scenario.soil) == ("anatomical", "neutral")
+    assert make_scenario(sc.to_input()) == sc
+
+
 def test_overrides_use_toml_values_and_dotted_paths():
     assert parse_override("simulation.dt_days=0.5") == ("simulation.dt_days", 0.5)
     assert parse_override("hypothesis=paget") == ("hypothesis", "paget")

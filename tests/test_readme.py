@@ -1,0 +1,55 @@
+"""The README's examples run as written (shortened courses), so the documentation cannot rot."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+from click.testing import CliRunner
+
+from sim.cli import main
+
+from .conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", README, re.M | re.S)
+
+
+def _usage_commands() -> list[str]:
+    section = README.split("## Using it", 1)[1]
+    block = re.search(r"^```bash\n(.*?)^```", section, re.M | re.S).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines()
+            if line.strip().startswith("metasim ")]
+
+
+def test_quick_start_has_exactly_two_commands():
+    m = re.search(r"^##\s+Quick start\s*$(.*?)^```[a-z]*\n(.*?)^```", README, re.M | re.S)
+    lines = [ln for ln in m.group(2).splitlines() if ln.strip() and not ln.startswith("#")]
+    assert len(lines) == 2
+    assert "metasim demo" in lines[0] and "pytest" in lines[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", _usage_commands())
+def test_usage_commands_run(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = shlex.split(command)[1:]
+    if args[0] in ("run", "compare"):
+        args = [a.replace("scenarios/", str(ROOT / "scenarios") + "/") for a in args]
+        args += ["--set", "simulation.horizon_days=60", "--set", "simulation.dt_days=5",
+                 "--replicates", "2"]
+    res = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+
+
+@pytest.mark.slow
+def test_python_example_runs(capsys):
+    code = _blocks("python")[0]
+    exec(compile(code.replace("simulation.horizon_days=730", "simulation.horizon_days=200")
+                 .replace('"simulation.horizon_days": 730', '"simulation.horizon_days": 200'),
+                 "README.md", "exec"), {})
+    assert "fraction" in capsys.readouterr().out
