@@ -39,6 +39,8 @@ from typing import Literal
 
 import numpy as np
 
+from .reference import ICRP89_FLOW
+
 Sex = Literal["female", "male"]
 
 # --------------------------------------------------------------------------------------
@@ -81,46 +83,56 @@ class Organ:
         return self.flow_percent_female if sex == "female" else self.flow_percent_male
 
 
-# ICRP 89 lists 1.39 % (male) / 1.92 % (female) of cardiac output as "other tissue". The
-# serosal surfaces are not listed separately; their shares below are taken
-# out of "other" and are a named ASSUMPTION (small, so that blood delivery to them is minor,
-# as expected for surfaces that are mostly reached through the body cavities).
+def _icrp(tissue: str, share: float = 1.0) -> tuple[float, float]:
+    """(male, female) percent of cardiac output from the ICRP 89 table (sim.reference)."""
+    male, female = ICRP89_FLOW.rows[tissue]
+    return male * share, female * share
+
+
+# The serosal surfaces are not listed separately in ICRP 89; their shares are taken out of
+# "other" and are a named ASSUMPTION (small: these surfaces are mostly reached through the
+# body cavities, not the arteries).
+_PLEURA = (0.1, 0.1)
+_PERITONEUM = (0.2, 0.2)
 _ASSUMED_FROM_OTHER = "ASSUMPTION: share of ICRP 89 'other tissue'"
+_other = tuple(o + b - pl - pe for o, b, pl, pe in zip(
+    _icrp("other"), _icrp("urinary bladder"), _PLEURA, _PERITONEUM, strict=True))
+# Testes have no organ here: their flow joins "other" in a male body.
+_other = (_other[0] + _icrp("gonads")[0], _other[1])
 
 _ORGAN_LIST: tuple[Organ, ...] = (
     # ICRP 89 gives 1.7 % for all lymph nodes; the split between regional and distant nodes
     # is an ASSUMPTION (half each).
-    Organ("regional_lymph_nodes", "regional lymph nodes", 0.85, 0.85, "caval",
-          f"{ICRP89} (lymph nodes 1.7 %, split half/half: ASSUMPTION)"),
-    Organ("distant_lymph_nodes", "distant lymph nodes", 0.85, 0.85, "caval",
-          f"{ICRP89} (lymph nodes 1.7 %, split half/half: ASSUMPTION)"),
+    Organ("regional_lymph_nodes", "regional lymph nodes", *_icrp("lymph nodes", 0.5), "caval",
+          f"{ICRP89} (lymph nodes, split half/half: ASSUMPTION)"),
+    Organ("distant_lymph_nodes", "distant lymph nodes", *_icrp("lymph nodes", 0.5), "caval",
+          f"{ICRP89} (lymph nodes, split half/half: ASSUMPTION)"),
     # Bronchial (systemic) supply only; the lungs also receive the whole cardiac output
     # through the pulmonary artery, which the chain models as the first bed after the veins.
-    Organ("lung", "lung", 2.5, 2.5, "arterial", f"{ICRP89} (bronchial)"),
+    Organ("lung", "lung", *_icrp("lungs (bronchial)"), "arterial", f"{ICRP89} (bronchial)"),
     # Hepatic artery only; the portal flow arrives through the gut organs below.
-    Organ("liver", "liver", 6.5, 6.5, "caval", f"{ICRP89} (hepatic artery)"),
-    Organ("bone", "bone (skeleton incl. red marrow)", 5.0, 5.0, "caval", ICRP89),
-    Organ("brain", "brain", 12.0, 12.0, "caval", ICRP89),
-    Organ("adrenal", "adrenal glands", 0.3, 0.3, "caval", ICRP89),
-    Organ("kidney", "kidneys", 19.0, 17.0, "caval", ICRP89),
-    Organ("spleen", "spleen", 3.0, 3.0, "portal", ICRP89),
-    Organ("skin", "skin", 5.0, 5.0, "caval", ICRP89),
-    Organ("pleura", "pleura", 0.1, 0.1, "caval", _ASSUMED_FROM_OTHER),
-    Organ("peritoneum", "peritoneum", 0.2, 0.2, "caval", _ASSUMED_FROM_OTHER),
-    # ICRP 89 gonads: testes 0.05 %, ovaries 0.02 % (as transcribed by Huisinga et al.
-    # 2012, CPT Pharmacometrics Syst Pharmacol 1:e5); no ovary in a male body.
-    Organ("ovary", "ovaries", 0.0, 0.02, "caval", ICRP89),
-    Organ("pancreas", "pancreas", 1.0, 1.0, "portal", ICRP89),
-    Organ("heart", "heart", 4.0, 5.0, "caval", f"{ICRP89} (coronary)"),
-    Organ("thyroid", "thyroid", 1.5, 1.5, "caval", ICRP89),
-    Organ("stomach", "stomach and oesophagus", 1.0, 1.0, "portal", ICRP89),
-    Organ("small_intestine", "small intestine", 10.0, 11.0, "portal", ICRP89),
-    Organ("large_intestine", "large intestine", 4.0, 5.0, "portal", ICRP89),
-    Organ("muscle", "skeletal muscle", 17.0, 12.0, "caval", ICRP89),
-    Organ("adipose", "adipose tissue", 5.0, 8.5, "caval", ICRP89),
-    # ICRP 89 "other tissue" (1.39 / 1.92) + urinary bladder (0.06) + testes (0.05, male)
-    # less the assumed pleura and peritoneum shares above.
-    Organ("other", "other tissue", 1.20, 1.68, "caval", f"{ICRP89} ('other' less the above)"),
+    Organ("liver", "liver", *_icrp("liver, hepatic artery"), "caval", f"{ICRP89} (hepatic artery)"),
+    Organ("bone", "bone (skeleton incl. red marrow)", *_icrp("skeleton"), "caval", ICRP89),
+    Organ("brain", "brain", *_icrp("brain"), "caval", ICRP89),
+    Organ("adrenal", "adrenal glands", *_icrp("adrenals"), "caval", ICRP89),
+    Organ("kidney", "kidneys", *_icrp("kidneys"), "caval", ICRP89),
+    Organ("spleen", "spleen", *_icrp("spleen"), "portal", ICRP89),
+    Organ("skin", "skin", *_icrp("skin"), "caval", ICRP89),
+    Organ("pleura", "pleura", *_PLEURA, "caval", _ASSUMED_FROM_OTHER),
+    Organ("peritoneum", "peritoneum", *_PERITONEUM, "caval", _ASSUMED_FROM_OTHER),
+    # ICRP 89 gonads (ovaries 0.02 %); no ovary in a male body.
+    Organ("ovary", "ovaries", 0.0, _icrp("gonads")[1], "caval", f"{ICRP89} (gonads)"),
+    Organ("pancreas", "pancreas", *_icrp("pancreas"), "portal", ICRP89),
+    Organ("heart", "heart", *_icrp("heart (coronary)"), "caval", f"{ICRP89} (coronary)"),
+    Organ("thyroid", "thyroid", *_icrp("thyroid"), "caval", ICRP89),
+    Organ("stomach", "stomach and oesophagus", *_icrp("stomach and oesophagus"), "portal", ICRP89),
+    Organ("small_intestine", "small intestine", *_icrp("small intestine"), "portal", ICRP89),
+    Organ("large_intestine", "large intestine", *_icrp("large intestine"), "portal", ICRP89),
+    Organ("muscle", "skeletal muscle", *_icrp("skeletal muscle"), "caval", ICRP89),
+    Organ("adipose", "adipose tissue", *_icrp("adipose"), "caval", ICRP89),
+    # ICRP 89 "other tissue" + urinary bladder (+ testes, male) less the assumed pleura and
+    # peritoneum shares above.
+    Organ("other", "other tissue", *_other, "caval", f"{ICRP89} ('other' less the above)"),
 )
 
 ORGANS: Mapping[str, Organ] = MappingProxyType({o.key: o for o in _ORGAN_LIST})

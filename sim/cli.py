@@ -137,6 +137,22 @@ def scenarios() -> None:
 
 
 @main.command()
+@click.argument("name", required=False)
+@click.option("--list", "list_", is_flag=True, help="List the tables with their citations.")
+def reference(name: str | None, list_: bool) -> None:
+    """Print a published reference table (NAME) or list them all (--list)."""
+    from .reference import TABLES, describe
+
+    if list_ or name is None:
+        for key, citation in TABLES.items():
+            click.echo(f"{key}\n    {citation}")
+        return
+    if name not in TABLES:
+        raise _Fail(f"unknown reference table {name!r}; allowed: {', '.join(TABLES)}")
+    click.echo(describe(name))
+
+
+@main.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("metasim-demo"),
               show_default=True, help="Output folder.")
 @click.option("--replicates", type=click.IntRange(min=1), default=None,

@@ -1,6 +1,7 @@
 """Published tables the model is built from and compared with, each with its citation.
 
 Every number here is copied from ../shared/reference/LITERATURE.md, which gives its source.
+``metasim reference --list`` prints them with their citations.
 """
 
 from __future__ import annotations
@@ -115,3 +116,115 @@ DISIBIO_2008 = AutopsyTable(
 )
 
 AUTOPSY_TABLES: Mapping[str, AutopsyTable] = MappingProxyType({"disibio2008": DISIBIO_2008})
+
+
+@dataclass(frozen=True)
+class FlowTable:
+    """Share of resting cardiac output per tissue, in percent (male, female)."""
+
+    citation: str
+    rows: Mapping[str, tuple[float, float]]
+
+    def percent(self, tissue: str, sex: str) -> float:
+        male, female = self.rows[tissue]
+        return female if sex == "female" else male
+
+
+ICRP89_FLOW = FlowTable(
+    citation=("ICRP Publication 89 (2002). Basic anatomical and physiological data for use in "
+              "radiological protection: reference values. Ann ICRP 32(3-4), Table 2.40; "
+              "cardiac output 6.5 L/min (male), 5.9 L/min (female). Underlying review: "
+              "Williams & Leggett 1989, Clin Phys Physiol Meas 10:187. Gonads and bladder as "
+              "transcribed by Huisinga et al. 2012, CPT Pharmacometrics Syst Pharmacol 1:e5."),
+    rows=MappingProxyType({
+        "liver, total": (25.5, 27.0),
+        "liver, hepatic artery": (6.5, 6.5),
+        "kidneys": (19.0, 17.0),
+        "skeletal muscle": (17.0, 12.0),
+        "brain": (12.0, 12.0),
+        "small intestine": (10.0, 11.0),
+        "adipose": (5.0, 8.5),
+        "skeleton": (5.0, 5.0),
+        "skeleton, red marrow": (3.0, 3.0),
+        "skin": (5.0, 5.0),
+        "large intestine": (4.0, 5.0),
+        "heart (coronary)": (4.0, 5.0),
+        "spleen": (3.0, 3.0),
+        "lungs (bronchial)": (2.5, 2.5),
+        "lymph nodes": (1.7, 1.7),
+        "thyroid": (1.5, 1.5),
+        "stomach and oesophagus": (1.0, 1.0),
+        "pancreas": (1.0, 1.0),
+        "adrenals": (0.3, 0.3),
+        "gonads": (0.05, 0.02),
+        "urinary bladder": (0.06, 0.06),
+        "other": (1.39, 1.92),
+    }),
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One published figure: what was measured, the value, the source."""
+
+    quantity: str
+    value: str
+    source: str
+
+
+INEFFICIENCY: tuple[Figure, ...] = (
+    Figure("B16F1 cells injected into the mesenteric vein: arrested in the liver at 90 min",
+           "~87 % of injected cells", "Luzzi et al. 1998, Am J Pathol 153:865 (widely quoted)"),
+    Figure("same: extravasated by day 3", "~83 %", "Luzzi et al. 1998"),
+    Figure("same: formed micrometastases by day 3", "~1 in 40 cells (2.5 %)", "Luzzi et al. 1998"),
+    Figure("same: macroscopic metastases by day 13", "~1 in 100 micrometastases, ~0.02 % of cells",
+           "Luzzi et al. 1998"),
+    Figure("same: solitary dormant cells at day 13", "~36 % of injected cells", "Luzzi et al. 1998"),
+    Figure("B16F10 in chick embryo membrane: survived and extravasated by 24 h", "> 80 %",
+           "Koop et al. 1995, Cancer Res 55:2520"),
+    Figure("metastases per disseminated cell, breast cancer", "1 per ~6e7",
+           "Coumans et al. 2013, BMC Cancer 13:283"),
+    Figure("primary breast tumour volume doubling time", "1.7 +/- 0.9 months", "Coumans et al. 2013"),
+    Figure("cells shed into the blood per gram of tumour per day", "3.2e6 (growing), 4.1e6 (regressing)",
+           "Butler & Gullino 1975, Cancer Res 35:512"),
+    Figure("tumour cells in arterial vs tumour-draining venous blood", "~12-fold fewer",
+           "Butler & Gullino 1975"),
+    Figure("half-life of CTCs in human blood", "1-2.4 h", "Meng et al. 2004, Clin Cancer Res 10:8152"),
+    Figure("CTC clusters vs single CTCs: metastatic potential", "23-50x",
+           "Aceto et al. 2014, Cell 158:1110"),
+)
+INEFFICIENCY_CITATION = ("Metastatic inefficiency and circulation figures, LITERATURE.md "
+                         "sections 1-2 (sources per row)")
+
+
+#: Every table, by the name `metasim reference NAME` takes.
+TABLES: Mapping[str, str] = MappingProxyType({
+    "disibio2008": DISIBIO_2008.citation,
+    "icrp89": ICRP89_FLOW.citation,
+    "inefficiency": INEFFICIENCY_CITATION,
+})
+
+
+def describe(name: str) -> str:
+    """A readable rendering of one table, its citation first."""
+    lines = [TABLES[name], ""]
+    if name == "disibio2008":
+        t = DISIBIO_2008
+        lines.append("Organ mapping (source column -> model organ):")
+        for col in t.columns:
+            organ = t.column_to_organ[col] or "UNMAPPED (no such organ in the model)"
+            lines.append(f"  {col:<18} -> {organ}")
+        lines.append("")
+        lines.append("Patients with metastases at each site, % of autopsies (n):")
+        for row, (n, _) in t.rows.items():
+            freq = t.frequencies(row)
+            top = sorted(freq.items(), key=lambda kv: -kv[1])[:6]
+            lines.append(f"  {row:<11} (n={n:>3}): " + ", ".join(f"{o} {100 * f:.0f}" for o, f in top))
+    elif name == "icrp89":
+        lines.append(f"  {'tissue':<24} {'male %':>7} {'female %':>9}")
+        for tissue, (m, f) in ICRP89_FLOW.rows.items():
+            lines.append(f"  {tissue:<24} {m:>7g} {f:>9g}")
+    else:
+        for fig in INEFFICIENCY:
+            lines.append(f"  {fig.quantity}: {fig.value}  [{fig.source}]")
+    return "\n".join(lines)
