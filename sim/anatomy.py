@@ -335,7 +335,7 @@ class CirculationChain:
         self._t_index = {s: i for i, s in enumerate(self.transient)}
         self._a_index = {s: i for i, s in enumerate(self.absorbing)}
         rows = Q.sum(axis=1) + R.sum(axis=1)
-        if not np.allclose(rows, 1.0, atol=1e-12):
+        if (Q < 0).any() or (R < 0).any() or not np.allclose(rows, 1.0, atol=1e-12):
             bad = [self.transient[i] for i in np.flatnonzero(~np.isclose(rows, 1.0))]
             raise ValueError(f"chain rows do not sum to one: {bad}")
 
@@ -379,7 +379,7 @@ class CirculationChain:
             Number of passes walked.
         """
         n_t = len(self.transient)
-        P = np.hstack([self.Q, self.R])
+        P = np.clip(np.hstack([self.Q, self.R]), 0.0, None)
         P = P / P.sum(axis=1, keepdims=True)
         occupancy = np.zeros(n_t, dtype=np.int64)
         occupancy[self._t_index[entry]] = count
@@ -394,7 +394,7 @@ class CirculationChain:
             occupancy = new
             passes += 1
         for i in np.flatnonzero(occupancy):
-            absorbed += rng.multinomial(occupancy[i], self.B[i])
+            absorbed += rng.multinomial(occupancy[i], self.B[i] / self.B[i].sum())
         return absorbed, passes
 
 
@@ -475,7 +475,7 @@ def build_chain(params: TransitParameters, sex: Sex, delivery: Delivery = "anato
         for o, w in weights.items():
             R[ti[cavity], ai[f"arrest:{o}"]] = imp * w / wsum
         Q[ti[cavity], ti["lymph_distant"]] = drain
-        R[ti[cavity], ai["death:cavity"]] = 1.0 - imp - drain
+        R[ti[cavity], ai["death:cavity"]] = max(0.0, 1.0 - imp - drain)
 
     # Contiguous growth into neighbouring tissue: no transit, no loss.
     cont = {o: w for o, w in (contiguous or {}).items() if o in organs and w > 0}

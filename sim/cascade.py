@@ -227,8 +227,13 @@ def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day:
         return sizes.copy()
     if math.isclose(b, d, rel_tol=1e-12):
         alpha = beta = b * t / (1.0 + b * t)
+    elif b > d:
+        # Divide through by g so that nothing overflows for large (b - d) t.
+        e = math.exp(-(b - d) * t)
+        alpha = d * (1.0 - e) / (b - d * e)
+        beta = b * (1.0 - e) / (b - d * e)
     else:
-        g = math.exp((b - d) * t)
+        g = math.exp((b - d) * t)  # <= 1
         denom = b * g - d
         alpha = d * (g - 1.0) / denom
         beta = b * (g - 1.0) / denom

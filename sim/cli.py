@@ -50,7 +50,8 @@ def _guard(fn):
         except (ScenarioError, OutputError, SimulationLimitError) as e:
             raise _Fail(str(e)) from None
         except KeyboardInterrupt:
-            click.echo("metasim: interrupted; nothing was written to --out", err=True)
+            click.echo("metasim: interrupted (results are moved into --out only once a run "
+                       "is complete)", err=True)
             sys.exit(130)
     return wrapper
 

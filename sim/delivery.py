@@ -16,6 +16,8 @@ from .anatomy import CirculationChain, TransitParameters, build_chain, death_pro
 from .cascade import scale_probability
 from .scenario import Scenario
 
+BEDS_PER_CIRCUIT = 2
+
 #: Entry points of the chain reached from a primary, in a fixed order.
 PRIMARY_ENTRIES: tuple[str, ...] = ("caval", "portal", "pulmonary_vein", "vertebral", "lymph",
                                     "peritoneal", "pleural", "contiguous")
@@ -35,22 +37,19 @@ def entry_probabilities(scenario: Scenario) -> np.ndarray:
     for entry, f in t["venous_drainage"].items():
         probs[entry] += routes.get("blood", 0.0) * f
     probs["lymph"] += routes.get("lymph", 0.0)
-    cav = t["cavity"]
-    if routes.get("cavity", 0.0) > 0 and not cav:
-        cav = {"peritoneal": 1.0}
-    for entry, f in cav.items():
+    for entry, f in t["cavity"].items():
         probs[entry] += routes.get("cavity", 0.0) * f
-    if t["contiguous"]:
-        probs["contiguous"] += routes.get("contiguous", 0.0)
-    else:  # nowhere to grow into: those cells stay with the other routes
-        probs["lymph"] += routes.get("contiguous", 0.0)
+    # The scenario validator guarantees a cavity and a neighbour wherever these routes are used.
+    probs["contiguous"] += routes.get("contiguous", 0.0)
     out = np.array([probs[e] for e in PRIMARY_ENTRIES])
     return out / out.sum()
 
 
 def transit_parameters(scenario: Scenario, death_multiplier: float = 1.0) -> TransitParameters:
     c, ly, cav = scenario.circulation, scenario.lymph, scenario.cavity
-    d = death_probability_per_pass(c.ctc_half_life_hours, c.pass_time_minutes)
+    # One circulation crosses two capillary beds (pulmonary, then one systemic bed): the time
+    # spent per bed passed is half the circulation time.
+    d = death_probability_per_pass(c.ctc_half_life_hours, c.pass_time_minutes / BEDS_PER_CIRCUIT)
     return TransitParameters(
         arrest_probability_per_pass=c.arrest_probability_per_pass,
         death_probability_per_pass=scale_probability(d, death_multiplier),

@@ -460,13 +460,15 @@ class MetastasisModel(mesa.Model):
                              col.macrometastasis_carrying_capacity_cells, dt)
             for c, n in zip(macro, cells.tolist(), strict=True):
                 c.cells = n
-                if c.detected_day is None and n >= self.detectable_cells:
-                    c.detected_day = self.day + dt
-                    if self.first_detectable_day is None:
-                        self.first_detectable_day = self.day + dt
         for c in self.colonies:
             if c.cells > 0:
                 keep.append(c)
+                # Detection by size, whatever the phase (the imaging threshold may lie below
+                # the avascular limit).
+                if c.detected_day is None and c.cells >= self.detectable_cells:
+                    c.detected_day = self.day + dt
+                    if self.first_detectable_day is None:
+                        self.first_detectable_day = self.day + dt
             else:
                 c.remove()
         self.colonies = keep

@@ -2,8 +2,13 @@
 
 Everything is written into a staging folder next to the destination and moved into place
 only when complete, so a run that fails or is interrupted leaves the destination as it was:
-no half-written file that looks complete, nothing already there lost. ``summary.json`` is
-moved last, so its presence marks a complete run.
+no half-written file that looks complete, nothing already there lost.
+
+The destination may be new, empty, or an earlier metasim output folder (it holds
+``summary.json``); an earlier output folder is replaced whole - moved aside, the new one moved
+in by one rename, then the old one deleted - so files of two runs never mix. Any other
+non-empty folder is refused before the simulation starts: metasim does not write into, or
+delete, folders it did not make.
 """
 
 from __future__ import annotations
@@ -38,47 +43,50 @@ class OutputError(OSError):
 
 def check_destination(out: Path) -> None:
     """Fail early, before any simulation, if ``out`` cannot become an output folder."""
+    out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").is_file():
+        raise OutputError(f"--out {out}: exists, is not empty and is not a metasim output "
+                          "folder (no summary.json); choose a new or empty folder")
     parent = out.resolve().parent
     probe = parent
     while not probe.exists():
         probe = probe.parent
-    if not os.access(probe, os.W_OK):
+    if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"--out {out}: cannot write in {probe}")
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out}: the folder is not writable")
 
 
 @contextmanager
 def staged(out: Path) -> Iterator[Path]:
-    """Yield a staging folder; on success move its content into ``out``."""
+    """Yield a staging folder; on success it becomes ``out`` (see the module docstring)."""
     out = Path(out)
     check_destination(out)
-    out.resolve().parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    stage.chmod(0o777 & ~umask)
     try:
         yield stage
-        _commit(stage, out)
+        _commit(stage, out.resolve())
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
 
 def _commit(stage: Path, out: Path) -> None:
-    if not out.exists():
+    if out.is_dir() and any(out.iterdir()):
+        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))
+        os.replace(out, aside / out.name)
         os.replace(stage, out)
+        shutil.rmtree(aside, ignore_errors=True)
         return
-    last = []
-    for item in sorted(stage.rglob("*")):
-        if item.is_dir():
-            continue
-        rel = item.relative_to(stage)
-        if rel.name == "summary.json":
-            last.append(rel)
-            continue
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(item, out / rel)
-    for rel in sorted(last, key=lambda r: len(r.parts), reverse=True):
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(stage / rel, out / rel)
+    if out.is_dir():
+        out.rmdir()
+    os.replace(stage, out)
 
 
 def autopsy_reference(site: str) -> dict[str, float] | None:

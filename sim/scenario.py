@@ -34,6 +34,7 @@ HYPOTHESES: dict[str, tuple[str, str]] = {
     "combined": ("anatomical", "tropism"),
     "null": ("uniform", "neutral"),
 }
+MAX_STEPS = 1_000_000
 CELLS_PER_MM3 = 1e6  # ~10^6 cells per mm^3, 1 cm^3 ~ 10^9 cells ~ 1 g (common convention)
 
 
@@ -75,16 +76,16 @@ class Primary(_Section):
     site: str = "breast"
     # Diameter of the primary when the simulation starts, mm. ASSUMPTION: 10 mm (T1b-c),
     # a tumour just visible on mammography.
-    initial_diameter_mm: Annotated[float, Field(gt=0.0, le=300.0)] = 10.0
+    initial_diameter_mm: Annotated[float, Field(ge=0.05, le=300.0)] = 10.0
     # Volume doubling time at the starting size. Breast: 1.7 +/- 0.9 months (Coumans et al.
     # 2013, BMC Cancer 13:283) = 52 days.
     doubling_time_days: Annotated[float, Field(gt=0.0, le=1e5)] = 52.0
     # Gompertz plateau. Norton 1988, Cancer Res 48:7067: N_inf = 3.1e12 cells (breast;
     # widely quoted, primary text not re-read here).
-    carrying_capacity_cells: Annotated[float, Field(gt=1.0, le=1e15)] = 3.1e12
+    carrying_capacity_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 3.1e12
     # Cells released per gram of tumour per day: 3.2e6 (growing rat mammary tumour, Butler &
     # Gullino 1975, Cancer Res 35:512).
-    shedding_rate_per_gram_per_day: Annotated[float, Field(ge=0.0, le=1e12)] = 3.2e6
+    shedding_rate_per_gram_per_day: Annotated[float, Field(ge=0.0, le=1e9)] = 3.2e6
     # Splits; None = the site's anatomy (sim.anatomy.PRIMARY_SITES).
     routes: dict[Literal[ROUTES], Probability] | None = None  # type: ignore[valid-type]
     venous_drainage: dict[Literal[VENOUS_ENTRIES], Probability] | None = None  # type: ignore[valid-type]
@@ -222,7 +223,7 @@ class Colonization(_Section):
     # Gompertz growth of vascularised metastases: Iwata, Kawasaki & Shigesada 2000,
     # J Theor Biol 203:177 (liver metastases of HCC): a = 0.00286/day, plateau 7.3e10.
     macrometastasis_gompertz_rate_per_day: Rate = 0.00286
-    macrometastasis_carrying_capacity_cells: Annotated[float, Field(gt=1.0, le=1e15)] = 7.3e10
+    macrometastasis_carrying_capacity_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 7.3e10
     # Imaging detects metastases from ~5 mm (CT: Henschke et al. 2004, Radiology 231:164;
     # Xie et al. 2013, Eur Radiol 23:139).
     detectable_diameter_mm: Annotated[float, Field(gt=0.0, le=200.0)] = 5.0
@@ -261,7 +262,17 @@ class Simulation(_Section):
     circulation: Literal["absorbing", "walk"] = "absorbing"
     # The course ends when primary + metastases reach this many cells (~1 kg; widely quoted
     # as the lethal tumour burden, e.g. Norton 1988).
-    lethal_burden_cells: Annotated[float, Field(gt=1.0, le=1e15)] = 1e12
+    lethal_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e12
+    # Bounds (shedding <= 1e9 /g/day, burden <= 1e13 cells = 10 kg, horizon <= 100 years)
+    # keep every cell count below 2^63; at most MAX_STEPS steps keep a run finite.
+
+    @model_validator(mode="after")
+    def _steps(self) -> Simulation:
+        steps = self.horizon_days / self.dt_days
+        if steps > MAX_STEPS:
+            raise ValueError(f"simulation.horizon_days / simulation.dt_days = {steps:.3g} "
+                             f"steps; at most {MAX_STEPS:,} are allowed (raise dt_days)")
+        return self
 
 
 class Scenario(_Section):
@@ -298,6 +309,27 @@ class Scenario(_Section):
         if site.sex is not None and self.patient.sex not in (None, site.sex):
             raise ValueError(f"patient.sex = {self.patient.sex!r} is impossible for a "
                              f"{site.label} primary (needs {site.sex!r})")
+        if self.circulation.arrest_probability_per_pass == 0.0:
+            multipliers = [c.transit_death for c in self.primary.subclones]
+            multipliers += [c.transit_death * self.clusters.transit_death_multiplier
+                            for c in self.primary.subclones]
+            if min(multipliers) == 0.0:
+                raise ValueError("with circulation.arrest_probability_per_pass = 0 a transit "
+                                 "death multiplier of 0 (primary.subclones.*.transit_death or "
+                                 "clusters.transit_death_multiplier) leaves cells circulating "
+                                 "forever; make one of them positive")
+        routes = self.primary.routes or site.routes
+        contiguous = self.primary.contiguous if self.primary.contiguous is not None \
+            else site.contiguous
+        present = {o: w for o, w in contiguous.items() if self.sex == "female" or o != "ovary"}
+        if routes.get("contiguous", 0.0) > 0 and sum(present.values()) <= 0:
+            raise ValueError(
+                f"primary.routes.contiguous = {routes['contiguous']:g} but primary.contiguous "
+                f"names no organ of this body with a positive weight (got {dict(contiguous)})")
+        if routes.get("cavity", 0.0) > 0 and self.primary.cavity is None and not site.cavity:
+            raise ValueError(f"primary.routes.cavity = {routes['cavity']:g} but the "
+                             f"{site.label} has no body cavity; set primary.cavity, e.g. "
+                             "{ peritoneal = 1.0 }")
         return self
 
     @property
@@ -317,9 +349,7 @@ class Scenario(_Section):
 
     def with_hypothesis(self, hypothesis: str) -> Scenario:
         """The same scenario under another hypothesis (delivery and soil follow it)."""
-        data = self.to_input()
-        data["hypothesis"] = hypothesis
-        return Scenario.model_validate(data)
+        return make_scenario(self.to_input(), [("hypothesis", hypothesis)])
 
     def resolved_dict(self) -> dict[str, Any]:
         """Everything, defaults included, with the site's anatomy filled in."""
@@ -366,24 +396,23 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) 
         node: Any = data
         parts = key.split(".")
         for i, part in enumerate(parts[:-1]):
+            here = ".".join(parts[: i + 1])
             if isinstance(node, list):
-                node = _list_item(node, part, ".".join(parts[: i + 1]))
-                continue
-            nxt = node.get(part)
-            if nxt is None:
-                if parts[i + 1].isdigit():
-                    raise ScenarioError(
-                        f"--set {key}: {'.'.join(parts[: i + 1])} is not set in the scenario; "
-                        "define the list in the file first (e.g. [[primary.subclones]])")
-                nxt = {}
-                node[part] = nxt
-            elif not isinstance(nxt, (dict, list)):
-                raise ScenarioError(f"--set {key}: {'.'.join(parts[: i + 1])} is a value, "
-                                    "not a section")
+                nxt = node[_list_item_index(node, part, here)]
+            else:
+                nxt = node.get(part)
+                if nxt is None:
+                    if parts[i + 1].isdigit():
+                        raise ScenarioError(
+                            f"--set {key}: {here} is not set in the scenario; define the list "
+                            "in the file first (e.g. [[primary.subclones]])")
+                    nxt = {}
+                    node[part] = nxt
+            if not isinstance(nxt, (dict, list)):
+                raise ScenarioError(f"--set {key}: {here} is a value ({nxt!r}), not a section")
             node = nxt
         if isinstance(node, list):
-            idx = _list_item_index(node, parts[-1], key)
-            node[idx] = value
+            node[_list_item_index(node, parts[-1], key)] = value
         else:
             node[parts[-1]] = value
     return data
@@ -394,10 +423,6 @@ def _list_item_index(node: list, part: str, path: str) -> int:
         raise ScenarioError(f"--set {path}: {part!r} is not an index of a list of "
                             f"{len(node)} item(s)")
     return int(part)
-
-
-def _list_item(node: list, part: str, path: str) -> Any:
-    return node[_list_item_index(node, part, path)]
 
 
 def _fmt_value(v: Any) -> str:
@@ -435,8 +460,11 @@ def _format_errors(err: ValidationError, source: str,
         loc = tuple(p for p in e["loc"] if p != "[key]")
         path = ".".join(str(p) for p in loc) or "(top level)"
         where = next((label for k, label in overridden.items()
-                      if k == path or k.startswith(path + ".") or path.startswith(k + ".")),
-                     source)
+                      if k == path or path.startswith(k + ".")), None)
+        if where is None:
+            below = [label for k, label in overridden.items() if k.startswith(path + ".")]
+            where = f"{source} (with {', '.join(below)})" if below and path != "(top level)" \
+                else source
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc)

@@ -152,3 +152,9 @@ def test_angiogenic_switch_edges():
     rng = np.random.default_rng(8)
     assert c.angiogenic_switch(rng, 0, 0.5) == 0
     assert c.angiogenic_switch(rng, 7, 1.0) == 7
+
+
+def test_birth_death_does_not_overflow_for_large_growth():
+    rng = np.random.default_rng(9)
+    out = c.birth_death(rng, np.array([1, 1, 1]), 30.0, 0.3, 30.0)
+    assert (out >= 0).all()

@@ -185,3 +185,25 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "simulation.dt_days" in proc.stderr and str(bad) in proc.stderr
+
+
+def test_reusing_an_output_folder_replaces_it_whole(small_scenario_path, tmp_path):
+    out = tmp_path / "o"
+    assert invoke("compare", str(small_scenario_path), "--hypotheses", "ewing,paget",
+                  "--replicates", "1", "--out", str(out)).exit_code == 0
+    assert (out / "comparison.csv").exists()
+    assert invoke("run", str(small_scenario_path), "--replicates", "1",
+                  "--out", str(out)).exit_code == 0
+    assert not (out / "comparison.csv").exists() and not (out / "ewing").exists()
+    assert (out / "funnel.csv").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["o"]
+
+
+def test_a_folder_metasim_did_not_make_is_refused(small_scenario_path, tmp_path):
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "chapter1.tex").write_text("precious")
+    res = invoke("run", str(small_scenario_path), "--out", str(mine))
+    assert res.exit_code == 2 and "not a metasim output folder" in res.output
+    assert (mine / "chapter1.tex").read_text() == "precious"
+    assert [p.name for p in mine.iterdir()] == ["chapter1.tex"]

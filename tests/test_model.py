@@ -214,3 +214,20 @@ def test_metastases_shed_cells_into_their_outflow():
     assert model.shed_by_metastases > 0
     shed, alive, lost = model.conservation()
     assert shed == alive + lost
+
+
+def test_walk_copes_with_cavity_probabilities_that_round_below_zero():
+    model = MetastasisModel({"primary": {"site": "ovary"}, "cavity": {
+        "implantation_probability": 0.676, "lymphatic_drainage_probability": 0.324},
+        "simulation": {"circulation": "walk", "horizon_days": 5}}, rng=1)
+    model.run()
+    assert model.conservation()[0] > 0
+
+
+def test_colonies_below_the_avascular_limit_can_be_detected(small_scenario_path):
+    model = MetastasisModel(small_scenario_path, rng=3, overrides={
+        "colonization.detectable_diameter_mm": 0.05})
+    model.run()
+    detected = [c for c in model.colonies if c.detected_day is not None]
+    assert detected and model.first_detectable_day is not None
+    assert any(c.phase is not Phase.MACRO for c in detected)
