@@ -55,10 +55,12 @@ class PrimaryTumour(mesa.Agent):
     """
 
     def __init__(self, model: MetastasisModel, site: str, cells: float,
-                 doubling_time_days: float, carrying_capacity_cells: float):
+                 doubling_time_days: float, carrying_capacity_cells: float,
+                 present: bool = True):
         super().__init__(model)
         self.site = site
-        self.cells = float(cells)
+        self.present = present
+        self.cells = float(cells) if present else 0.0
         self.carrying_capacity_cells = float(carrying_capacity_cells)
         self.gompertz_rate_per_day = gompertz_rate_from_doubling(
             doubling_time_days, cells, carrying_capacity_cells)
@@ -73,6 +75,8 @@ class PrimaryTumour(mesa.Agent):
         return float((self.cells / 1e6 * 6.0 / np.pi) ** (1.0 / 3.0))
 
     def grow(self, dt_days: float) -> None:
+        if self.cells <= 0.0:
+            return
         self.cells = float(gompertz(self.cells, self.gompertz_rate_per_day,
                                     self.carrying_capacity_cells, dt_days))
 

@@ -176,6 +176,12 @@ def _print_summary(summ: dict, out: Path, wall: float) -> None:
     click.echo("\nCascade funnel (cells per patient):")
     for f in summ["funnel"]:
         click.echo(f"  {f['stage']:<16} reached {f['reached']:>12.4g}   lost {f['lost']:>12.4g}")
+    if "assay" in summ:
+        click.echo("\nFates of injected cells (fraction of injected, mean over replicates):")
+        for row in summ["assay"]["report"]:
+            parts = ", ".join(f"{k} {v['mean']:.3g}" for k, v in row.items()
+                              if k != "day" and (not k.startswith("arrested_") or v["mean"] > 0.01))
+            click.echo(f"  day {row['day']:g}: {parts}")
     click.echo("\nPatients with a detectable metastasis (95 % interval):")
     sites = sorted(summ["site_frequency"].items(), key=lambda kv: -kv[1]["fraction"])
     for organ, s in sites[:10]:

@@ -153,6 +153,8 @@ class PatientResult:
     colonies_founded: dict[str, int]
     colonies_survived: dict[str, int]
     timeseries: list[tuple[float, str, str, float]] = field(default_factory=list)
+    injected_total: int = 0
+    assay: list[dict[str, float]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------
@@ -211,7 +213,12 @@ class MetastasisModel(mesa.Model):
         self.clones = list(p.subclones)
         self.cluster_size = sc.clusters.cells_per_cluster
         self.primary = PrimaryTumour(self, p.site, p.initial_cells, p.doubling_time_days,
-                                     p.carrying_capacity_cells)
+                                     p.carrying_capacity_cells, present=p.present)
+        self._injections = sorted(sc.injection, key=lambda inj: inj.day)
+        self._report_days = sorted(sc.assay.report_days)
+        self.injected_total = 0
+        self.assay: list[dict[str, float]] = []
+        self.arrested_by_organ = np.zeros(N_ORGANS, dtype=np.int64)  # cumulative
         self._clone_shedding = np.array([c.fraction * c.shedding for c in self.clones])
         self._primary_entry_p = entry_probabilities(sc)
         self.affinity = affinity_vector(sc)
@@ -341,6 +348,13 @@ class MetastasisModel(mesa.Model):
         self._shed()
         self.primary.grow(self.dt)
         arrivals: dict[tuple[int, int], np.ndarray] = {}
+        while self._injections and self._injections[0].day < self.day + self.dt - 1e-9:
+            inj = self._injections.pop(0)
+            self.injected_total += inj.cells
+            self.reached[_F["transit"]] += inj.cells
+            arrived = self._transit((inj.entry,), [inj.cells], inj.subclone, 1)
+            key = (inj.subclone, 1)
+            arrivals[key] = arrivals[key] + arrived if key in arrivals else arrived
         for c in list(self.cohorts[Stage.DETACHED]):
             key = (c.clone, c.cluster_size)
             arrived = self._disseminate(c)
@@ -350,6 +364,7 @@ class MetastasisModel(mesa.Model):
                 arrivals[key] = arrived
         self._prune(Stage.DETACHED)
         for (clone, k), arrived in arrivals.items():
+            self.arrested_by_organ += arrived * k
             for organ in np.flatnonzero(arrived).tolist():
                 self._add_cohort(Stage.ARRESTED, organ, clone, k, int(arrived[organ]))
         self.day += self.dt
@@ -359,6 +374,9 @@ class MetastasisModel(mesa.Model):
             self.running = False
         if self.day >= self.horizon_days - 1e-9:
             self.running = False
+        while self._report_days and self._report_days[0] <= self.day + 1e-9:
+            self._report_days.pop(0)
+            self.assay.append(self.assay_snapshot())
         self._record()
 
     def run(self) -> MetastasisModel:
@@ -520,6 +538,12 @@ class MetastasisModel(mesa.Model):
             counts = route_entry(self.rng, ok, self._primary_entry_p).tolist()
         else:
             entries, counts = (cohort.entry,), [ok]
+        return self._transit(entries, counts, ci, k)
+
+    def _transit(self, entries: Sequence[str], counts: Sequence[int], ci: int,
+                 k: int) -> np.ndarray:
+        """Resolve units entering the chain at each entry; returns arrests per organ."""
+        arrived = np.zeros(N_ORGANS, dtype=np.int64)
         chain = self._chains[(ci, int(k > 1))]
         for entry, m in zip(entries, counts, strict=True):
             if not m:
@@ -539,11 +563,38 @@ class MetastasisModel(mesa.Model):
 
     # ---------------------------------------------------------------- accounting
     def conservation(self) -> tuple[int, int, int]:
-        """(cells ever shed, cells alive in some stage, cells lost) - the first equals the
-        sum of the other two at every step end."""
+        """(cells ever shed or injected, cells alive in some stage, cells lost) - the first
+        equals the sum of the other two at every step end."""
         alive = sum(self.cells_at(s) for s in Stage)
         alive += sum(c.founders for c in self.colonies)
-        return int(self.shed_total), int(alive), int(self.lost.sum())
+        return int(self.shed_total + self.injected_total), int(alive), int(self.lost.sum())
+
+    def assay_snapshot(self) -> dict[str, float]:
+        """Fates of injected cells so far, as fractions of the cells injected.
+
+        Cumulative: ``arrested`` (anywhere) and ``arrested_<organ>``, ``extravasated``,
+        ``micrometastases_founded`` (cells that started to proliferate); current:
+        ``in_vessels`` (arrested, not yet out), ``solitary_dormant`` (single cells in the
+        tissue), ``in_micrometastases`` and ``in_macrometastases`` (founders of live
+        colonies in each phase). Meant for injection experiments without a primary (Luzzi et
+        al. 1998); with a shedding primary the counts include shed cells too.
+        """
+        n = max(self.injected_total, 1)
+        micro = sum(c.founders for c in self.colonies if c.phase is not Phase.MACRO)
+        macro = sum(c.founders for c in self.colonies if c.phase is Phase.MACRO)
+        by_organ = {f"arrested_{ORGAN_KEYS[i]}": int(v) / n
+                     for i, v in enumerate(self.arrested_by_organ.tolist()) if v}
+        return {
+            "day": self.day,
+            "arrested": self.reached[_F["arrest"]] / n,
+            **by_organ,
+            "extravasated": self.reached[_F["extravasation"]] / n,
+            "in_vessels": self.cells_at(Stage.ARRESTED) / n,
+            "solitary_dormant": (self.cells_at(Stage.SOLITARY) + self.cells_at(Stage.DORMANT)) / n,
+            "micrometastases_founded": self.reached[_F["micrometastasis"]] / n,
+            "in_micrometastases": micro / n,
+            "in_macrometastases": macro / n,
+        }
 
     def result(self) -> PatientResult:
         """Summarise the course so far as plain data."""
@@ -565,7 +616,8 @@ class MetastasisModel(mesa.Model):
             first_detectable_day=self.first_detectable_day,
             shed_total=int(self.shed_total), shed_by_metastases=int(self.shed_by_metastases),
             colonies_founded=dict(self.founded), colonies_survived=dict(self.switched),
-            timeseries=ts)
+            timeseries=ts, injected_total=int(self.injected_total),
+            assay=[{k: float(v) for k, v in a.items()} for a in self.assay])
 
 
 def _as_scenario(scenario: Any, overrides: Mapping[str, Any] | None) -> Scenario:

@@ -123,7 +123,32 @@ def summary(run: RunResult) -> dict[str, Any]:
         "colonies_reaching_angiogenic_switch": survived,
         "autopsy_reference": {"source": DISIBIO_2008.citation,
                               "site_frequency": autopsy_reference(sc.primary.site)},
+        **({"assay": assay_summary(run)} if sc.injection else {}),
     }
+
+
+def assay_summary(run: RunResult) -> dict[str, Any]:
+    """Mean fractions of injected cells in each state at each report day, with 95 % CIs."""
+    patients = run.patients
+    rows = []
+    for i, day in enumerate(sorted(run.scenario.assay.report_days)):
+        snaps = [p.assay[i] for p in patients if len(p.assay) > i]
+        if not snaps:
+            continue
+        row: dict[str, Any] = {"day": float(day)}
+        keys = sorted({k for s in snaps for k in s if k != "day"},
+                      key=lambda k: (k.startswith("arrested_"), k))
+        for key in keys:
+            values = np.array([s.get(key, 0.0) for s in snaps])
+            half = 1.96 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
+            row[key] = {"mean": float(values.mean()), "low": float(values.mean() - half),
+                        "high": float(values.mean() + half)}
+        rows.append(row)
+    injected = [p.injected_total for p in patients]
+    return {"injected_cells_per_replicate": int(np.mean(injected)),
+            "definitions": "fractions of injected cells; arrested, extravasated and "
+                           "micrometastases_founded are cumulative, the others current",
+            "report": rows}
 
 
 def metadata(run: RunResult, command: list[str] | None = None) -> dict[str, Any]:

@@ -111,8 +111,10 @@ def timecourse_figure(patients: Sequence[PatientResult], title: str = "") -> Fig
     series = _series(patients)
     for ax, q, label in ((axes[0], "primary_cells", "primary tumour (cells)"),
                          (axes[1], "ctc_entered_per_day", "cells entering the blood per day")):
-        _band(ax, series.get((q, "")), "black")
-        ax.set_yscale("log")
+        data = series.get((q, ""))
+        _band(ax, data, "black")
+        if data is not None and np.nanmax(data[1], initial=0.0) > 0:
+            ax.set_yscale("log")
         ax.set_title(label)
         ax.set_xlabel("day")
     ax = axes[2]

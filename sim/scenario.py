@@ -74,6 +74,8 @@ class Subclone(_Section):
 
 class Primary(_Section):
     site: str = "breast"
+    # false: no primary tumour (an injection experiment); ``site`` still sets the body.
+    present: bool = True
     # Diameter of the primary when the simulation starts, mm. ASSUMPTION: 10 mm (T1b-c),
     # a tumour just visible on mammography.
     initial_diameter_mm: Annotated[float, Field(ge=0.05, le=300.0)] = 10.0
@@ -250,6 +252,30 @@ class Tropism(_Section):
     affinity_uniform_delivery: dict[OrganKey, NonNegativeFloat] = Field(default_factory=dict)
 
 
+INJECTION_ENTRIES = ("caval", "portal", "pulmonary_vein", "vertebral", "lymph", "peritoneal",
+                     "pleural")
+
+
+class Injection(_Section):
+    """Tumour cells put straight into a vessel or cavity, as in an experiment.
+
+    ``entry`` is where they start: ``portal`` (mesenteric or portal vein: liver first),
+    ``caval`` (tail vein or any systemic vein: lungs first), ``pulmonary_vein`` (left
+    ventricle / arterial: systemic organs first), ``vertebral``, ``lymph``, ``peritoneal``,
+    ``pleural``. Injected cells skip detachment and invasion.
+    """
+
+    entry: Literal[INJECTION_ENTRIES]  # type: ignore[valid-type]
+    cells: Annotated[int, Field(ge=1, le=10**12)]
+    day: Annotated[float, Field(ge=0.0, le=36_500.0)] = 0.0
+    subclone: Annotated[int, Field(ge=0)] = 0
+
+
+class Assay(_Section):
+    # Days at which the fates of injected cells are reported in summary.json ("assay").
+    report_days: list[Annotated[float, Field(ge=0.0, le=36_500.0)]] = Field(default_factory=list)
+
+
 class Simulation(_Section):
     dt_days: Annotated[float, Field(gt=0.0, le=30.0)] = 1.0
     horizon_days: Annotated[float, Field(gt=0.0, le=36_500.0)] = 3650.0
@@ -293,6 +319,8 @@ class Scenario(_Section):
     colonization: Colonization = Field(default_factory=Colonization)
     tropism: Tropism = Field(default_factory=Tropism)
     simulation: Simulation = Field(default_factory=Simulation)
+    injection: list[Injection] = Field(default_factory=list)
+    assay: Assay = Field(default_factory=Assay)
 
     @model_validator(mode="after")
     def _resolve(self) -> Scenario:
@@ -318,6 +346,15 @@ class Scenario(_Section):
                                  "death multiplier of 0 (primary.subclones.*.transit_death or "
                                  "clusters.transit_death_multiplier) leaves cells circulating "
                                  "forever; make one of them positive")
+        for i, inj in enumerate(self.injection):
+            if inj.subclone >= len(self.primary.subclones):
+                raise ValueError(f"injection.{i}.subclone = {inj.subclone}: there are only "
+                                 f"{len(self.primary.subclones)} subclone(s)")
+            if inj.day > self.simulation.horizon_days:
+                raise ValueError(f"injection.{i}.day = {inj.day:g} is after "
+                                 f"simulation.horizon_days = {self.simulation.horizon_days:g}")
+        if self.assay.report_days and not self.injection:
+            raise ValueError("assay.report_days reports on injected cells: add an [[injection]]")
         routes = self.primary.routes or site.routes
         contiguous = self.primary.contiguous if self.primary.contiguous is not None \
             else site.contiguous
