@@ -15,7 +15,7 @@ import click
 from .anatomy import PRIMARY_SITES
 from .experiments import compare, run_replicates
 from .model import SimulationLimitError
-from .outputs import OutputError, check_destination, staged, write_comparison, write_run
+from .outputs import OutputError, check_destination, staged, write_comparison, write_run, write_validation
 from .scenario import HYPOTHESES, Scenario, ScenarioError, load_scenario
 from .scenarios import list_scenarios
 
@@ -125,6 +125,54 @@ def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed
     with staged(out) as stage:
         comp = write_comparison(stage, runs)
     _print_comparison(comp, out)
+
+
+@main.command()
+@click.option("--primaries", default=None, metavar="NAMES",
+              help="Comma-separated presets (default: every file in scenarios/presets).")
+@click.option("--hypotheses", default="ewing,paget,combined", show_default=True)
+@_set_opt
+@_seed_opt
+@click.option("--replicates", type=click.IntRange(min=2), default=20, show_default=True,
+              help="Simulated patients per primary and hypothesis.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("out/validation"),
+              show_default=True, help="Output folder.")
+@_progress_opt
+@_guard
+def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
+             seed: int | None, replicates: int, out: Path, progress: bool | None) -> None:
+    """Compare every preset's simulated site frequencies with the autopsy table."""
+    from .scenarios import scenario_dir
+    from .validation import score, summarise, weiss_index
+
+    presets = sorted(p.stem for p in (scenario_dir() / "presets").glob("*.toml"))
+    names = [n.strip() for n in primaries.split(",")] if primaries else presets
+    unknown = [n for n in names if n not in presets]
+    if unknown:
+        raise _Fail(f"--primaries: no preset {unknown}; available: {', '.join(presets)}")
+    hyps = [h.strip() for h in hypotheses.split(",") if h.strip()]
+    bad = [h for h in hyps if h not in HYPOTHESES]
+    if not hyps or bad:
+        raise _Fail(f"--hypotheses {hypotheses!r}: unknown {bad}; allowed: {', '.join(HYPOTHESES)}")
+    scenarios_ = {n: _load(f"presets/{n}", overrides, seed, replicates) for n in names}
+    check_destination(out)
+    rows, indices = [], {}
+    for sc in scenarios_.values():
+        indices[sc.primary.site] = weiss_index(sc)
+        rows.extend(score(r) for r in compare(sc, hyps, progress=progress).values())
+    with staged(out) as stage:
+        write_validation(stage, rows, indices)
+    means = summarise(rows)
+    click.echo(f"{'primary':<14}" + "".join(f"{h + ' rho':>16}{h + ' R2':>14}" for h in hyps))
+    for sc in scenarios_.values():
+        line = f"{sc.primary.site:<14}"
+        for h in hyps:
+            r = next(r for r in rows if r["primary"] == sc.primary.site and r["hypothesis"] == h)
+            line += f"{r['spearman']:>16.2f}{r['r2']:>14.2f}"
+        click.echo(line)
+    click.echo(f"{'mean':<14}" + "".join(f"{means[h]['spearman']:>16.2f}{means[h]['r2']:>14.2f}"
+                                         for h in hyps))
+    click.echo(f"\nWrote {out}/ (validation.csv, validation.json, figures/)")
 
 
 @main.command()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import platform
 import shutil
@@ -262,3 +263,37 @@ def _csv(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         yield csv.writer(fh)
+
+
+def write_validation(stage: Path, rows: list[dict[str, Any]],
+                     indices: Mapping[str, Mapping[str, float]]) -> None:
+    """validation.csv/json (one row per primary x hypothesis), per-site table, figures."""
+    from .validation import summarise
+
+    with _csv(stage / "validation.csv") as w:
+        w.writerow(["primary", "hypothesis", "spearman", "spearman_p", "r2", "organs",
+                    "replicates"])
+        for r in rows:
+            w.writerow([r["primary"], r["hypothesis"], f"{r['spearman']:.4g}",
+                        f"{r['spearman_p']:.4g}", f"{r['r2']:.4g}", r["organs"], r["replicates"]])
+    with _csv(stage / "validation_sites.csv") as w:
+        w.writerow(["primary", "hypothesis", "organ", "observed", "simulated", "low", "high",
+                    "weiss_index"])
+        for r in rows:
+            for organ, s in r["sites"].items():
+                wi = indices.get(r["primary"], {}).get(organ)
+                w.writerow([r["primary"], r["hypothesis"], organ, f"{s['observed']:.4g}",
+                            f"{s['simulated']:.4g}", f"{s['low']:.4g}", f"{s['high']:.4g}",
+                            "" if wi is None else f"{wi:.4g}"])
+    clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+             for r in rows]
+    _json(stage / "validation.json", {
+        "reference": DISIBIO_2008.citation,
+        "r2_definition": "squared Pearson correlation of observed and simulated site "
+                         "frequencies across organs (Font-Clos et al. 2020)",
+        "rows": clean,
+        "mean_by_hypothesis": {h: {k: (None if math.isnan(v) else v) for k, v in m.items()}
+                               for h, m in summarise(rows).items()},
+        "weiss_index": indices})
+    plots.save(plots.observed_vs_simulated_figure(rows), stage / "figures" / "observed_vs_simulated.png")
+    plots.save(plots.weiss_heatmap_figure(indices), stage / "figures" / "weiss_index.png")

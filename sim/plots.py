@@ -173,3 +173,59 @@ def _band(ax, series, color, label=None, ls="-") -> None:
     if len(values) > 1:
         lo, hi = np.nanpercentile(values[:, ok], [10, 90], axis=0)
         ax.fill_between(grid[ok], lo, hi, color=color, alpha=0.15, lw=0)
+
+
+def observed_vs_simulated_figure(rows: Sequence[Mapping], title: str = "") -> Figure:
+    """One panel per hypothesis: autopsy vs simulated site frequency, one point per
+    primary x organ, with the mean R^2 of the panel."""
+    hyps = list(dict.fromkeys(r["hypothesis"] for r in rows))
+    primaries = list(dict.fromkeys(r["primary"] for r in rows))
+    markers = "osD^v<>pP*Xhd8H"
+    fig, axes = plt.subplots(1, len(hyps), figsize=(4.2 * len(hyps), 4.4), squeeze=False)
+    for ax, h in zip(axes[0], hyps, strict=True):
+        sub = [r for r in rows if r["hypothesis"] == h]
+        for r in sub:
+            i = primaries.index(r["primary"])
+            obs = [s["observed"] for s in r["sites"].values()]
+            sim = [s["simulated"] for s in r["sites"].values()]
+            ax.scatter(obs, sim, marker=markers[i % len(markers)], facecolor="none",
+                       edgecolor=f"C{i % 10}", label=r["primary"], s=28)
+        ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--")
+        r2 = _finite_mean([r["r2"] for r in sub])
+        rho = _finite_mean([r["spearman"] for r in sub])
+        ax.set_title(f"{h}: mean R² {r2:.2f}, Spearman {rho:.2f}")
+        ax.set_xlabel("autopsy frequency (diSibio & French 2008)")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_aspect("equal")
+    axes[0][0].set_ylabel("simulated frequency")
+    axes[0][-1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title or "Site frequencies: simulation vs autopsy")
+    fig.tight_layout()
+    return fig
+
+
+def weiss_heatmap_figure(indices: Mapping[str, Mapping[str, float]], title: str = "") -> Figure:
+    """Weiss's efficiency index (log10) per primary x organ; annotated with the value."""
+    primaries = list(indices)
+    organs = sorted({o for v in indices.values() for o in v})
+    data = np.array([[indices[p].get(o, np.nan) for o in organs] for p in primaries])
+    logd = np.log10(data)
+    fig, ax = plt.subplots(figsize=(0.55 * len(organs) + 3, 0.45 * len(primaries) + 2))
+    lim = np.nanmax(np.abs(logd)) if np.isfinite(logd).any() else 1.0
+    im = ax.imshow(logd, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(len(primaries)):
+        for j in range(len(organs)):
+            if np.isfinite(data[i, j]):
+                ax.text(j, i, f"{data[i, j]:.2g}", ha="center", va="center", fontsize=6)
+    ax.set_xticks(range(len(organs)), organs, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(primaries)), primaries, fontsize=8)
+    fig.colorbar(im, ax=ax, label="log10 efficiency index (1 = median organ)")
+    ax.set_title(title or "Weiss metastatic efficiency index: autopsy incidence / cells delivered")
+    fig.tight_layout()
+    return fig
+
+
+def _finite_mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
