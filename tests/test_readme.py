@@ -38,7 +38,7 @@ def test_quick_start_has_exactly_two_commands():
 def test_usage_commands_run(command, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = shlex.split(command)[1:]
-    if args[0] in ("run", "compare"):
+    if args[0] in ("run", "compare", "validate"):
         args = [a.replace("scenarios/", str(ROOT / "scenarios") + "/") for a in args]
         args += ["--set", "simulation.horizon_days=60", "--set", "simulation.dt_days=5",
                  "--replicates", "2"]
