@@ -55,6 +55,25 @@ def competing_risks(rates_per_day: Sequence[float], dt_days: float) -> np.ndarra
     return out
 
 
+def split_cohorts(rng: np.random.Generator, counts: np.ndarray,
+                  probabilities: np.ndarray) -> np.ndarray:
+    """Split many cohorts at once: row ``i`` of ``probabilities`` for ``counts[i]`` units.
+
+    One broadcast multinomial draw; the same distribution as splitting each cohort (or each
+    cell) on its own. Returns an array of shape ``(len(counts), outcomes)``.
+    """
+    if len(counts) == 0:
+        return np.zeros((0, np.shape(probabilities)[-1]), dtype=np.int64)
+    return rng.multinomial(np.asarray(counts, dtype=np.int64), probabilities)
+
+
+def _outcomes(rng: np.random.Generator, count, probabilities) -> np.ndarray:
+    """Scalar count -> one split; array of counts -> one row of outcomes per cohort."""
+    if np.ndim(count) == 0:
+        return split(rng, int(count), probabilities)
+    return split_cohorts(rng, count, probabilities)
+
+
 def split(rng: np.random.Generator, count: int, probabilities: np.ndarray) -> np.ndarray:
     """Split ``count`` identical units between outcomes by one multinomial draw."""
     if count == 0:
@@ -149,22 +168,26 @@ def transit(rng: np.random.Generator, count: int, absorption: np.ndarray) -> np.
     return split(rng, count, absorption)
 
 
-def arrest_and_extravasation(rng: np.random.Generator, count: int, extravasation_prob: float,
-                             death_prob: float) -> tuple[int, int]:
+def arrest_and_extravasation(rng: np.random.Generator, count, extravasation_prob,
+                             death_prob):
     """Arrested cells that leave the vessel, and that die in it, during one step.
 
     Biology: an arrested cell either crosses the endothelium into the organ (extravasation,
     within 1-3 days: ~83 % of injected cells had extravasated by day 3 in Luzzi et al. 1998,
     Am J Pathol 153:865; >80 % by 24 h in the chick embryo, Koop et al. 1995, Cancer Res
     55:2520) or dies in the capillary. The probabilities come from :func:`competing_risks`.
+    ``count`` may be an array of cohorts, with arrays of probabilities (one per cohort).
 
     Returns
     -------
-    extravasated, died : int
+    extravasated, died : int, or arrays for arrays of cohorts
     """
-    s = split(rng, count, np.array([extravasation_prob, death_prob,
-                                    1.0 - extravasation_prob - death_prob]))
-    return int(s[0]), int(s[1])
+    e = np.asarray(extravasation_prob, dtype=float)
+    d = np.asarray(death_prob, dtype=float)
+    s = _outcomes(rng, count, np.stack([e, d, 1.0 - e - d], axis=-1))
+    if s.ndim == 1:
+        return int(s[0]), int(s[1])
+    return s[:, 0], s[:, 1]
 
 
 # --------------------------------------------------------------------------------------
@@ -172,38 +195,43 @@ def arrest_and_extravasation(rng: np.random.Generator, count: int, extravasation
 # --------------------------------------------------------------------------------------
 
 
-def solitary_cell_fate(rng: np.random.Generator, count: int,
-                       probabilities: np.ndarray) -> tuple[int, int, int]:
+def solitary_cell_fate(rng: np.random.Generator, count, probabilities: np.ndarray):
     """What solitary extravasated cells do during one step.
 
     Biology: in the foreign tissue most single cells die; many stop dividing and stay
     dormant (36 % of injected cells were solitary and quiescent at day 13 in Luzzi 1998);
     very few start to proliferate - the rate-limiting, inefficient step of metastasis
     (Chambers et al. 2002). The organ's "soil" affinity multiplies the proliferation hazard
-    (Paget 1889). ``probabilities`` = (die, become dormant, proliferate, no change).
+    (Paget 1889). ``probabilities`` = (die, become dormant, proliferate, no change); for an
+    array of cohorts, one such row per cohort.
 
     Returns
     -------
-    died, dormant, proliferating : int
+    died, dormant, proliferating : int, or arrays for arrays of cohorts
     """
-    s = split(rng, count, probabilities)
-    return int(s[0]), int(s[1]), int(s[2])
+    s = _outcomes(rng, count, probabilities)
+    if s.ndim == 1:
+        return int(s[0]), int(s[1]), int(s[2])
+    return s[:, 0], s[:, 1], s[:, 2]
 
 
-def dormancy(rng: np.random.Generator, count: int, probabilities: np.ndarray) -> tuple[int, int]:
+def dormancy(rng: np.random.Generator, count, probabilities: np.ndarray):
     """Dormant cells that die, and that wake up, during one step.
 
     Biology: disseminated tumour cells can stay quiescent for years - breast cancer relapses
     more than 25 years after diagnosis (Willis et al. 2010) and CTCs are found 7-22 years
     after mastectomy (Meng et al. 2004). A change in the niche can wake them; the organ's
-    soil affinity multiplies the awakening hazard. ``probabilities`` = (die, awaken, none).
+    soil affinity multiplies the awakening hazard. ``probabilities`` = (die, awaken, none);
+    for an array of cohorts, one such row per cohort.
 
     Returns
     -------
-    died, awakened : int
+    died, awakened : int, or arrays for arrays of cohorts
     """
-    s = split(rng, count, probabilities)
-    return int(s[0]), int(s[1])
+    s = _outcomes(rng, count, probabilities)
+    if s.ndim == 1:
+        return int(s[0]), int(s[1])
+    return s[:, 0], s[:, 1]
 
 
 def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day: float,

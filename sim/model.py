@@ -29,13 +29,16 @@ import numpy as np
 from .agents import CellCohort, Colony, Phase, PrimaryTumour, Stage
 from .anatomy import DEATH_STATES, ORGAN_KEYS, VENOUS_ENTRIES, metastasis_entry
 from .cascade import (
+    arrest_and_extravasation,
     birth_death,
     competing_risks,
     detachment,
+    dormancy,
     gompertz,
     invasion,
     route_entry,
     scale_probability,
+    solitary_cell_fate,
     step_probability,
     transit,
 )
@@ -391,41 +394,47 @@ class MetastasisModel(mesa.Model):
             self._next_record = self.day + self.record_every_days
 
     # ---------------------------------------------------------------- 1. lodged cells
-    def _batch(self, stage: Stage, table: np.ndarray) -> tuple[list[CellCohort], np.ndarray]:
+    def _batch(self, stage: Stage, table: np.ndarray) -> tuple[list[CellCohort], np.ndarray,
+                                                               np.ndarray]:
+        """Cohorts at a stage, their counts, and their rows of outcome probabilities."""
         cohorts = self.cohorts[stage]
-        if not cohorts:
-            return cohorts, np.zeros((0, table.shape[1]), dtype=np.int64)
         counts = np.fromiter((c.count for c in cohorts), dtype=np.int64, count=len(cohorts))
         rows = np.fromiter((c.row for c in cohorts), dtype=np.int64, count=len(cohorts))
-        return cohorts, self.rng.multinomial(counts, table[rows])
+        return cohorts, counts, table[rows]
 
     def _advance_lodged(self, pending: list, founders: list) -> None:
         F = _F
-        cohorts, d = self._batch(Stage.ARRESTED, self._p_arrested)
-        for c, (ext, died, _) in zip(cohorts, d.tolist(), strict=True):
-            k = c.cluster_size
-            if ext:
-                self.reached[F["extravasation"]] += ext * k
-                pending.append((Stage.SOLITARY, c.organ, c.clone, k, ext))
-            self.lost[F["arrest"]] += died * k
-            c.count -= ext + died
-        cohorts, d = self._batch(Stage.SOLITARY, self._p_solitary)
-        for c, (died, dorm, prolif, _) in zip(cohorts, d.tolist(), strict=True):
-            k = c.cluster_size
-            self.lost[F["extravasation"]] += died * k
-            if dorm:
-                self.reached[F["dormancy"]] += dorm * k
-                pending.append((Stage.DORMANT, c.organ, c.clone, k, dorm))
-            if prolif:
-                founders.append((c.organ, c.clone, k, prolif))
-            c.count -= died + dorm + prolif
-        cohorts, d = self._batch(Stage.DORMANT, self._p_dormant)
-        for c, (died, awake, _) in zip(cohorts, d.tolist(), strict=True):
-            k = c.cluster_size
-            self.lost[F["dormancy"]] += died * k
-            if awake:
-                founders.append((c.organ, c.clone, k, awake))
-            c.count -= died + awake
+        cohorts, counts, p = self._batch(Stage.ARRESTED, self._p_arrested)
+        if cohorts:
+            ext, died = arrest_and_extravasation(self.rng, counts, p[:, 0], p[:, 1])
+            for c, e, x in zip(cohorts, ext.tolist(), died.tolist(), strict=True):
+                k = c.cluster_size
+                if e:
+                    self.reached[F["extravasation"]] += e * k
+                    pending.append((Stage.SOLITARY, c.organ, c.clone, k, e))
+                self.lost[F["arrest"]] += x * k
+                c.count -= e + x
+        cohorts, counts, p = self._batch(Stage.SOLITARY, self._p_solitary)
+        if cohorts:
+            fates = solitary_cell_fate(self.rng, counts, p)
+            for c, died, dorm, prolif in zip(cohorts, *(f.tolist() for f in fates), strict=True):
+                k = c.cluster_size
+                self.lost[F["extravasation"]] += died * k
+                if dorm:
+                    self.reached[F["dormancy"]] += dorm * k
+                    pending.append((Stage.DORMANT, c.organ, c.clone, k, dorm))
+                if prolif:
+                    founders.append((c.organ, c.clone, k, prolif))
+                c.count -= died + dorm + prolif
+        cohorts, counts, p = self._batch(Stage.DORMANT, self._p_dormant)
+        if cohorts:
+            died_, awake_ = dormancy(self.rng, counts, p)
+            for c, died, awake in zip(cohorts, died_.tolist(), awake_.tolist(), strict=True):
+                k = c.cluster_size
+                self.lost[F["dormancy"]] += died * k
+                if awake:
+                    founders.append((c.organ, c.clone, k, awake))
+                c.count -= died + awake
         for stage in (Stage.ARRESTED, Stage.SOLITARY, Stage.DORMANT):
             self._prune(stage)
 

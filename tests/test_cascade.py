@@ -158,3 +158,17 @@ def test_birth_death_does_not_overflow_for_large_growth():
     rng = np.random.default_rng(9)
     out = c.birth_death(rng, np.array([1, 1, 1]), 30.0, 0.3, 30.0)
     assert (out >= 0).all()
+
+
+def test_step_functions_split_many_cohorts_at_once():
+    """The model calls each step with arrays of cohorts; every cohort is conserved."""
+    rng = np.random.default_rng(10)
+    counts = np.array([0, 5, 1000, 123456])
+    p = c.competing_risks([0.95, 0.05], 1.0)
+    ext, died = c.arrest_and_extravasation(rng, counts, np.full(4, p[0]), np.full(4, p[1]))
+    assert ext.shape == died.shape == (4,) and ((ext + died) <= counts).all()
+    rows = np.tile(c.competing_risks([0.54, 0.43, 0.03], 1.0), (4, 1))
+    d, dorm, prolif = c.solitary_cell_fate(rng, counts, rows)
+    assert ((d + dorm + prolif) <= counts).all() and d[0] == dorm[0] == prolif[0] == 0
+    died2, awake = c.dormancy(rng, counts, np.tile(c.competing_risks([1e-3, 1e-4], 1.0), (4, 1)))
+    assert ((died2 + awake) <= counts).all()
