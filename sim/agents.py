@@ -49,21 +49,26 @@ class PrimaryTumour(mesa.Agent):
     cells
         Cells at the start.
     doubling_time_days
-        Volume doubling time at the starting size.
+        Volume doubling time at ``doubling_at_cells`` (default: the starting size).
     carrying_capacity_cells
         Gompertz plateau.
+    present
+        False: no primary (an injection experiment).
+    doubling_at_cells
+        Size at which ``doubling_time_days`` holds (the model passes the diagnosis size,
+        where clinical series measure doubling times).
     """
 
     def __init__(self, model: MetastasisModel, site: str, cells: float,
                  doubling_time_days: float, carrying_capacity_cells: float,
-                 present: bool = True):
+                 present: bool = True, doubling_at_cells: float | None = None):
         super().__init__(model)
         self.site = site
         self.present = present
         self.cells = float(cells) if present else 0.0
         self.carrying_capacity_cells = float(carrying_capacity_cells)
         self.gompertz_rate_per_day = gompertz_rate_from_doubling(
-            doubling_time_days, cells, carrying_capacity_cells)
+            doubling_time_days, doubling_at_cells or cells, carrying_capacity_cells)
 
     @property
     def mass_g(self) -> float:

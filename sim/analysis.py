@@ -19,13 +19,23 @@ def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float
     return float(ci.low), float(ci.high)
 
 
-def site_frequency(patients: Sequence[PatientResult],
-                   organs: Sequence[str] = TARGET_ORGANS) -> dict[str, dict[str, float]]:
-    """Fraction of patients with >= 1 detectable metastasis in each organ, Wilson 95 % CI."""
+def site_frequency(patients: Sequence[PatientResult], organs: Sequence[str] = TARGET_ORGANS,
+                   basis: str = "autopsy") -> dict[str, dict[str, float]]:
+    """Fraction of patients with >= 1 metastasis in each organ at the end of their course.
+
+    ``basis="autopsy"`` counts metastases of at least
+    ``colonization.autopsy_detectable_diameter_mm`` (what an autopsy table reports);
+    ``"imaging"`` those of at least ``colonization.detectable_diameter_mm``. Wilson 95 %
+    intervals.
+    """
+    if basis not in ("autopsy", "imaging"):
+        raise ValueError(f"basis must be 'autopsy' or 'imaging', not {basis!r}")
     n = len(patients)
     out = {}
     for organ in organs:
-        k = sum(1 for p in patients if p.detectable_by_organ.get(organ, 0) > 0)
+        counts = [p.autopsy_by_organ if basis == "autopsy" else p.detectable_by_organ
+                  for p in patients]
+        k = sum(1 for c in counts if c.get(organ, 0) > 0)
         lo, hi = proportion_interval(k, n)
         out[organ] = {"fraction": k / n if n else float("nan"), "low": lo, "high": hi,
                       "patients": k}
@@ -69,3 +79,33 @@ def course(patients: Sequence[PatientResult]) -> dict[str, float]:
     died = sum(p.died for p in patients)
     return {"median_days": float(np.median(days)), "patients_reaching_lethal_burden": died,
             "fraction_reaching_lethal_burden": died / len(patients)}
+
+
+def at_diagnosis(patients: Sequence[PatientResult]) -> dict[str, float | int | None]:
+    """Disseminated disease when the primary reached its diagnosis size.
+
+    ``fraction_disseminated``: patients with >= 1 tumour cell alive outside the primary (any
+    organ, regional lymph nodes included); ``fraction_distant``: the same outside the
+    regional nodes; ``fraction_with_micrometastasis``: >= 1 live colony (a proliferating
+    focus); Wilson 95 % intervals. Patients never diagnosed (the primary never reached
+    the size) are left out and counted in ``patients_not_diagnosed``.
+    """
+    diag = [p.diagnosis for p in patients if p.diagnosis is not None]
+    n = len(diag)
+    out: dict[str, float | int | None] = {"patients_diagnosed": n,
+                                          "patients_not_diagnosed": len(patients) - n}
+    if not n:
+        return out
+    for name, test in (("disseminated", lambda d: d["disseminated_cells"] > 0),
+                       ("distant", lambda d: d["distant_cells"] > 0),
+                       ("with_micrometastasis", lambda d: d["colonies"] > 0),
+                       ("with_detectable_metastasis", lambda d: d["detectable"] > 0)):
+        k = sum(1 for d in diag if test(d))
+        lo, hi = proportion_interval(k, n)
+        out[f"fraction_{name}"] = k / n
+        out[f"fraction_{name}_low"] = lo
+        out[f"fraction_{name}_high"] = hi
+    out["median_day"] = float(np.median([d["day"] for d in diag]))
+    out["median_disseminated_cells"] = float(np.median([d["disseminated_cells"] for d in diag]))
+    out["median_dormant_cells"] = float(np.median([d["dormant_cells"] for d in diag]))
+    return out

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from .anatomy import PRIMARY_SITES
-from .experiments import compare, run_replicates
+from .experiments import compare, process_mapper, run_replicates
 from .model import SimulationLimitError
 from .outputs import OutputError, check_destination, staged, write_comparison, write_run, write_validation
 from .scenario import HYPOTHESES, Scenario, ScenarioError, load_scenario
@@ -64,6 +64,9 @@ _seed_opt = click.option("--seed", type=click.IntRange(min=0), default=None,
                          help="Seed of the replicate streams (default: simulation.seed).")
 _rep_opt = click.option("--replicates", type=click.IntRange(min=1), default=None,
                         help="Simulated patients (default: simulation.replicates).")
+_workers_opt = click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                            help="Local processes to run patients on (results do not depend "
+                                 "on it).")
 _progress_opt = click.option("--progress/--no-progress", default=None,
                              help="Progress bar (default: on a terminal only).")
 
@@ -85,15 +88,16 @@ def main() -> None:
 @_rep_opt
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder (default: out/<scenario name>).")
+@_workers_opt
 @_progress_opt
 @_guard
 def run(scenario: str, overrides: tuple[str, ...], seed: int | None, replicates: int | None,
-        out: Path | None, progress: bool | None) -> None:
+        out: Path | None, workers: int, progress: bool | None) -> None:
     """Simulate replicate patients of SCENARIO and write the outputs to --out."""
     sc = _load(scenario, overrides, seed, replicates)
     out = out or Path("out") / Path(scenario).stem
     check_destination(out)
-    result = run_replicates(sc, progress=progress)
+    result = run_replicates(sc, progress=progress, mapper=process_mapper(workers))
     with staged(out) as stage:
         summ = write_run(stage, result)
     _print_summary(summ, out, result.wall_time_s)
@@ -108,10 +112,12 @@ def run(scenario: str, overrides: tuple[str, ...], seed: int | None, replicates:
 @_rep_opt
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output folder (default: out/<scenario name>-compare).")
+@_workers_opt
 @_progress_opt
 @_guard
 def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed: int | None,
-                replicates: int | None, out: Path | None, progress: bool | None) -> None:
+                replicates: int | None, out: Path | None, workers: int,
+                progress: bool | None) -> None:
     """Run SCENARIO under several hypotheses with common random numbers."""
     names = [h.strip() for h in hypotheses.split(",") if h.strip()]
     bad = [h for h in names if h not in HYPOTHESES]
@@ -121,7 +127,7 @@ def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed
     sc = _load(scenario, overrides, seed, replicates)
     out = out or Path("out") / f"{Path(scenario).stem}-compare"
     check_destination(out)
-    runs = compare(sc, names, progress=progress)
+    runs = compare(sc, names, progress=progress, mapper=process_mapper(workers))
     with staged(out) as stage:
         comp = write_comparison(stage, runs)
     _print_comparison(comp, out)
@@ -137,10 +143,12 @@ def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed
               help="Simulated patients per primary and hypothesis.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("out/validation"),
               show_default=True, help="Output folder.")
+@_workers_opt
 @_progress_opt
 @_guard
 def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
-             seed: int | None, replicates: int, out: Path, progress: bool | None) -> None:
+             seed: int | None, replicates: int, out: Path, workers: int,
+             progress: bool | None) -> None:
     """Compare every preset's simulated site frequencies with the autopsy table."""
     from .scenarios import scenario_dir
     from .validation import score, summarise, weiss_index
@@ -159,7 +167,8 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
     rows, indices = [], {}
     for sc in scenarios_.values():
         indices[sc.primary.site] = weiss_index(sc)
-        rows.extend(score(r) for r in compare(sc, hyps, progress=progress).values())
+        runs = compare(sc, hyps, progress=progress, mapper=process_mapper(workers))
+        rows.extend(score(r) for r in runs.values())
     with staged(out) as stage:
         write_validation(stage, rows, indices)
     means = summarise(rows)
@@ -173,6 +182,71 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
     click.echo(f"{'mean':<14}" + "".join(f"{means[h]['spearman']:>16.2f}{means[h]['r2']:>14.2f}"
                                          for h in hyps))
     click.echo(f"\nWrote {out}/ (validation.csv, validation.json, figures/)")
+
+
+@main.command()
+@_scenario_arg
+@click.option("--delivery", type=click.Choice(["anatomical", "uniform"]), default="anatomical",
+              show_default=True, help="anatomical: fit the combined hypothesis' soil; uniform: "
+                                      "Paget's pure form.")
+@_set_opt
+@_seed_opt
+@click.option("--replicates", type=click.IntRange(min=5), default=40, show_default=True,
+              help="Simulated patients per iteration (the same streams every iteration).")
+@click.option("--iterations", type=click.IntRange(min=1, max=100), default=8, show_default=True,
+              help="Simulation rounds at most.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
+              help="Agreement criterion: two-proportion test at this confidence, per organ.")
+@click.option("--start", type=click.Choice(["weiss", "scenario"]), default="weiss",
+              show_default=True, help="Start from Weiss's index or the scenario's affinities.")
+@click.option("--write", "write_to", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Scenario file to write the affinities into (updated in place, comments "
+                   "kept). Default: <scenario>-calibrated.toml here, a copy of SCENARIO.")
+@click.option("--no-write", is_flag=True, help="Only print the fit.")
+@_workers_opt
+@_progress_opt
+@_guard
+def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: int | None,
+              replicates: int, iterations: int, confidence: float, start: str,
+              write_to: Path | None, no_write: bool, workers: int, progress: bool | None) -> None:
+    """Fit SCENARIO's soil affinities to the autopsy table by simulation.
+
+    Starts from Weiss's efficiency index and refines every organ's affinity until the
+    simulated site frequencies agree with the table within sampling error; prints the fit
+    (observed, simulated, intervals) and writes the affinities into a scenario file.
+    """
+    from .calibrate import calibrate as fit
+    from .calibrate import format_fit, write_affinities
+    from .scenarios import find_scenario
+
+    source = find_scenario(scenario)
+    sc = _load(scenario, overrides, seed, None)
+    target = None
+    if not no_write:
+        target = write_to or Path(f"{Path(scenario).stem}-calibrated.toml")
+        if target.exists() and target.is_dir():
+            raise _Fail(f"--write {target}: is a directory")
+        if not target.parent.exists():
+            raise _Fail(f"--write {target}: folder {target.parent} does not exist")
+
+    def report(entry: dict) -> None:
+        out = entry["outside"]
+        click.echo(f"  iteration {entry['iteration']}: {len(out)} organ(s) outside the "
+                   f"interval{(' (' + ', '.join(out) + ')') if out else ''}, max |z| "
+                   f"{entry['max_z']:.2f}, {entry['wall_time_s']:.0f} s", err=True)
+
+    cal = fit(sc, delivery, replicates=replicates, max_iterations=iterations, seed=seed,
+              confidence=confidence, start=start, progress=progress,
+              mapper=process_mapper(workers), report=report)
+    click.echo(format_fit(cal))
+    if target is not None:
+        if not target.exists():
+            target.write_text(Path(source).read_text(encoding="utf-8"), encoding="utf-8")
+        args = [str(scenario), f"--delivery {delivery}", f"--replicates {replicates}",
+                f"--seed {cal.seed}"] + [f"--set {o}" for o in overrides]
+        write_affinities(cal, target, " ".join(args))
+        field = "affinity" if delivery == "anatomical" else "affinity_uniform_delivery"
+        click.echo(f"\nWrote tropism.{field} into {target}")
 
 
 @main.command()
@@ -230,7 +304,8 @@ def _print_summary(summ: dict, out: Path, wall: float) -> None:
             parts = ", ".join(f"{k} {v['mean']:.3g}" for k, v in row.items()
                               if k != "day" and (not k.startswith("arrested_") or v["mean"] > 0.01))
             click.echo(f"  day {row['day']:g}: {parts}")
-    click.echo("\nPatients with a detectable metastasis (95 % interval):")
+    click.echo("\nPatients with a metastasis there at autopsy, >= "
+               f"{summ.get('autopsy_detectable_diameter_mm', 1):g} mm (95 % interval):")
     sites = sorted(summ["site_frequency"].items(), key=lambda kv: -kv[1]["fraction"])
     for organ, s in sites[:10]:
         click.echo(f"  {organ:<22} {s['fraction']:6.1%}  [{s['low']:.1%}, {s['high']:.1%}]")
@@ -242,7 +317,7 @@ def _print_comparison(comp: dict, out: Path) -> None:
     freq = comp["site_frequency"]
     obs = comp.get("autopsy_reference") or {}
     organs = sorted(freq[hyps[0]], key=lambda o: -max(freq[h][o]["fraction"] for h in hyps))
-    click.echo(f"\nPatients with a detectable metastasis (n = {comp['replicates']} per "
+    click.echo(f"\nPatients with a metastasis there at autopsy (n = {comp['replicates']} per "
                f"hypothesis, same seeds):")
     click.echo("  " + f"{'organ':<22}" + "".join(f"{h:>10}" for h in hyps)
                + ("   autopsy" if obs else ""))

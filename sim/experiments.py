@@ -79,16 +79,34 @@ def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int 
 
 
 def compare(scenario: Scenario, hypotheses: Sequence[str], replicates: int | None = None,
-            seed: int | None = None, *, progress: bool | None = None) -> dict[str, RunResult]:
+            seed: int | None = None, *, progress: bool | None = None,
+            mapper: Callable[..., Iterable[PatientResult]] | None = None) -> dict[str, RunResult]:
     """Run each hypothesis on the same replicate streams."""
     seed_value, note = resolve_seed(scenario, seed)
     out = {}
     for h in hypotheses:
         r = run_replicates(scenario.with_hypothesis(h), replicates, seed_value,
-                           progress=progress, desc=f"{scenario.primary.site} / {h}")
+                           progress=progress, desc=f"{scenario.primary.site} / {h}", mapper=mapper)
         r.seed_note = note
         out[h] = r
     return out
+
+
+def process_mapper(workers: int) -> Callable[..., Iterable[PatientResult]] | None:
+    """A ``mapper`` running jobs on ``workers`` local processes (None: serial).
+
+    Results come back in job order, so a run is the same whatever the number of workers.
+    """
+    if workers <= 1:
+        return None
+
+    def mapper(fn, items):
+        from concurrent.futures import ProcessPoolExecutor
+
+        items = list(items)
+        with ProcessPoolExecutor(max_workers=min(workers, len(items) or 1)) as pool:
+            yield from pool.map(fn, items)
+    return mapper
 
 
 def _simulate_job(job: tuple[Scenario, np.random.SeedSequence, int]) -> PatientResult:

@@ -119,6 +119,15 @@ def detectable_by_organ(model: MetastasisModel) -> dict[str, int]:
     return out
 
 
+def autopsy_by_organ(model: MetastasisModel) -> dict[str, int]:
+    """Colonies large enough to be found at autopsy, per organ."""
+    out = dict.fromkeys(ORGAN_KEYS, 0)
+    for c in model.colonies:
+        if c.cells >= model.autopsy_cells:
+            out[ORGAN_KEYS[c.organ]] += 1
+    return out
+
+
 def dormant_cells_by_organ(model: MetastasisModel) -> dict[str, int]:
     out = dict.fromkeys(ORGAN_KEYS, 0)
     for c in model.cohorts[Stage.DORMANT]:
@@ -149,6 +158,8 @@ class PatientResult:
     lost: dict[str, int]
     lost_in_transit_by_route: dict[str, int]
     detectable_by_organ: dict[str, int]
+    #: Metastases per organ at the end of the course at or above the autopsy threshold.
+    autopsy_by_organ: dict[str, int]
     colonies_by_organ: dict[str, int]
     first_detectable_day: float | None
     shed_total: int
@@ -158,6 +169,8 @@ class PatientResult:
     timeseries: list[tuple[float, str, str, float]] = field(default_factory=list)
     injected_total: int = 0
     assay: list[dict[str, float]] = field(default_factory=list)
+    #: State when the primary reached its diagnosis size (None: it never did).
+    diagnosis: dict[str, float] | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -210,13 +223,15 @@ class MetastasisModel(mesa.Model):
         self.died = False
         self.max_units = 2_000_000
         self.detectable_cells = diameter_to_cells(col.detectable_diameter_mm)
+        self.autopsy_cells = diameter_to_cells(col.autopsy_detectable_diameter_mm)
         self.avascular_limit_cells = diameter_to_cells(col.avascular_diameter_mm)
 
         p = sc.primary
         self.clones = list(p.subclones)
         self.cluster_size = sc.clusters.cells_per_cluster
         self.primary = PrimaryTumour(self, p.site, p.initial_cells, p.doubling_time_days,
-                                     p.carrying_capacity_cells, present=p.present)
+                                     p.carrying_capacity_cells, present=p.present,
+                                     doubling_at_cells=diameter_to_cells(p.diagnosis_diameter_mm))
         self._injections = sorted(sc.injection, key=lambda inj: inj.day)
         self._report_days = sorted(sc.assay.report_days)
         self.injected_total = 0
@@ -245,10 +260,16 @@ class MetastasisModel(mesa.Model):
         self.step_shed = 0
         self.step_ctc = 0
         self.first_detectable_day: float | None = None
+        self.diagnosis_cells = diameter_to_cells(p.diagnosis_diameter_mm)
+        self.diagnosis: dict[str, float] | None = None
         self.cohorts: dict[Stage, list[CellCohort]] = {s: [] for s in Stage}
         self._cohort_by_key: dict[tuple, CellCohort] = {}
         self.colonies: list[Colony] = []
         self._units = 0
+        if self.primary.present and self.primary.cells >= self.diagnosis_cells:
+            # Already at diagnosis size when the course starts (nothing disseminated yet
+            # by construction: the course starts here).
+            self.diagnosis = self.diagnosis_snapshot(0.0)
 
         self.record_every_days = max(self.dt, min(30.0, self.horizon_days / 100.0))
         self._next_record = 0.0
@@ -350,6 +371,9 @@ class MetastasisModel(mesa.Model):
         self.step_ctc = 0
         self._shed()
         self.primary.grow(self.dt)
+        if (self.diagnosis is None and self.primary.present
+                and self.primary.cells >= self.diagnosis_cells):
+            self.diagnosis = self.diagnosis_snapshot(self.day + self.dt)
         arrivals: dict[tuple[int, int], np.ndarray] = {}
         while self._injections and self._injections[0].day < self.day + self.dt - 1e-9:
             inj = self._injections.pop(0)
@@ -605,6 +629,32 @@ class MetastasisModel(mesa.Model):
             "in_macrometastases": macro / n,
         }
 
+    def diagnosis_snapshot(self, day: float) -> dict[str, float]:
+        """Disseminated disease when the primary reaches its diagnosis size.
+
+        ``disseminated_cells``: tumour cells alive outside the primary (arrested in vessels,
+        solitary, dormant, or in colonies), in any organ; ``distant_cells``: the same outside
+        the regional lymph nodes; ``colonies`` / ``micrometastases``: live colonies (any
+        phase / not yet vascularised); ``detectable``: colonies above the imaging threshold.
+        """
+        regional = ORGAN_KEYS.index("regional_lymph_nodes")
+        per_organ = np.zeros(len(ORGAN_KEYS))
+        for stage in (Stage.ARRESTED, Stage.SOLITARY, Stage.DORMANT):
+            for c in self.cohorts[stage]:
+                per_organ[c.organ] += c.count * c.cluster_size
+        for col in self.colonies:
+            per_organ[col.organ] += col.cells
+        return {
+            "day": float(day),
+            "primary_cells": float(self.primary.cells),
+            "disseminated_cells": float(per_organ.sum()),
+            "distant_cells": float(per_organ.sum() - per_organ[regional]),
+            "dormant_cells": float(self.cells_at(Stage.DORMANT)),
+            "colonies": float(len(self.colonies)),
+            "micrometastases": float(sum(1 for c in self.colonies if c.phase is not Phase.MACRO)),
+            "detectable": float(sum(1 for c in self.colonies if c.cells >= self.detectable_cells)),
+        }
+
     def result(self) -> PatientResult:
         """Summarise the course so far as plain data."""
         det = detectable_by_organ(self)
@@ -621,12 +671,14 @@ class MetastasisModel(mesa.Model):
             reached=dict(zip(FUNNEL_STAGES, self.reached.tolist(), strict=True)),
             lost=dict(zip(FUNNEL_STAGES, self.lost.tolist(), strict=True)),
             lost_in_transit_by_route=dict(self.lost_by_route),
-            detectable_by_organ=det, colonies_by_organ=colonies_by_organ(self),
+            detectable_by_organ=det, autopsy_by_organ=autopsy_by_organ(self),
+            colonies_by_organ=colonies_by_organ(self),
             first_detectable_day=self.first_detectable_day,
             shed_total=int(self.shed_total), shed_by_metastases=int(self.shed_by_metastases),
             colonies_founded=dict(self.founded), colonies_survived=dict(self.switched),
             timeseries=ts, injected_total=int(self.injected_total),
-            assay=[{k: float(v) for k, v in a.items()} for a in self.assay])
+            assay=[{k: float(v) for k, v in a.items()} for a in self.assay],
+            diagnosis=self.diagnosis)
 
 
 def _as_scenario(scenario: Any, overrides: Mapping[str, Any] | None) -> Scenario:

@@ -112,9 +112,13 @@ def summary(run: RunResult) -> dict[str, Any]:
         "seed": run.seed,
         "site_frequency": analysis.site_frequency(patients),
         "site_frequency_definition": "fraction of simulated patients with >= 1 metastasis of "
-                                     f"at least {sc.colonization.detectable_diameter_mm:g} mm "
-                                     "in the organ at the end of the course; 95 % Wilson "
-                                     "interval",
+                                     f"at least {sc.colonization.autopsy_detectable_diameter_mm:g}"
+                                     " mm (colonization.autopsy_detectable_diameter_mm) in the "
+                                     "organ at the end of the course, as an autopsy would find; "
+                                     "95 % Wilson interval",
+        "autopsy_detectable_diameter_mm": sc.colonization.autopsy_detectable_diameter_mm,
+        "site_frequency_imaging": analysis.site_frequency(patients, basis="imaging"),
+        "diagnosis": analysis.at_diagnosis(patients),
         "funnel": analysis.funnel(patients),
         "funnel_units": "cells per patient, mean over replicates",
         "lost_in_transit_by_route": lost_routes,
@@ -200,13 +204,15 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
     with _csv(stage / "patients.csv") as w:
         w.writerow(["replicate", "days", "died", "first_detectable_day", "shed_total"]
                    + [f"reached_{s}" for s in FUNNEL_STAGES] + [f"lost_{s}" for s in FUNNEL_STAGES]
-                   + [f"detectable_{o}" for o in TARGET_ORGANS])
+                   + [f"detectable_{o}" for o in TARGET_ORGANS]
+                   + [f"autopsy_{o}" for o in TARGET_ORGANS])
         for p in run.patients:
             w.writerow([p.replicate, f"{p.days:g}", int(p.died),
                         "" if p.first_detectable_day is None else f"{p.first_detectable_day:g}",
                         p.shed_total] + [p.reached[s] for s in FUNNEL_STAGES]
                        + [p.lost[s] for s in FUNNEL_STAGES]
-                       + [p.detectable_by_organ.get(o, 0) for o in TARGET_ORGANS])
+                       + [p.detectable_by_organ.get(o, 0) for o in TARGET_ORGANS]
+                       + [p.autopsy_by_organ.get(o, 0) for o in TARGET_ORGANS])
     if figures:
         label = f"{PRIMARY_SITES[sc.primary.site].label}, {sc.hypothesis}, n = {run.replicates}"
         plots.save(plots.funnel_figure(summ["funnel"], f"Metastatic cascade ({label})"),

@@ -67,7 +67,7 @@ def funnel_figure(funnel: Sequence[Mapping], title: str = "") -> Figure:
 def site_frequency_figure(frequencies: Mapping[str, Mapping[str, Mapping[str, float]]],
                           observed: Mapping[str, float] | None = None, title: str = "",
                           max_organs: int = 16) -> Figure:
-    """Fraction of patients with a detectable metastasis per organ, 95 % intervals.
+    """Fraction of patients with a metastasis per organ at autopsy, 95 % intervals.
 
     ``frequencies`` maps a label (a hypothesis) to :func:`sim.analysis.site_frequency`;
     ``observed`` (autopsy fractions) is drawn as black diamonds.
@@ -98,7 +98,7 @@ def site_frequency_figure(frequencies: Mapping[str, Mapping[str, Mapping[str, fl
     ax.set_xticks(x, [ORGANS[o].label if o in ORGANS else o for o in organs], rotation=45,
                   ha="right")
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("patients with a detectable metastasis")
+    ax.set_ylabel("patients with metastases there at autopsy")
     ax.set_title(title or "Where metastases are found (95 % Wilson intervals)")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)

@@ -79,8 +79,9 @@ class Primary(_Section):
     # Diameter of the primary when the simulation starts, mm. ASSUMPTION: 10 mm (T1b-c),
     # a tumour just visible on mammography.
     initial_diameter_mm: Annotated[float, Field(ge=0.05, le=300.0)] = 10.0
-    # Volume doubling time at the starting size. Breast: 1.7 +/- 0.9 months (Coumans et al.
-    # 2013, BMC Cancer 13:283) = 52 days.
+    # Volume doubling time at the diagnosis size (``diagnosis_diameter_mm``), where clinical
+    # series measure it; Gompertz growth is faster below that size and slower above.
+    # Breast: 1.7 +/- 0.9 months (Coumans et al. 2013, BMC Cancer 13:283) = 52 days.
     doubling_time_days: Annotated[float, Field(gt=0.0, le=1e5)] = 52.0
     # Gompertz plateau. Norton 1988, Cancer Res 48:7067: N_inf = 3.1e12 cells (breast;
     # widely quoted, primary text not re-read here).
@@ -88,6 +89,11 @@ class Primary(_Section):
     # Cells released per gram of tumour per day: 3.2e6 (growing rat mammary tumour, Butler &
     # Gullino 1975, Cancer Res 35:512).
     shedding_rate_per_gram_per_day: Annotated[float, Field(ge=0.0, le=1e9)] = 3.2e6
+    # Size at which the primary is diagnosed (an event; the course goes on untreated).
+    # ~1 cm^3 ~ 1e9 cells ~ 30 doublings from one cell, the classic threshold of clinical
+    # detection (widely quoted, e.g. Friberg & Mattson 1997, J Surg Oncol 65:284): a sphere of
+    # 1 cm^3 is 12.4 mm across.
+    diagnosis_diameter_mm: Annotated[float, Field(gt=0.0, le=300.0)] = 12.4
     # Splits; None = the site's anatomy (sim.anatomy.PRIMARY_SITES).
     routes: dict[Literal[ROUTES], Probability] | None = None  # type: ignore[valid-type]
     venous_drainage: dict[Literal[VENOUS_ENTRIES], Probability] | None = None  # type: ignore[valid-type]
@@ -116,6 +122,10 @@ class Primary(_Section):
         names = [c.name for c in self.subclones]
         if len(set(names)) != len(names):
             raise ValueError(f"primary.subclones names must be unique (got {names})")
+        if diameter_to_cells(self.diagnosis_diameter_mm) >= self.carrying_capacity_cells:
+            raise ValueError(
+                f"primary.diagnosis_diameter_mm = {self.diagnosis_diameter_mm:g} mm is not "
+                f"below primary.carrying_capacity_cells = {self.carrying_capacity_cells:.3g}")
         if self.initial_cells >= self.carrying_capacity_cells:
             raise ValueError(
                 f"primary.initial_diameter_mm = {self.initial_diameter_mm:g} mm is "
@@ -229,6 +239,10 @@ class Colonization(_Section):
     # Imaging detects metastases from ~5 mm (CT: Henschke et al. 2004, Radiology 231:164;
     # Xie et al. 2013, Eur Radiol 23:139).
     detectable_diameter_mm: Annotated[float, Field(gt=0.0, le=200.0)] = 5.0
+    # Smallest metastasis counted "at autopsy" (the site frequencies compared with autopsy
+    # tables): ASSUMPTION 1 mm, a nodule found at gross examination. Autopsy series such as
+    # diSibio & French 2008 report metastases far below the imaging threshold above.
+    autopsy_detectable_diameter_mm: Annotated[float, Field(gt=0.0, le=200.0)] = 1.0
 
     @model_validator(mode="after")
     def _sizes(self) -> Colonization:

@@ -35,7 +35,8 @@ def test_every_shed_cell_is_in_exactly_one_place_at_every_step(small_scenario_pa
 
 
 def test_conservation_on_a_full_breast_course():
-    model = MetastasisModel("breast", rng=3, overrides={"simulation.horizon_days": 400})
+    model = MetastasisModel("breast", rng=3, overrides={"simulation.horizon_days": 400,
+                                                        "primary.initial_diameter_mm": 10.0})
     model.run()
     shed, alive, lost = model.conservation()
     assert shed == alive + lost and shed > 1e10
@@ -135,13 +136,15 @@ def _colonies(scenario, hypothesis, n, horizon_days, seed=1, scale=100):
     """Colonies per organ per patient, with the colonisation hazard raised ``scale``-fold.
 
     Where colonies form is set by delivery x affinity; the overall colonisation scale only
-    sets how many form. Raising it (and shortening the course) gives every patient enough
-    colonies for a paired test to have power, without changing the question asked.
+    sets how many form. Raising it (and shortening the course from a 20 mm primary) gives
+    every patient enough colonies for a paired test to have power, without changing the
+    question asked.
     """
-    sc = load_scenario(scenario, [f"hypothesis={hypothesis}",
-                                  f"simulation.horizon_days={horizon_days}"])
+    base = [f"hypothesis={hypothesis}", f"simulation.horizon_days={horizon_days}",
+            "primary.initial_diameter_mm=20.0"]
+    sc = load_scenario(scenario, base)
     sc = load_scenario(scenario, [
-        f"hypothesis={hypothesis}", f"simulation.horizon_days={horizon_days}",
+        *base,
         f"colonization.proliferation_rate_per_day={scale * sc.colonization.proliferation_rate_per_day}",
         f"colonization.awakening_rate_per_day={scale * sc.colonization.awakening_rate_per_day}"])
     patients = [simulate(sc, s, i) for i, s in enumerate(replicate_streams(seed, n))]
@@ -181,9 +184,10 @@ def test_selection_enriches_the_aggressive_subclone_among_colonies():
     the primary, 5x proliferation, 2x invasion in the breast preset) founds far more than
     5 % of colonies."""
     model = MetastasisModel("breast", rng=9, overrides={
-        "simulation.horizon_days": 600, "colonization.proliferation_rate_per_day": 1e-8})
+        "simulation.horizon_days": 600, "colonization.proliferation_rate_per_day": 1e-8,
+        "primary.initial_diameter_mm": 10.0})
     model.run()
-    clones = [c.clone for c in model.colonies] + [0] * 0
+    clones = [c.clone for c in model.colonies]
     assert len(clones) > 50
     share = np.mean(np.array(clones) == 1)
     assert share > 0.15  # binomial with p=0.05 would exceed 0.15 with probability < 1e-6
