@@ -26,6 +26,7 @@ colonisation as well as its distribution over organs.
 from __future__ import annotations
 
 import math
+import textwrap
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -43,11 +44,12 @@ from .experiments import resolve_seed, run_replicates
 from .model import PatientResult
 from .reference import AUTOPSY_TABLES
 from .scenario import Scenario, ScenarioError, make_scenario
-from .soil import MAX_AFFINITY, MIN_DELIVERED_FRACTION, derived_affinities
+from .soil import MIN_DELIVERED_FRACTION, derived_affinities
 
-#: Smallest affinity the fit may reach (an organ the table never reports still gets a
-#: finite hazard, and the multiplicative update can move away from it again).
+#: Range the fitted (absolute) affinities may take: an organ the table never reports still
+#: gets a finite hazard, and the multiplicative update can move away from either bound.
 MIN_AFFINITY = 1e-6
+MAX_FITTED_AFFINITY = 1e8
 #: Field of ``[tropism]`` holding the affinities for each delivery mode.
 AFFINITY_FIELD = {"anatomical": "affinity", "uniform": "affinity_uniform_delivery"}
 
@@ -90,6 +92,22 @@ class Calibration:
     history: list[dict[str, Any]] = field(default_factory=list)
     converged: bool = False
     wall_time_s: float = 0.0
+    #: Delivery-weighted mean of the fitted affinities (anatomical fits; 1 for uniform).
+    scale: float = 1.0
+
+    def normalised(self) -> tuple[dict[str, float], float, float]:
+        """(affinities / scale, proliferation rate x scale, awakening rate x scale).
+
+        The same model (every hazard that an affinity multiplies is multiplied by the
+        colonisation rates too), written so that the affinities have a delivery-weighted mean
+        of 1 and the colonisation rates carry the overall level. Ewing's neutral soil then
+        colonises at the level the fit found, and only the soil's *distribution* over organs
+        differs between the hypotheses.
+        """
+        col = self.scenario.colonization
+        return ({o: a / self.scale for o, a in self.affinities.items()},
+                col.proliferation_rate_per_day * self.scale,
+                col.awakening_rate_per_day * self.scale)
 
     @property
     def iterations(self) -> int:
@@ -208,11 +226,18 @@ def calibrate(scenario: Scenario, delivery: str = "anatomical", *, replicates: i
             k_sim = f.simulated * replicates
             ratio = (_intensity(_smoothed(f.observed * n, n))
                      / _intensity(_smoothed(k_sim, replicates)))
-            aff[f.organ] = float(np.clip(aff[f.organ] * ratio ** gain, MIN_AFFINITY, MAX_AFFINITY))
+            aff[f.organ] = float(np.clip(aff[f.organ] * ratio ** gain, MIN_AFFINITY,
+                                          MAX_FITTED_AFFINITY))
+    scale = 1.0
+    if delivery == "anatomical":
+        weights = {o: delivered[o] for o in counts if reachable[o]}
+        total = sum(weights.values())
+        if total > 0:
+            scale = sum(w * aff[o] for o, w in weights.items()) / total
     return Calibration(scenario, delivery, scenario.tropism.source, site.disibio_row, n,
                        replicates, seed_value, confidence,
-                       {o: aff[o] for o in counts}, organs, history, converged,
-                       time.perf_counter() - t0)
+                       dict(aff), organs, history, converged,
+                       time.perf_counter() - t0, scale)
 
 
 # --------------------------------------------------------------------------------------
@@ -233,6 +258,9 @@ def format_fit(cal: Calibration) -> str:
         lines.append(f"{f.organ:22s} {f.observed:8.3f} [{f.observed_low:.3f}, "
                      f"{f.observed_high:.3f}]  {f.simulated:9.3f} [{f.simulated_low:.3f}, "
                      f"{f.simulated_high:.3f}]  {f.affinity:9.3g}  {agree}")
+    if cal.scale != 1.0:
+        lines.append(f"(affinities as fitted, absolute; written normalised: / {cal.scale:.4g}, "
+                     f"with the colonisation rates x {cal.scale:.4g})")
     state = ("converged" if cal.converged else "NOT converged") + \
         f" after {cal.iterations} iteration(s) in {cal.wall_time_s:.0f} s"
     out = cal.outside()
@@ -273,14 +301,29 @@ def write_affinities(cal: Calibration, path: str | Path, command: str = "") -> P
     if key in trop:
         del trop[key]
     state = "converged" if cal.converged else "NOT converged"
-    note = (f"Fitted by `metasim calibrate{(' ' + command) if command else ''}` on "
-            f"{date.today().isoformat()}: {cal.delivery} delivery, {cal.replicates} patients "
+    head = f"Fitted by `metasim calibrate{(' ' + command) if command else ''}`"
+    note = (f"on {date.today().isoformat()}: {cal.delivery} delivery, {cal.replicates} patients "
             f"(seed {cal.seed}), {state} after {cal.iterations} iteration(s); "
             f"{cal.source} '{cal.table_row}', n = {cal.table_patients}.")
+    affinities, proliferation, awakening = cal.normalised()
+    if cal.scale != 1.0:
+        # The overall level goes into the colonisation rates (see Calibration.normalised).
+        if "colonization" not in doc:
+            doc["colonization"] = tomlkit.table()
+        col = doc["colonization"]
+        for k, v in (("proliferation_rate_per_day", proliferation),
+                     ("awakening_rate_per_day", awakening)):
+            item = tomlkit.item(float(f"{v:.4g}"))
+            item.comment("CALIBRATED: metasim calibrate (see [tropism])")
+            col[k] = item
+        note += (f" Colonisation rates x {cal.scale:.4g} and affinities / {cal.scale:.4g} "
+                 "(delivery-weighted mean affinity 1).")
     inline = tomlkit.inline_table()
-    for organ in sorted(cal.affinities):
-        inline[organ] = float(f"{cal.affinities[organ]:.4g}")
-    trop.add(tomlkit.comment(note))
+    for organ in sorted(affinities):
+        inline[organ] = float(f"{affinities[organ]:.4g}")
+    trop.add(tomlkit.comment(head))
+    for line in textwrap.wrap(note, 88):
+        trop.add(tomlkit.comment(line))
     trop.add(key, inline)
     text = tomlkit.dumps(doc)
     tmp = p.with_name(p.name + ".tmp")

@@ -11,6 +11,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def small_scenario_path() -> Path:
     return DATA / "small.toml"

@@ -1,0 +1,153 @@
+"""`metasim calibrate`: fitting soil affinities to the autopsy table by simulation."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import pytest
+from click.testing import CliRunner
+
+from sim.anatomy import TARGET_ORGANS
+from sim.calibrate import AFFINITY_FIELD, _z, calibrate, format_fit, write_affinities
+from sim.cli import main
+from sim.reference import DISIBIO_2008
+from sim.scenario import ScenarioError, load_scenario
+from sim.scenarios import scenario_dir
+
+
+def test_agreement_statistic_is_the_two_proportion_z():
+    # 30 of 100 observed vs 12 of 40 simulated: identical fractions, z = 0.
+    assert _z(12, 40, 30, 100) == pytest.approx(0.0)
+    # A large, clear difference gives a large z; symmetric in which side is larger.
+    assert _z(36, 40, 30, 100) > 5
+    assert _z(4, 40, 90, 100) == pytest.approx(_z(36, 40, 10, 100))
+    # A zero count still has a variance (continuity correction): z stays finite.
+    assert 0 < _z(0, 40, 1, 100) < 2
+
+
+@pytest.fixture(scope="module")
+def small_fit(small_scenario_path):
+    sc = load_scenario(small_scenario_path)
+    return sc, calibrate(sc, replicates=8, max_iterations=2, seed=3)
+
+
+def test_calibration_reports_every_table_organ_and_moves_the_ones_that_disagree(small_fit):
+    sc, cal = small_fit
+    row = DISIBIO_2008.counts("breast")
+    assert [f.organ for f in cal.organs] == list(row)
+    # Every organ gets an affinity (organs the table lacks keep their starting value).
+    assert set(cal.affinities) == set(TARGET_ORGANS)
+    assert 1 <= cal.iterations <= 2 and len(cal.history) == cal.iterations
+    assert all(v > 0 for v in cal.affinities.values())
+    start = calibrate(sc, replicates=8, max_iterations=1, seed=3)
+    if cal.iterations == 2:
+        # Organs outside the interval after round 1 moved towards the table: up where the
+        # simulation had too few, down where it had too many; the others did not move.
+        for f in start.organs:
+            new = cal.affinities[f.organ]
+            if f.within:
+                assert new == pytest.approx(f.affinity)
+            elif f.simulated < f.observed:
+                assert new > f.affinity
+            else:
+                assert new < f.affinity
+    text = format_fit(cal)
+    for organ in row:
+        assert organ in text
+    assert "observed" in text and "simulated" in text
+
+
+def test_same_seed_same_fit(small_scenario_path, small_fit):
+    sc, cal = small_fit
+    again = calibrate(sc, replicates=8, max_iterations=2, seed=3)
+    assert again.affinities == cal.affinities
+
+
+def test_write_affinities_keeps_the_file_and_its_comments(tmp_path, small_fit):
+    _, cal = small_fit
+    target = tmp_path / "breast.toml"
+    original = (scenario_dir() / "presets" / "breast.toml").read_text(encoding="utf-8")
+    target.write_text(original, encoding="utf-8")
+    write_affinities(cal, target, "presets/breast --replicates 8")
+    text = target.read_text(encoding="utf-8")
+    # Every comment line of the original is still there.
+    for line in original.splitlines():
+        if line.strip().startswith("#"):
+            assert line in text
+    assert "Fitted by `metasim calibrate presets/breast --replicates 8`" in text
+    data = tomllib.loads(text)
+    written = data["tropism"][AFFINITY_FIELD["anatomical"]]
+    affinities, proliferation, awakening = cal.normalised()
+    assert set(written) == set(cal.affinities)
+    for organ, value in affinities.items():
+        assert written[organ] == pytest.approx(value, rel=1e-3)
+        # Normalising moves the level into the colonisation rates: the hazards are unchanged.
+        assert value * proliferation == pytest.approx(
+            cal.affinities[organ] * cal.scenario.colonization.proliferation_rate_per_day)
+    # The written file is a valid scenario and uses the affinities and rates.
+    sc = load_scenario(target)
+    assert sc.tropism.affinity["liver"] == pytest.approx(affinities["liver"], rel=1e-3)
+    assert sc.colonization.proliferation_rate_per_day == pytest.approx(proliferation, rel=1e-3)
+    assert sc.colonization.awakening_rate_per_day == pytest.approx(awakening, rel=1e-3)
+    # Writing again replaces the table rather than adding a second one.
+    write_affinities(cal, target)
+    assert len(re.findall(r"^affinity = ", target.read_text(), flags=re.M)) == 1
+
+
+def test_uniform_delivery_writes_its_own_field(tmp_path, small_scenario_path):
+    sc = load_scenario(small_scenario_path)
+    cal = calibrate(sc, "uniform", replicates=5, max_iterations=1, seed=1)
+    target = tmp_path / "s.toml"
+    target.write_text(small_scenario_path.read_text(encoding="utf-8"), encoding="utf-8")
+    write_affinities(cal, target)
+    data = tomllib.loads(target.read_text(encoding="utf-8"))
+    assert "affinity_uniform_delivery" in data["tropism"]
+    assert "affinity" not in data["tropism"]
+
+
+def test_bad_calibration_requests_are_clear(small_scenario_path):
+    sc = load_scenario(small_scenario_path)
+    with pytest.raises(ScenarioError, match="delivery"):
+        calibrate(sc, "sideways", replicates=5, max_iterations=1)
+    runner = CliRunner()
+    res = runner.invoke(main, ["calibrate", "presets/nowhere", "--replicates", "5"])
+    assert res.exit_code == 2 and "no such scenario file" in res.output
+    res = runner.invoke(main, ["calibrate", str(small_scenario_path), "--write",
+                               "/no/such/folder/x.toml"])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = runner.invoke(main, ["calibrate", str(small_scenario_path), "--delivery", "both"])
+    assert res.exit_code == 2
+
+
+def test_cli_prints_the_fit_and_writes_a_copy(tmp_path, small_scenario_path):
+    target = tmp_path / "fitted.toml"
+    res = CliRunner().invoke(main, ["calibrate", str(small_scenario_path), "--replicates", "5",
+                                    "--iterations", "1", "--seed", "2", "--write", str(target)])
+    assert res.exit_code == 0, res.output
+    assert "regional_lymph_nodes" in res.output and "interval" in res.output
+    sc = load_scenario(target)
+    assert sc.tropism.affinity  # the fitted table is in the copy
+    assert sc.simulation.horizon_days == load_scenario(small_scenario_path).simulation.horizon_days
+
+
+def _recorded_fit(name: str) -> tuple[int, int, str]:
+    """Replicates, seed and delivery recorded in a preset's calibration comment."""
+    text = (scenario_dir() / "presets" / f"{name}.toml").read_text(encoding="utf-8")
+    m = re.search(r"Fitted by `metasim calibrate \S+ --delivery (\w+) --replicates (\d+) "
+                  r"--seed (\d+)`", text)
+    assert m, f"presets/{name}.toml has no calibration note"
+    return int(m.group(2)), int(m.group(3)), m.group(1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bone_sarcoma", "cervix"])
+def test_presets_still_reproduce_their_fit(name):
+    """Re-running the fit from a preset's stored affinities, with the replicates and seed it
+    records, finds every organ within sampling error at once: the stored affinities are
+    what `metasim calibrate` produces for the model as it is now."""
+    replicates, seed, delivery = _recorded_fit(name)
+    sc = load_scenario(f"presets/{name}")
+    cal = calibrate(sc, delivery, replicates=replicates, max_iterations=1, seed=seed,
+                    start="scenario")
+    assert cal.converged, format_fit(cal)
