@@ -271,6 +271,10 @@ def _csv(path: Path):
         yield csv.writer(fh)
 
 
+def _fmt(v: float | None) -> str:
+    return "" if v is None else f"{v:.4g}"
+
+
 def write_validation(stage: Path, rows: list[dict[str, Any]],
                      indices: Mapping[str, Mapping[str, float]]) -> None:
     """validation.csv/json (one row per primary x hypothesis), per-site table, figures."""
@@ -278,10 +282,13 @@ def write_validation(stage: Path, rows: list[dict[str, Any]],
 
     with _csv(stage / "validation.csv") as w:
         w.writerow(["primary", "hypothesis", "spearman", "spearman_p", "r2", "organs",
-                    "replicates"])
+                    "replicates", "disseminated_at_diagnosis", "micrometastasis_at_diagnosis"])
         for r in rows:
+            d = r.get("at_diagnosis", {})
             w.writerow([r["primary"], r["hypothesis"], f"{r['spearman']:.4g}",
-                        f"{r['spearman_p']:.4g}", f"{r['r2']:.4g}", r["organs"], r["replicates"]])
+                        f"{r['spearman_p']:.4g}", f"{r['r2']:.4g}", r["organs"], r["replicates"],
+                        _fmt(d.get("fraction_disseminated")),
+                        _fmt(d.get("fraction_with_micrometastasis"))])
     with _csv(stage / "validation_sites.csv") as w:
         w.writerow(["primary", "hypothesis", "organ", "observed", "simulated", "low", "high",
                     "weiss_index"])

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .analysis import site_frequency
+from .analysis import at_diagnosis, site_frequency
 from .anatomy import PRIMARY_SITES
 from .delivery import delivered_fractions
 from .experiments import RunResult
@@ -79,6 +79,7 @@ def score(run: RunResult) -> dict[str, Any]:
     row: dict[str, Any] = {"primary": site, "hypothesis": sc.hypothesis,
                            "replicates": run.replicates, "organs": len(organs)}
     row.update(agreement([observed[o] for o in organs], [freq[o]["fraction"] for o in organs]))
+    row["at_diagnosis"] = at_diagnosis(run.patients)
     row["sites"] = {o: {"observed": observed[o], "simulated": freq[o]["fraction"],
                         "low": freq[o]["low"], "high": freq[o]["high"]} for o in organs}
     return row

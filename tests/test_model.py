@@ -235,3 +235,52 @@ def test_colonies_below_the_avascular_limit_can_be_detected(small_scenario_path)
     detected = [c for c in model.colonies if c.detected_day is not None]
     assert detected and model.first_detectable_day is not None
     assert any(c.phase is not Phase.MACRO for c in detected)
+
+
+def test_diagnosis_is_recorded_when_the_primary_reaches_its_size():
+    """The diagnosis event fires once, the first step the primary is at least the diagnosis
+    size, and records the disseminated disease then; a course that starts above the size is
+    diagnosed at day 0 with nothing disseminated yet."""
+    from sim.scenario import diameter_to_cells
+
+    model = MetastasisModel("breast", rng=5, overrides={
+        "primary.initial_diameter_mm": 5.0, "primary.diagnosis_diameter_mm": 8.0,
+        "simulation.horizon_days": 400})
+    model.run()
+    d = model.result().diagnosis
+    assert d is not None and 0 < d["day"] < 400
+    assert d["primary_cells"] >= diameter_to_cells(8.0)
+    # Shedding at the published rate disseminates cells long before 8 mm.
+    assert d["disseminated_cells"] >= d["distant_cells"] > 0
+    late = MetastasisModel("breast", rng=5, overrides={
+        "primary.initial_diameter_mm": 5.0, "primary.diagnosis_diameter_mm": 150.0,
+        "simulation.horizon_days": 50})
+    assert late.run().result().diagnosis is None
+    early = MetastasisModel("breast", rng=5, overrides={
+        "primary.initial_diameter_mm": 20.0, "simulation.horizon_days": 5})
+    d0 = early.result().diagnosis
+    assert d0["day"] == 0.0 and d0["disseminated_cells"] == 0.0
+
+
+def test_at_diagnosis_summary_counts_patients_with_disease():
+    from sim.analysis import at_diagnosis
+
+    patients = [simulate(load_scenario("breast", ["primary.initial_diameter_mm=5.0",
+                                                  "simulation.horizon_days=300"]), s, i)
+                for i, s in enumerate(replicate_streams(4, 3))]
+    summ = at_diagnosis(patients)
+    assert summ["patients_diagnosed"] == 3
+    assert summ["fraction_disseminated"] == 1.0
+    assert 0 <= summ["fraction_with_micrometastasis"] <= 1
+    assert summ["fraction_disseminated_low"] <= 1.0 <= summ["fraction_disseminated_high"] + 1e-12
+
+
+def test_results_do_not_depend_on_the_number_of_worker_processes(small_scenario_path):
+    from sim.experiments import process_mapper, run_replicates
+
+    sc = load_scenario(small_scenario_path)
+    serial = run_replicates(sc, 4, 9, progress=False)
+    parallel = run_replicates(sc, 4, 9, progress=False, mapper=process_mapper(2))
+    for a, b in zip(serial.patients, parallel.patients, strict=True):
+        assert a.reached == b.reached and a.autopsy_by_organ == b.autopsy_by_organ
+        assert a.timeseries == b.timeseries
