@@ -1,78 +1,260 @@
-"""Time one simulated patient on each engine setting, as ratios within one run.
+"""Speed of the aggregated engine at the scale of a real patient, measured in one run.
 
-Usage: ``python -m benchmarks [--quick] [--out benchmarks/results.json]``
+Usage: ``python -m benchmarks [--quick] [--out benchmarks/results.json] [--no-readme]``
 
-Engine settings: aggregated cohorts with the exact absorbing chain (the default), aggregated
-with the pass-by-pass walk, and one agent per cell (the reference model). The single-cell
-engine can only run the small test scenario; the aggregated engine also runs a full untreated
-breast course (10^12 cells shed). Timings are medians over repeats with different seeds;
-speed is reported as ratios against the default engine measured in the same run, so results
-from different machines compare.
+Measures, with every figure relative to a baseline timed in the same run so that results from
+different machines compare:
+
+1. **patient-year**: wall time and peak memory (resident set size of a fresh process) of one
+   simulated patient-year, ``scenarios/benchmarks/patient_year.toml`` (a breast primary from
+   1e8 cells shedding at 3.2e6 cells/g/day, ~3e9 cells through the cascade);
+2. **scaling**: the same at 1x, 10x and 100x the shedding rate, as time ratios to 1x - the
+   aggregated engine's cost should follow live cohorts and colonies, not cells shed;
+3. **engines**: aggregated vs single-cell (``simulation.aggregate = false``) on
+   ``scenarios/benchmarks/engine_comparison.toml`` (>= 1e5 cells shed): the time ratio, and a
+   two-sample comparison of their outputs over many seeds (Mann-Whitney U on funnel counts,
+   time to the first colony and colony count; Fisher's exact test on the fraction of patients
+   with a colony in each organ), with a Holm correction over all the tests;
+4. **throughput**: patient-years per minute on all local cores.
+
+``--quick`` runs fewer seeds (about a minute); the full run takes ~10 minutes on 2 cores.
+The report is written as JSON and as a Markdown table into ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import statistics
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from sim import __version__
+from sim.anatomy import TARGET_ORGANS
 from sim.experiments import replicate_streams
-from sim.model import simulate
+from sim.model import FUNNEL_STAGES, PatientResult, simulate
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ROOT / "tests" / "data" / "small.toml"
+PATIENT_YEAR = ROOT / "scenarios" / "benchmarks" / "patient_year.toml"
+ENGINES = ROOT / "scenarios" / "benchmarks" / "engine_comparison.toml"
+README = Path(__file__).resolve().parent / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def time_patients(scenario, repeats: int, seed: int = 1) -> tuple[float, int]:
-    times, shed = [], []
-    for i, stream in enumerate(replicate_streams(seed, repeats)):
-        t0 = time.perf_counter()
-        r = simulate(scenario, stream, i)
-        times.append(time.perf_counter() - t0)
-        shed.append(r.shed_total)
-    return statistics.median(times), int(np.median(shed))
+# ------------------------------------------------------------------------------ jobs
+def _timed(job: tuple[str, list[str], int, int]) -> tuple[float, PatientResult]:
+    path, overrides, seed, i = job
+    sc = load_scenario(path, overrides)
+    stream = replicate_streams(seed, i + 1)[i]
+    t0 = time.perf_counter()
+    result = simulate(sc, stream, i)
+    return time.perf_counter() - t0, result
+
+
+def _timed_with_memory(job) -> tuple[float, float, int]:
+    """In a fresh process: wall time, peak resident memory (MB), cells shed."""
+    wall, result = _timed(job)
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024  # bytes vs kB
+    return wall, rss_kb * scale, result.shed_total
+
+
+def _fresh(job):
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_timed_with_memory, job).result()
+
+
+def _median_time(path, overrides, seeds: int, seed: int = 1) -> tuple[float, list[PatientResult]]:
+    times, results = [], []
+    for i in range(seeds):
+        t, r = _timed((str(path), overrides, seed, i))
+        times.append(t)
+        results.append(r)
+    return statistics.median(times), results
+
+
+# ------------------------------------------------------------------------------ parts
+def patient_year(repeats: int) -> dict:
+    runs = [_fresh((str(PATIENT_YEAR), [], 1, i)) for i in range(repeats)]
+    walls = [r[0] for r in runs]
+    return {"scenario": "scenarios/benchmarks/patient_year.toml", "repeats": repeats,
+            "median_wall_s": statistics.median(walls), "max_wall_s": max(walls),
+            "peak_rss_mb": max(r[1] for r in runs),
+            "cells_shed_median": float(np.median([r[2] for r in runs]))}
+
+
+def scaling(repeats: int) -> list[dict]:
+    sc = load_scenario(PATIENT_YEAR)
+    base_rate = sc.primary.shedding_rate_per_gram_per_day
+    rows = []
+    for factor in (1, 10, 100):
+        over = [f"primary.shedding_rate_per_gram_per_day={base_rate * factor:g}"]
+        t, results = _median_time(PATIENT_YEAR, over, repeats, seed=3)
+        rows.append({"shedding_factor": factor, "median_wall_s": t,
+                     "cells_shed_median": float(np.median([r.shed_total for r in results]))})
+    for r in rows:
+        r["time_ratio_to_1x"] = r["median_wall_s"] / rows[0]["median_wall_s"]
+    return rows
+
+
+def _outputs(results: list[PatientResult]) -> dict[str, np.ndarray]:
+    out = {f"reached_{s}": np.array([r.reached[s] for r in results]) for s in FUNNEL_STAGES}
+    out["colonies"] = np.array([sum(r.colonies_by_organ.values()) for r in results])
+    out["first_colony_day"] = np.array([_first_colony_day(r) for r in results])
+    return out
+
+
+def _first_colony_day(r: PatientResult) -> float:
+    days = [t for t, name, _, v in r.timeseries if name == "micrometastases" and v > 0]
+    return min(days) if days else float("inf")
+
+
+def _holm(pvalues: dict[str, float]) -> dict[str, float]:
+    """Holm-adjusted p-values (step-down, monotone)."""
+    keys = sorted(pvalues, key=pvalues.get)
+    m, running, out = len(keys), 0.0, {}
+    for i, k in enumerate(keys):
+        running = max(running, min(1.0, (m - i) * pvalues[k]))
+        out[k] = running
+    return out
+
+
+def engines(seeds: int, timing_seeds: int, workers: int) -> dict:
+    t_agg, _ = _median_time(ENGINES, [], timing_seeds, seed=5)
+    t_one, _ = _median_time(ENGINES, ["simulation.aggregate=false"], timing_seeds, seed=5)
+    # Outputs: independent seeds for the two engines (two-sample tests).
+    jobs_a = [(str(ENGINES), [], 101, i) for i in range(seeds)]
+    jobs_s = [(str(ENGINES), ["simulation.aggregate=false"], 202, i) for i in range(seeds)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        agg = [r for _, r in pool.map(_timed, jobs_a, chunksize=4)]
+        one = [r for _, r in pool.map(_timed, jobs_s, chunksize=4)]
+    oa, os_ = _outputs(agg), _outputs(one)
+    pvalues, means = {}, {}
+    for key in oa:
+        if np.ptp(np.concatenate([oa[key], os_[key]])) == 0:
+            continue
+        pvalues[key] = float(stats.mannwhitneyu(oa[key], os_[key]).pvalue)
+        finite_a, finite_s = oa[key][np.isfinite(oa[key])], os_[key][np.isfinite(os_[key])]
+        means[key] = (float(finite_a.mean()) if finite_a.size else None,
+                      float(finite_s.mean()) if finite_s.size else None)
+    for organ in TARGET_ORGANS:
+        ka = sum(1 for r in agg if r.colonies_by_organ[organ] > 0)
+        ks = sum(1 for r in one if r.colonies_by_organ[organ] > 0)
+        if ka + ks == 0 or ka + ks == 2 * seeds:
+            continue
+        key = f"site_{organ}"
+        pvalues[key] = float(stats.fisher_exact([[ka, seeds - ka], [ks, seeds - ks]]).pvalue)
+        means[key] = (ka / seeds, ks / seeds)
+    adjusted = _holm(pvalues)
+    tests = [{"output": k, "aggregated": means[k][0], "single_cell": means[k][1],
+              "p": pvalues[k], "p_holm": adjusted[k]} for k in pvalues]
+    return {"scenario": "scenarios/benchmarks/engine_comparison.toml",
+            "seeds_per_engine": seeds, "timing_seeds": timing_seeds,
+            "cells_shed_median": float(np.median([r.shed_total for r in agg])),
+            "median_wall_s_aggregated": t_agg, "median_wall_s_single_cell": t_one,
+            "speedup": t_one / t_agg, "tests": tests,
+            "min_p_holm": min(adjusted.values()) if adjusted else None,
+            "significant_at_0.05": [t["output"] for t in tests if t["p_holm"] < 0.05]}
+
+
+def throughput(patients: int, workers: int) -> dict:
+    jobs = [(str(PATIENT_YEAR), [], 11, i) for i in range(patients)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_timed, jobs, chunksize=2))
+    wall = time.perf_counter() - t0
+    return {"workers": workers, "patient_years": patients, "wall_s": wall,
+            "patient_years_per_minute": patients / wall * 60}
+
+
+# ------------------------------------------------------------------------------ report
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def markdown(report: dict) -> str:
+    py, sc, en, th = (report["patient_year"], report["scaling"], report["engines"],
+                      report["throughput"])
+    lines = [f"Measured {report['date']} on {report['machine']}, Python {report['python']}, "
+             f"metasim {report['metasim']}{' (--quick)' if report['quick'] else ''}.", "",
+             "| measure | value | target |", "|---|---|---|",
+             f"| one patient-year, wall time (median of {py['repeats']}) | "
+             f"{py['median_wall_s']:.2f} s | < 5 s |",
+             f"| one patient-year, peak memory (fresh process) | {py['peak_rss_mb']:.0f} MB | < 500 MB |",
+             f"| cells shed in the patient-year | {py['cells_shed_median']:.3g} | — |"]
+    for r in sc[1:]:
+        lines.append(f"| {r['shedding_factor']}x shedding ({r['cells_shed_median']:.3g} cells), time "
+                     f"ratio to 1x | {r['time_ratio_to_1x']:.2f} | < 2 (at 100x) |")
+    lines += [f"| aggregated vs single-cell engine, time ratio ({en['cells_shed_median']:.3g} "
+              f"cells shed) | {en['speedup']:.0f}x ({en['median_wall_s_single_cell']:.2f} s vs "
+              f"{en['median_wall_s_aggregated']:.3f} s) | >= 100x |",
+              f"| outputs, aggregated vs single-cell ({en['seeds_per_engine']} seeds each, "
+              f"{len(en['tests'])} tests) | smallest Holm-adjusted p = "
+              f"{en['min_p_holm']:.2f}; significant: {', '.join(en['significant_at_0.05']) or 'none'}"
+              " | no significant difference |",
+              f"| batch throughput, {th['workers']} processes | "
+              f"{th['patient_years_per_minute']:.0f} patient-years/min | — |"]
+    lines += ["", "Output comparison (Mann-Whitney U for counts and days, Fisher's exact test "
+              "for the fraction of patients with a colony in an organ; p before and after Holm):",
+              "", "| output | aggregated | single-cell | p | p (Holm) |", "|---|---|---|---|---|"]
+    for t in en["tests"]:
+        a, s = t["aggregated"], t["single_cell"]
+        lines.append(f"| {t['output']} | {'' if a is None else f'{a:.4g}'} | "
+                     f"{'' if s is None else f'{s:.4g}'} | {t['p']:.3f} | {t['p_holm']:.3f} |")
+    return "\n".join(lines)
+
+
+def write_readme(report: dict, path: Path = README) -> None:
+    text = path.read_text(encoding="utf-8") if path.exists() else f"{BEGIN}\n{END}\n"
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    path.write_text(f"{head}{BEGIN}\n{markdown(report)}\n{END}{tail}", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats")
-    ap.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    ap.add_argument("--quick", action="store_true", help="fewer seeds (about a minute)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results.json",
+                    help="JSON report (default: benchmarks/results.json)")
+    ap.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args(argv)
-    reps = 3 if args.quick else 10
-    cases = [
-        ("small, aggregated, absorbing chain", SMALL, []),
-        ("small, aggregated, pass-by-pass walk", SMALL, ['simulation.circulation="walk"']),
-        ("small, single-cell (reference)", SMALL, ["simulation.aggregate=false"]),
-        ("breast preset, aggregated, absorbing chain", "breast", []),
-        ("breast preset, aggregated, pass-by-pass walk", "breast", ['simulation.circulation="walk"']),
-    ]
-    rows = []
-    for name, path, overrides in cases:
-        sc = load_scenario(path, overrides)
-        n = max(2, reps // 3) if "breast" in name else reps
-        median_s, shed = time_patients(sc, n)
-        rows.append({"case": name, "median_s_per_patient": median_s, "cells_shed": shed,
-                     "repeats": n})
-    base = {"small": rows[0]["median_s_per_patient"], "breast": rows[3]["median_s_per_patient"]}
-    for r in rows:
-        r["ratio_to_default_engine"] = r["median_s_per_patient"] / base[r["case"].split(",")[0].split()[0]]
+    q = args.quick
+    t0 = time.perf_counter()
     report = {"metasim": __version__, "date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-              "python": platform.python_version(), "rows": rows}
-    print(f"{'case':<48} {'s/patient':>10} {'ratio':>7} {'cells shed':>12}")
-    for r in rows:
-        print(f"{r['case']:<48} {r['median_s_per_patient']:>10.3f} "
-              f"{r['ratio_to_default_engine']:>7.2f} {r['cells_shed']:>12.3g}")
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+              "machine": _machine(), "python": platform.python_version(), "quick": q}
+    print("patient-year ...", flush=True)
+    report["patient_year"] = patient_year(2 if q else 5)
+    print("scaling with the shedding rate ...", flush=True)
+    report["scaling"] = scaling(1 if q else 3)
+    print("aggregated vs single-cell engine ...", flush=True)
+    report["engines"] = engines(seeds=16 if q else 200, timing_seeds=2 if q else 5,
+                                workers=args.workers)
+    print("throughput on all cores ...", flush=True)
+    report["throughput"] = throughput(4 * args.workers if q else 20 * args.workers, args.workers)
+    report["benchmark_wall_s"] = time.perf_counter() - t0
+    print(markdown(report))
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if not args.no_readme:
+        write_readme(report)
     return report
 
 

@@ -304,6 +304,14 @@ def _print_summary(summ: dict, out: Path, wall: float) -> None:
             parts = ", ".join(f"{k} {v['mean']:.3g}" for k, v in row.items()
                               if k != "day" and (not k.startswith("arrested_") or v["mean"] > 0.01))
             click.echo(f"  day {row['day']:g}: {parts}")
+    d = summ.get("diagnosis") or {}
+    if d.get("patients_diagnosed"):
+        click.echo(f"\nAt diagnosis (median day {d['median_day']:.0f}, "
+                   f"{d['patients_diagnosed']} patients): tumour cells outside the primary in "
+                   f"{d['fraction_disseminated']:.0%}, beyond the regional nodes in "
+                   f"{d['fraction_distant']:.0%}, a growing micrometastasis in "
+                   f"{d['fraction_with_micrometastasis']:.0%}, a detectable metastasis in "
+                   f"{d['fraction_with_detectable_metastasis']:.0%}")
     click.echo("\nPatients with a metastasis there at autopsy, >= "
                f"{summ.get('autopsy_detectable_diameter_mm', 1):g} mm (95 % interval):")
     sites = sorted(summ["site_frequency"].items(), key=lambda kv: -kv[1]["fraction"])
