@@ -181,7 +181,7 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
         click.echo(line)
     click.echo(f"{'mean':<14}" + "".join(f"{means[h]['spearman']:>16.2f}{means[h]['r2']:>14.2f}"
                                          for h in hyps))
-    click.echo(f"\nWrote {out}/ (validation.csv, validation.json, figures/)")
+    click.echo(f"\nWrote {out}/ (validation.csv, validation.json, validation.md, figures/)")
 
 
 @main.command()

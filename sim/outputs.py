@@ -308,5 +308,45 @@ def write_validation(stage: Path, rows: list[dict[str, Any]],
         "mean_by_hypothesis": {h: {k: (None if math.isnan(v) else v) for k, v in m.items()}
                                for h, m in summarise(rows).items()},
         "weiss_index": indices})
+    (stage / "validation.md").write_text(validation_markdown(rows), encoding="utf-8")
     plots.save(plots.observed_vs_simulated_figure(rows), stage / "figures" / "observed_vs_simulated.png")
     plots.save(plots.weiss_heatmap_figure(indices), stage / "figures" / "weiss_index.png")
+
+
+def validation_markdown(rows: list[dict[str, Any]]) -> str:
+    """The validation table as Markdown: Spearman and R^2 per primary and hypothesis, the
+    mean per hypothesis, and (combined, or the first hypothesis) the state at diagnosis."""
+    from .validation import summarise
+
+    hyps = list(dict.fromkeys(r["hypothesis"] for r in rows))
+    prims = list(dict.fromkeys(r["primary"] for r in rows))
+    diag_h = "combined" if "combined" in hyps else hyps[0]
+    head = ("| primary | " + " | ".join(f"{h} ρ | {h} R²" for h in hyps)
+            + f" | disseminated at diagnosis ({diag_h}) | micrometastasis at diagnosis |")
+    lines = [head, "|---" * (1 + 2 * len(hyps) + 2) + "|"]
+
+    def num(v: float) -> str:
+        return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+    for p in prims:
+        cells = []
+        for h in hyps:
+            r = next((r for r in rows if r["primary"] == p and r["hypothesis"] == h), None)
+            cells += [num(r["spearman"]) if r else "–", num(r["r2"]) if r else "–"]
+        d = next((r.get("at_diagnosis", {}) for r in rows
+                  if r["primary"] == p and r["hypothesis"] == diag_h), {})
+        frac = d.get("fraction_disseminated")
+        micro = d.get("fraction_with_micrometastasis")
+        cells += ["–" if frac is None else f"{frac:.0%}", "–" if micro is None else f"{micro:.0%}"]
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    means = summarise(rows)
+    lines.append("| **mean** | " + " | ".join(f"**{num(means[h]['spearman'])}** | "
+                                              f"**{num(means[h]['r2'])}**" for h in hyps)
+                 + " | | |")
+    n = sorted({r["replicates"] for r in rows})
+    lines.append("")
+    lines.append(f"{'/'.join(map(str, n))} simulated patients per primary and hypothesis "
+                 "(common random numbers); ρ = Spearman rank correlation, R² = squared Pearson "
+                 "correlation across organs (Font-Clos et al. 2020) between simulated and "
+                 "autopsy site frequencies (diSibio & French 2008).")
+    return "\n".join(lines) + "\n"

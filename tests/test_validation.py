@@ -54,6 +54,10 @@ def test_validate_writes_tables_and_figures(tmp_path):
         assert set(r) >= {"spearman", "r2", "sites"}
     header = (out / "validation.csv").read_text().splitlines()[0]
     assert header.startswith("primary,hypothesis,spearman,spearman_p,r2")
+    md = (out / "validation.md").read_text()
+    assert md.startswith("| primary | ewing ρ | ewing R² | combined ρ | combined R²")
+    assert "| breast |" in md and "**mean**" in md
+    assert "at diagnosis" in md and "at_diagnosis" in data["rows"][1]
     assert (out / "figures" / "observed_vs_simulated.png").is_file()
     assert (out / "figures" / "weiss_index.png").is_file()
 
