@@ -28,6 +28,10 @@ class Stage(Enum):
     SOLITARY = "solitary"      # a single extravasated cell in the tissue
     DORMANT = "dormant"        # a quiescent single cell
 
+    # Members are singletons: identity hashing (in C) instead of Enum's hash of the name.
+    # Cohort keys containing a stage are hashed a few hundred times per step.
+    __hash__ = object.__hash__
+
 
 class Phase(Enum):
     """Growth phase of a colony."""

@@ -74,12 +74,22 @@ def _outcomes(rng: np.random.Generator, count, probabilities) -> np.ndarray:
     return split_cohorts(rng, count, probabilities)
 
 
-def split(rng: np.random.Generator, count: int, probabilities: np.ndarray) -> np.ndarray:
-    """Split ``count`` identical units between outcomes by one multinomial draw."""
+def normalise(probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities clipped at 0 and scaled to sum to 1, as :func:`split` draws with them."""
+    p = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
+    return p / p.sum()
+
+
+def split(rng: np.random.Generator, count: int, probabilities: np.ndarray,
+          normalised: bool = False) -> np.ndarray:
+    """Split ``count`` identical units between outcomes by one multinomial draw.
+
+    ``normalised=True`` says ``probabilities`` already came from :func:`normalise` (a
+    vector reused every step is normalised once; the draw is the same).
+    """
     if count == 0:
         return np.zeros(len(probabilities), dtype=np.int64)
-    p = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
-    return rng.multinomial(count, p / p.sum())
+    return rng.multinomial(count, probabilities if normalised else normalise(probabilities))
 
 
 # --------------------------------------------------------------------------------------
@@ -154,7 +164,8 @@ def route_entry(rng: np.random.Generator, count: int, entry_probabilities: np.nd
 # --------------------------------------------------------------------------------------
 
 
-def transit(rng: np.random.Generator, count: int, absorption: np.ndarray) -> np.ndarray:
+def transit(rng: np.random.Generator, count: int, absorption: np.ndarray,
+            normalised: bool = False) -> np.ndarray:
     """Resolve a cohort's journey through the circulation in one multinomial draw.
 
     Biology: in the blood a tumour cell meets shear forces, anoikis (death for lack of
@@ -163,9 +174,10 @@ def transit(rng: np.random.Generator, count: int, absorption: np.ndarray) -> np.
     capillary bed narrower than themselves (Chambers et al. 2002): ~92 % of cells are held
     back by the first bed they meet (Butler & Gullino 1975). ``absorption`` is the row of the
     circulation chain's absorption matrix for the cohort's entry point: the probability of
-    each final state (arrest in an organ, or death on a route).
+    each final state (arrest in an organ, or death on a route); ``normalised`` as in
+    :func:`split`.
     """
-    return split(rng, count, absorption)
+    return split(rng, count, absorption, normalised)
 
 
 def arrest_and_extravasation(rng: np.random.Generator, count, extravasation_prob,

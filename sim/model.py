@@ -36,6 +36,7 @@ from .cascade import (
     dormancy,
     gompertz,
     invasion,
+    normalise,
     route_entry,
     scale_probability,
     solitary_cell_fate,
@@ -242,6 +243,7 @@ class MetastasisModel(mesa.Model):
         self.affinity = affinity_vector(sc)
         # One chain per (clone, unit kind): transit death differs.
         self._chains = {}
+        self._absorption: dict[tuple[int, int, str], np.ndarray] = {}
         for ci, clone in enumerate(self.clones):
             for unit in (0, 1):
                 mult = clone.transit_death * (sc.clusters.transit_death_multiplier if unit else 1.0)
@@ -586,7 +588,11 @@ class MetastasisModel(mesa.Model):
             if self.walk:
                 absorbed = chain.walk(self.rng, entry, m)[0]
             else:
-                absorbed = transit(self.rng, m, chain.absorption(entry))
+                key = (ci, int(k > 1), entry)
+                p = self._absorption.get(key)
+                if p is None:
+                    p = self._absorption[key] = normalise(chain.absorption(entry))
+                absorbed = transit(self.rng, m, p, normalised=True)
             arrived += absorbed[:N_ORGANS]
             for route, dead in zip(self._death_routes, absorbed[N_ORGANS:].tolist(), strict=True):
                 self.lost_by_route[route] += dead * k
