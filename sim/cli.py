@@ -249,13 +249,150 @@ def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: in
         click.echo(f"\nWrote tropism.{field} into {target}")
 
 
+_executor_opts = [
+    click.option("--executor", type=click.Choice(["serial", "processes", "dask"]),
+                 default="processes", show_default=True,
+                 help="Who runs the patients; results do not depend on it."),
+    click.option("--workers", type=click.IntRange(min=1), default=None,
+                 help="Processes (processes) or workers of a local Dask cluster (default: "
+                      "all cores)."),
+    click.option("--scheduler", default=None, metavar="ADDRESS",
+                 help="Address of a running Dask scheduler (tcp://host:8786); default: a "
+                      "LocalCluster on this machine."),
+]
+
+
+def _with(options):
+    def deco(fn):
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+    return deco
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@main.command()
+@click.argument("experiment", metavar="EXPERIMENT")
+@_set_opt
+@_with(_executor_opts)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Sweep folder (default: out/<experiment name>).")
+@click.option("--resume", is_flag=True, help="Finish an interrupted sweep in --out.")
+@click.option("--no-plots", is_flag=True, help="Skip the figures at the end.")
+@_progress_opt
+@_guard
+def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: int | None,
+          scheduler: str | None, out: Path | None, resume: bool, no_plots: bool,
+          progress: bool | None) -> None:
+    """Run an experiment file: every scenario x hypothesis x design point x replicate.
+
+    Each finished run is written at once (runs/<id>.json); Ctrl-C or a crash loses only the
+    runs in flight, and --resume finishes the rest. At the end: results.csv,
+    results.parquet and the comparison figures.
+    """
+    from .sweep import build_design, collect, load_experiment
+    from .sweep import sweep as run_sweep
+    from .sweep_plots import plot_sweep
+
+    loaded = load_experiment(experiment, overrides)
+    out = out or Path("out") / Path(experiment).stem
+    runs = build_design(loaded)
+    exp = loaded.experiment
+    points = len({r.point for r in runs})
+    click.echo(f"{loaded.source}: {len(loaded.bases)} scenario(s) x {len(exp.hypotheses)} "
+               f"hypothesis(es) x {points} point(s) x {exp.replicates} replicate(s) = "
+               f"{len(runs)} runs; executor {executor}", err=True)
+    summ = run_sweep(loaded, out, executor, workers or _cores(), scheduler, resume, progress)
+    from .sweep import ResultStore
+
+    df = collect(ResultStore(out))
+    click.echo(f"{summ.ran} run(s) in {summ.wall_time_s:.1f} s ({summ.done_before} already "
+               f"done); {summ.errors} failed")
+    for e in summ.errors_sample:
+        click.echo(f"  failed: {e}")
+    if not no_plots and not df.empty:
+        figs = plot_sweep(out)
+        click.echo(f"{len(figs)} figure file(s) in {out}/figures/")
+    click.echo(f"Wrote {out}/ (results.csv, results.parquet, runs/, experiment.json)")
+
+
+@main.command(name="plot")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@_guard
+def plot_cmd(folder: Path) -> None:
+    """Draw the comparison figures of a sweep folder (PNG and SVG in FOLDER/figures)."""
+    from .sweep import ResultStore, collect
+    from .sweep_plots import plot_sweep
+
+    if not (folder / "experiment.json").is_file():
+        raise _Fail(f"{folder}: not a metasim sweep folder (no experiment.json)")
+    collect(ResultStore(folder))
+    figs = plot_sweep(folder)
+    click.echo(f"{len(figs)} figure file(s) in {folder}/figures/")
+
+
+@main.command(name="sensitivity")
+@click.argument("experiment", metavar="EXPERIMENT")
+@click.option("--method", type=click.Choice(["sobol", "morris"]), default=None,
+              help="Default: the experiment's sensitivity.method.")
+@click.option("--samples", type=click.IntRange(min=2), default=None,
+              help="Sobol base sample N / Morris trajectories (default: the experiment's).")
+@_set_opt
+@_with(_executor_opts)
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: out/<experiment name>-sensitivity).")
+@_progress_opt
+@_guard
+def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
+                    overrides: tuple[str, ...], executor: str, workers: int | None,
+                    scheduler: str | None, out: Path | None, progress: bool | None) -> None:
+    """Sobol or Morris sensitivity of chosen outputs to the experiment's parameter ranges."""
+    import json
+
+    from .sensitivity import sensitivity, write_sensitivity
+    from .sweep import load_experiment
+
+    loaded = load_experiment(experiment, overrides)
+    if loaded.experiment.sensitivity is None:
+        raise _Fail(f"{loaded.source}: no [sensitivity] section (method, samples, outputs)")
+    out = out or Path("out") / f"{Path(experiment).stem}-sensitivity"
+    check_destination(out)
+    report = sensitivity(loaded, method, samples, executor, workers or _cores(), scheduler,
+                         progress)
+    with staged(out) as stage:
+        write_sensitivity(report, stage)
+        (stage / "sensitivity.json").write_text(json.dumps(report, indent=2, default=str))
+    click.echo(f"{report['method']}: {report['points']} sample points, {report['runs']} runs "
+               f"({report['failed_runs']} failed)")
+    for r in report["indices"]:
+        if "error" in r:
+            click.echo(f"  {r['scenario']}/{r['hypothesis']} {r['output']}: {r['error']}")
+        elif report["method"] == "sobol":
+            click.echo(f"  {r['scenario']}/{r['hypothesis']} {r['output']:<22} {r['parameter']:<45}"
+                       f" S1 {r['S1']:6.2f} ± {r['S1_conf']:.2f}   ST {r['ST']:6.2f} ± {r['ST_conf']:.2f}")
+        else:
+            click.echo(f"  {r['scenario']}/{r['hypothesis']} {r['output']:<22} {r['parameter']:<45}"
+                       f" mu* {r['mu_star']:.3g} ± {r['mu_star_conf']:.2g}   sigma {r['sigma']:.3g}")
+    click.echo(f"Wrote {out}/ (sensitivity.csv, sensitivity.json, figures/)")
+
+
 @main.command()
 def scenarios() -> None:
     """List the bundled scenarios with a one-line description."""
     rows = list_scenarios()
-    width = max(len(n) for n, _ in rows)
+    exps = list_scenarios(experiments=True)
+    width = max(len(n) for n, _ in rows + exps)
     for name, desc in rows:
         click.echo(f"{name:<{width}}  {desc}")
+    if exps:
+        click.echo("\nExperiment files (metasim sweep / sensitivity):")
+        for name, desc in exps:
+            click.echo(f"{name:<{width}}  {desc}")
     click.echo(f"\nPrimary sites: {', '.join(PRIMARY_SITES)}")
 
 

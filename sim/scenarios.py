@@ -14,11 +14,21 @@ def scenario_dir() -> Path:
     return _PACKAGED if _PACKAGED.is_dir() else _REPOSITORY
 
 
-def list_scenarios() -> list[tuple[str, str]]:
-    """(name, one-line description) of every bundled scenario, sorted by name."""
+def is_experiment(path: Path) -> bool:
+    """An experiment file (``metasim sweep``) rather than a scenario: it lists ``scenarios``."""
+    try:
+        return "scenarios" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError):
+        return False
+
+
+def list_scenarios(experiments: bool = False) -> list[tuple[str, str]]:
+    """(name, one-line description) of every bundled scenario (or experiment file)."""
     root = scenario_dir()
     out = []
     for p in sorted(root.rglob("*.toml")):
+        if is_experiment(p) != experiments:
+            continue
         try:
             desc = tomllib.loads(p.read_text(encoding="utf-8")).get("description", "")
         except (tomllib.TOMLDecodeError, OSError):

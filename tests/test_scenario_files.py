@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from sim import MetastasisModel, ScenarioError, SimulationLimitError, make_scenario
 from sim.anatomy import PRIMARY_SITES, TARGET_ORGANS
-from sim.scenarios import list_scenarios, scenario_dir
+from sim.scenarios import is_experiment, list_scenarios, scenario_dir
 
-FILES = sorted(scenario_dir().rglob("*.toml"))
+FILES = sorted(p for p in scenario_dir().rglob("*.toml") if not is_experiment(p))
 
 
 def test_there_are_bundled_scenarios():
