@@ -89,7 +89,9 @@ def site_frequency_figure(df, scenario: str, primary: str):
     ax.set_xticks(x, [ORGANS[o].label for o in organs], rotation=45, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("patients with metastases there at autopsy")
-    ax.set_title(f"{scenario}: site frequencies by hypothesis (95 % intervals)")
+    points = sub["point"].nunique() if "point" in sub else 1
+    pooled = f", {points} design points pooled" if points > 1 else ""
+    ax.set_title(f"{scenario}: site frequencies by hypothesis (95 % intervals{pooled})")
     ax.legend(fontsize=8, frameon=False)
     return fig
 
@@ -123,25 +125,31 @@ def response_figure(df, param: str, output: str):
     """An output against a swept parameter, per scenario x hypothesis, with 95 % bands."""
     col = f"param:{param}"
     sub = df[df["status"] == "ok"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    scens = list(dict.fromkeys(sub["scenario"]))
+    fig, axes = plt.subplots(1, len(scens), figsize=(5.5 * len(scens), 4.2), squeeze=False,
+                             sharey=True)
     numeric = np.issubdtype(sub[col].dtype, np.number)
-    for (scen, h), g in sub.groupby(["scenario", "hypothesis"], sort=False):
-        xs = sorted(g[col].unique())
-        m, lo, hi = zip(*(_mean_ci(g[g[col] == v][output].to_numpy(float)) for v in xs),
-                        strict=True)
-        st = _style(h)
-        xpos = xs if numeric else list(range(len(xs)))
-        ax.plot(xpos, m, marker=st["marker"], linestyle=LINESTYLES.get(h, "-"),
-                color=st["color"], label=f"{scen} / {h}", markerfacecolor="white")
-        ax.fill_between(xpos, lo, hi, color=st["color"], alpha=0.15, linewidth=0)
-        if not numeric:
-            ax.set_xticks(xpos, [str(v) for v in xs])
-    if numeric and sub[col].min() > 0 and sub[col].max() / sub[col].min() >= 50:
-        ax.set_xscale("log")
-    ax.set_xlabel(param)
-    ax.set_ylabel(RESPONSE_OUTPUTS.get(output, output))
-    ax.set_title(f"{output} against {param} (mean, 95 % band)")
-    ax.legend(fontsize=7, frameon=False)
+    for ax, scen in zip(axes[0], scens, strict=True):
+        for h, g in sub[sub["scenario"] == scen].groupby("hypothesis", sort=False):
+            xs = sorted(g[col].unique())
+            m, lo, hi = zip(*(_mean_ci(g[g[col] == v][output].to_numpy(float)) for v in xs),
+                            strict=True)
+            st = _style(h)
+            xpos = xs if numeric else list(range(len(xs)))
+            ax.plot(xpos, m, marker=st["marker"], linestyle=LINESTYLES.get(h, "-"),
+                    color=st["color"], label=f"{h} (n = {len(g) // len(xs)} per point)",
+                    markerfacecolor="white")
+            ax.fill_between(xpos, lo, hi, color=st["color"], alpha=0.15, linewidth=0,
+                            hatch=st["hatch"] or None)
+            if not numeric:
+                ax.set_xticks(xpos, [str(v) for v in xs])
+        if numeric and sub[col].min() > 0 and sub[col].max() / sub[col].min() >= 20:
+            ax.set_xscale("log")
+        ax.set_xlabel(param)
+        ax.set_title(scen)
+        ax.legend(fontsize=7, frameon=False)
+    axes[0][0].set_ylabel(RESPONSE_OUTPUTS.get(output, output))
+    fig.suptitle(f"{output} against {param} (mean, 95 % band)")
     return fig
 
 
