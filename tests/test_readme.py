@@ -55,3 +55,23 @@ def test_python_example_runs(capsys):
                  .replace('"simulation.horizon_days": 730', '"simulation.horizon_days": 200'),
                  "README.md", "exec"), {})
     assert "fraction" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sweep_commands_run(tmp_path, monkeypatch):
+    """The README's sweep block, in order (the --resume line resumes the first sweep), with
+    one replicate and 60-day courses."""
+    monkeypatch.chdir(tmp_path)
+    block = next(b for b in _blocks("bash") if "metasim sweep" in b)
+    commands = [ln.split("#")[0].strip() for ln in block.splitlines()
+                if ln.strip().startswith("metasim ")]
+    assert any("--resume" in c for c in commands)
+    for command in commands:
+        args = shlex.split(command)[1:]
+        if args[0] in ("sweep", "sensitivity"):
+            args += ["--set", "replicates=1", "--set", "set.simulation.horizon_days=60.0",
+                     "--set", "set.simulation.dt_days=5.0", "--workers", "2"]
+        if args[0] == "sensitivity":
+            args += ["--samples", "2"]
+        res = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert res.exit_code == 0, (command, res.output)
