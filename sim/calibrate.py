@@ -318,13 +318,14 @@ def write_affinities(cal: Calibration, path: str | Path, command: str = "") -> P
             col[k] = item
         note += (f" Colonisation rates x {cal.scale:.4g} and affinities / {cal.scale:.4g} "
                  "(delivery-weighted mean affinity 1).")
-    inline = tomlkit.inline_table()
-    for organ in sorted(affinities):
-        inline[organ] = float(f"{affinities[organ]:.4g}")
-    trop.add(tomlkit.comment(head))
+    # A sub-table, one organ per line ([tropism.affinity]), with the note on top.
+    table = tomlkit.table()
+    table.add(tomlkit.comment(head))
     for line in textwrap.wrap(note, 88):
-        trop.add(tomlkit.comment(line))
-    trop.add(key, inline)
+        table.add(tomlkit.comment(line))
+    for organ in sorted(affinities):
+        table.add(organ, float(f"{affinities[organ]:.4g}"))
+    trop.add(key, table)
     text = tomlkit.dumps(doc)
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")

@@ -92,7 +92,7 @@ def test_write_affinities_keeps_the_file_and_its_comments(tmp_path, small_fit):
     assert sc.colonization.awakening_rate_per_day == pytest.approx(awakening, rel=1e-3)
     # Writing again replaces the table rather than adding a second one.
     write_affinities(cal, target)
-    assert len(re.findall(r"^affinity = ", target.read_text(), flags=re.M)) == 1
+    assert len(re.findall(r"^\[tropism.affinity\]", target.read_text(), flags=re.M)) == 1
 
 
 def test_uniform_delivery_writes_its_own_field(tmp_path, small_scenario_path):
