@@ -381,6 +381,29 @@ def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
     click.echo(f"Wrote {out}/ (sensitivity.csv, sensitivity.json, figures/)")
 
 
+@main.command(name="animate")
+@_scenario_arg
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="FILE.gif (Pillow) or FILE.mp4 (needs ffmpeg).")
+@_set_opt
+@_seed_opt
+@click.option("--frames", type=click.IntRange(2, 2000), default=60, show_default=True)
+@click.option("--fps", type=click.IntRange(1, 60), default=6, show_default=True)
+@_guard
+def animate_cmd(scenario: str, out: Path, overrides: tuple[str, ...], seed: int | None,
+                frames: int, fps: int) -> None:
+    """The body map over one simulated course, as an animation for slides."""
+    from .animate import AnimationError, animate
+
+    sc = _load(scenario, overrides, None, None)
+    try:
+        path = animate(sc, out, seed if seed is not None else (sc.simulation.seed or 1),
+                       frames, fps)
+    except AnimationError as e:
+        raise _Fail(str(e)) from None
+    click.echo(f"Wrote {path} ({frames} frames)")
+
+
 @main.command()
 def scenarios() -> None:
     """List the bundled scenarios with a one-line description."""
