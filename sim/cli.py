@@ -381,6 +381,24 @@ def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
     click.echo(f"Wrote {out}/ (sensitivity.csv, sensitivity.json, figures/)")
 
 
+@main.command(name="app")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind (default: this computer only).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+def app_cmd(host: str, port: int) -> None:
+    """The classroom app in the browser: pick a cancer, a hypothesis, press play."""
+    import subprocess
+
+
+    click.echo(f"metasim app: open http://{host}:{port}/ in a browser (Ctrl-C to stop)")
+    cmd = [sys.executable, "-m", "solara", "run", "sim.app", "--host", host, "--port",
+           str(port), "--production", "--no-open"]
+    try:
+        sys.exit(subprocess.call(cmd))
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
 @main.command(name="animate")
 @_scenario_arg
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,

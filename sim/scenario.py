@@ -319,6 +319,8 @@ class Scenario(_Section):
     """A fully validated scenario. Build one with :func:`load_scenario` or :func:`make_scenario`."""
 
     description: str = ""
+    # A short note for the classroom app: what to look for when this scenario runs.
+    what_to_look_for: str = ""
     hypothesis: Literal["ewing", "paget", "combined", "null"] = "combined"
     delivery: Literal["anatomical", "uniform"] | None = None
     soil: Literal["neutral", "tropism"] | None = None
