@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import html
-import io
 import threading
 import time
 from dataclasses import dataclass, field
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import solara
 
-from .bodymap import body_map, state_of
+from .bodymap import state_of
 from .model import FUNNEL_STAGES, MetastasisModel
-from .plots import HYPOTHESIS_STYLE, STAGE_LABELS
+from .plots import STAGE_LABELS
 from .scenario import HYPOTHESES, ScenarioError, load_scenario
 from .scenarios import list_scenarios
+from .svg import body_map_svg, funnel_svg, timecourse_svg
 
 EXPLANATIONS = {
     "detachment": "Cells let go of their neighbours and leave the tumour, alone or in small "
@@ -116,58 +112,17 @@ def build_courses(name: str, hypothesis: str, compare_with: str | None, seed: in
     return courses
 
 
-def _png(fig, dpi: int = 72) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+def map_svg(course: Course) -> str:
+    return body_map_svg(state_of(course.model),
+                        title=f"{course.hypothesis}: day {course.model.day:.0f}")
 
 
-def funnel_png(courses: list[Course]) -> bytes:
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    height = 0.8 / len(courses)
-    y = list(range(len(FUNNEL_STAGES)))[::-1]
-    for i, c in enumerate(courses):
-        reached = [max(int(c.model.reached[k]), 0) for k in range(len(FUNNEL_STAGES))]
-        st = HYPOTHESIS_STYLE.get(c.hypothesis, {"color": "grey", "hatch": ""})
-        ys = [v + (i - (len(courses) - 1) / 2) * height for v in y]
-        ax.barh(ys, [r if r > 0 else float("nan") for r in reached], height,
-                color=st["color"], hatch=st["hatch"], edgecolor="black", label=c.hypothesis)
-        for yi, r in zip(ys, reached, strict=True):
-            if r > 0:
-                ax.text(r * 1.4, yi, f"{r:.2g}", va="center", fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlim(0.5, 1e15)
-    ax.set_yticks(y, [STAGE_LABELS[s] for s in FUNNEL_STAGES], fontsize=8)
-    ax.set_xlabel("cells that reached each step", fontsize=8)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
-    return _png(fig)
+def funnel_of(courses: list[Course]) -> str:
+    return funnel_svg([(c.hypothesis, c.model.reached.tolist()) for c in courses])
 
 
-def timecourse_png(courses: list[Course]) -> bytes:
-    fig, ax = plt.subplots(figsize=(5.2, 2.8))
-    for c in courses:
-        st = HYPOTHESIS_STYLE.get(c.hypothesis, {"color": "grey"})
-        days = [h["day"] for h in c.history]
-        ax.plot(days, [max(h["primary"], 1) for h in c.history], color="#7b2cbf",
-                linestyle="-", label="primary" if c is courses[0] else None)
-        ax.plot(days, [max(h["metastases"], 1) for h in c.history], color=st["color"],
-                linestyle="--", marker=st.get("marker", "o"), markevery=max(1, len(days) // 8),
-                label=f"metastases ({c.hypothesis})")
-        ax.plot(days, [max(h["dormant"], 1) for h in c.history], color=st["color"],
-                linestyle=":", label=f"dormant cells ({c.hypothesis})")
-    ax.set_yscale("log")
-    ax.set_xlabel("day", fontsize=8)
-    ax.set_ylabel("cells", fontsize=8)
-    ax.legend(fontsize=6, frameon=False)
-    return _png(fig)
-
-
-def map_png(course: Course) -> bytes:
-    fig = body_map(state_of(course.model), title=f"{course.hypothesis}: day "
-                                                 f"{course.model.day:.0f}")
-    fig.set_size_inches(3.6, 6.2)
-    return _png(fig)
+def timecourse_of(courses: list[Course]) -> str:
+    return timecourse_svg([(c.hypothesis, c.history) for c in courses])
 
 
 # ------------------------------------------------------------------------------ state
@@ -305,7 +260,7 @@ def Page():
     with solara.Columns([1, 1] if len(courses) == 1 else [1, 1, 1]):
         for c in courses:
             with solara.Column():
-                solara.Image(map_png(c), width="100%")
+                solara.HTML(tag="div", unsafe_innerHTML=map_svg(c))
                 m = c.model
                 status = "died (lethal tumour burden)" if m.died else (
                     "running" if m.running else "end of the course")
@@ -314,12 +269,12 @@ def Page():
                             f"detectable; {status}", classes=["funnel-status"])
         with solara.Column():
             solara.HTML(tag="h3", unsafe_innerHTML="The cascade funnel")
-            solara.Image(funnel_png(courses), width="100%")
+            solara.HTML(tag="div", unsafe_innerHTML=funnel_of(courses))
             counts = " · ".join(f"{s}: {int(courses[0].model.reached[i]):,}"
                                 for i, s in enumerate(FUNNEL_STAGES))
             solara.Text(counts, classes=["funnel-numbers"])
             solara.HTML(tag="h3", unsafe_innerHTML="Over time")
-            solara.Image(timecourse_png(courses), width="100%")
+            solara.HTML(tag="div", unsafe_innerHTML=timecourse_of(courses))
     with solara.Details("What happens at each step", expand=True):
         for s in FUNNEL_STAGES:
             solara.HTML(tag="p", unsafe_innerHTML=f"<b>{STAGE_LABELS[s].capitalize()}.</b> "
