@@ -243,7 +243,8 @@ def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: in
         if not target.exists():
             target.write_text(Path(source).read_text(encoding="utf-8"), encoding="utf-8")
         args = [str(scenario), f"--delivery {delivery}", f"--replicates {replicates}",
-                f"--seed {cal.seed}"] + [f"--set {o}" for o in overrides]
+                f"--seed {cal.seed}"] + ([f"--start {start}"] if start != "weiss" else []) \
+            + [f"--set {o}" for o in overrides]
         write_affinities(cal, target, " ".join(args))
         field = "affinity" if delivery == "anatomical" else "affinity_uniform_delivery"
         click.echo(f"\nWrote tropism.{field} into {target}")

@@ -135,7 +135,7 @@ def _recorded_fit(name: str) -> tuple[int, int, str]:
     """Replicates, seed and delivery recorded in a preset's calibration comment."""
     text = (scenario_dir() / "presets" / f"{name}.toml").read_text(encoding="utf-8")
     m = re.search(r"Fitted by `metasim calibrate \S+ --delivery (anatomical) --replicates (\d+) "
-                  r"--seed (\d+)`", text)
+                  r"--seed (\d+)[^`]*`", text)
     assert m, f"presets/{name}.toml has no calibration note"
     return int(m.group(2)), int(m.group(3)), m.group(1)
 
