@@ -161,6 +161,8 @@ class PatientResult:
     detectable_by_organ: dict[str, int]
     #: Metastases per organ at the end of the course at or above the autopsy threshold.
     autopsy_by_organ: dict[str, int]
+    #: Colonies founded in each organ over the course (including those that died out).
+    founded_by_organ: dict[str, int]
     colonies_by_organ: dict[str, int]
     first_detectable_day: float | None
     shed_total: int
@@ -258,6 +260,7 @@ class MetastasisModel(mesa.Model):
         self.shed_total = 0
         self.shed_by_metastases = 0
         self.founded = {"single": 0, "cluster": 0}
+        self.founded_by_organ = np.zeros(N_ORGANS, dtype=np.int64)
         self.switched = {"single": 0, "cluster": 0}
         self.step_shed = 0
         self.step_ctc = 0
@@ -473,6 +476,7 @@ class MetastasisModel(mesa.Model):
                 "high for this shedding rate")
         self.reached[_F["micrometastasis"]] += n * k
         self.founded["cluster" if k > 1 else "single"] += n
+        self.founded_by_organ[organ] += n
         for _ in range(n):
             self.colonies.append(Colony(self, organ, clone, k, self.day))
 
@@ -678,6 +682,7 @@ class MetastasisModel(mesa.Model):
             lost=dict(zip(FUNNEL_STAGES, self.lost.tolist(), strict=True)),
             lost_in_transit_by_route=dict(self.lost_by_route),
             detectable_by_organ=det, autopsy_by_organ=autopsy_by_organ(self),
+            founded_by_organ=dict(zip(ORGAN_KEYS, self.founded_by_organ.tolist(), strict=True)),
             colonies_by_organ=colonies_by_organ(self),
             first_detectable_day=self.first_detectable_day,
             shed_total=int(self.shed_total), shed_by_metastases=int(self.shed_by_metastases),
