@@ -112,21 +112,22 @@ def colonies_by_organ(model: MetastasisModel) -> dict[str, int]:
     return out
 
 
-def detectable_by_organ(model: MetastasisModel) -> dict[str, int]:
+def _colonies_of_at_least(model: MetastasisModel, cells: float) -> dict[str, int]:
     out = dict.fromkeys(ORGAN_KEYS, 0)
     for c in model.colonies:
-        if c.cells >= model.detectable_cells:
+        if c.cells >= cells:
             out[ORGAN_KEYS[c.organ]] += 1
     return out
+
+
+def detectable_by_organ(model: MetastasisModel) -> dict[str, int]:
+    """Colonies detectable on imaging, per organ."""
+    return _colonies_of_at_least(model, model.detectable_cells)
 
 
 def autopsy_by_organ(model: MetastasisModel) -> dict[str, int]:
     """Colonies large enough to be found at autopsy, per organ."""
-    out = dict.fromkeys(ORGAN_KEYS, 0)
-    for c in model.colonies:
-        if c.cells >= model.autopsy_cells:
-            out[ORGAN_KEYS[c.organ]] += 1
-    return out
+    return _colonies_of_at_least(model, model.autopsy_cells)
 
 
 def dormant_cells_by_organ(model: MetastasisModel) -> dict[str, int]:
