@@ -141,6 +141,7 @@ class Colony(mesa.Agent):
         Current size.
     phase : Phase
     founded_day, switched_day, detected_day : float | None
+    origin : str
     """
 
     def __init__(self, model: MetastasisModel, organ: int, clone: int, founders: int,
@@ -154,6 +155,9 @@ class Colony(mesa.Agent):
         self.founded_day = day
         self.switched_day: float | None = None
         self.detected_day: float | None = None
+        #: "solitary" (a lodged cell that went straight to proliferation) or "dormant" (a
+        #: cell that woke from dormancy).
+        self.origin = "solitary"
 
     @property
     def mass_g(self) -> float:

@@ -109,3 +109,57 @@ def at_diagnosis(patients: Sequence[PatientResult]) -> dict[str, float | int | N
     out["median_disseminated_cells"] = float(np.median([d["disseminated_cells"] for d in diag]))
     out["median_dormant_cells"] = float(np.median([d["dormant_cells"] for d in diag]))
     return out
+
+
+def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
+    """Outcomes of a course with a resection of the primary (None without one).
+
+    * metastasis-free survival after resection: Kaplan-Meier (lifelines) of the time from
+      resection to the first metastasis detectable on imaging; patients without one are
+      censored at the end of their course. Risk at 1, 2, 5 and 10 years = 1 - S(t), with the
+      95 % interval of the estimate (exponential Greenwood);
+    * relapse times: quantiles of that time among the patients who relapsed;
+    * time to diagnosis, and the fraction with micrometastatic disease at diagnosis.
+    """
+    resected = [p for p in patients if p.resection_day is not None]
+    if not resected:
+        return None
+    from lifelines import KaplanMeierFitter
+
+    durations, observed = [], []
+    for p in resected:
+        if p.relapse_day is not None:
+            durations.append(p.relapse_day - p.resection_day)
+            observed.append(True)
+        else:
+            durations.append(p.days - p.resection_day)
+            observed.append(False)
+    kmf = KaplanMeierFitter().fit(durations, observed, label="metastasis-free")
+    ci = kmf.confidence_interval_survival_function_
+    risk = {}
+    for years in (1, 2, 5, 10):
+        t = 365.25 * years
+        s = float(kmf.survival_function_at_times(t).iloc[0])
+        row = ci[ci.index <= t].iloc[-1] if (ci.index <= t).any() else ci.iloc[0]
+        risk[f"{years}y"] = {"risk": 1.0 - s, "low": 1.0 - float(row.iloc[1]),
+                             "high": 1.0 - float(row.iloc[0]),
+                             "followed_that_long": int(sum(d >= t for d in durations))}
+    relapse = np.array([d for d, o in zip(durations, observed, strict=True) if o])
+    diag = [p.diagnosis["day"] for p in patients if p.diagnosis is not None]
+    micro = [p.diagnosis["colonies"] > 0 for p in patients if p.diagnosis is not None]
+    out = {
+        "patients_resected": len(resected),
+        "relapsed": int(relapse.size),
+        "metastasis_free_risk": risk,
+        "km_timeline_days": kmf.survival_function_.index.tolist(),
+        "km_survival": kmf.survival_function_.iloc[:, 0].tolist(),
+        "km_low": ci.iloc[:, 0].tolist(), "km_high": ci.iloc[:, 1].tolist(),
+        "median_days_to_diagnosis": float(np.median(diag)) if diag else None,
+        "fraction_micrometastatic_at_diagnosis": float(np.mean(micro)) if micro else None,
+    }
+    if relapse.size:
+        q = np.percentile(relapse, [10, 25, 50, 75, 90])
+        out["relapse_days_quantiles"] = dict(zip(["10", "25", "50", "75", "90"],
+                                                 q.tolist(), strict=True))
+        out["relapse_days_max"] = float(relapse.max())
+    return out

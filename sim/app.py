@@ -60,8 +60,9 @@ DELIVERY_SOIL = {v: k for k, v in HYPOTHESES.items()}
 def scenario_names() -> list[str]:
     names = [n for n, _ in list_scenarios()]
     classroom = [n for n in names if n.startswith("classroom/")]
+    clinical = [n for n in names if n.startswith("clinical/")]
     presets = [n for n in names if n.startswith("presets/")]
-    return classroom + presets
+    return classroom + clinical + presets
 
 
 @dataclass
@@ -275,6 +276,13 @@ def Page():
             solara.Text(counts, classes=["funnel-numbers"])
             solara.HTML(tag="h3", unsafe_innerHTML="Over time")
             solara.HTML(tag="div", unsafe_innerHTML=timecourse_of(courses))
+    events = courses[0].model.clinic.events
+    if events:
+        rows = "".join(f"<tr><td>day {e['day']:.0f}</td><td>{html.escape(e['event'])}</td>"
+                       f"<td>{html.escape(e['organ'])}</td><td>{html.escape(e['detail'])}</td></tr>"
+                       for e in events[-12:])
+        solara.HTML(tag="h3", unsafe_innerHTML=f"Timeline ({courses[0].hypothesis})")
+        solara.HTML(tag="table", unsafe_innerHTML=rows, classes=["event-log"])
     with solara.Details("What happens at each step", expand=True):
         for s in FUNNEL_STAGES:
             solara.HTML(tag="p", unsafe_innerHTML=f"<b>{STAGE_LABELS[s].capitalize()}.</b> "

@@ -43,6 +43,7 @@ from .cascade import (
     step_probability,
     transit,
 )
+from .clinic import Clinic
 from .delivery import PRIMARY_ENTRIES, chain_for, entry_probabilities
 from .scenario import Scenario, diameter_to_cells, load_scenario, make_scenario
 from .soil import affinity_vector
@@ -175,6 +176,15 @@ class PatientResult:
     assay: list[dict[str, float]] = field(default_factory=list)
     #: State when the primary reached its diagnosis size (None: it never did).
     diagnosis: dict[str, float] | None = None
+    #: The clinical timeline: {day, event, organ, detail} in order (sim.clinic).
+    events: list[dict] = field(default_factory=list)
+    resection_day: float | None = None
+    #: First day with a detectable metastasis after the resection (None: none by the end).
+    relapse_day: float | None = None
+    #: Where the first relapsing metastasis came from ("solitary" / "dormant") and when it
+    #: was founded.
+    relapse_origin: str | None = None
+    relapse_founded_day: float | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -272,10 +282,14 @@ class MetastasisModel(mesa.Model):
         self._cohort_by_key: dict[tuple, CellCohort] = {}
         self.colonies: list[Colony] = []
         self._units = 0
+        self.funnel_index = _F
+        self.clinic = Clinic(self)
         if self.primary.present and self.primary.cells >= self.diagnosis_cells:
             # Already at diagnosis size when the course starts (nothing disseminated yet
             # by construction: the course starts here).
             self.diagnosis = self.diagnosis_snapshot(0.0)
+            self.clinic.log(0.0, "diagnosis", detail="at the start of the course")
+            self.clinic.trigger("diagnosis", 0.0)
 
         self.record_every_days = max(self.dt, min(30.0, self.horizon_days / 100.0))
         self._next_record = 0.0
@@ -367,19 +381,24 @@ class MetastasisModel(mesa.Model):
             return
         pending: list[tuple[Stage, int, int, int, int]] = []
         founders: list[tuple[int, int, int, int]] = []
+        self.clinic.start_of_step()
         self._advance_lodged(pending, founders)
         self._advance_colonies()
         for stage, organ, clone, k, n in pending:
             self._add_cohort(stage, organ, clone, k, n)
-        for organ, clone, k, n in founders:
-            self._found_colonies(organ, clone, k, n)
+        for organ, clone, k, n, origin in founders:
+            self._found_colonies(organ, clone, k, n, origin)
+        self.clinic.systemic_kill()
         self.step_shed = 0
         self.step_ctc = 0
         self._shed()
-        self.primary.grow(self.dt)
+        self.primary.grow(self.dt * self.clinic.growth_multiplier)
         if (self.diagnosis is None and self.primary.present
                 and self.primary.cells >= self.diagnosis_cells):
             self.diagnosis = self.diagnosis_snapshot(self.day + self.dt)
+            self.clinic.log(self.day + self.dt, "diagnosis",
+                            detail=f"primary {self.primary.diameter_mm:.1f} mm")
+            self.clinic.trigger("diagnosis", self.day + self.dt)
         arrivals: dict[tuple[int, int], np.ndarray] = {}
         while self._injections and self._injections[0].day < self.day + self.dt - 1e-9:
             inj = self._injections.pop(0)
@@ -397,6 +416,7 @@ class MetastasisModel(mesa.Model):
                 arrivals[key] = arrived
         self._prune(Stage.DETACHED)
         for (clone, k), arrived in arrivals.items():
+            arrived = self.clinic.thin_arrivals(arrived, k)
             self.arrested_by_organ += arrived * k
             for organ in np.flatnonzero(arrived).tolist():
                 self._add_cohort(Stage.ARRESTED, organ, clone, k, int(arrived[organ]))
@@ -405,6 +425,8 @@ class MetastasisModel(mesa.Model):
         if burden >= self.scenario.simulation.lethal_burden_cells:
             self.died = True
             self.running = False
+            self.clinic.log(self.day, "death", detail=f"tumour burden {burden:.3g} cells")
+        self.clinic.end_of_step()
         if self.day >= self.horizon_days - 1e-9:
             self.running = False
         while self._report_days and self._report_days[0] <= self.day + 1e-9:
@@ -454,7 +476,7 @@ class MetastasisModel(mesa.Model):
                     self.reached[F["dormancy"]] += dorm * k
                     pending.append((Stage.DORMANT, c.organ, c.clone, k, dorm))
                 if prolif:
-                    founders.append((c.organ, c.clone, k, prolif))
+                    founders.append((c.organ, c.clone, k, prolif, "solitary"))
                 c.count -= died + dorm + prolif
         cohorts, counts, p = self._batch(Stage.DORMANT, self._p_dormant)
         if cohorts:
@@ -463,13 +485,14 @@ class MetastasisModel(mesa.Model):
                 k = c.cluster_size
                 self.lost[F["dormancy"]] += died * k
                 if awake:
-                    founders.append((c.organ, c.clone, k, awake))
+                    founders.append((c.organ, c.clone, k, awake, "dormant"))
                 c.count -= died + awake
         for stage in (Stage.ARRESTED, Stage.SOLITARY, Stage.DORMANT):
             self._prune(stage)
 
     # ---------------------------------------------------------------- 2. colonies
-    def _found_colonies(self, organ: int, clone: int, k: int, n: int) -> None:
+    def _found_colonies(self, organ: int, clone: int, k: int, n: int,
+                        origin: str = "solitary") -> None:
         if len(self.colonies) + n > self.max_units:
             raise SimulationLimitError(
                 f"more than {self.max_units:,} colonies; the colonisation parameters "
@@ -479,7 +502,9 @@ class MetastasisModel(mesa.Model):
         self.founded["cluster" if k > 1 else "single"] += n
         self.founded_by_organ[organ] += n
         for _ in range(n):
-            self.colonies.append(Colony(self, organ, clone, k, self.day))
+            colony = Colony(self, organ, clone, k, self.day)
+            colony.origin = origin
+            self.colonies.append(colony)
 
     def _advance_colonies(self) -> None:
         if not self.colonies:
@@ -493,7 +518,8 @@ class MetastasisModel(mesa.Model):
         macro = [c for c in self.colonies if c.phase is Phase.MACRO]
         if micro:
             sizes = np.fromiter((int(c.cells) for c in micro), dtype=np.int64, count=len(micro))
-            new = birth_death(self.rng, sizes, col.micrometastasis_birth_rate_per_day,
+            new = birth_death(self.rng, sizes, col.micrometastasis_birth_rate_per_day
+                              * self.clinic.growth_multiplier,
                               col.micrometastasis_death_rate_per_day, dt)
             for c, n in zip(micro, new.tolist(), strict=True):
                 if n == 0:
@@ -514,7 +540,8 @@ class MetastasisModel(mesa.Model):
                     self.switched["cluster" if c.founders > 1 else "single"] += 1
         if macro:
             cells = np.fromiter((c.cells for c in macro), dtype=float, count=len(macro))
-            cells = gompertz(cells, col.macrometastasis_gompertz_rate_per_day,
+            cells = gompertz(cells, col.macrometastasis_gompertz_rate_per_day
+                             * self.clinic.growth_multiplier,
                              col.macrometastasis_carrying_capacity_cells, dt)
             for c, n in zip(macro, cells.tolist(), strict=True):
                 c.cells = n
@@ -527,6 +554,7 @@ class MetastasisModel(mesa.Model):
                     c.detected_day = self.day + dt
                     if self.first_detectable_day is None:
                         self.first_detectable_day = self.day + dt
+                        self.clinic.trigger("first_detection", self.day + dt)
             else:
                 c.remove()
         self.colonies = keep
@@ -690,7 +718,10 @@ class MetastasisModel(mesa.Model):
             colonies_founded=dict(self.founded), colonies_survived=dict(self.switched),
             timeseries=ts, injected_total=int(self.injected_total),
             assay=[{k: float(v) for k, v in a.items()} for a in self.assay],
-            diagnosis=self.diagnosis)
+            diagnosis=self.diagnosis, events=list(self.clinic.events),
+            resection_day=self.clinic.resection_day, relapse_day=self.clinic.relapse_day,
+            relapse_origin=self.clinic.relapse_origin,
+            relapse_founded_day=self.clinic.relapse_founded_day)
 
 
 def _as_scenario(scenario: Any, overrides: Mapping[str, Any] | None) -> Scenario:

@@ -129,6 +129,7 @@ def summary(run: RunResult) -> dict[str, Any]:
         "autopsy_reference": {"source": DISIBIO_2008.citation,
                               "site_frequency": autopsy_reference(sc.primary.site)},
         **({"assay": assay_summary(run)} if sc.injection else {}),
+        **({"clinical": analysis.clinical_outcomes(patients)} if sc.intervention else {}),
     }
 
 
@@ -201,14 +202,22 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
             obs = observed.get(organ)
             w.writerow([organ, f"{s['fraction']:.6g}", f"{s['low']:.6g}", f"{s['high']:.6g}",
                         s["patients"], run.replicates, "" if obs is None else f"{obs:.6g}"])
+    with _csv(stage / "events.csv") as w:
+        w.writerow(["replicate", "day", "event", "organ", "detail"])
+        for p in run.patients:
+            for e in p.events:
+                w.writerow([p.replicate, f"{e['day']:g}", e["event"], e["organ"], e["detail"]])
     with _csv(stage / "patients.csv") as w:
-        w.writerow(["replicate", "days", "died", "first_detectable_day", "shed_total"]
+        w.writerow(["replicate", "days", "died", "first_detectable_day", "resection_day",
+                    "relapse_day", "shed_total"]
                    + [f"reached_{s}" for s in FUNNEL_STAGES] + [f"lost_{s}" for s in FUNNEL_STAGES]
                    + [f"detectable_{o}" for o in TARGET_ORGANS]
                    + [f"autopsy_{o}" for o in TARGET_ORGANS])
         for p in run.patients:
             w.writerow([p.replicate, f"{p.days:g}", int(p.died),
                         "" if p.first_detectable_day is None else f"{p.first_detectable_day:g}",
+                        "" if p.resection_day is None else f"{p.resection_day:g}",
+                        "" if p.relapse_day is None else f"{p.relapse_day:g}",
                         p.shed_total] + [p.reached[s] for s in FUNNEL_STAGES]
                        + [p.lost[s] for s in FUNNEL_STAGES]
                        + [p.detectable_by_organ.get(o, 0) for o in TARGET_ORGANS]
@@ -222,6 +231,9 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
                    stage / "figures" / "site_frequency.png")
         plots.save(plots.timecourse_figure(run.patients, f"Time course ({label})"),
                    stage / "figures" / "timecourse.png")
+        if summ.get("clinical"):
+            plots.save(plots.km_figure(summ["clinical"], f"After resection ({label})"),
+                       stage / "figures" / "metastasis_free_survival.png")
     _json(stage / "summary.json", summ)
     return summ
 

@@ -229,3 +229,27 @@ def weiss_heatmap_figure(indices: Mapping[str, Mapping[str, float]], title: str 
 def _finite_mean(values: Sequence[float]) -> float:
     finite = [v for v in values if np.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
+
+
+def km_figure(clinical: Mapping, title: str = "") -> Figure:
+    """Kaplan-Meier metastasis-free survival after resection, 95 % band, with the relapse
+    times as a histogram below."""
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(7, 6), height_ratios=[3, 1], sharex=True)
+    t = np.array(clinical["km_timeline_days"]) / 365.25
+    ax.step(t, clinical["km_survival"], where="post", color="black",
+            label=f"metastasis-free (n = {clinical['patients_resected']})")
+    ax.fill_between(t, clinical["km_low"], clinical["km_high"], step="post", color="grey",
+                    alpha=0.3, label="95 % interval")
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("free of detectable metastases")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title(title)
+    q = clinical.get("relapse_days_quantiles")
+    relapses = [v for v in clinical.get("km_timeline_days", []) if v > 0]
+    if q:
+        ax2.axvline(q["50"] / 365.25, color="black", linestyle="--", label="median relapse")
+        ax2.legend(frameon=False, fontsize=8)
+    ax2.set_xlabel("years after resection")
+    ax2.set_yticks([])
+    ax2.hist(np.array(relapses) / 365.25, bins=20, color="#777777", edgecolor="black")
+    return fig

@@ -285,6 +285,74 @@ class Injection(_Section):
     subclone: Annotated[int, Field(ge=0)] = 0
 
 
+KILL_COMPARTMENTS = ("circulating", "arrested", "solitary", "dormant", "micrometastasis",
+                     "macrometastasis")
+#: Default kill rates of systemic therapy, per day, by compartment. ASSUMPTIONS (no per-stage
+#: figures are published): proliferating cells are killed by a constant fraction per day
+#: (the log-kill hypothesis, Skipper et al. 1964, Cancer Chemother Rep 35:1); dormant,
+#: non-dividing cells are largely spared (Aguirre-Ghiso 2007, Nat Rev Cancer 7:834; widely
+#: quoted): 0.02/day over 6 months removes ~97 % of a macrometastasis (1.6 logs) and ~17 %
+#: of dormant cells at 0.001/day.
+DEFAULT_KILL_RATE_PER_DAY = {"circulating": 0.0, "arrested": 0.05, "solitary": 0.05,
+                             "dormant": 0.001, "micrometastasis": 0.05,
+                             "macrometastasis": 0.02}
+SYMPTOMS = {
+    "brain": "headache, seizures, vision problems", "liver": "loss of appetite, jaundice",
+    "bone": "bone pain, fracture risk", "lung": "breathlessness",
+    "pleura": "breathlessness, pleural fluid", "peritoneum": "abdominal swelling (ascites)",
+    "adrenal": "usually silent; adrenal insufficiency when both are replaced",
+    "skin": "a lump in the skin", "regional_lymph_nodes": "swollen lymph nodes",
+    "distant_lymph_nodes": "swollen lymph nodes",
+}
+
+
+class Intervention(_Section):
+    """A treatment on the patient's timeline, at a ``day`` or at an event (``at``).
+
+    ``kind``: ``resection`` of the primary (``fraction_removed``); ``systemic`` therapy
+    (``kill_rate_per_day`` by compartment for ``duration_days``); ``local`` therapy of the
+    metastases in one ``organ`` (surgery, radiotherapy, radiofrequency ablation:
+    ``efficacy`` = fraction of their cells killed, ``target`` = the detectable ones or all);
+    ``growth_inhibition`` (every growth rate x ``growth_multiplier`` for ``duration_days``).
+    """
+
+    kind: Literal["resection", "systemic", "local", "growth_inhibition"]
+    name: str = ""
+    day: Annotated[float, Field(ge=0.0, le=36_500.0)] | None = None
+    # diagnosis: when the primary reaches primary.diagnosis_diameter_mm; first_detection:
+    # when the first metastasis becomes detectable on imaging.
+    at: Literal["diagnosis", "first_detection"] | None = None
+    delay_days: Annotated[float, Field(ge=0.0, le=36_500.0)] = 0.0
+    fraction_removed: Probability = 1.0
+    duration_days: Annotated[float, Field(gt=0.0, le=36_500.0)] = 180.0
+    kill_rate_per_day: dict[Literal[KILL_COMPARTMENTS], Rate] = Field(  # type: ignore[valid-type]
+        default_factory=dict)
+    organ: OrganKey | None = None
+    efficacy: Probability = 0.9
+    target: Literal["detectable", "all"] = "detectable"
+    growth_multiplier: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+
+    @model_validator(mode="after")
+    def _when_and_what(self) -> Intervention:
+        if (self.day is None) == (self.at is None):
+            raise ValueError("give either day = <days> or at = \"diagnosis\" | "
+                             "\"first_detection\" (one of them)")
+        if self.kind == "local" and self.organ is None:
+            raise ValueError("a local intervention needs organ = <target organ>")
+        if self.kind != "local" and self.organ is not None:
+            raise ValueError(f"organ is only for kind = \"local\" (not {self.kind!r})")
+        return self
+
+    def kill_rates(self) -> dict[str, float]:
+        return {**DEFAULT_KILL_RATE_PER_DAY, **self.kill_rate_per_day}
+
+
+class Clinical(_Section):
+    # An organ's metastases cause symptoms once they hold this many cells. ASSUMPTION:
+    # ~1e10 cells (~10 g), a burden that typically declares itself clinically.
+    symptom_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e10
+
+
 class Assay(_Section):
     # Days at which the fates of injected cells are reported in summary.json ("assay").
     report_days: list[Annotated[float, Field(ge=0.0, le=36_500.0)]] = Field(default_factory=list)
@@ -336,6 +404,8 @@ class Scenario(_Section):
     tropism: Tropism = Field(default_factory=Tropism)
     simulation: Simulation = Field(default_factory=Simulation)
     injection: list[Injection] = Field(default_factory=list)
+    intervention: list[Intervention] = Field(default_factory=list)
+    clinical: Clinical = Field(default_factory=Clinical)
     assay: Assay = Field(default_factory=Assay)
 
     @model_validator(mode="after")
