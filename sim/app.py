@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import solara
 
+from .agents import Stage
 from .bodymap import state_of
 from .model import FUNNEL_STAGES, MetastasisModel
 from .plots import STAGE_LABELS
@@ -78,19 +79,13 @@ class Course:
         self.history.append({"day": m.day, "primary": m.primary.cells,
                              "metastases": sum(c.cells for c in m.colonies),
                              "colonies": len(m.colonies),
-                             "dormant": sum(c.count for c in m.cohorts[_dormant()])})
+                             "dormant": sum(c.count for c in m.cohorts[Stage.DORMANT])})
 
     def advance(self, days: float) -> None:
         target = self.model.day + days
         while self.model.running and self.model.day < target - 1e-9:
             self.model.step()
         self.record()
-
-
-def _dormant():
-    from .agents import Stage
-
-    return Stage.DORMANT
 
 
 def build_courses(name: str, hypothesis: str, compare_with: str | None, seed: int,

@@ -59,6 +59,38 @@ PRIMARY_POSITION: dict[str, tuple[float, float]] = {
 BACKGROUND_ORGANS = ("pleura", "peritoneum", "large_intestine")  # drawn first, outline only
 
 
+def layout_for(site: str) -> tuple[dict[str, tuple[float, float, float, float]],
+                                   tuple[float, float]]:
+    """The organ layout for a primary site (its regional nodes beside it) and its position."""
+    px, py = PRIMARY_POSITION.get(site, (5.0, 10.0))
+    layout = dict(LAYOUT)
+    layout["regional_lymph_nodes"] = (px - 1.0 if px > 2.5 else px + 1.0, py + 0.7, 0.7, 0.5)
+    return layout, (px, py)
+
+
+def routes_for(site: str, layout: dict) -> list[tuple[tuple[float, float], str, str, bool]]:
+    """The routes out of the primary to draw: (target point, label, colour, dashed)."""
+    sp = PRIMARY_SITES.get(site)
+    if sp is None:
+        return []
+    _, py = PRIMARY_POSITION.get(site, (5.0, 10.0))
+    drainage = sp.venous_drainage
+    lung = LAYOUT["lung"][:2]
+    routes = []
+    if drainage.get("caval"):
+        routes.append(((lung[0] - 0.8, lung[1] - 0.6), "caval veins → lungs", "#1f4e9c", False))
+    if drainage.get("portal"):
+        routes.append((LAYOUT["liver"][:2], "portal vein → liver", "#9c4e1f", False))
+    if drainage.get("pulmonary_vein"):
+        routes.append((LAYOUT["brain"][:2], "pulmonary veins → body", "#b8860b", False))
+    if drainage.get("vertebral"):
+        routes.append(((LAYOUT["bone"][0], py - 1.0), "Batson's plexus → spine", "#555555",
+                       False))
+    if sp.routes.get("lymph", 0) > 0:
+        routes.append((layout["regional_lymph_nodes"][:2], "lymph", "#2e8b57", True))
+    return routes
+
+
 def _silhouette(ax) -> None:
     style = {"facecolor": "#f3eee8", "edgecolor": "#999999", "linewidth": 1.2, "zorder": 0}
     ax.add_patch(Ellipse((5.0, 18.3), 3.0, 3.2, **style))                    # head
@@ -101,10 +133,7 @@ def body_map(state: dict[str, Any], ax=None, title: str = "") -> Figure:
     cmap = plt.get_cmap("Reds")
     norm = LogNorm(vmin=1e3, vmax=1e11)
     site = state.get("site", "breast")
-    px, py = PRIMARY_POSITION.get(site, (5.0, 10.0))
-    layout = dict(LAYOUT)
-    # The regional nodes are the primary's own: drawn beside it.
-    layout["regional_lymph_nodes"] = (px - 1.0 if px > 2.5 else px + 1.0, py + 0.7, 0.7, 0.5)
+    layout, (px, py) = layout_for(site)
     ordered = list(BACKGROUND_ORGANS) + [o for o in layout if o not in BACKGROUND_ORGANS]
     for organ in ordered:
         x, y, w, h = layout[organ]
@@ -127,21 +156,9 @@ def body_map(state: dict[str, Any], ax=None, title: str = "") -> Figure:
     size = 80 + 25 * max(0.0, math.log10(max(state.get("primary_cells", 1.0), 1.0)) - 6)
     ax.scatter([px], [py], marker="*", s=size, color="#7b2cbf", edgecolor="black", zorder=10,
                label="primary tumour")
-    drainage = PRIMARY_SITES[site].venous_drainage if site in PRIMARY_SITES else {}
-    lung = LAYOUT["lung"][:2]
-    if drainage.get("caval"):
-        _arrow(ax, (px, py), (lung[0] - 0.8, lung[1] - 0.6), "caval veins", "#1f4e9c")
-    if drainage.get("portal"):
-        _arrow(ax, (px, py), LAYOUT["liver"][:2], "portal vein", "#9c4e1f", rad=-0.3)
-    if drainage.get("pulmonary_vein"):
-        _arrow(ax, (px, py), LAYOUT["brain"][:2], "pulmonary veins → body", "#b8860b",
-               rad=-0.3)
-    if drainage.get("vertebral"):
-        _arrow(ax, (px, py), (LAYOUT["bone"][0], py - 1.0), "Batson's plexus", "#555555",
-               rad=0.2)
-    if PRIMARY_SITES.get(site) is not None and PRIMARY_SITES[site].routes.get("lymph", 0) > 0:
-        _arrow(ax, (px, py), layout["regional_lymph_nodes"][:2], "lymph", "#2e8b57", "--",
-               rad=0.3)
+    for target, label, color, dashed in routes_for(site, layout):
+        _arrow(ax, (px, py), target, label, color, "--" if dashed else "-",
+               rad=0.3 if dashed else 0.2)
     day = state.get("day")
     ax.set_title(title or (f"day {day:.0f}" if day is not None else ""), fontsize=10)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)

@@ -269,14 +269,6 @@ def format_fit(cal: Calibration) -> str:
     return "\n".join(lines)
 
 
-def fit_rows(cal: Calibration) -> list[dict[str, Any]]:
-    return [{"organ": f.organ, "observed": f.observed, "observed_low": f.observed_low,
-             "observed_high": f.observed_high, "simulated": f.simulated,
-             "simulated_low": f.simulated_low, "simulated_high": f.simulated_high,
-             "affinity": f.affinity, "z": f.z, "reachable": f.reachable, "within": f.within}
-            for f in cal.organs]
-
-
 def write_affinities(cal: Calibration, path: str | Path, command: str = "") -> Path:
     """Write the fitted affinities into ``[tropism]`` of a scenario file.
 

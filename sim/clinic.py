@@ -211,17 +211,22 @@ class Clinic:
                                    detectable_only=it.target == "detectable")
 
     # ---------------------------------------------------------------- events
+    def detected(self, colony) -> None:
+        """A colony just crossed the imaging threshold: log its organ's first detection."""
+        if colony.organ in self._detected:
+            return
+        self._detected.add(colony.organ)
+        mm = self.model.scenario.colonization.detectable_diameter_mm
+        self.log(colony.detected_day, "metastasis_detected", ORGAN_KEYS[colony.organ],
+                 f"{colony.cells:.3g} cells (>= {mm:g} mm)")
+
     def end_of_step(self) -> None:
-        """Log detections and symptoms (organ by organ, the first time each happens)."""
+        """Log relapse after a resection and symptoms (organ by organ, the first time)."""
         m = self.model
         day = m.day
         burden: dict[int, float] = {}
         for c in m.colonies:
             burden[c.organ] = burden.get(c.organ, 0.0) + c.cells
-            if c.cells >= m.detectable_cells and c.organ not in self._detected:
-                self._detected.add(c.organ)
-                self.log(day, "metastasis_detected", ORGAN_KEYS[c.organ],
-                         f"{c.cells:.3g} cells (>= {m.scenario.colonization.detectable_diameter_mm:g} mm)")
         if self.resection_day is not None and self.relapse_day is None:
             found = [c for c in m.colonies if c.cells >= m.detectable_cells]
             if found:

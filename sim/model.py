@@ -552,6 +552,7 @@ class MetastasisModel(mesa.Model):
                 # the avascular limit).
                 if c.detected_day is None and c.cells >= self.detectable_cells:
                     c.detected_day = self.day + dt
+                    self.clinic.detected(c)
                     if self.first_detectable_day is None:
                         self.first_detectable_day = self.day + dt
                         self.clinic.trigger("first_detection", self.day + dt)

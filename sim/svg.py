@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from matplotlib import colormaps
 from matplotlib.colors import LogNorm, to_hex
 
-from .anatomy import ORGANS, PRIMARY_SITES
-from .bodymap import BACKGROUND_ORGANS, LAYOUT, PRIMARY_POSITION
+from .anatomy import ORGANS
+from .bodymap import BACKGROUND_ORGANS, layout_for, routes_for
 from .model import FUNNEL_STAGES
 from .plots import HYPOTHESIS_STYLE, STAGE_LABELS
 
@@ -51,9 +51,7 @@ def body_map_svg(state: dict, title: str = "") -> str:
     burden, dormant = state.get("burden", {}), state.get("dormant", {})
     detectable = state.get("detectable", {})
     site = state.get("site", "breast")
-    px, py = PRIMARY_POSITION.get(site, (5.0, 10.0))
-    layout = dict(LAYOUT)
-    layout["regional_lymph_nodes"] = (px - 1.0 if px > 2.5 else px + 1.0, py + 0.7, 0.7, 0.5)
+    layout, (px, py) = layout_for(site)
     for organ in list(BACKGROUND_ORGANS) + [o for o in layout if o not in BACKGROUND_ORGANS]:
         x0, y0, ew, eh = layout[organ]
         x, y = _xy(x0, y0)
@@ -80,20 +78,8 @@ def body_map_svg(state: dict, title: str = "") -> str:
             r = min(2.0 + 0.5 * math.log10(1 + dormant[organ]), 6)
             out.append(f'<circle cx="{x + ew * S / 2 - 3:.0f}" cy="{y - eh * S / 2 + 3:.0f}" '
                        f'r="{r:.1f}" fill="black"/>')
-    # Routes out of the primary.
-    sp = PRIMARY_SITES.get(site)
-    drainage = sp.venous_drainage if sp else {}
-    routes = []
-    if drainage.get("caval"):
-        routes.append(((4.2, 13.0), "caval veins → lungs", "#1f4e9c", ""))
-    if drainage.get("portal"):
-        routes.append((LAYOUT["liver"][:2], "portal vein → liver", "#9c4e1f", ""))
-    if drainage.get("pulmonary_vein"):
-        routes.append((LAYOUT["brain"][:2], "pulmonary veins → body", "#b8860b", ""))
-    if drainage.get("vertebral"):
-        routes.append(((LAYOUT["bone"][0], py - 1.0), "Batson's plexus → spine", "#555", ""))
-    if sp and sp.routes.get("lymph", 0) > 0:
-        routes.append((layout["regional_lymph_nodes"][:2], "lymph", "#2e8b57", "5,3"))
+    routes = [(t, label, color, "5,3" if dashed else "")
+              for t, label, color, dashed in routes_for(site, layout)]
     out.append('<defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
                'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
                'fill="context-stroke"/></marker></defs>')

@@ -26,20 +26,21 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from .anatomy import PRIMARY_SITES, TARGET_ORGANS
+from .anatomy import TARGET_ORGANS
 from .model import FUNNEL_STAGES, PatientResult, simulate
 from .scenario import (
     HYPOTHESES,
     Scenario,
     ScenarioError,
     _format_errors,
+    _Section,
     apply_overrides,
     make_scenario,
     parse_override,
@@ -52,11 +53,6 @@ EXECUTORS = ("serial", "processes", "dask")
 
 
 # ------------------------------------------------------------------------------ schema
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
-                              validate_default=True)
-
-
 class ParameterSpec(_Section):
     """One varied scenario key: explicit ``values`` or a range ``low``..``high``."""
 
@@ -540,9 +536,6 @@ class SweepSummary:
     wall_time_s: float
     errors_sample: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 def sweep(loaded: LoadedExperiment, out: str | Path, executor: str = "serial",
           workers: int = 1, scheduler: str | None = None, resume: bool = False,
@@ -574,8 +567,3 @@ def sweep(loaded: LoadedExperiment, out: str | Path, executor: str = "serial",
         bar.close()
     return SweepSummary(len(runs), len(runs) - len(todo), len(todo), len(errors),
                         time.perf_counter() - t0, errors[:5])
-
-
-def experiment_site_key(loaded: LoadedExperiment, label: str) -> str | None:
-    """The autopsy-table row of a base scenario's primary (None: no row)."""
-    return PRIMARY_SITES[loaded.bases[label].primary.site].disibio_row
