@@ -46,9 +46,19 @@ def resolve_seed(scenario: Scenario, seed: int | None) -> tuple[int, str]:
     return entropy, "drawn from OS entropy (no seed given); recorded here to reproduce"
 
 
+def replicate_stream(seed: int, replicate: int) -> np.random.SeedSequence:
+    """Child ``replicate`` of ``SeedSequence(seed)``, in O(1).
+
+    Identical to ``SeedSequence(seed).spawn(n)[replicate]`` for any ``n > replicate`` (a
+    child is the parent's entropy with spawn key ``(replicate,)``), without building the
+    ``n - 1`` other children.
+    """
+    return np.random.SeedSequence(seed, spawn_key=(int(replicate),))
+
+
 def replicate_streams(seed: int, replicates: int) -> list[np.random.SeedSequence]:
     """Independent child streams, one per replicate."""
-    return np.random.SeedSequence(seed).spawn(replicates)
+    return [replicate_stream(seed, r) for r in range(replicates)]
 
 
 def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int | None = None,
