@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -117,11 +119,14 @@ class Primary(_Section):
             value = getattr(self, name)
             if value is not None:
                 _sums_to_one(f"primary.{name}", value)
+        names = [c.name for c in self.subclones]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"primary.subclones: the name {', '.join(map(repr, repeated))} "
+                             f"is used more than once; each subclone needs its own name "
+                             f"(got {names})")
         _sums_to_one("the fractions of primary.subclones",
                      {c.name: c.fraction for c in self.subclones})
-        names = [c.name for c in self.subclones]
-        if len(set(names)) != len(names):
-            raise ValueError(f"primary.subclones names must be unique (got {names})")
         if diameter_to_cells(self.diagnosis_diameter_mm) >= self.carrying_capacity_cells:
             raise ValueError(
                 f"primary.diagnosis_diameter_mm = {self.diagnosis_diameter_mm:g} mm is not "
@@ -504,13 +509,25 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, raw = text.split("=", 1)
     key, raw = key.strip(), raw.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ScenarioError(f"--set {text!r}: the key must be a dotted path such as "
+        raise ScenarioError(f"--set {_short(text)}: the key must be a dotted path such as "
                             "simulation.dt_days")
+    if key.count(".") >= MAX_NESTING:
+        raise ScenarioError(f"--set {_short(key)}: {key.count('.') + 1} key parts; no scenario "
+                            f"key has more than 4 (at most {MAX_NESTING} accepted)")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    except RecursionError:
+        raise ScenarioError(f"--set {_short(key)}: the value is nested too deeply") from None
+    if nesting_depth(value) > MAX_NESTING:
+        raise ScenarioError(f"--set {_short(key)}: the value is nested more than "
+                            f"{MAX_NESTING} levels deep")
     return key, value
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) -> dict:
@@ -621,6 +638,11 @@ def make_scenario(data: Mapping[str, Any] | None = None,
         With one message naming the source, the key path, the value and what is allowed.
     """
     pairs = [parse_override(o) if isinstance(o, str) else o for o in overrides]
+    check_nesting(dict(data or {}), source)
+    for key, value in pairs:
+        if str(key).count(".") >= MAX_NESTING or nesting_depth(value) > MAX_NESTING:
+            raise ScenarioError(f"--set {_short(str(key))}: nested more than {MAX_NESTING} "
+                                "levels deep")
     raw = apply_overrides(_deepcopy(dict(data or {})), pairs)
     overridden = {k: f"--set {k}" for k, _ in pairs}
     try:
@@ -637,23 +659,100 @@ def _deepcopy(d: Any) -> Any:
     return d
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; every failure becomes a :class:`ScenarioError`."""
+#: Largest scenario or experiment file read (bytes). The bundled ones are under 10 KB; the
+#: limit keeps ``/dev/zero`` or a huge file from exhausting memory.
+MAX_FILE_BYTES = 1_000_000
+#: Deepest nesting of tables and arrays accepted in a file or a ``--set`` value; no scenario
+#: key is deeper than 4, and deep nesting would exhaust Python's recursion limit.
+MAX_NESTING = 16
+
+
+def read_text_file(path: str | Path, what: str = "scenario file",
+                   max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a regular UTF-8 file of at most ``max_bytes``; every failure is a ScenarioError.
+
+    Special files are refused without blocking: the file is opened non-blocking (a FIFO with
+    no writer cannot pin the process) and checked with ``fstat`` on the open descriptor, so
+    a device, a FIFO or a folder is never read.
+    """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        raise ScenarioError(f"{p}: no such scenario file") from None
+        raise ScenarioError(f"{p}: no such {what}") from None
     except IsADirectoryError:
-        raise ScenarioError(f"{p}: is a directory, not a scenario file") from None
+        raise ScenarioError(f"{p}: is a directory, not a {what}") from None
+    except PermissionError:
+        raise ScenarioError(f"{p}: permission denied (cannot read this {what})") from None
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot be read ({e.strerror or e})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ScenarioError(f"{p}: is a directory, not a {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(f"{p}: is not a regular file (a device, FIFO or socket); "
+                                f"a {what} must be a regular file")
+        if info.st_size > max_bytes:
+            raise ScenarioError(f"{p}: {info.st_size:,} bytes; a {what} may have at most "
+                                f"{max_bytes:,}")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            data = fh.read(max_bytes + 1)
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot be read ({e.strerror or e})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > max_bytes:
+        raise ScenarioError(f"{p}: larger than {max_bytes:,} bytes, the most a {what} may have")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ScenarioError(f"{p}: not a UTF-8 text file ({e.reason})") from None
-    except OSError as e:
-        raise ScenarioError(f"{p}: cannot be read ({e.strerror})") from None
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """Parse TOML text; malformed or too deeply nested input is a ScenarioError."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{p}: malformed TOML: {e}") from None
+        raise ScenarioError(f"{source}: malformed TOML: {e}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: tables or arrays nested too deeply (at most "
+                            f"{MAX_NESTING} levels)") from None
+    check_nesting(data, source)
+    return data
+
+
+def nesting_depth(value: Any) -> int:
+    """Depth of nested tables and arrays (0 for a plain value), computed without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, dict):
+            todo.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            todo.extend((x, depth + 1) for x in v)
+        else:
+            deepest = max(deepest, depth)
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_NESTING:
+            break
+    return deepest
+
+
+def check_nesting(data: Any, source: str) -> None:
+    depth = nesting_depth(data)
+    if depth > MAX_NESTING:
+        raise ScenarioError(f"{source}: tables or arrays nested more than {MAX_NESTING} levels "
+                            "deep; no scenario key is deeper than 4")
+
+
+def read_toml(path: str | Path, what: str = "scenario file") -> dict[str, Any]:
+    """Read a TOML file; every failure becomes a :class:`ScenarioError`."""
+    return parse_toml(read_text_file(path, what), str(path))
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str | tuple[str, Any]] = ()) -> Scenario:

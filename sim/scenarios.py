@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from pathlib import Path
 
@@ -16,9 +17,11 @@ def scenario_dir() -> Path:
 
 def is_experiment(path: Path) -> bool:
     """An experiment file (``metasim sweep``) rather than a scenario: it lists ``scenarios``."""
+    from .scenario import ScenarioError, read_toml
+
     try:
-        return "scenarios" in tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError):
+        return "scenarios" in read_toml(path)
+    except ScenarioError:
         return False
 
 
@@ -37,14 +40,44 @@ def list_scenarios(experiments: bool = False) -> list[tuple[str, str]]:
     return out
 
 
+def bundled_names() -> list[str]:
+    """Every bundled scenario and experiment name (``presets/breast``, ...)."""
+    root = scenario_dir()
+    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.toml"))
+
+
+def suggest(name: str | Path) -> str:
+    """`` (did you mean 'presets/breast'?)`` for a mistyped bundled name, else ``""``."""
+    names = bundled_names()
+    short = {n.rsplit("/", 1)[-1]: n for n in names if n.startswith(("presets/", "classroom/"))}
+    text = str(name).removesuffix(".toml")
+    close = difflib.get_close_matches(text, names, n=1, cutoff=0.7)
+    if not close:
+        hit = difflib.get_close_matches(text.rsplit("/", 1)[-1], list(short), n=1, cutoff=0.7)
+        close = [short[hit[0]]] if hit else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def find_scenario(name: str | Path) -> Path:
-    """A scenario path, or a bundled name like ``presets/breast`` or ``breast``."""
+    """A scenario path, or a bundled name like ``presets/breast`` or ``breast``.
+
+    A name that is neither an existing path nor a bundled scenario raises ScenarioError with
+    the closest bundled name, if any.
+    """
+    from .scenario import ScenarioError
+
     p = Path(name)
-    if p.exists() or p.suffix == ".toml" or len(p.parts) > 2:
+    try:
+        exists = p.exists()
+    except OSError:  # e.g. a path inside a folder that cannot be searched
+        exists = True  # let the reader report why it cannot be read
+    if exists:
         return p
     root = scenario_dir()
-    for candidate in (root / f"{p}.toml", root / "presets" / f"{p}.toml",
-                      root / "classroom" / f"{p}.toml"):
-        if candidate.is_file():
-            return candidate
-    return p
+    if p.suffix != ".toml" and len(p.parts) <= 2:
+        for candidate in (root / f"{p}.toml", root / "presets" / f"{p}.toml",
+                          root / "classroom" / f"{p}.toml"):
+            if candidate.is_file():
+                return candidate
+    raise ScenarioError(f"{name}: no such file or bundled scenario{suggest(name)}; "
+                        "`metasim scenarios` lists the bundled ones")
