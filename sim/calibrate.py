@@ -26,6 +26,8 @@ colonisation as well as its distribution over organs.
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterable
@@ -42,8 +44,9 @@ from .anatomy import PRIMARY_SITES, TARGET_ORGANS
 from .delivery import delivered_fractions
 from .experiments import resolve_seed, run_replicates
 from .model import PatientResult
+from .outputs import OutputError
 from .reference import AUTOPSY_TABLES
-from .scenario import Scenario, ScenarioError, make_scenario
+from .scenario import Scenario, ScenarioError, make_scenario, read_text_file
 from .soil import MIN_DELIVERED_FRACTION, derived_affinities
 
 #: Range the fitted (absolute) affinities may take: an organ the table never reports still
@@ -269,18 +272,57 @@ def format_fit(cal: Calibration) -> str:
     return "\n".join(lines)
 
 
-def write_affinities(cal: Calibration, path: str | Path, command: str = "") -> Path:
+def _parse_scenario_toml(path: Path, what: str):
+    """tomlkit document of a scenario file; any problem is a ScenarioError naming it."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    text = read_text_file(path, what)
+    try:
+        return tomlkit.parse(text)
+    except (TOMLKitError, ValueError) as e:
+        raise ScenarioError(f"{path}: {what} is not valid TOML ({e}); metasim only updates "
+                            "scenario files") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: {what} is nested too deeply") from None
+
+
+def check_write_target(path: str | Path) -> None:
+    """Fail before the fit if ``--write`` could not be written: an existing file must be a
+    scenario TOML file metasim can parse, and its folder must take a new file."""
+    p = Path(path)
+    what = "--write file"
+    if p.exists() or p.is_symlink():
+        if p.is_dir():
+            raise OutputError(f"--write {p}: is a directory")
+        _parse_scenario_toml(p, what)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"--write {p}: folder {folder} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"--write {p}: cannot write in {folder} ({e.strerror or e})") from None
+
+
+def write_affinities(cal: Calibration, path: str | Path, command: str = "",
+                     template: str | Path | None = None) -> Path:
     """Write the fitted affinities into ``[tropism]`` of a scenario file.
 
     The file keeps its comments and layout (tomlkit); only the affinity table of the fitted
     delivery mode is replaced, with a comment saying how it was produced. A file that does
-    not exist yet is created from the calibrated scenario.
+    not exist yet starts as a copy of ``template`` (the calibrated scenario's file) or, with
+    none, of the calibrated scenario. The file is replaced atomically.
     """
     import tomlkit
 
     p = Path(path)
     if p.exists():
-        doc = tomlkit.parse(p.read_text(encoding="utf-8"))
+        doc = _parse_scenario_toml(p, "--write file")
+    elif template is not None:
+        doc = _parse_scenario_toml(Path(template), "scenario file")
     else:
         doc = tomlkit.document()
         for k, v in cal.scenario.to_input().items():
@@ -319,7 +361,15 @@ def write_affinities(cal: Calibration, path: str | Path, command: str = "") -> P
         table.add(organ, float(f"{affinities[organ]:.4g}"))
     trop.add(key, table)
     text = tomlkit.dumps(doc)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(p)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except OSError as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        raise OutputError(f"--write {p}: could not be written ({e.strerror or e}); the fit "
+                          "above is complete: copy its affinities by hand") from None
     return p

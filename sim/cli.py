@@ -13,9 +13,19 @@ from pathlib import Path
 import click
 
 from .anatomy import PRIMARY_SITES
-from .experiments import compare, process_mapper, run_replicates
+from .experiments import WorkerError, compare, process_mapper, resolve_workers, run_replicates
+from .limits import TIMESERIES_KEPT, WARN_SECONDS, RunTooLargeError, check_run
 from .model import SimulationLimitError
-from .outputs import OutputError, check_destination, staged, write_comparison, write_run, write_validation
+from .outputs import (
+    OutputError,
+    PatientFiles,
+    is_earlier_output,
+    numbered_destination,
+    staged,
+    write_comparison,
+    write_run,
+    write_validation,
+)
 from .scenario import HYPOTHESES, Scenario, ScenarioError, load_scenario
 from .scenarios import list_scenarios
 
@@ -30,8 +40,10 @@ class _Fail(click.ClickException):
 
 
 def _load(scenario: str, overrides: tuple[str, ...], seed: int | None,
-          replicates: int | None) -> Scenario:
+          replicates: int | None, hypothesis: str | None = None) -> Scenario:
     extra = list(overrides)
+    if hypothesis is not None:
+        extra.append(f"hypothesis={hypothesis}")
     if seed is not None:
         extra.append(f"simulation.seed={seed}")
     if replicates is not None:
@@ -47,13 +59,59 @@ def _guard(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ScenarioError, OutputError, SimulationLimitError) as e:
+        except (ScenarioError, OutputError, SimulationLimitError, RunTooLargeError,
+                WorkerError) as e:
             raise _Fail(str(e)) from None
+        except OSError as e:  # a file or folder problem not caught where it happened
+            where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+            raise _Fail(f"{e.strerror or e}{where}") from None
         except KeyboardInterrupt:
-            click.echo("metasim: interrupted (results are moved into --out only once a run "
-                       "is complete)", err=True)
+            click.echo("metasim: interrupted; nothing was written (results are moved into "
+                       "the output folder only once a run is complete)", err=True)
             sys.exit(130)
     return wrapper
+
+
+def _destination(out: Path | None, default: Path) -> tuple[Path, bool]:
+    """The output folder and whether it replaces an earlier metasim output.
+
+    Without ``--out`` an earlier run is never replaced: the next free ``NAME-2``, ``NAME-3``
+    ... is used. An explicit ``--out`` holding an earlier metasim output is replaced (the
+    user named it), and the command says so.
+    """
+    if out is None:
+        chosen = numbered_destination(default)
+        if chosen != default:
+            click.echo(f"metasim: {default} holds an earlier run; writing to {chosen}", err=True)
+        return chosen, False
+    return out, is_earlier_output(out)
+
+
+def _say_replaced(out: Path, replaced: bool) -> None:
+    if replaced:
+        click.echo(f"(replaced the earlier metasim output in {out})", err=True)
+
+
+def _plan(sc: Scenario, replicates: int, workers: int | None, oversubscribe: bool,
+          runs: int = 1) -> int:
+    """Check the run fits before it starts (memory, agents, workers); warn if it is long.
+
+    Returns the worker processes to use."""
+    w = min(resolve_workers(workers, oversubscribe), max(1, replicates))
+    est = check_run(sc, replicates, w, runs)
+    total = est.seconds_per_patient * replicates * runs / w
+    if total > WARN_SECONDS:
+        click.echo(f"metasim: this run is long: {est.describe(replicates * runs, w)} "
+                   "(estimated; Ctrl-C stops it and writes nothing)", err=True)
+    return w
+
+
+def _sweep_workers(executor: str, workers: int | None, oversubscribe: bool,
+                   scheduler: str | None) -> int:
+    """Workers of a sweep: bounded by the local cores, except on a remote Dask cluster."""
+    if executor == "dask" and scheduler:
+        return workers or 1
+    return resolve_workers(workers, oversubscribe)
 
 
 _scenario_arg = click.argument("scenario", metavar="SCENARIO")
@@ -64,9 +122,14 @@ _seed_opt = click.option("--seed", type=click.IntRange(min=0), default=None,
                          help="Seed of the replicate streams (default: simulation.seed).")
 _rep_opt = click.option("--replicates", type=click.IntRange(min=1), default=None,
                         help="Simulated patients (default: simulation.replicates).")
-_workers_opt = click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-                            help="Local processes to run patients on (results do not depend "
-                                 "on it).")
+_workers_opt = click.option("--workers", type=click.IntRange(min=1), default=None,
+                            help="Local processes to run patients on (default: all cores; "
+                                 "results do not depend on it).")
+_oversub_opt = click.option("--oversubscribe", is_flag=True,
+                            help="Allow more --workers than this machine has cores.")
+_hypothesis_opt = click.option("--hypothesis", type=click.Choice(list(HYPOTHESES)), default=None,
+                               help="Override the scenario's hypothesis (ewing: anatomy only; "
+                                    "paget: seed and soil; combined: both; null: neither).")
 _progress_opt = click.option("--progress/--no-progress", default=None,
                              help="Progress bar (default: on a terminal only).")
 
@@ -83,23 +146,32 @@ def main() -> None:
 
 @main.command()
 @_scenario_arg
+@_hypothesis_opt
 @_set_opt
 @_seed_opt
 @_rep_opt
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder (default: out/<scenario name>).")
+              help="Output folder (default: out/<scenario name>, or out/<name>-2, -3, ... "
+                   "if that holds an earlier run). An earlier metasim output folder given "
+                   "here is replaced whole.")
 @_workers_opt
+@_oversub_opt
 @_progress_opt
 @_guard
-def run(scenario: str, overrides: tuple[str, ...], seed: int | None, replicates: int | None,
-        out: Path | None, workers: int, progress: bool | None) -> None:
+def run(scenario: str, hypothesis: str | None, overrides: tuple[str, ...], seed: int | None,
+        replicates: int | None, out: Path | None, workers: int | None, oversubscribe: bool,
+        progress: bool | None) -> None:
     """Simulate replicate patients of SCENARIO and write the outputs to --out."""
-    sc = _load(scenario, overrides, seed, replicates)
-    out = out or Path("out") / Path(scenario).stem
-    check_destination(out)
-    result = run_replicates(sc, progress=progress, mapper=process_mapper(workers))
+    sc = _load(scenario, overrides, seed, replicates, hypothesis)
+    n = sc.simulation.replicates
+    w = _plan(sc, n, workers, oversubscribe)
+    out, replaced = _destination(out, Path("out") / Path(scenario).stem)
     with staged(out) as stage:
-        summ = write_run(stage, result)
+        files = PatientFiles(stage)
+        result = run_replicates(sc, progress=progress, mapper=process_mapper(w),
+                                on_patient=files, keep_timeseries=TIMESERIES_KEPT)
+        summ = write_run(stage, result, files=files)
+    _say_replaced(out, replaced)
     _print_summary(summ, out, result.wall_time_s)
 
 
@@ -111,13 +183,15 @@ def run(scenario: str, overrides: tuple[str, ...], seed: int | None, replicates:
 @_seed_opt
 @_rep_opt
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder (default: out/<scenario name>-compare).")
+              help="Output folder (default: out/<scenario name>-compare, numbered if that "
+                   "holds an earlier run).")
 @_workers_opt
+@_oversub_opt
 @_progress_opt
 @_guard
 def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed: int | None,
-                replicates: int | None, out: Path | None, workers: int,
-                progress: bool | None) -> None:
+                replicates: int | None, out: Path | None, workers: int | None,
+                oversubscribe: bool, progress: bool | None) -> None:
     """Run SCENARIO under several hypotheses with common random numbers."""
     names = [h.strip() for h in hypotheses.split(",") if h.strip()]
     bad = [h for h in names if h not in HYPOTHESES]
@@ -125,30 +199,42 @@ def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed
         raise ScenarioError(f"--hypotheses {hypotheses!r}: unknown {bad}; allowed: "
                             + ", ".join(HYPOTHESES))
     sc = _load(scenario, overrides, seed, replicates)
-    out = out or Path("out") / f"{Path(scenario).stem}-compare"
-    check_destination(out)
-    runs = compare(sc, names, progress=progress, mapper=process_mapper(workers))
-    with staged(out) as stage:
-        comp = write_comparison(stage, runs)
+    w = _plan(sc, sc.simulation.replicates, workers, oversubscribe, runs=len(names))
+    out, replaced = _destination(out, Path("out") / f"{Path(scenario).stem}-compare")
+    comp = _compare_into(out, sc, names, progress, w)
+    _say_replaced(out, replaced)
     _print_comparison(comp, out)
+
+
+def _compare_into(out: Path, sc: Scenario, names: list[str], progress: bool | None,
+                  workers: int) -> dict:
+    """Run the hypotheses into a staged folder, each patient's rows written as it ends."""
+    with staged(out) as stage:
+        files = {h: PatientFiles(stage / h) for h in names}
+        runs = compare(sc, names, progress=progress, mapper=process_mapper(workers),
+                       on_patient=files, keep_timeseries=TIMESERIES_KEPT)
+        return write_comparison(stage, runs, files=files)
 
 
 @main.command()
 @click.option("--primaries", default=None, metavar="NAMES",
               help="Comma-separated presets (default: every file in scenarios/presets).")
-@click.option("--hypotheses", default="ewing,paget,combined", show_default=True)
+@click.option("--hypotheses", default="ewing,paget,combined", show_default=True,
+              help="Comma-separated hypotheses to score, run on the same random streams.")
 @_set_opt
 @_seed_opt
 @click.option("--replicates", type=click.IntRange(min=2), default=20, show_default=True,
               help="Simulated patients per primary and hypothesis.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("out/validation"),
-              show_default=True, help="Output folder.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder (default: out/validation, numbered if that holds an "
+                   "earlier run).")
 @_workers_opt
+@_oversub_opt
 @_progress_opt
 @_guard
 def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
-             seed: int | None, replicates: int, out: Path, workers: int,
-             progress: bool | None) -> None:
+             seed: int | None, replicates: int, out: Path | None, workers: int | None,
+             oversubscribe: bool, progress: bool | None) -> None:
     """Compare every preset's simulated site frequencies with the autopsy table."""
     from .scenarios import scenario_dir
     from .validation import score, summarise, weiss_index
@@ -163,14 +249,17 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
     if not hyps or bad:
         raise _Fail(f"--hypotheses {hypotheses!r}: unknown {bad}; allowed: {', '.join(HYPOTHESES)}")
     scenarios_ = {n: _load(f"presets/{n}", overrides, seed, replicates) for n in names}
-    check_destination(out)
+    w = max(_plan(sc, replicates, workers, oversubscribe, runs=len(hyps))
+            for sc in scenarios_.values())
+    out, replaced = _destination(out, Path("out/validation"))
     rows, indices = [], {}
-    for sc in scenarios_.values():
-        indices[sc.primary.site] = weiss_index(sc)
-        runs = compare(sc, hyps, progress=progress, mapper=process_mapper(workers))
-        rows.extend(score(r) for r in runs.values())
     with staged(out) as stage:
+        for sc in scenarios_.values():
+            indices[sc.primary.site] = weiss_index(sc)
+            runs = compare(sc, hyps, progress=progress, mapper=process_mapper(w))
+            rows.extend(score(r) for r in runs.values())
         write_validation(stage, rows, indices)
+    _say_replaced(out, replaced)
     means = summarise(rows)
     click.echo(f"{'primary':<14}" + "".join(f"{h + ' rho':>16}{h + ' R2':>14}" for h in hyps))
     for sc in scenarios_.values():
@@ -204,11 +293,13 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
                    "kept). Default: <scenario>-calibrated.toml here, a copy of SCENARIO.")
 @click.option("--no-write", is_flag=True, help="Only print the fit.")
 @_workers_opt
+@_oversub_opt
 @_progress_opt
 @_guard
 def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: int | None,
               replicates: int, iterations: int, confidence: float, start: str,
-              write_to: Path | None, no_write: bool, workers: int, progress: bool | None) -> None:
+              write_to: Path | None, no_write: bool, workers: int | None, oversubscribe: bool,
+              progress: bool | None) -> None:
     """Fit SCENARIO's soil affinities to the autopsy table by simulation.
 
     Starts from Weiss's efficiency index and refines every organ's affinity until the
@@ -216,18 +307,16 @@ def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: in
     (observed, simulated, intervals) and writes the affinities into a scenario file.
     """
     from .calibrate import calibrate as fit
-    from .calibrate import format_fit, write_affinities
+    from .calibrate import check_write_target, format_fit, write_affinities
     from .scenarios import find_scenario
 
     source = find_scenario(scenario)
     sc = _load(scenario, overrides, seed, None)
+    workers = _plan(sc, replicates, workers, oversubscribe, runs=iterations)
     target = None
     if not no_write:
         target = write_to or Path(f"{Path(scenario).stem}-calibrated.toml")
-        if target.exists() and target.is_dir():
-            raise _Fail(f"--write {target}: is a directory")
-        if not target.parent.exists():
-            raise _Fail(f"--write {target}: folder {target.parent} does not exist")
+        check_write_target(target)  # before the fit: a fit is never lost to a bad --write
 
     def report(entry: dict) -> None:
         out = entry["outside"]
@@ -240,12 +329,10 @@ def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: in
               mapper=process_mapper(workers), report=report)
     click.echo(format_fit(cal))
     if target is not None:
-        if not target.exists():
-            target.write_text(Path(source).read_text(encoding="utf-8"), encoding="utf-8")
         args = [str(scenario), f"--delivery {delivery}", f"--replicates {replicates}",
                 f"--seed {cal.seed}"] + ([f"--start {start}"] if start != "weiss" else []) \
             + [f"--set {o}" for o in overrides]
-        write_affinities(cal, target, " ".join(args))
+        write_affinities(cal, target, " ".join(args), template=source)
         field = "affinity" if delivery == "anatomical" else "affinity_uniform_delivery"
         click.echo(f"\nWrote tropism.{field} into {target}")
 
@@ -257,6 +344,7 @@ _executor_opts = [
     click.option("--workers", type=click.IntRange(min=1), default=None,
                  help="Processes (processes) or workers of a local Dask cluster (default: "
                       "all cores)."),
+    _oversub_opt,
     click.option("--scheduler", default=None, metavar="ADDRESS",
                  help="Address of a running Dask scheduler (tcp://host:8786); default: a "
                       "LocalCluster on this machine."),
@@ -271,12 +359,6 @@ def _with(options):
     return deco
 
 
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 @main.command()
 @click.argument("experiment", metavar="EXPERIMENT")
 @_set_opt
@@ -288,8 +370,8 @@ def _cores() -> int:
 @_progress_opt
 @_guard
 def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: int | None,
-          scheduler: str | None, out: Path | None, resume: bool, no_plots: bool,
-          progress: bool | None) -> None:
+          oversubscribe: bool, scheduler: str | None, out: Path | None, resume: bool,
+          no_plots: bool, progress: bool | None) -> None:
     """Run an experiment file: every scenario x hypothesis x design point x replicate.
 
     Each finished run is written at once (runs/<id>.json); Ctrl-C or a crash loses only the
@@ -308,7 +390,8 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
     click.echo(f"{loaded.source}: {len(loaded.bases)} scenario(s) x {len(exp.hypotheses)} "
                f"hypothesis(es) x {points} point(s) x {exp.replicates} replicate(s) = "
                f"{len(runs)} runs; executor {executor}", err=True)
-    summ = run_sweep(loaded, out, executor, workers or _cores(), scheduler, resume, progress)
+    summ = run_sweep(loaded, out, executor, _sweep_workers(executor, workers, oversubscribe,
+                                                           scheduler), scheduler, resume, progress)
     from .sweep import ResultStore
 
     df = collect(ResultStore(out))
@@ -351,7 +434,8 @@ def plot_cmd(folder: Path) -> None:
 @_guard
 def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
                     overrides: tuple[str, ...], executor: str, workers: int | None,
-                    scheduler: str | None, out: Path | None, progress: bool | None) -> None:
+                    oversubscribe: bool, scheduler: str | None, out: Path | None,
+                    progress: bool | None) -> None:
     """Sobol or Morris sensitivity of chosen outputs to the experiment's parameter ranges."""
     import json
 
@@ -361,13 +445,14 @@ def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
     loaded = load_experiment(experiment, overrides)
     if loaded.experiment.sensitivity is None:
         raise _Fail(f"{loaded.source}: no [sensitivity] section (method, samples, outputs)")
-    out = out or Path("out") / f"{Path(experiment).stem}-sensitivity"
-    check_destination(out)
-    report = sensitivity(loaded, method, samples, executor, workers or _cores(), scheduler,
-                         progress)
+    out, replaced = _destination(out, Path("out") / f"{Path(experiment).stem}-sensitivity")
     with staged(out) as stage:
+        report = sensitivity(loaded, method, samples, executor,
+                             _sweep_workers(executor, workers, oversubscribe, scheduler),
+                             scheduler, progress)
         write_sensitivity(report, stage)
         (stage / "sensitivity.json").write_text(json.dumps(report, indent=2, default=str))
+    _say_replaced(out, replaced)
     click.echo(f"{report['method']}: {report['points']} sample points, {report['runs']} runs "
                f"({report['failed_runs']} failed)")
     for r in report["indices"]:
@@ -385,19 +470,53 @@ def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
 @main.command(name="app")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (default: this computer only).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True,
+              help="Port of the web server (the address is http://HOST:PORT/).")
 def app_cmd(host: str, port: int) -> None:
-    """The classroom app in the browser: pick a cancer, a hypothesis, press play."""
-    import subprocess
+    """The classroom app in the browser: pick a cancer, a hypothesis, press play.
 
+    The server runs in a child process (solara); Ctrl-C, SIGTERM or SIGHUP to this command
+    stop the child too, and on Linux the child also dies if this process is killed.
+    """
+    import signal
+    import subprocess
 
     click.echo(f"metasim app: open http://{host}:{port}/ in a browser (Ctrl-C to stop)")
     cmd = [sys.executable, "-m", "solara", "run", "sim.app", "--host", host, "--port",
            str(port), "--production", "--no-open"]
+    child = subprocess.Popen(cmd, preexec_fn=_die_with_parent if sys.platform.startswith("linux")
+                             else None)
+
+    def stop(signum, _frame) -> None:
+        _stop_child(child)
+        sys.exit(0 if signum == signal.SIGINT else 128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, stop)
+    sys.exit(child.wait())
+
+
+def _die_with_parent() -> None:
+    """In a child before exec (Linux): be killed when the parent dies (PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
     try:
-        sys.exit(subprocess.call(cmd))
-    except KeyboardInterrupt:
-        sys.exit(0)
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _stop_child(child) -> None:
+    import subprocess
+
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 @main.command(name="animate")
@@ -406,8 +525,10 @@ def app_cmd(host: str, port: int) -> None:
               help="FILE.gif (Pillow) or FILE.mp4 (needs ffmpeg).")
 @_set_opt
 @_seed_opt
-@click.option("--frames", type=click.IntRange(2, 2000), default=60, show_default=True)
-@click.option("--fps", type=click.IntRange(1, 60), default=6, show_default=True)
+@click.option("--frames", type=click.IntRange(2, 2000), default=60, show_default=True,
+              help="Pictures in the animation, evenly spaced over the course.")
+@click.option("--fps", type=click.IntRange(1, 60), default=6, show_default=True,
+              help="Frames per second when it plays.")
 @_guard
 def animate_cmd(scenario: str, out: Path, overrides: tuple[str, ...], seed: int | None,
                 frames: int, fps: int) -> None:
@@ -421,6 +542,31 @@ def animate_cmd(scenario: str, out: Path, overrides: tuple[str, ...], seed: int 
     except AnimationError as e:
         raise _Fail(str(e)) from None
     click.echo(f"Wrote {path} ({frames} frames)")
+
+
+@main.command(name="params")
+@_scenario_arg
+@_hypothesis_opt
+@_set_opt
+@click.option("--changed", is_flag=True, help="Only the keys that differ from the defaults.")
+@click.option("--json", "as_json", is_flag=True, help="As JSON (key, value, default, unit, "
+                                                      "allowed, source).")
+@_guard
+def params_cmd(scenario: str, hypothesis: str | None, overrides: tuple[str, ...], changed: bool,
+               as_json: bool) -> None:
+    """Every parameter of SCENARIO: value, default, unit, allowed range and source."""
+    import json
+
+    from .params import as_records, format_table, parameters
+
+    sc = _load(scenario, overrides, None, None, hypothesis)
+    rows = parameters(sc)
+    if as_json:
+        click.echo(json.dumps(as_records([r for r in rows if r.changed or not changed]),
+                              indent=2, default=str))
+        return
+    click.echo(f"# {scenario}: {sc.description.strip().splitlines()[0] if sc.description else ''}")
+    click.echo(format_table(rows, changed_only=changed))
 
 
 @main.command()
@@ -463,11 +609,12 @@ def reference(name: str | None, list_: bool) -> None:
 def demo(out: Path, replicates: int | None) -> None:
     """The classroom demo: one cancer under Ewing, Paget and the combined view."""
     sc = _load("classroom/demo", (), None, replicates)
-    check_destination(out)
+    hyps = ["ewing", "paget", "combined"]
+    w = _plan(sc, sc.simulation.replicates, None, False, runs=len(hyps))
+    replaced = is_earlier_output(out)
     click.echo(sc.description.strip().split("\n")[0])
-    runs = compare(sc, ["ewing", "paget", "combined"])
-    with staged(out) as stage:
-        comp = write_comparison(stage, runs)
+    comp = _compare_into(out, sc, hyps, None, w)
+    _say_replaced(out, replaced)
     _print_comparison(comp, out)
 
 

@@ -9,8 +9,17 @@ numbers), so differences between hypotheses are not sampling noise between seeds
 
 from __future__ import annotations
 
+import itertools
+import os
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,7 +72,9 @@ def replicate_streams(seed: int, replicates: int) -> list[np.random.SeedSequence
 
 def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int | None = None,
                    *, progress: bool | None = None, desc: str | None = None,
-                   mapper: Callable[..., Iterable[PatientResult]] | None = None) -> RunResult:
+                   mapper: Callable[..., Iterable[PatientResult]] | None = None,
+                   on_patient: Callable[[PatientResult], None] | None = None,
+                   keep_timeseries: int | None = None) -> RunResult:
     """Simulate ``replicates`` patients of one scenario.
 
     Parameters
@@ -71,35 +82,146 @@ def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int 
     replicates, seed
         Default to ``simulation.replicates`` and ``simulation.seed``.
     progress
-        Show a progress bar (None: only on a terminal).
+        Show a progress bar (None: only on a terminal). A single long patient (estimated
+        over half a minute) gets a bar over its days.
     mapper
-        ``mapper(fn, items)`` executes the runs (serial by default); results are the same
-        whichever executes them.
+        ``mapper(fn, items)`` executes the runs (serial by default) and yields results in
+        job order; results are the same whichever executes them.
+    on_patient
+        Called with each patient as it finishes, in replicate order (e.g. to write its rows
+        to disk at once).
+    keep_timeseries
+        With ``on_patient``: keep the time series of the first this many patients only and
+        drop the rest once handed over, so memory does not grow with their number.
     """
     n = replicates or scenario.simulation.replicates
     seed_value, note = resolve_seed(scenario, seed)
-    streams = replicate_streams(seed_value, n)
     t0 = time.perf_counter()
-    jobs = [(scenario, s, i) for i, s in enumerate(streams)]
     run = mapper or _serial
-    patients = list(tqdm(run(_simulate_job, jobs), total=n, disable=_no_bar(progress),
-                         desc=desc or f"{scenario.primary.site} / {scenario.hypothesis}",
-                         unit="patient", leave=False))
+    day_bar = False
+    if mapper is None and n == 1 and progress is not False:
+        from .limits import estimate_patient
+
+        day_bar = estimate_patient(scenario).seconds_per_patient > 30.0
+    jobs = ((scenario, seed_value, i, day_bar) for i in range(n))
+    patients = []
+    for i, patient in enumerate(tqdm(run(_simulate_job, jobs), total=n,
+                                     disable=_no_bar(progress) or day_bar,
+                                     desc=desc or f"{scenario.primary.site} / "
+                                                  f"{scenario.hypothesis}",
+                                     unit="patient", leave=False)):
+        if on_patient is not None:
+            on_patient(patient)
+            if keep_timeseries is not None and i >= keep_timeseries:
+                patient.timeseries = []
+        patients.append(patient)
     return RunResult(scenario, seed_value, patients, time.perf_counter() - t0, note)
 
 
 def compare(scenario: Scenario, hypotheses: Sequence[str], replicates: int | None = None,
             seed: int | None = None, *, progress: bool | None = None,
-            mapper: Callable[..., Iterable[PatientResult]] | None = None) -> dict[str, RunResult]:
-    """Run each hypothesis on the same replicate streams."""
+            mapper: Callable[..., Iterable[PatientResult]] | None = None,
+            on_patient: Mapping[str, Callable[[PatientResult], None]] | None = None,
+            keep_timeseries: int | None = None) -> dict[str, RunResult]:
+    """Run each hypothesis on the same replicate streams (``on_patient`` per hypothesis)."""
     seed_value, note = resolve_seed(scenario, seed)
     out = {}
     for h in hypotheses:
         r = run_replicates(scenario.with_hypothesis(h), replicates, seed_value,
-                           progress=progress, desc=f"{scenario.primary.site} / {h}", mapper=mapper)
+                           progress=progress, desc=f"{scenario.primary.site} / {h}", mapper=mapper,
+                           on_patient=(on_patient or {}).get(h), keep_timeseries=keep_timeseries)
         r.seed_note = note
         out[h] = r
     return out
+
+
+class WorkerError(RuntimeError):
+    """A worker process died (killed, e.g. by the out-of-memory killer)."""
+
+
+def available_cores() -> int:
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def resolve_workers(requested: int | None, oversubscribe: bool = False) -> int:
+    """Worker processes to use: all cores by default, never more than the cores unless
+    ``oversubscribe`` (each worker holds ~200 MB and more workers than cores add no speed).
+
+    Raises
+    ------
+    RunTooLargeError
+        More workers than cores were asked for without ``oversubscribe``.
+    """
+    from .limits import RunTooLargeError
+
+    cores = available_cores()
+    if requested is None:
+        return cores
+    if requested > cores and not oversubscribe:
+        raise RunTooLargeError(
+            f"--workers {requested}: this machine has {cores} core(s); more worker processes "
+            f"than cores add memory (~200 MB each), not speed. Use --workers {cores} or fewer, "
+            "or add --oversubscribe")
+    return requested
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Worker processes leave Ctrl-C to the parent and exit when the parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:  # portable fallback (and for a parent that died before prctl)
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True, name="metasim-parent-watch").start()
+
+
+@contextmanager
+def local_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A process pool whose workers ignore Ctrl-C and exit when the parent dies.
+
+    On any exception (Ctrl-C included) queued jobs are cancelled and the parent does not
+    wait for the running ones: the workers see their parent gone and exit.
+    """
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def ordered_map(pool: ProcessPoolExecutor, fn: Callable, items: Iterable,
+                window: int) -> Iterator:
+    """``map`` over a pool with at most ``window`` jobs submitted at a time, results in
+    item order: memory stays bounded however many items there are."""
+    it = iter(items)
+    pending: deque = deque(pool.submit(fn, x) for x in itertools.islice(it, window))
+    while pending:
+        try:
+            result = pending.popleft().result()
+        except BrokenProcessPool:
+            raise WorkerError("a worker process died while simulating (killed, perhaps by the "
+                              "out-of-memory killer); nothing was written. Try fewer --workers "
+                              "or a smaller scenario") from None
+        for x in itertools.islice(it, 1):
+            pending.append(pool.submit(fn, x))
+        yield result
 
 
 def process_mapper(workers: int) -> Callable[..., Iterable[PatientResult]] | None:
@@ -111,17 +233,14 @@ def process_mapper(workers: int) -> Callable[..., Iterable[PatientResult]] | Non
         return None
 
     def mapper(fn, items):
-        from concurrent.futures import ProcessPoolExecutor
-
-        items = list(items)
-        with ProcessPoolExecutor(max_workers=min(workers, len(items) or 1)) as pool:
-            yield from pool.map(fn, items)
+        with local_pool(workers) as pool:
+            yield from ordered_map(pool, fn, items, window=4 * workers)
     return mapper
 
 
-def _simulate_job(job: tuple[Scenario, np.random.SeedSequence, int]) -> PatientResult:
-    scenario, stream, i = job
-    return simulate(scenario, stream, replicate=i)
+def _simulate_job(job: tuple[Scenario, int, int, bool]) -> PatientResult:
+    scenario, seed, i, day_bar = job
+    return simulate(scenario, replicate_stream(seed, i), replicate=i, progress=day_bar)
 
 
 def _serial(fn, items):

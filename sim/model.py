@@ -434,10 +434,19 @@ class MetastasisModel(mesa.Model):
             self.assay.append(self.assay_snapshot())
         self._record()
 
-    def run(self) -> MetastasisModel:
-        """Step until the horizon or the lethal burden."""
-        while self.running:
-            self.step()
+    def run(self, progress: bool = False) -> MetastasisModel:
+        """Step until the horizon or the lethal burden (``progress``: a bar over the days)."""
+        if not progress:
+            while self.running:
+                self.step()
+            return self
+        from tqdm.auto import tqdm
+
+        with tqdm(total=round(self.horizon_days), unit="day", desc="one patient",
+                  leave=False) as bar:
+            while self.running:
+                self.step()
+                bar.update(max(0, round(self.day) - bar.n))
         return self
 
     def _record(self) -> None:
@@ -737,11 +746,11 @@ def _as_scenario(scenario: Any, overrides: Mapping[str, Any] | None) -> Scenario
 
 
 def simulate(scenario: Scenario, seed_sequence: np.random.SeedSequence, replicate: int = 0,
-             hypothesis: str | None = None) -> PatientResult:
+             hypothesis: str | None = None, progress: bool = False) -> PatientResult:
     """Run one patient to the end of its course and return its result."""
     model = MetastasisModel(scenario, rng=np.random.default_rng(seed_sequence),
                             hypothesis=hypothesis, replicate=replicate)
-    return model.run().result()
+    return model.run(progress).result()
 
 
 __all__ = ["FUNNEL_STAGES", "MetastasisModel", "PatientResult", "SimulationLimitError",

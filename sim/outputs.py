@@ -1,26 +1,33 @@
 """Writing a run's output folder (the output contract of DESIGN.md).
 
-Everything is written into a staging folder next to the destination and moved into place
-only when complete, so a run that fails or is interrupted leaves the destination as it was:
-no half-written file that looks complete, nothing already there lost.
+Everything is written into a staging folder next to the destination, created *before* the
+simulation starts (so a destination that cannot be written is found at once), and moved into
+place only when complete: a run that fails or is interrupted leaves the destination as it was,
+with no half-written file that looks complete and nothing already there lost.
 
-The destination may be new, empty, or an earlier metasim output folder (it holds
-``summary.json``); an earlier output folder is replaced whole - moved aside, the new one moved
-in by one rename, then the old one deleted - so files of two runs never mix. Any other
-non-empty folder is refused before the simulation starts: metasim does not write into, or
-delete, folders it did not make.
+metasim recognises its own output by a marker, ``.metasim-output.json``, written last into
+every folder it completes: the metasim version and the list of files it wrote. The
+destination may be new, empty, or an earlier metasim output folder; an earlier one is
+replaced - the old folder moved aside, the new one moved in by one rename, then *only the
+files listed in the old marker* deleted. A folder without the marker, or holding files the
+marker does not list, is refused before the simulation starts: metasim never writes into, or
+deletes, what it did not write. Staging folders left behind by a killed run carry their own
+marker (with the process id) and are removed by the next run into the same place.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
 import platform
 import shutil
+import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,60 +41,268 @@ import numpy as np
 from . import analysis, plots
 from .anatomy import PRIMARY_SITES, TARGET_ORGANS
 from .experiments import RunResult
-from .model import FUNNEL_STAGES
+from .model import FUNNEL_STAGES, PatientResult
 from .reference import DISIBIO_2008
+
+#: Written last into every output folder metasim completes: version and files written.
+MARKER = ".metasim-output.json"
+#: Written first into every staging or set-aside folder: who made it (pid, host, time).
+STAGING_MARKER = ".metasim-staging.json"
 
 
 class OutputError(OSError):
-    """The output folder cannot be used."""
+    """The output folder cannot be used (the message names the folder and why)."""
+
+
+def read_marker(folder: Path) -> dict[str, Any] | None:
+    """The marker of an output folder metasim completed, or None."""
+    path = Path(folder) / MARKER
+    try:
+        if not path.is_file() or path.is_symlink():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("written_by") != "metasim" \
+            or not isinstance(data.get("files"), list):
+        return None
+    return data
+
+
+def foreign_entries(folder: Path, marker: Mapping[str, Any]) -> list[str]:
+    """Files and links under ``folder`` that the marker does not list (metasim did not
+    write them), as paths relative to ``folder``."""
+    listed = {str(f) for f in marker.get("files", [])} | {MARKER}
+    out = []
+    for root, dirs, files in os.walk(folder):
+        rel_root = Path(root).relative_to(folder)
+        for name in files + [d for d in dirs if Path(root, d).is_symlink()]:
+            rel = (rel_root / name).as_posix()
+            if rel not in listed:
+                out.append(rel)
+    return sorted(out)
 
 
 def check_destination(out: Path) -> None:
     """Fail early, before any simulation, if ``out`` cannot become an output folder."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").is_file():
+    try:
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            raise OutputError(f"--out {out}: exists and is not a folder")
+        if not out.is_dir():
+            return
+        entries = list(out.iterdir())
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot be used ({e.strerror or e})") from None
+    if not entries:
+        return
+    marker = read_marker(out)
+    if marker is None:
         raise OutputError(f"--out {out}: exists, is not empty and is not a metasim output "
-                          "folder (no summary.json); choose a new or empty folder")
-    parent = out.resolve().parent
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {out}: cannot write in {probe}")
-    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {out}: the folder is not writable")
+                          f"folder (no {MARKER}); choose a new or empty folder")
+    foreign = foreign_entries(out, marker)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5
+                                          else "")
+        raise OutputError(f"--out {out}: an earlier metasim output folder, but it also holds "
+                          f"files metasim did not write ({shown}); move them away or choose "
+                          "another folder (metasim never deletes what it did not write)")
+
+
+def is_earlier_output(out: Path) -> bool:
+    """True if ``out`` is a non-empty folder that an earlier metasim run completed."""
+    out = Path(out)
+    try:
+        return out.is_dir() and any(out.iterdir()) and read_marker(out) is not None
+    except OSError:
+        return False
+
+
+def numbered_destination(out: Path) -> Path:
+    """``out`` if it is free (missing or empty), else ``out-2``, ``out-3``, ... (the first
+    free one): a default output folder never replaces an earlier run."""
+    out = Path(out)
+    candidate, n = out, 1
+    while True:
+        try:
+            free = not candidate.exists() or (candidate.is_dir() and not any(candidate.iterdir()))
+        except OSError:
+            free = False
+        if free:
+            return candidate
+        n += 1
+        candidate = out.with_name(f"{out.name}-{n}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_staging(out: Path) -> list[Path]:
+    """Remove staging and set-aside folders of ``out`` left by metasim runs that were killed.
+
+    Only folders named like metasim's (``.NAME.partial-*``, ``.NAME.previous-*``) that hold a
+    staging marker of a process on this host that no longer exists are removed.
+    """
+    out = Path(out)
+    parent = out.parent
+    removed = []
+    try:
+        candidates = [p for p in parent.iterdir()
+                      if p.name.startswith((f".{out.name}.partial-", f".{out.name}.previous-"))]
+    except OSError:
+        return removed
+    for folder in candidates:
+        try:
+            info = json.loads((folder / STAGING_MARKER).read_text(encoding="utf-8"))
+            pid, host = int(info["pid"]), str(info["host"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not ours (or not readable): leave it
+        if folder.is_symlink() or host != socket.gethostname() or _pid_alive(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _mark_staging(folder: Path) -> None:
+    (folder / STAGING_MARKER).write_text(json.dumps({
+        "written_by": "metasim", "pid": os.getpid(), "host": socket.gethostname(),
+        "created_unix": time.time()}), encoding="utf-8")
+
+
+def _write_marker(stage: Path) -> None:
+    from . import __version__
+
+    files = sorted(Path(root, f).relative_to(stage).as_posix()
+                   for root, _, names in os.walk(stage) for f in names
+                   if f not in (MARKER, STAGING_MARKER))
+    (stage / STAGING_MARKER).unlink(missing_ok=True)
+    (stage / MARKER).write_text(json.dumps({
+        "written_by": "metasim", "metasim_version": __version__,
+        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": files}, indent=2) + "\n", encoding="utf-8")
 
 
 @contextmanager
 def staged(out: Path) -> Iterator[Path]:
-    """Yield a staging folder; on success it becomes ``out`` (see the module docstring)."""
+    """Yield a staging folder; on success it becomes ``out`` (see the module docstring).
+
+    Enter it *before* the simulation: the staging folder is really created (and a probe
+    written) at once, so a destination that cannot be written fails in seconds, not after
+    the run. Any ``OSError`` while writing becomes an :class:`OutputError` naming ``out``.
+    """
     out = Path(out)
     check_destination(out)
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    stage.chmod(0o777 & ~umask)
     try:
-        yield stage
-        _commit(stage, out.resolve())
-    finally:
+        parent = out.absolute().parent
+        made = [p for p in (parent, *parent.parents) if not p.exists()]
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot be used ({e.strerror or e})") from None
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_staging(out.absolute())
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    except OSError as e:
+        _remove_empty(made)
+        raise OutputError(f"--out {out}: cannot create a folder there "
+                          f"({e.strerror or e})") from None
+    try:
+        _mark_staging(stage)
+        umask = os.umask(0)
+        os.umask(umask)
+        stage.chmod(0o777 & ~umask)
+    except OSError as e:
         shutil.rmtree(stage, ignore_errors=True)
+        raise OutputError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+    ok = False
+    try:
+        try:
+            yield stage
+            _write_marker(stage)
+        except OutputError:
+            raise
+        except OSError as e:
+            what = "no space left on the device" if e.errno == errno.ENOSPC else (e.strerror or e)
+            raise OutputError(f"--out {out}: writing the results failed ({what}); the "
+                              "folder is as it was") from None
+        _commit(stage, out.absolute())
+        ok = True
+    finally:
+        if stage.exists() and not ok:
+            shutil.rmtree(stage, ignore_errors=True)
+        if not ok:
+            _remove_empty(made)
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """Remove the folders made for a run that failed, innermost first, if still empty."""
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:
+            break
 
 
 def _commit(stage: Path, out: Path) -> None:
-    if out.is_dir() and any(out.iterdir()):
+    """Move the finished stage to ``out``; replace an earlier metasim output (see module)."""
+    try:
+        empty = out.is_dir() and not out.is_symlink() and not any(out.iterdir())
+        if empty:
+            out.rmdir()
+        if not out.exists() and not out.is_symlink():
+            os.replace(stage, out)
+            return
+        marker = read_marker(out)
+        if marker is None or foreign_entries(out, marker):
+            kept = out.with_name(f"{out.name}.new-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+            os.replace(stage, kept)
+            raise OutputError(f"--out {out}: changed during the run and now holds files "
+                              f"metasim did not write; nothing there was touched and the "
+                              f"results were saved in {kept}")
         aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))
+        _mark_staging(aside)
         os.replace(out, aside / out.name)
         os.replace(stage, out)
-        shutil.rmtree(aside, ignore_errors=True)
-        return
-    if out.is_dir():
-        out.rmdir()
-    os.replace(stage, out)
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(f"--out {out}: could not move the results into place "
+                          f"({e.strerror or e})") from None
+    _delete_listed(aside / out.name, marker)
+    leftover = list((aside / out.name).iterdir()) if (aside / out.name).exists() else []
+    if leftover:  # files appeared after the check: keep them, visibly
+        keep = out.with_name(f"{out.name}.previous-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        os.replace(aside / out.name, keep)
+        print(f"metasim: files not written by metasim were kept in {keep}", file=sys.stderr)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _delete_listed(folder: Path, marker: Mapping[str, Any]) -> None:
+    """Delete the files a marker lists (never following links), then empty folders."""
+    root = folder.resolve()
+    for rel in [*marker.get("files", []), MARKER]:
+        path = folder / str(rel)
+        try:
+            if root not in path.parent.resolve().parents and path.parent.resolve() != root:
+                continue  # a listed path outside the folder is never touched
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+        except OSError:
+            continue
+    for dirpath, _, _ in sorted(os.walk(folder, topdown=False), key=lambda t: -len(t[0])):
+        try:
+            Path(dirpath).rmdir()
+        except OSError:
+            pass
 
 
 def autopsy_reference(site: str) -> dict[str, float] | None:
@@ -177,18 +392,49 @@ def metadata(run: RunResult, command: list[str] | None = None) -> dict[str, Any]
     }
 
 
+class PatientFiles:
+    """``timeseries.csv`` and ``events.csv`` of one run, written patient by patient.
+
+    Pass an instance as ``on_patient`` to :func:`sim.experiments.run_replicates` so each
+    patient's rows reach the disk as it finishes (memory does not grow with the time series
+    of every patient), then to :func:`write_run`, which closes it.
+    """
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self._ts_fh = (folder / "timeseries.csv").open("w", newline="", encoding="utf-8")
+        self._ev_fh = (folder / "events.csv").open("w", newline="", encoding="utf-8")
+        self._ts, self._ev = csv.writer(self._ts_fh), csv.writer(self._ev_fh)
+        self._ts.writerow(["replicate", "time", "quantity", "organ", "value"])
+        self._ev.writerow(["replicate", "day", "event", "organ", "detail"])
+
+    def __call__(self, p: PatientResult) -> None:
+        for day, q, organ, v in p.timeseries:
+            self._ts.writerow([p.replicate, f"{day:g}", q, organ, f"{v:.6g}"])
+        for e in p.events:
+            self._ev.writerow([p.replicate, f"{e['day']:g}", e["event"], e["organ"], e["detail"]])
+
+    def close(self) -> None:
+        self._ts_fh.close()
+        self._ev_fh.close()
+
+
 def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
-              figures: bool = True) -> dict[str, Any]:
-    """Write the whole output contract for one run into ``stage``; return the summary."""
+              figures: bool = True, files: PatientFiles | None = None) -> dict[str, Any]:
+    """Write the whole output contract for one run into ``stage``; return the summary.
+
+    ``files``: the run's patient files if they were written as patients finished (then
+    only the patients whose time series were kept appear in the time-course figure).
+    """
     sc = run.scenario
     _json(stage / "scenario.json", sc.resolved_dict())
     _json(stage / "metadata.json", metadata(run, command))
     summ = summary(run)
-    with _csv(stage / "timeseries.csv") as w:
-        w.writerow(["replicate", "time", "quantity", "organ", "value"])
+    if files is None:
+        files = PatientFiles(stage)
         for p in run.patients:
-            for day, q, organ, v in p.timeseries:
-                w.writerow([p.replicate, f"{day:g}", q, organ, f"{v:.6g}"])
+            files(p)
+    files.close()
     with _csv(stage / "funnel.csv") as w:
         w.writerow(["stage", "reached_mean", "lost_mean", "lost_fraction"])
         for f in summ["funnel"]:
@@ -202,11 +448,6 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
             obs = observed.get(organ)
             w.writerow([organ, f"{s['fraction']:.6g}", f"{s['low']:.6g}", f"{s['high']:.6g}",
                         s["patients"], run.replicates, "" if obs is None else f"{obs:.6g}"])
-    with _csv(stage / "events.csv") as w:
-        w.writerow(["replicate", "day", "event", "organ", "detail"])
-        for p in run.patients:
-            for e in p.events:
-                w.writerow([p.replicate, f"{e['day']:g}", e["event"], e["organ"], e["detail"]])
     with _csv(stage / "patients.csv") as w:
         w.writerow(["replicate", "days", "died", "first_detectable_day", "resection_day",
                     "relapse_day", "shed_total"]
@@ -229,7 +470,10 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
         plots.save(plots.site_frequency_figure({sc.hypothesis: summ["site_frequency"]},
                                                observed or None, f"Metastatic sites ({label})"),
                    stage / "figures" / "site_frequency.png")
-        plots.save(plots.timecourse_figure(run.patients, f"Time course ({label})"),
+        with_series = [p for p in run.patients if p.timeseries]
+        shown = (label if len(with_series) == run.replicates
+                 else f"{label}, first {len(with_series)} patients shown")
+        plots.save(plots.timecourse_figure(with_series, f"Time course ({shown})"),
                    stage / "figures" / "timecourse.png")
         if summ.get("clinical"):
             plots.save(plots.km_figure(summ["clinical"], f"After resection ({label})"),
@@ -239,9 +483,11 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
 
 
 def write_comparison(stage: Path, runs: Mapping[str, RunResult],
-                     command: list[str] | None = None) -> dict[str, Any]:
+                     command: list[str] | None = None,
+                     files: Mapping[str, PatientFiles] | None = None) -> dict[str, Any]:
     """One sub-folder per hypothesis plus the side-by-side table and figure."""
-    summaries = {h: write_run(stage / h, r, command) for h, r in runs.items()}
+    summaries = {h: write_run(stage / h, r, command, files=(files or {}).get(h))
+                 for h, r in runs.items()}
     first = next(iter(runs.values()))
     observed = autopsy_reference(first.scenario.primary.site) or {}
     with _csv(stage / "comparison.csv") as w:

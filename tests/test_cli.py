@@ -89,7 +89,7 @@ def test_bad_hypothesis_list_and_missing_file(tmp_path):
     res = invoke("compare", "breast", "--hypotheses", "ewing,lamarck")
     assert res.exit_code == 2 and "lamarck" in res.output and "paget" in res.output
     res = invoke("run", str(tmp_path / "nothing.toml"))
-    assert res.exit_code == 2 and "no such scenario file" in res.output
+    assert res.exit_code == 2 and "no such file or bundled scenario" in res.output
     res = invoke("run", "breast", "--replicates", "0")
     assert res.exit_code == 2
 

@@ -1,0 +1,204 @@
+"""Regression tests (issue 11, items 3, 4, 6, 24): metasim recognises its own output by a
+marker, never deletes what it did not write, checks a destination before the simulation,
+turns every file-system failure into one message with exit status 2, cleans its own stale
+staging folders, and never silently replaces an earlier run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sim import outputs
+from sim.cli import main
+from sim.outputs import MARKER, STAGING_MARKER, OutputError, clean_stale_staging, staged
+
+DATA = Path(__file__).resolve().parent / "data"
+SMALL = str(DATA / "small.toml")
+QUICK = ["--replicates", "1", "--set", "simulation.horizon_days=10"]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def test_every_output_folder_carries_a_marker_listing_its_files(tmp_path):
+    """The marker names metasim, its version and exactly the files the run wrote."""
+    out = tmp_path / "o"
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
+    marker = json.loads((out / MARKER).read_text())
+    assert marker["written_by"] == "metasim" and marker["metasim_version"]
+    on_disk = sorted(p for p in tree(out) if p != MARKER)
+    assert marker["files"] == on_disk
+    assert "summary.json" in on_disk and "figures/funnel.png" in on_disk
+
+
+def test_a_git_repository_with_a_summary_json_is_not_replaced(tmp_path):
+    """Item 3: a folder holding a summary.json but no metasim marker (e.g. a git repository)
+    used to be deleted whole with exit 0; it is now refused and left byte for byte."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / "summary.json").write_text("{}\n")
+    (repo / "analysis.py").write_text("print('mine')\n")
+    before = tree(repo)
+    res = invoke("run", SMALL, *QUICK, "--out", str(repo))
+    assert res.exit_code == 2 and "not a metasim output folder" in res.output
+    assert tree(repo) == before
+
+
+def test_a_forged_or_stale_marker_does_not_license_deleting_foreign_files(tmp_path):
+    """Files the marker does not list make the folder foreign: refused, nothing touched."""
+    out = tmp_path / "o"
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
+    (out / "notes.txt").write_text("my notes")
+    before = tree(out)
+    res = invoke("run", SMALL, *QUICK, "--out", str(out))
+    assert res.exit_code == 2 and "notes.txt" in res.output
+    assert tree(out) == before
+
+
+def test_an_earlier_output_is_replaced_and_the_user_is_told(tmp_path):
+    """An explicit --out holding an earlier metasim output is replaced whole (no files of
+    two runs mix) and the command says so; nothing else is left next to it."""
+    out = tmp_path / "o"
+    assert invoke("compare", SMALL, "--hypotheses", "ewing,paget", *QUICK,
+                  "--out", str(out)).exit_code == 0
+    res = invoke("run", SMALL, *QUICK, "--out", str(out))
+    assert res.exit_code == 0
+    assert "replaced the earlier metasim output" in res.output
+    assert not (out / "ewing").exists() and (out / "funnel.csv").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["o"]
+
+
+def test_files_appearing_during_a_run_are_kept_and_results_saved(tmp_path, monkeypatch):
+    """If a foreign file appears in --out while the simulation runs, the commit neither
+    deletes it nor loses the results: they are saved next to it and the user is told."""
+    out = tmp_path / "o"
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
+    real = outputs.write_run
+
+    def write_and_intrude(stage, *a, **k):
+        (out / "intruder.txt").write_text("not metasim's")
+        return real(stage, *a, **k)
+
+    monkeypatch.setattr("sim.cli.write_run", write_and_intrude)
+    res = invoke("run", SMALL, *QUICK, "--out", str(out))
+    assert res.exit_code == 2 and "results were saved in" in res.output
+    assert (out / "intruder.txt").read_text() == "not metasim's"
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("o.new-")]
+    assert len(kept) == 1 and (kept[0] / "summary.json").is_file()
+
+
+def test_default_output_folders_are_numbered_not_replaced(tmp_path, monkeypatch):
+    """Item 24: `run` without --out used to replace out/<name> silently; the second run now
+    goes to out/<name>-2 and says so."""
+    monkeypatch.chdir(tmp_path)
+    assert invoke("run", SMALL, *QUICK).exit_code == 0
+    first = tree(tmp_path / "out" / "small")
+    res = invoke("run", SMALL, *QUICK)
+    assert res.exit_code == 0 and "writing to out/small-2" in res.output
+    assert tree(tmp_path / "out" / "small") == first
+    assert (tmp_path / "out" / "small-2" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("place", ["/proc/metasim-test/out", "/sys/metasim-test/out"])
+def test_impossible_destination_fails_before_the_simulation(place, monkeypatch):
+    """Item 4: --out under /proc or /sys passed os.access, the run completed, then mkdtemp
+    failed with a traceback. The staging folder is now created first: the command fails
+    with exit 2 before any patient is simulated."""
+    top = Path("/" + place.split("/")[1])
+    if not top.is_dir():
+        pytest.skip(f"no {top} here")
+    calls = []
+    monkeypatch.setattr("sim.cli.run_replicates", lambda *a, **k: calls.append(1))
+    res = invoke("run", SMALL, *QUICK, "--out", place)
+    assert res.exit_code == 2 and place in res.output and "cannot" in res.output
+    assert calls == []
+
+
+def test_a_write_error_mid_way_is_one_message_and_leaves_nothing(tmp_path, monkeypatch):
+    """Item 4: an OSError while writing (here: disk full) ends in one message, exit 2, and
+    no staging folder or partial output is left."""
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("sim.outputs._json", full)
+    out = tmp_path / "o"
+    res = invoke("run", SMALL, *QUICK, "--out", str(out))
+    assert res.exit_code == 2 and "no space left" in res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_parent_is_refused_before_running(tmp_path, monkeypatch):
+    """Item 4: a destination whose folder cannot be written fails before the simulation.
+    (mkdtemp is made to fail as it would for a non-root user; tests may run as root.)"""
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("sim.outputs.tempfile.mkdtemp", denied)
+    calls = []
+    monkeypatch.setattr("sim.cli.run_replicates", lambda *a, **k: calls.append(1))
+    res = invoke("run", SMALL, *QUICK, "--out", str(tmp_path / "ro" / "o"))
+    assert res.exit_code == 2 and "Permission denied" in res.output and calls == []
+    assert not (tmp_path / "ro").exists()  # the folder it made for the run is gone again
+
+
+def test_stale_staging_of_a_dead_run_is_cleaned_and_others_are_not(tmp_path):
+    """Item 6: a SIGKILL while writing leaves `.NAME.partial-*`; the next run into the same
+    place removes it - but only staging folders metasim made for a process that is gone,
+    never a look-alike without the marker, nor one of a live process."""
+    out = tmp_path / "o"
+    dead = tmp_path / ".o.partial-dead"
+    live = tmp_path / ".o.partial-live"
+    lookalike = tmp_path / ".o.partial-user"
+    for folder in (dead, live, lookalike):
+        folder.mkdir()
+        (folder / "data.csv").write_text("x")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    import socket
+
+    for folder, pid in ((dead, proc.pid), (live, os.getpid())):
+        (folder / STAGING_MARKER).write_text(json.dumps(
+            {"written_by": "metasim", "pid": pid, "host": socket.gethostname()}))
+    removed = clean_stale_staging(out)
+    assert removed == [dead]
+    assert live.exists() and lookalike.exists()
+
+
+def test_a_killed_run_leaves_staging_that_the_next_run_removes(tmp_path):
+    """Item 6, end to end: kill -9 a real run while it works, then run again into the same
+    place: the hidden staging folder of the killed run is gone afterwards."""
+    out = tmp_path / "o"
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", "presets/breast",
+                             "--replicates", "2", "--workers", "1", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".o.partial-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".o.partial-*")), "the run never created its staging folder"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
+    assert not list(tmp_path.glob(".o.partial-*"))
+    assert (out / "summary.json").is_file()
+
+
+def test_staged_turns_oserror_into_output_error(tmp_path):
+    """The API raises OutputError (an OSError subclass with a plain message)."""
+    with pytest.raises(OutputError, match="writing the results failed"), staged(tmp_path / "x"):
+        raise OSError(5, "Input/output error")
+    assert list(tmp_path.iterdir()) == []
