@@ -33,14 +33,16 @@ SECONDS_PER_SINGLE_CELL_UNIT = 3e-5
 #: one, which is exact in distribution).
 MAX_SINGLE_CELL_UNITS = 2_000_000
 #: Memory a finished patient keeps while the run goes on (its result without the time
-#: series, which is written to disk as it arrives): deep size of a breast-preset result is
-#: ~10 KB (tests/test_limits.py checks this bound on several scenarios).
-BYTES_PER_PATIENT = 20_000
+#: series, which is written to disk as it arrives), bytes: deep size measured 11 KB (breast,
+#: colon presets) to 20 KB (clinical/late_relapse, many events); the high end, with margin.
+#: tests/test_limits.py checks the bound on several scenarios.
+BYTES_PER_PATIENT = 30_000
 #: Patients whose full time series are kept in memory for the time-course figure; the rest
 #: are written to timeseries.csv as they finish and dropped.
 TIMESERIES_KEPT = 200
-#: Memory held by one patient's time series (about 1,600 rows), bytes, rounded up.
-BYTES_PER_TIMESERIES = 600_000
+#: Memory of one recorded day of a patient's time series: ~34 rows (one per reporter and
+#: organ) of ~106 bytes each, measured; rounded up to 40 rows of 120 bytes.
+BYTES_PER_TIMESERIES_RECORD = 40 * 120
 #: Fraction of the available memory a run may plan to use.
 MEMORY_FRACTION = 0.8
 #: Estimated total time above which the command line warns before starting, seconds.
@@ -154,9 +156,19 @@ def available_memory_bytes() -> int:
         return 8 * 1024**3
 
 
-def run_memory_bytes(replicates: int) -> int:
+def timeseries_bytes(scenario: Scenario) -> int:
+    """Memory of one patient's time series over the full horizon (an upper end: a course
+    that ends early records less). The model records every ``max(dt, min(30, horizon/100))``
+    days (:class:`sim.model.MetastasisModel`)."""
+    sim = scenario.simulation
+    every = max(sim.dt_days, min(30.0, sim.horizon_days / 100.0))
+    return (math.ceil(sim.horizon_days / every) + 2) * BYTES_PER_TIMESERIES_RECORD
+
+
+def run_memory_bytes(scenario: Scenario, replicates: int) -> int:
     """Memory the results of ``replicates`` patients hold until the run is written."""
-    return replicates * BYTES_PER_PATIENT + min(replicates, TIMESERIES_KEPT) * BYTES_PER_TIMESERIES
+    return (replicates * BYTES_PER_PATIENT
+            + min(replicates, TIMESERIES_KEPT) * timeseries_bytes(scenario))
 
 
 def check_run(scenario: Scenario, replicates: int, workers: int = 1, runs: int = 1,
@@ -184,11 +196,11 @@ def check_run(scenario: Scenario, replicates: int, workers: int = 1, runs: int =
             f"{MAX_SINGLE_CELL_UNITS:,} are allowed. Use simulation.aggregate = true (exact "
             "in distribution), or a shorter simulation.horizon_days or lower "
             "primary.shedding_rate_per_gram_per_day")
-    need = run_memory_bytes(replicates) * runs
+    need = run_memory_bytes(scenario, replicates) * runs
     have = available_memory_bytes() if available_bytes is None else available_bytes
     if need > MEMORY_FRACTION * have:
-        most = max(1, int((MEMORY_FRACTION * have / runs - TIMESERIES_KEPT * BYTES_PER_TIMESERIES)
-                          // BYTES_PER_PATIENT))
+        most = max(1, int((MEMORY_FRACTION * have / runs
+                           - TIMESERIES_KEPT * timeseries_bytes(scenario)) // BYTES_PER_PATIENT))
         raise RunTooLargeError(
             f"{replicates:,} replicate patients x {runs} run(s) would hold about "
             f"{need / 1e9:.3g} GB of results in memory; {have / 1e9:.3g} GB are available "
