@@ -487,13 +487,16 @@ def app_cmd(host: str, port: int) -> None:
     child = subprocess.Popen(cmd, preexec_fn=_die_with_parent if sys.platform.startswith("linux")
                              else None)
 
-    def stop(signum, _frame) -> None:
-        _stop_child(child)
-        sys.exit(0 if signum == signal.SIGINT else 128 + signum)
+    stop: list[int] = []
+
+    def on_signal(signum, _frame) -> None:  # only note it: waiting here could deadlock
+        stop.append(signum)
+        if child.poll() is None:
+            child.terminate()
 
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, stop)
-    sys.exit(child.wait())
+        signal.signal(sig, on_signal)
+    sys.exit(_wait_child(child, stop))
 
 
 def _die_with_parent() -> None:
@@ -507,16 +510,25 @@ def _die_with_parent() -> None:
         pass
 
 
-def _stop_child(child) -> None:
+def _wait_child(child, stop: list[int], grace_s: float = 5.0) -> int:
+    """Wait for the server child; once a stop signal came, kill it if it has not ended
+    within ``grace_s``. Returns the exit status for this command."""
     import subprocess
+    import time
 
-    if child.poll() is None:
-        child.terminate()
+    deadline = None
+    while True:
         try:
-            child.wait(timeout=5)
+            rc = child.wait(timeout=0.5)
+            break
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+            if stop and deadline is None:
+                deadline = time.monotonic() + grace_s
+            if deadline is not None and time.monotonic() > deadline:
+                child.kill()
+    if not stop:
+        return rc
+    return 0 if stop[0] == 2 else 128 + stop[0]  # Ctrl-C (SIGINT = 2) is a normal stop
 
 
 @main.command(name="animate")
