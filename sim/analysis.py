@@ -111,13 +111,41 @@ def at_diagnosis(patients: Sequence[PatientResult]) -> dict[str, float | int | N
     return out
 
 
+def survival_interval_without_events(followed: int,
+                                     confidence: float = 0.95) -> tuple[float, float]:
+    """95 % interval of a survival probability when no event happened before ``t``.
+
+    Exact (Clopper-Pearson) binomial interval for ``followed`` patients followed to ``t``,
+    all of them event-free: ``[(alpha / 2) ** (1 / n), 1]``. It ignores the patients censored
+    before ``t``, so it is conservative (wider) under censoring; the Greenwood family of
+    intervals collapses to ``[1, 1]`` here, which claims certainty no finite sample gives.
+    """
+    if followed <= 0:
+        return (0.0, 1.0)
+    ci = stats.binomtest(followed, followed).proportion_ci(confidence_level=confidence,
+                                                           method="exact")
+    return float(ci.low), float(ci.high)
+
+
+SURVIVAL_INTERVAL_METHOD = (
+    "95 % pointwise: log-log (exponential Greenwood, lifelines) once a relapse has happened; "
+    "before the first relapse, where that interval collapses to [1, 1], the exact "
+    "(Clopper-Pearson) binomial interval for the patients followed that long, all "
+    "metastasis-free")
+
+
 def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
     """Outcomes of a course with a resection of the primary (None without one).
 
-    * metastasis-free survival after resection: Kaplan-Meier (lifelines) of the time from
-      resection to the first metastasis detectable on imaging; patients without one are
-      censored at the end of their course. Risk at 1, 2, 5 and 10 years = 1 - S(t), with the
-      95 % interval of the estimate (exponential Greenwood);
+    * ``metastasis_free_survival``: Kaplan-Meier (lifelines) probability of staying free of
+      a metastasis detectable on imaging after the resection, at 1, 2, 5 and 10 years
+      (``survival``, with its 95 % interval ``low``-``high``, see
+      :data:`SURVIVAL_INTERVAL_METHOD`); patients without a relapse are censored at the end
+      of their course. The risk of a metastasis by then is ``1 - survival``. ``None`` where
+      no patient was followed that long (the estimate is not defined there);
+    * ``km_*``: the whole curve and its interval band, same method;
+    * ``relapse_days_after_resection`` (events) and ``censored_days_after_resection``
+      (followed to the end of their course without a relapse), for histograms;
     * relapse times: quantiles of that time among the patients who relapsed;
     * time to diagnosis, and the fraction with micrometastatic disease at diagnosis.
     """
@@ -134,26 +162,49 @@ def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
         else:
             durations.append(p.days - p.resection_day)
             observed.append(False)
-    kmf = KaplanMeierFitter().fit(durations, observed, label="metastasis-free")
+    dur = np.array(durations, dtype=float)
+    obs = np.array(observed, dtype=bool)
+    kmf = KaplanMeierFitter().fit(dur, obs, label="metastasis-free")
+    timeline = kmf.survival_function_.index.to_numpy(float)
+    surv = kmf.survival_function_.iloc[:, 0].to_numpy(float)
     ci = kmf.confidence_interval_survival_function_
-    risk = {}
+    low = ci.iloc[:, 0].to_numpy(float).copy()
+    high = ci.iloc[:, 1].to_numpy(float).copy()
+    # Before the first relapse the curve is 1 and lifelines' interval is [1, 1]: replace it
+    # by the exact binomial interval of those still followed (on [t_i, t_i+1) of the step
+    # curve, the patients followed beyond t_i).
+    for i, t in enumerate(timeline):
+        if surv[i] >= 1.0:
+            low[i], high[i] = survival_interval_without_events(int(np.sum(dur > t)))
+    mfs: dict[str, dict] = {}
     for years in (1, 2, 5, 10):
         t = 365.25 * years
+        followed = int(np.sum(dur >= t))
+        if followed == 0:
+            mfs[f"{years}y"] = {"survival": None, "low": None, "high": None,
+                                "followed_that_long": 0}
+            continue
         s = float(kmf.survival_function_at_times(t).iloc[0])
-        row = ci[ci.index <= t].iloc[-1] if (ci.index <= t).any() else ci.iloc[0]
-        risk[f"{years}y"] = {"risk": 1.0 - s, "low": 1.0 - float(row.iloc[1]),
-                             "high": 1.0 - float(row.iloc[0]),
-                             "followed_that_long": int(sum(d >= t for d in durations))}
-    relapse = np.array([d for d, o in zip(durations, observed, strict=True) if o])
+        if not np.any(obs & (dur <= t)):
+            lo, hi = survival_interval_without_events(followed)
+        else:
+            i = int(np.searchsorted(timeline, t, side="right")) - 1
+            lo, hi = float(low[i]), float(high[i])
+        mfs[f"{years}y"] = {"survival": s, "low": lo, "high": hi,
+                            "followed_that_long": followed}
+    relapse = np.sort(dur[obs])
     diag = [p.diagnosis["day"] for p in patients if p.diagnosis is not None]
     micro = [p.diagnosis["colonies"] > 0 for p in patients if p.diagnosis is not None]
     out = {
         "patients_resected": len(resected),
         "relapsed": int(relapse.size),
-        "metastasis_free_risk": risk,
-        "km_timeline_days": kmf.survival_function_.index.tolist(),
-        "km_survival": kmf.survival_function_.iloc[:, 0].tolist(),
-        "km_low": ci.iloc[:, 0].tolist(), "km_high": ci.iloc[:, 1].tolist(),
+        "metastasis_free_survival": mfs,
+        "metastasis_free_survival_interval": SURVIVAL_INTERVAL_METHOD,
+        "km_timeline_days": timeline.tolist(),
+        "km_survival": surv.tolist(),
+        "km_low": low.tolist(), "km_high": high.tolist(),
+        "relapse_days_after_resection": relapse.tolist(),
+        "censored_days_after_resection": np.sort(dur[~obs]).tolist(),
         "median_days_to_diagnosis": float(np.median(diag)) if diag else None,
         "fraction_micrometastatic_at_diagnosis": float(np.mean(micro)) if micro else None,
     }

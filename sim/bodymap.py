@@ -6,6 +6,11 @@ scale: a front view of an adult with each target organ as an ellipse where it li
 are shaded by metastatic burden (cells in colonies, log scale); black dots mark organs holding
 dormant cells; a star marks the primary; arrows draw the venous routes (caval → lungs,
 portal → liver, pulmonary veins → body, Batson's plexus → spine) and the lymph.
+
+Organ names stand in two columns beside the body, joined to their organ by a thin line, so
+that no two names overlap at any size; the routes and symbols are explained in a legend
+below the body and the colour scale in a colour bar, drawn into a given axes (``cax``) or an
+inset, never by taking space from the map (an animation redraws the map on every frame).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
+from matplotlib.lines import Line2D
+from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
 
 from .anatomy import ORGANS, PRIMARY_SITES
 
@@ -57,6 +63,17 @@ PRIMARY_POSITION: dict[str, tuple[float, float]] = {
     "liver": (4.1, 11.0),
 }
 BACKGROUND_ORGANS = ("pleura", "peritoneum", "large_intestine")  # drawn first, outline only
+#: Which column an organ's name stands in (the regional nodes follow the primary).
+LABEL_SIDE: dict[str, str] = {
+    "brain": "left", "lung": "left", "adipose": "left", "liver": "left", "adrenal": "left",
+    "kidney": "left", "small_intestine": "left", "peritoneum": "left", "bone": "left",
+    "thyroid": "right", "pleura": "right", "heart": "right", "skin": "right",
+    "distant_lymph_nodes": "right", "spleen": "right", "stomach": "right",
+    "pancreas": "right", "large_intestine": "right", "ovary": "right", "muscle": "right",
+}
+#: The drawing area: the body on x 0-10, y 0-20.2, the name columns either side.
+XLIM, YLIM = (-5.2, 15.2), (0.0, 20.4)
+LEFT_COLUMN_X, RIGHT_COLUMN_X = 0.35, 9.65
 
 
 def layout_for(site: str) -> tuple[dict[str, tuple[float, float, float, float]],
@@ -102,28 +119,58 @@ def _silhouette(ax) -> None:
         ax.add_patch(FancyBboxPatch((x - 0.7, 0.3), 1.4, 5.8, boxstyle="round,pad=0.2", **style))
 
 
-def _arrow(ax, a, b, label, color, style="-", rad=0.2) -> None:
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=11, color=color,
-                                 linestyle=style, linewidth=1.3,
-                                 connectionstyle=f"arc3,rad={rad}", zorder=6, alpha=0.85))
-    mx, my = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
-    ax.text(mx, my, label, fontsize=6.5, color=color, ha="center", va="center", zorder=7,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5})
+def _arrow(ax, a, b, color, style="-", rad=0.2) -> None:
+    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=13, color=color,
+                                 linestyle=style, linewidth=1.8,
+                                 connectionstyle=f"arc3,rad={rad}", zorder=6, alpha=0.9))
 
 
-def body_map(state: dict[str, Any], ax=None, title: str = "") -> Figure:
+def label_positions(layout: dict[str, tuple[float, float, float, float]],
+                    gap: float = 0.95) -> dict[str, tuple[str, float]]:
+    """Organ -> (column, y of its name): names sorted by their organ's height and pushed
+    apart to at least ``gap`` layout units, inside the drawing area."""
+    sides: dict[str, list[str]] = {"left": [], "right": []}
+    for organ, (x, *_rest) in layout.items():
+        sides[LABEL_SIDE.get(organ, "left" if x < 5.0 else "right")].append(organ)
+    out: dict[str, tuple[str, float]] = {}
+    top, bottom = YLIM[1] - 0.6, YLIM[0] + 0.6
+    for side, organs in sides.items():
+        organs.sort(key=lambda o: -layout[o][1])
+        ys = [min(layout[o][1], top) for o in organs]
+        for i in range(1, len(ys)):
+            ys[i] = min(ys[i], ys[i - 1] - gap)
+        if ys and ys[-1] < bottom:
+            ys[-1] = bottom
+            for i in range(len(ys) - 2, -1, -1):
+                ys[i] = max(ys[i], ys[i + 1] + gap)
+        out.update({o: (side, y) for o, y in zip(organs, ys, strict=True)})
+    return out
+
+
+def organ_name(organ: str) -> str:
+    """The organ's name on the map: ``"bone (skeleton incl. red marrow)"`` -> ``"bone"``."""
+    return ORGANS[organ].label.split(" (")[0]
+
+
+def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
+             legend: bool = True, fontsize: float = 9.0) -> Figure:
     """Draw the body map of a state from :func:`state_of`.
 
     ``state`` keys: ``site`` (primary site key), ``primary_cells``, ``burden`` (organ -> cells
     in colonies), ``dormant`` (organ -> dormant cells), ``detectable`` (organ -> detectable
-    metastases), ``day``.
+    metastases), ``detectable_mm`` (the imaging threshold), ``day``. Into ``ax`` if given
+    (cleared first), with the colour bar in ``cax`` (cleared first) or an inset beside the
+    map; the map never takes space from other axes.
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(4.6, 8.0))
+        fig = plt.figure(figsize=(8.4, 9.4))
+        ax = fig.add_axes((0.02, 0.14, 0.84, 0.80))
+        cax = fig.add_axes((0.88, 0.38, 0.025, 0.36))
     else:
         fig = ax.figure
-    ax.set_xlim(0, 10)
-    ax.set_ylim(0, 20.2)
+        ax.clear()
+    ax.set_xlim(*XLIM)
+    ax.set_ylim(*YLIM)
     ax.set_aspect("equal")
     ax.axis("off")
     _silhouette(ax)
@@ -134,6 +181,7 @@ def body_map(state: dict[str, Any], ax=None, title: str = "") -> Figure:
     norm = LogNorm(vmin=1e3, vmax=1e11)
     site = state.get("site", "breast")
     layout, (px, py) = layout_for(site)
+    names = label_positions(layout)
     ordered = list(BACKGROUND_ORGANS) + [o for o in layout if o not in BACKGROUND_ORGANS]
     for organ in ordered:
         x, y, w, h = layout[organ]
@@ -146,27 +194,55 @@ def body_map(state: dict[str, Any], ax=None, title: str = "") -> Figure:
                              linestyle="--" if background else "-",
                              hatch="////" if detectable.get(organ) else None,
                              zorder=1 if organ in BACKGROUND_ORGANS else 3, alpha=0.95))
-        if not background:
-            ax.text(x, y - h / 2 - 0.18, ORGANS[organ].label.split(" (")[0], fontsize=5.5,
-                    ha="center", va="top", zorder=8, color="#333333")
+        side, ly = names[organ]
+        if side == "left":
+            lx, ha, attach = LEFT_COLUMN_X, "right", (x - w / 2, y)
+        else:
+            lx, ha, attach = RIGHT_COLUMN_X, "left", (x + w / 2, y)
+        ax.plot([lx + (0.12 if side == "left" else -0.12), attach[0]], [ly, attach[1]],
+                color="#8c8c8c", lw=0.6, zorder=7)
+        ax.text(lx, ly, organ_name(organ), fontsize=fontsize, ha=ha, va="center", zorder=8,
+                color="#222222")
         if dormant.get(organ, 0) > 0:
             r = min(0.08 + 0.03 * math.log10(1 + dormant[organ]), 0.3)
             ax.add_patch(Ellipse((x + w / 2 - 0.1, y + h / 2 - 0.1), r, r, color="black",
                                  zorder=9))
-    size = 80 + 25 * max(0.0, math.log10(max(state.get("primary_cells", 1.0), 1.0)) - 6)
-    ax.scatter([px], [py], marker="*", s=size, color="#7b2cbf", edgecolor="black", zorder=10,
-               label="primary tumour")
-    for target, label, color, dashed in routes_for(site, layout):
-        _arrow(ax, (px, py), target, label, color, "--" if dashed else "-",
+    primary_cells = state.get("primary_cells", 1.0)
+    removed = primary_cells <= 0
+    size = 110 + 30 * max(0.0, math.log10(max(primary_cells, 1.0)) - 6)
+    ax.scatter([px], [py], marker="*", s=size, color="white" if removed else "#7b2cbf",
+               edgecolor="black", zorder=10)
+    routes = routes_for(site, layout)
+    for target, _label, color, dashed in routes:
+        _arrow(ax, (px, py), target, color, "--" if dashed else "-",
                rad=0.3 if dashed else 0.2)
     day = state.get("day")
-    ax.set_title(title or (f"day {day:.0f}" if day is not None else ""), fontsize=10)
+    ax.set_title(title or (f"day {day:.0f}" if day is not None else ""),
+                 fontsize=fontsize + 3)
     sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-    cb = fig.colorbar(sm, ax=ax, fraction=0.035, pad=0.01, shrink=0.5)
-    cb.set_label("cells in metastases", fontsize=7)
-    cb.ax.tick_params(labelsize=6)
-    ax.text(0.2, 0.15, "★ primary   ● dormant cells   hatched: detectable (≥ 5 mm)",
-            fontsize=6, zorder=10)
+    if cax is None:
+        cax = ax.inset_axes((1.0, 0.3, 0.03, 0.4))
+    else:
+        cax.clear()
+    cb = fig.colorbar(sm, cax=cax)
+    cb.set_label("cells in an organ's metastases", fontsize=fontsize)
+    cb.ax.tick_params(labelsize=fontsize - 1)
+    if legend:
+        mm = state.get("detectable_mm", 5.0)
+        handles = [
+            Line2D([], [], marker="*", ls="none", ms=13, mfc="white" if removed else "#7b2cbf",
+                   mec="black", label="primary tumour (removed)" if removed
+                   else "primary tumour"),
+            Line2D([], [], marker="o", ls="none", ms=6, color="black",
+                   label="dormant cells present"),
+            Patch(facecolor="white", edgecolor="black", hatch="////", lw=2,
+                  label=f"metastasis visible on imaging (≥ {mm:g} mm)"),
+        ] + [Line2D([], [], color=color, lw=2, ls="--" if dashed else "-",
+                    label=label if label != "lymph" else "lymph vessels → regional nodes")
+             for _t, label, color, dashed in routes]
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2,
+                  frameon=False, fontsize=fontsize, handlelength=2.2, columnspacing=1.5,
+                  borderaxespad=0.2)
     return fig
 
 
@@ -187,4 +263,5 @@ def state_of(model) -> dict[str, Any]:
         organ = ORGAN_KEYS[c.organ]
         dormant[organ] = dormant.get(organ, 0) + c.count * c.cluster_size
     return {"site": model.scenario.primary.site, "primary_cells": model.primary.cells,
-            "burden": burden, "dormant": dormant, "detectable": detectable, "day": model.day}
+            "burden": burden, "dormant": dormant, "detectable": detectable, "day": model.day,
+            "detectable_mm": model.scenario.colonization.detectable_diameter_mm}

@@ -2,11 +2,13 @@
 
 Each function returns a :class:`matplotlib.figure.Figure`; :func:`save` writes it as PNG.
 Figures are readable in black and white: hypotheses differ by hatch and marker as well as
-colour.
+colour. They are meant for slides as well as screens: axes say what they show and in which
+unit, bands say what they are, and :func:`text_problems` finds overlapping or cut-off text.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,9 +17,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 
-from .anatomy import ORGANS
+from .anatomy import ORGANS, PRIMARY_SITES
 from .model import PatientResult
 
 HYPOTHESIS_STYLE = {
@@ -41,6 +47,119 @@ def save(fig: Figure, path: Path) -> None:
     plt.close(fig)
 
 
+# ------------------------------------------------------------------ layout and contrast checks
+
+def drawn_texts(fig: Figure) -> list[Text]:
+    """The non-empty texts a drawn figure shows (tick labels only for ticks in view)."""
+    fig.canvas.draw()
+    tick_texts: set[int] = set()
+    shown: list[Text] = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for t in axis.get_major_ticks() + axis.get_minor_ticks():
+                tick_texts.update((id(t.label1), id(t.label2)))
+            if not (ax.get_visible() and ax.axison and axis.get_visible()):
+                continue
+            lo, hi = sorted(axis.get_view_interval())
+            eps = 1e-9 * max(abs(lo), abs(hi), 1e-300)
+            for locs, ticks in ((axis.get_majorticklocs(), axis.get_major_ticks),
+                                (axis.get_minorticklocs(), axis.get_minor_ticks)):
+                for loc, tick in zip(locs, ticks(len(locs)), strict=True):
+                    if not lo - eps <= loc <= hi + eps:
+                        continue
+                    shown += [lab for lab in (tick.label1, tick.label2)
+                              if lab.get_visible() and lab.get_text().strip()]
+    for t in fig.findobj(Text):
+        if id(t) in tick_texts or not t.get_visible() or not t.get_text().strip():
+            continue
+        if t.axes is not None and not t.axes.get_visible():
+            continue
+        shown.append(t)
+    return list({id(t): t for t in shown}.values())
+
+
+def _footprint(t: Text, renderer) -> np.ndarray:
+    """The four corners (pixels) of a text's rotated box; its axis-aligned extent has the
+    same centre."""
+    box = t.get_window_extent(renderer)
+    angle = t.get_rotation()
+    if angle % 180 == 0:
+        w, h = box.width, box.height
+    elif angle % 90 == 0:
+        w, h = box.height, box.width
+    else:
+        t.set_rotation(0)
+        flat = t.get_window_extent(renderer)
+        t.set_rotation(angle)
+        w, h = flat.width, flat.height
+    a = math.radians(angle)
+    u, v = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
+    c = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+    return np.array([c + sx * w / 2 * u + sy * h / 2 * v
+                     for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+
+
+def _overlap(p: np.ndarray, q: np.ndarray, tolerance: float) -> bool:
+    """Whether two convex quadrilaterals overlap by more than ``tolerance`` pixels
+    (separating-axis test)."""
+    for poly in (p, q):
+        for k in range(4):
+            edge = poly[(k + 1) % 4] - poly[k]
+            n = np.array([-edge[1], edge[0]])
+            norm = np.hypot(*n)
+            if norm == 0:
+                continue
+            n = n / norm
+            a, b = p @ n, q @ n
+            if min(a.max(), b.max()) - max(a.min(), b.min()) <= tolerance:
+                return False
+    return True
+
+
+def text_problems(fig: Figure, tolerance_px: float = 1.0) -> list[str]:
+    """Texts of a figure that overlap one another or are cut off by the figure's edge
+    (boxes from the renderer, :meth:`Text.get_window_extent`, rotated with the text).
+    Empty: none."""
+    texts = drawn_texts(fig)
+    renderer = fig.canvas.get_renderer()
+    edge = fig.bbox
+    problems = []
+    shapes = []
+    for t in texts:
+        b = t.get_window_extent(renderer)
+        if (b.x0 < edge.x0 - tolerance_px or b.y0 < edge.y0 - tolerance_px
+                or b.x1 > edge.x1 + tolerance_px or b.y1 > edge.y1 + tolerance_px):
+            problems.append(f"cut off by the figure edge: {t.get_text()!r}")
+        shapes.append((t, b, _footprint(t, renderer)))
+    for i, (t, a, pa) in enumerate(shapes):
+        for u, b, pb in shapes[i + 1:]:
+            if (min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance_px
+                    and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance_px
+                    and _overlap(pa, pb, tolerance_px)):
+                problems.append(f"overlap: {t.get_text()!r} and {u.get_text()!r}")
+    return problems
+
+
+def relative_luminance(color) -> float:
+    """WCAG 2 relative luminance of a matplotlib colour."""
+    c = np.array(to_rgb(color), dtype=float)
+    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
+
+
+def contrast_ratio(a, b) -> float:
+    """WCAG 2 contrast ratio of two colours (1 to 21; text needs >= 4.5)."""
+    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def text_color_on(background) -> str:
+    """Black or white, whichever contrasts more with ``background``."""
+    return "black" if contrast_ratio("black", background) >= contrast_ratio("white",
+                                                                             background) \
+        else "white"
+
+
 def funnel_figure(funnel: Sequence[Mapping], title: str = "") -> Figure:
     """Cells reaching each cascade stage (log scale) with the share lost there."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -61,6 +180,7 @@ def funnel_figure(funnel: Sequence[Mapping], title: str = "") -> Figure:
     ax.set_xlabel("cells per patient (mean over replicates, log scale)")
     ax.set_title(title or "The metastatic cascade: where cells are lost")
     ax.grid(axis="x", which="major", alpha=0.3)
+    fig.tight_layout()
     return fig
 
 
@@ -95,41 +215,59 @@ def site_frequency_figure(frequencies: Mapping[str, Mapping[str, Mapping[str, fl
         obs = [observed.get(o, np.nan) for o in organs]
         ax.plot(x, obs, "D", color="black", markerfacecolor="white", markersize=7,
                 label="autopsy (diSibio & French 2008)")
-    ax.set_xticks(x, [ORGANS[o].label if o in ORGANS else o for o in organs], rotation=45,
-                  ha="right")
+    ax.set_xticks(x, [ORGANS[o].label.split(" (")[0] if o in ORGANS else o for o in organs],
+                  rotation=45, ha="right", rotation_mode="anchor")
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("patients with metastases there at autopsy")
+    ax.set_ylabel("fraction of patients with\nmetastases there at autopsy")
     ax.set_title(title or "Where metastases are found (95 % Wilson intervals)")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
     return fig
 
 
 def timecourse_figure(patients: Sequence[PatientResult], title: str = "") -> Figure:
-    """Primary size, CTC influx and colonies per organ over time (median and range)."""
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    """Primary size, cells entering the blood and colonies per organ over time: median over
+    patients (line) with the 10th-90th percentile of patients (band)."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
     series = _series(patients)
-    for ax, q, label in ((axes[0], "primary_cells", "primary tumour (cells)"),
-                         (axes[1], "ctc_entered_per_day", "cells entering the blood per day")):
+    resections = [p.resection_day for p in patients if p.resection_day is not None]
+    for ax, q, name, ylabel in (
+            (axes[0], "primary_cells", "primary tumour", "cells (log scale)"),
+            (axes[1], "ctc_entered_per_day", "tumour cells entering the blood",
+             "cells per day (log scale)")):
         data = series.get((q, ""))
         _band(ax, data, "black")
         if data is not None and np.nanmax(data[1], initial=0.0) > 0:
             ax.set_yscale("log")
-        ax.set_title(label)
-        ax.set_xlabel("day")
+        ax.set_title(name)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("day of the course")
+        if resections:
+            ax.axvline(float(np.median(resections)), color="black", ls=":", lw=1,
+                       label="resection of the primary (median day)")
+            ax.legend(fontsize=9, frameon=False, loc="lower right")
     ax = axes[2]
     organ_series = {o: s for (q, o), s in series.items() if q == "colonies_by_organ" and o}
-    final = {o: np.nanmax(np.nanmedian(s[1], axis=0)) for o, s in organ_series.items()}
-    top = sorted(final, key=lambda o: -final[o])[:6]
+    # The organs with most colonies: by the median patient, then by the 90th percentile.
+    rank = {o: (np.nanmax(np.nanmedian(s[1], axis=0)),
+                np.nanmax(np.nanpercentile(s[1], 90, axis=0))) for o, s in organ_series.items()}
+    top = sorted(rank, key=lambda o: (-rank[o][0], -rank[o][1]))[:6]
     styles = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1))]
     for i, organ in enumerate(top):
         _band(ax, organ_series[organ], f"C{i}", label=ORGANS[organ].label, ls=styles[i])
-    ax.set_title("colonies per organ (any size)")
-    ax.set_xlabel("day")
+    ax.set_title(f"colonies per organ (any size; top {len(top)} organs)")
+    ax.set_ylabel("colonies per patient")
+    ax.set_xlabel("day of the course")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if top:
-        ax.legend(fontsize=8, frameon=False)
-    fig.suptitle(title or "Time course (median over patients, band: 10-90 %)")
-    fig.tight_layout()
+        ax.legend(fontsize=9, frameon=False, loc="upper left")
+    n = len(patients)
+    fig.suptitle(title or "Time course")
+    fig.text(0.5, 0.0, f"Line: median of the {n} patients; band: 10th to 90th percentile of "
+             "patients (patients whose course has ended are left out from that day on).",
+             ha="center", va="bottom", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
@@ -205,25 +343,65 @@ def observed_vs_simulated_figure(rows: Sequence[Mapping], title: str = "") -> Fi
     return fig
 
 
+MISSING_COLOR = "#bdbdbd"    # grey, hatched: no value (not the colour map's pale centre)
+
+
 def weiss_heatmap_figure(indices: Mapping[str, Mapping[str, float]], title: str = "") -> Figure:
-    """Weiss's efficiency index (log10) per primary x organ; annotated with the value."""
+    """Weiss's efficiency index per primary x organ on a diverging log scale centred on 1
+    (the primary's median organ): red above, blue below, pale yellow near 1. Each cell is
+    annotated with its value in black or white, whichever contrasts more; organs the autopsy
+    table does not report for a primary are grey and hatched."""
     primaries = list(indices)
     organs = sorted({o for v in indices.values() for o in v})
-    data = np.array([[indices[p].get(o, np.nan) for o in organs] for p in primaries])
+    data = np.array([[indices[p].get(o, np.nan) for o in organs] for p in primaries], float)
+    data = np.where(data > 0, data, np.nan)
     logd = np.log10(data)
-    fig, ax = plt.subplots(figsize=(0.55 * len(organs) + 3, 0.45 * len(primaries) + 2))
-    lim = np.nanmax(np.abs(logd)) if np.isfinite(logd).any() else 1.0
-    im = ax.imshow(logd, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    lim = float(np.nanmax(np.abs(logd))) if np.isfinite(logd).any() else 1.0
+    lim = max(lim, 0.5)
+    norm = LogNorm(vmin=10 ** -lim, vmax=10 ** lim)
+    cmap = plt.get_cmap("RdYlBu_r")
+    fig, ax = plt.subplots(figsize=(0.62 * len(organs) + 4.5,
+                                    max(0.5 * len(primaries) + 3.2, 5.5)))
+    ax.set_facecolor(MISSING_COLOR)
+    im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, aspect="auto",
+                   interpolation="nearest")
     for i in range(len(primaries)):
         for j in range(len(organs)):
-            if np.isfinite(data[i, j]):
-                ax.text(j, i, f"{data[i, j]:.2g}", ha="center", va="center", fontsize=6)
-    ax.set_xticks(range(len(organs)), organs, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(len(primaries)), primaries, fontsize=8)
-    fig.colorbar(im, ax=ax, label="log10 efficiency index (1 = median organ)")
-    ax.set_title(title or "Weiss metastatic efficiency index: autopsy incidence / cells delivered")
+            v = data[i, j]
+            if np.isfinite(v):
+                ax.text(j, i, _short(v), ha="center", va="center", fontsize=8,
+                        color=text_color_on(cmap(norm(v))))
+            else:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=MISSING_COLOR,
+                                           edgecolor="#6e6e6e", hatch="///", linewidth=0))
+    ax.set_xticks(range(len(organs)),
+                  [ORGANS[o].label.split(" (")[0] if o in ORGANS else o.replace("_", " ")
+                   for o in organs], rotation=50, ha="right", rotation_mode="anchor",
+                  fontsize=9)
+    ax.set_yticks(range(len(primaries)),
+                  [f"{PRIMARY_SITES[p].label} primary" if p in PRIMARY_SITES else p
+                   for p in primaries], fontsize=9)
+    ax.set_xlabel("organ where metastases grow")
+    cb = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
+    cb.set_label("efficiency index (log scale)\n1 = the primary's median organ")
+    decades = [10.0 ** k for k in range(-math.floor(lim), math.floor(lim) + 1)]
+    cb.set_ticks(decades, labels=[f"{d:g}" for d in decades])
+    cb.ax.minorticks_off()
+    if np.isnan(data).any():
+        fig.legend(handles=[Patch(facecolor=MISSING_COLOR, edgecolor="#6e6e6e", hatch="///",
+                                  label="not in the autopsy table")],
+                   loc="lower right", frameon=False, fontsize=9, borderaxespad=0.3)
+    ax.set_title(title or "Weiss metastatic efficiency index: autopsy incidence per cell "
+                 "delivered, relative to the median organ")
     fig.tight_layout()
     return fig
+
+
+def _short(v: float) -> str:
+    """A cell value in few characters, without exponents: 830, 11, 1.3, 0.72, 0.012."""
+    if v >= 10:
+        return f"{v:.0f}"
+    return f"{v:.2g}"
 
 
 def _finite_mean(values: Sequence[float]) -> float:
@@ -232,24 +410,53 @@ def _finite_mean(values: Sequence[float]) -> float:
 
 
 def km_figure(clinical: Mapping, title: str = "") -> Figure:
-    """Kaplan-Meier metastasis-free survival after resection, 95 % band, with the relapse
-    times as a histogram below."""
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(7, 6), height_ratios=[3, 1], sharex=True)
-    t = np.array(clinical["km_timeline_days"]) / 365.25
-    ax.step(t, clinical["km_survival"], where="post", color="black",
-            label=f"metastasis-free (n = {clinical['patients_resected']})")
+    """Kaplan-Meier metastasis-free survival after resection with its 95 % band (top) and,
+    below, when patients relapsed and when those without a relapse were last seen
+    (censored), as separate bars."""
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 7.2), height_ratios=[3, 1.5],
+                                  sharex=True)
+    t = np.array(clinical["km_timeline_days"], dtype=float) / 365.25
+    surv = np.array(clinical["km_survival"], dtype=float)
+    n = clinical["patients_resected"]
+    ax.step(t, surv, where="post", color="black", lw=2,
+            label=f"Kaplan-Meier estimate ({n} patients resected)")
     ax.fill_between(t, clinical["km_low"], clinical["km_high"], step="post", color="grey",
-                    alpha=0.3, label="95 % interval")
-    ax.set_ylim(0, 1.02)
-    ax.set_ylabel("free of detectable metastases")
-    ax.legend(frameon=False, fontsize=8)
-    ax.set_title(title)
+                    alpha=0.3, lw=0, label="95 % interval (log-log; exact binomial before "
+                                           "the first relapse)")
+    relapses = np.array(clinical.get("relapse_days_after_resection", []), float) / 365.25
+    censored = np.array(clinical.get("censored_days_after_resection", []), float) / 365.25
+    if censored.size:
+        at = surv[np.clip(np.searchsorted(t, censored, side="right") - 1, 0, None)]
+        ax.plot(censored, at, "|", color="black", ms=12, mew=1.5,
+                label="censored: followed to the end without a relapse")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction of patients free of\ndetectable metastases")
+    ax.legend(frameon=False, fontsize=9, loc="lower left")
+    ax.set_title(title or "Metastasis-free survival after resection")
+    ax.grid(alpha=0.3)
+    end = max(t.max() if t.size else 0.0, relapses.max(initial=0.0), censored.max(initial=0.0))
+    width = 0.25 if end <= 4 else 0.5 if end <= 10 else 1.0
+    bins = width * np.arange(0, math.floor(end / width) + 2)  # the last time inside a bin
+    # Stacked bars on the same bins (so each bar stays at its time): relapses (events) dark,
+    # censored patients (last seen without a relapse) light and hatched.
+    n_rel = np.histogram(relapses, bins)[0]
+    n_cen = np.histogram(censored, bins)[0]
+    left, w = bins[:-1], np.diff(bins)
+    shown = n_rel > 0
+    ax2.bar(left[shown], n_rel[shown], w[shown], align="edge", color="#333333",
+            edgecolor="black", label=f"relapse: first detectable metastasis ({relapses.size})")
+    shown = n_cen > 0
+    ax2.bar(left[shown], n_cen[shown], w[shown], bottom=n_rel[shown], align="edge",
+            color="#e0e0e0", edgecolor="black", hatch="//",
+            label=f"censored: no relapse by the end of the course ({censored.size})")
     q = clinical.get("relapse_days_quantiles")
-    relapses = [v for v in clinical.get("km_timeline_days", []) if v > 0]
     if q:
-        ax2.axvline(q["50"] / 365.25, color="black", linestyle="--", label="median relapse")
-        ax2.legend(frameon=False, fontsize=8)
+        ax2.axvline(q["50"] / 365.25, color="black", linestyle="--",
+                    label="median time to relapse (of those who relapsed)")
+    ax2.set_ylabel("patients")
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
     ax2.set_xlabel("years after resection")
-    ax2.set_yticks([])
-    ax2.hist(np.array(relapses) / 365.25, bins=20, color="#777777", edgecolor="black")
+    ax2.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(0.0, -0.32))
+    ax2.set_xlim(left=-0.02 * max(end, 1.0))
+    fig.tight_layout()
     return fig

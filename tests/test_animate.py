@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from sim.anatomy import PRIMARY_SITES, TARGET_ORGANS
+from sim.animate import Slides, record_course
 from sim.bodymap import LAYOUT, PRIMARY_POSITION, body_map, state_of
 from sim.cli import main
 from sim.model import MetastasisModel
+from sim.plots import text_problems
+from sim.scenario import load_scenario
+
+#: The small test patient dies of its tumour burden on day 12 of a 30-day course (its primary
+#: starts at 6.5e7 cells), so the course ends before the horizon.
+DIES_EARLY = "simulation.lethal_burden_cells=8e7"
+SKIN = np.array([243, 238, 232])  # the body silhouette's fill (sim.bodymap._silhouette)
+
+
+def _frames(path):
+    with Image.open(path) as im:
+        out = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            out.append(np.asarray(im.convert("RGB")))
+    return out
+
+
+def _body_box(frame: np.ndarray) -> tuple[int, int, int, int]:
+    """Bounding box (x0, y0, x1, y1) of the silhouette: the rows and columns with at least
+    10 pixels of its fill colour (stray anti-aliased pixels elsewhere do not count)."""
+    skin = np.abs(frame.astype(int) - SKIN).sum(axis=2) <= 9
+    xs = np.flatnonzero(skin.sum(axis=0) >= 10)
+    ys = np.flatnonzero(skin.sum(axis=1) >= 10)
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 
 def test_every_organ_and_primary_has_a_place_on_the_map():
@@ -27,6 +55,7 @@ def test_body_map_draws_a_running_model(small_scenario_path, tmp_path):
     fig = body_map(state)
     fig.savefig(tmp_path / "map.png")
     assert (tmp_path / "map.png").stat().st_size > 10_000
+    assert text_problems(fig) == []
 
 
 def test_animate_writes_a_gif(small_scenario_path, tmp_path):
@@ -35,7 +64,48 @@ def test_animate_writes_a_gif(small_scenario_path, tmp_path):
                                     "--frames", "4", "--seed", "3"])
     assert res.exit_code == 0, res.output
     with Image.open(out) as im:
-        assert im.n_frames >= 3
+        assert im.n_frames == 4
+
+
+def test_gif_holds_the_promised_frames_of_one_size_when_the_course_ends_early(
+        small_scenario_path, tmp_path):
+    """The GIF holds exactly the frames the CLI reports, all of one size, and the body map
+    keeps its size from the first frame to the last. Before: frames were taken at days
+    spread over the horizon, so a patient who died early left the later ones out (55 of 60
+    for classroom/demo), and the colour bar took its space from the map on every frame, so
+    the body shrank (308 -> 200 px)."""
+    out = tmp_path / "course.gif"
+    res = CliRunner().invoke(main, ["animate", str(small_scenario_path), "--out", str(out),
+                                    "--frames", "8", "--seed", "3", "--set", DIES_EARLY])
+    assert res.exit_code == 0, res.output
+    promised = int(re.search(r"\((\d+) frames\)", res.output).group(1))
+    frames = _frames(out)
+    assert promised == 8 and len(frames) == promised
+    assert len({f.shape for f in frames}) == 1
+    first, last = _body_box(frames[0]), _body_box(frames[-1])
+    assert np.allclose(first, last, atol=2), (first, last)
+
+
+def test_every_frame_has_the_same_layout_and_readable_text(small_scenario_path):
+    """Frames cover the whole course (the last shows the day it ended), every frame shows a
+    different day (so Pillow, which merges identical consecutive GIF frames, drops none),
+    the body map's axes keep their place and size, and no text overlaps other text or is
+    cut off by the figure edge (title, organ names, funnel labels, time line)."""
+    course = record_course(load_scenario(small_scenario_path, [DIES_EARLY]), 3)
+    assert course.died and course.end_day < 30
+    slides = Slides(course, 6)
+    try:
+        extents, titles = [], []
+        for i in range(6):
+            slides.draw(i)
+            assert text_problems(slides.fig) == [], i
+            extents.append(slides.ax_map.get_window_extent().bounds)
+            titles.append(slides.ax_map.get_title())
+        assert all(np.allclose(e, extents[0]) for e in extents)
+        assert len(set(titles)) == 6
+        assert titles[-1].endswith(f"day {course.end_day:.0f}")
+    finally:
+        slides.close()
 
 
 def test_animate_explains_missing_ffmpeg_and_bad_suffixes(small_scenario_path, tmp_path,

@@ -105,7 +105,7 @@ def test_run_writes_events_and_the_km_figure(tmp_path):
     assert "resection" in (out / "events.csv").read_text()
     summ = json.loads((out / "summary.json").read_text())
     assert summ["clinical"]["patients_resected"] == 4
-    assert set(summ["clinical"]["metastasis_free_risk"]) == {"1y", "2y", "5y", "10y"}
+    assert set(summ["clinical"]["metastasis_free_survival"]) == {"1y", "2y", "5y", "10y"}
     assert (out / "figures" / "metastasis_free_survival.png").is_file()
 
 
@@ -133,8 +133,8 @@ def test_metastasis_risk_grows_with_the_size_at_resection():
     ts, es = times(small)
     tl, el = times(large)
     assert logrank_test(ts, tl, es, el).p_value < 0.01
-    risk_small = clinical_outcomes(small)["metastasis_free_risk"]["5y"]["risk"]
-    risk_large = clinical_outcomes(large)["metastasis_free_risk"]["5y"]["risk"]
+    risk_small = 1.0 - clinical_outcomes(small)["metastasis_free_survival"]["5y"]["survival"]
+    risk_large = 1.0 - clinical_outcomes(large)["metastasis_free_survival"]["5y"]["survival"]
     assert risk_small <= 3 / 60 < risk_large
 
 

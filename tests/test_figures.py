@@ -1,0 +1,285 @@
+"""Figures for slides: every figure is read from its drawn state (texts, bars, bands, pixels),
+not from the code that made it. Each test says what it proves; each failed before the fix
+(issue 11, items 19 and 20)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.colors import to_rgb
+
+from sim import analysis, plots, sweep_plots
+from sim.analysis import clinical_outcomes
+from sim.anatomy import PRIMARY_SITES
+from sim.experiments import run_replicates
+from sim.reference import DISIBIO_2008
+from sim.scenario import load_scenario
+from sim.validation import weiss_index
+
+YEAR = 365.25
+HALF_LIFE = "circulation.ctc_half_life_hours"
+HALF_LIVES = (0.25, 0.5, 1.0, 1.7, 2.4, 4.0, 8.0)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _contrast(a, b) -> float:
+    """WCAG 2 contrast ratio, computed here independently of sim.plots."""
+    def lum(c):
+        c = np.array(to_rgb(c))
+        c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _patient(relapse_years: float | None, followed_years: float, resected: float = 100.0):
+    """What clinical_outcomes reads of a resected patient."""
+    return SimpleNamespace(
+        resection_day=resected, days=resected + followed_years * YEAR,
+        relapse_day=None if relapse_years is None else resected + relapse_years * YEAR,
+        diagnosis={"day": resected, "colonies": 0})
+
+
+# ------------------------------------------------------------------ item 20: clinical outcomes
+
+def test_metastasis_free_survival_holds_survival_with_a_non_degenerate_interval():
+    """``clinical.metastasis_free_survival`` holds S(t), the probability of staying free of
+    detectable metastases (20 of 21 at 5 years here), not 1 - S(t); nothing is left under
+    the old name ``metastasis_free_risk``. At 1 year, before any relapse, the interval is
+    the exact binomial one for the 21 patients followed that long, [0.025^(1/21), 1]:
+    it contains the estimate 1 and is not the degenerate [1, 1] (reported as risk [0, 0]
+    before). Past the longest follow-up nothing is claimed."""
+    c = clinical_outcomes([_patient(None, 6.0) for _ in range(20)] + [_patient(3.0, 6.0)])
+    assert "metastasis_free_risk" not in c
+    mfs = c["metastasis_free_survival"]
+    assert set(mfs) == {"1y", "2y", "5y", "10y"}
+    one = mfs["1y"]
+    assert one["survival"] == 1.0 and one["followed_that_long"] == 21
+    assert one["low"] == pytest.approx(0.025 ** (1 / 21))
+    assert one["low"] < one["survival"] <= one["high"] == 1.0
+    five = mfs["5y"]
+    assert five["survival"] == pytest.approx(20 / 21)
+    assert 0.5 < five["low"] < five["survival"] < five["high"] <= 1.0
+    assert mfs["10y"]["survival"] is None and mfs["10y"]["followed_that_long"] == 0
+    before_first_relapse = np.array(c["km_timeline_days"]) < 3.0 * YEAR
+    assert np.all(np.array(c["km_low"])[before_first_relapse] < 1.0)
+
+
+# ------------------------------------------------------------------ item 19: Kaplan-Meier
+
+def test_km_histogram_separates_relapses_from_censored_patients_and_counts_them():
+    """One patient relapsed at 4.8 years and 19 were followed to 14 years without a relapse:
+    the lower panel shows one relapse bar (height 1, at 4.8 years) and a separate censored
+    bar (19, at 14 years), on a labelled patient-count axis. Before, the histogram mixed
+    censoring times with relapses (a 'relapse' bar at 14 years) and had no y axis."""
+    c = clinical_outcomes([_patient(4.8, 4.8 + 9.2)] + [_patient(None, 14.0)
+                                                         for _ in range(19)])
+    fig = plots.km_figure(c, "After resection (test)")
+    lower = fig.axes[1]
+    groups = {b.get_label().split(":")[0]: b for b in lower.containers}
+    assert set(groups) >= {"relapse", "censored"}
+
+    def spans(bars):
+        return [(p.get_x(), p.get_x() + p.get_width(), p.get_height()) for p in bars]
+
+    relapse, censored = spans(groups["relapse"]), spans(groups["censored"])
+    assert sum(h for *_, h in relapse) == 1
+    assert all(a <= 4.8 < b for a, b, _ in relapse)
+    assert sum(h for *_, h in censored) == 19
+    assert all(a <= 14.0 < b for a, b, _ in censored)
+    assert lower.get_ylabel() == "patients"
+    assert [t for t in lower.get_yticklabels() if t.get_text()]
+    assert plots.text_problems(fig) == []
+
+
+# ------------------------------------------------------------------ item 19: sweep responses
+
+def _sweep_frame() -> pd.DataFrame:
+    """8 patients per point; counts mostly 0 (a t interval dips below 0 there)."""
+    rows = []
+    for scen in ("breast", "colon"):
+        for h in ("ewing", "combined"):
+            for k, v in enumerate(HALF_LIVES):
+                for r in range(8):
+                    rows.append({"scenario": scen, "hypothesis": h, "status": "ok",
+                                 f"param:{HALF_LIFE}": v,
+                                 "metastatic_sites": int(r < k // 2) * (1 + r % 2),
+                                 "macrometastases": int(r == 0 and k > 2),
+                                 "died": bool(r < k // 3)})
+    return pd.DataFrame(rows)
+
+
+def _band_limits(fig):
+    ys = [p.vertices[:, 1] for ax in fig.axes for coll in ax.collections
+          for p in coll.get_paths()]
+    return min(y.min() for y in ys), max(y.max() for y in ys)
+
+
+@pytest.mark.parametrize("output", ["metastatic_sites", "macrometastases"])
+def test_response_bands_of_counts_never_go_below_zero(output):
+    """Counts per patient cannot be negative, nor can the interval of their mean: the
+    bootstrap band's low edge is >= 0 at every point (the t interval went to -0.17 for
+    seven zeros and a one)."""
+    fig = sweep_plots.response_figure(_sweep_frame(), HALF_LIFE, output)
+    low, _ = _band_limits(fig)
+    assert low >= 0.0
+    m, lo, hi = sweep_plots.count_mean_ci(np.array([0, 0, 0, 0, 0, 0, 0, 1.0]))
+    assert 0.0 <= lo < m < hi
+    assert sweep_plots.count_mean_ci(np.zeros(8)) == pytest.approx((0.0, 0.0, 3.689 / 8),
+                                                                  rel=1e-3)
+
+
+def test_response_band_of_a_fraction_stays_between_zero_and_one():
+    """A share of patients gets a Wilson interval, inside [0, 1]."""
+    fig = sweep_plots.response_figure(_sweep_frame(), HALF_LIFE, "died")
+    low, high = _band_limits(fig)
+    assert 0.0 <= low and high <= 1.0
+
+
+@pytest.mark.parametrize("output", list(sweep_plots.RESPONSE_OUTPUTS))
+def test_response_figure_has_plain_labels_and_no_overlapping_log_ticks(output):
+    """The half-life axis is logarithmic (0.25-8 h): its tick labels are plain numbers that
+    do not overlap (before, minor labels such as 3x10^-1 and 4x10^-1 ran into each other),
+    and axes and title speak words with units, not scenario keys."""
+    fig = sweep_plots.response_figure(_sweep_frame(), HALF_LIFE, output)
+    assert plots.text_problems(fig) == []
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel().startswith("half-life of tumour cells in the blood (hours")
+    labels = [t.get_text() for t in plots.drawn_texts(fig)]
+    assert not [t for t in labels if HALF_LIFE in t or output in t]
+    shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert "0.25" in shown and "8" in shown and all("times" not in t for t in shown)
+
+
+def test_unknown_keys_get_a_readable_label():
+    assert (sweep_plots.parameter_label("colonization.micrometastasis_birth_rate_per_day")
+            == "colonization: micrometastasis birth rate (per day)")
+    assert sweep_plots.output_label("site:bone") == "site:bone"
+    assert sweep_plots.readable_key("primary.initial_diameter_mm") == (
+        "primary: initial diameter (mm)")
+
+
+# ------------------------------------------------------------------ item 19: time course
+
+@pytest.fixture(scope="module")
+def small_run():
+    return run_replicates(load_scenario("tests/data/small.toml"), 3, 1, progress=False)
+
+
+def test_time_course_explains_its_bands_and_labels_every_panel(small_run):
+    """Each panel has a y label with its unit, and the figure says what the line and the
+    band are (median; 10th-90th percentile of patients)."""
+    fig = plots.timecourse_figure(small_run.patients, "Time course (test)")
+    panels = fig.axes[:3]
+    assert all(ax.get_ylabel() for ax in panels)
+    assert "log scale" in panels[0].get_ylabel()
+    notes = " ".join(t.get_text() for t in fig.texts)
+    assert "median" in notes and "10th to 90th percentile of patients" in notes
+    assert plots.text_problems(fig) == []
+
+
+# ------------------------------------------------------------------ item 19: Weiss heat map
+
+def _pixel(rgba: np.ndarray, ax, x: float, y: float) -> np.ndarray:
+    """Mean colour of a 5 x 5 pixel patch around data point (x, y)."""
+    px, py = ax.transData.transform((x, y))
+    row = rgba.shape[0] - round(py)
+    col = round(px)
+    return rgba[row - 2:row + 3, col - 2:col + 3, :3].reshape(-1, 3).mean(axis=0) / 255.0
+
+
+def test_weiss_heatmap_numbers_contrast_and_missing_cells_are_marked():
+    """Every number contrasts with its cell by at least 4.5 : 1 (WCAG AA; before, black on
+    dark red, 2.9 : 1); cells without a value (organs the autopsy table does not list for
+    that primary) are not white like the values near 1 were, differ from the colour of 1,
+    and a legend says 'not in the autopsy table'."""
+    indices = {p: weiss_index(load_scenario(p)) for p in ("breast", "colon", "prostate")}
+    fig = plots.weiss_heatmap_figure(indices)
+    ax = fig.axes[0]
+    im = ax.images[0]
+    values = im.get_array()
+    cells = [t for t in ax.texts if t.get_text()]
+    assert len(cells) == int(np.isfinite(np.ma.filled(values, np.nan)).sum())
+    for t in cells:
+        j, i = (round(v) for v in t.get_position())
+        ratio = _contrast(t.get_color(), im.to_rgba(values[i, j]))
+        assert ratio >= 4.5, (t.get_text(), ratio)
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    organs = sorted({o for v in indices.values() for o in v})
+    missing = [(i, j) for i, p in enumerate(indices) for j, o in enumerate(organs)
+               if o not in indices[p]]
+    assert missing
+    i, j = missing[0]
+    gap = _pixel(rgba, ax, j - 0.3, i - 0.3)
+    near_one = min(((abs(np.log(v)), (r, c)) for r, p in enumerate(indices)
+                    for c, o in enumerate(organs) if (v := indices[p].get(o))))[1]
+    one = _pixel(rgba, ax, near_one[1] - 0.3, near_one[0] - 0.3)
+    assert np.abs(gap - 1.0).max() > 0.1, gap               # not white
+    assert np.abs(gap - one).max() > 0.1, (gap, one)        # not the colour of 1
+    legend = [t.get_text() for lg in [*fig.legends, ax.get_legend()] if lg
+              for t in lg.get_texts()]
+    assert "not in the autopsy table" in legend
+    assert plots.text_problems(fig) == []
+
+
+# ------------------------------------------------------------------ every other figure
+
+def _synthetic_sweep_rows() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    observed = DISIBIO_2008.frequencies(PRIMARY_SITES["breast"].disibio_row)
+    rows = []
+    for h in ("ewing", "combined"):
+        for _ in range(6):
+            row = {"scenario": "breast", "hypothesis": h, "status": "ok", "point": 0}
+            row.update({f"reached:{s}": rng.lognormal(10, 1) for s in plots.STAGE_LABELS})
+            row.update({f"site:{o}": rng.random() < f for o, f in observed.items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_the_other_figures_have_no_overlapping_or_cut_off_text(small_run):
+    """The funnel, site-frequency and observed-vs-simulated figures and the sweep's site and
+    funnel comparisons keep every text inside the figure and apart from other text (long
+    organ names used to run off the bottom edge)."""
+    observed = DISIBIO_2008.frequencies(PRIMARY_SITES["breast"].disibio_row)
+    rows = [{"hypothesis": h, "primary": p, "r2": 0.5, "spearman": 0.6,
+             "sites": {o: {"observed": f, "simulated": f, "low": 0.0, "high": 1.0}
+                       for o, f in DISIBIO_2008.frequencies(
+                           PRIMARY_SITES[p].disibio_row).items()}}
+            for h in ("ewing", "paget", "combined") for p in ("breast", "colon", "lung")]
+    df = _synthetic_sweep_rows()
+    figures = {
+        "funnel": plots.funnel_figure(analysis.funnel(small_run.patients), "Cascade (test)"),
+        "sites": plots.site_frequency_figure(
+            {"combined": analysis.site_frequency(small_run.patients)}, observed, "Sites"),
+        "observed_vs_simulated": plots.observed_vs_simulated_figure(rows),
+        "sweep_sites": sweep_plots.site_frequency_figure(df, "breast", "breast"),
+        "sweep_funnel": sweep_plots.funnel_by_hypothesis_figure(df, "breast"),
+    }
+    for name, fig in figures.items():
+        assert plots.text_problems(fig) == [], name
+
+
+def test_text_problems_finds_overlap_and_cut_off_text():
+    """The checker itself: two texts on the same spot overlap; text past the edge is cut."""
+    fig = plt.figure(figsize=(3, 2))
+    fig.text(0.5, 0.5, "first label")
+    fig.text(0.52, 0.5, "second label")
+    fig.text(0.95, 0.1, "runs off the edge")
+    problems = plots.text_problems(fig)
+    assert any(p.startswith("overlap") for p in problems)
+    assert any(p.startswith("cut off") and "edge" in p for p in problems)
