@@ -119,6 +119,8 @@ def mean_course(scenario: Scenario) -> tuple[int, float]:
             if when is not None and day >= when:
                 cells *= 1.0 - iv.fraction_removed
                 resections.remove(iv)
+        if cells <= 0.0:  # resected whole: nothing more to shed or grow
+            continue
         total += p.shedding_rate_per_gram_per_day * shedding * cells / 1e9 * dt
         cells = float(gompertz(cells, rate, p.carrying_capacity_cells, dt))
         day += dt

@@ -176,3 +176,15 @@ def test_workers_are_bounded_by_the_cores(monkeypatch):
 def test_estimate_describes_itself():
     text = estimate_patient(load_scenario(SMALL)).describe(10, 2)
     assert "steps per patient" in text and "10 patient(s) on 2 worker(s)" in text
+
+
+def test_every_bundled_scenario_can_be_estimated():
+    """The estimate works for every bundled scenario (resections that remove the whole
+    primary included: no log of zero cells) and gives a finite, non-negative cost."""
+    from sim.scenarios import bundled_names, find_scenario, is_experiment
+
+    for name in bundled_names():
+        if is_experiment(find_scenario(name)):
+            continue
+        est = estimate_patient(load_scenario(name))
+        assert est.steps >= 1 and np.isfinite(est.units_shed) and est.units_shed >= 0, name
