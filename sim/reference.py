@@ -1,7 +1,8 @@
 """Published tables the model is built from and compared with, each with its citation.
 
-Every number here is copied from ../shared/reference/LITERATURE.md, which gives its source.
-``metasim reference --list`` prints them with their citations.
+Every number here carries its source; the full references, and the figures each source
+supports, are in docs/references.md (:data:`SOURCES` lists the keys used there).
+``metasim reference --list`` prints the tables with their citations.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ ICRP89_FLOW = FlowTable(
               "radiological protection: reference values. Ann ICRP 32(3-4), Table 2.40; "
               "cardiac output 6.5 L/min (male), 5.9 L/min (female). Underlying review: "
               "Williams & Leggett 1989, Clin Phys Physiol Meas 10:187. Gonads and bladder as "
-              "transcribed by Huisinga et al. 2012, CPT Pharmacometrics Syst Pharmacol 1:e5."),
+              "transcribed by Huisinga et al. 2012, CPT Pharmacometrics Syst Pharmacol 1:e4."),
     rows=MappingProxyType({
         "liver, total": (25.5, 27.0),
         "liver, hepatic artery": (6.5, 6.5),
@@ -193,9 +194,23 @@ INEFFICIENCY: tuple[Figure, ...] = (
     Figure("CTC clusters vs single CTCs: metastatic potential", "23-50x",
            "Aceto et al. 2014, Cell 158:1110"),
 )
-INEFFICIENCY_CITATION = ("Metastatic inefficiency and circulation figures, LITERATURE.md "
-                         "sections 1-2 (sources per row)")
+INEFFICIENCY_CITATION = ("Metastatic inefficiency and circulation figures (source per row; full "
+                         "references in docs/references.md, sections 1-2)")
 
+
+#: Key (as in docs/references.md) -> short citation, for every source the tables above cite.
+SOURCES: Mapping[str, str] = MappingProxyType({
+    "disibio2008": "di Sibio & French 2008, Arch Pathol Lab Med 132:931",
+    "icrp89": "ICRP Publication 89 (2002), Ann ICRP 32(3-4), Table 2.40",
+    "williams1989": "Williams & Leggett 1989, Clin Phys Physiol Meas 10:187",
+    "huisinga2012": "Huisinga et al. 2012, CPT Pharmacometrics Syst Pharmacol 1:e4",
+    "luzzi1998": "Luzzi et al. 1998, Am J Pathol 153:865",
+    "koop1995": "Koop et al. 1995, Cancer Res 55:2520",
+    "coumans2013": "Coumans et al. 2013, BMC Cancer 13:283",
+    "butler1975": "Butler & Gullino 1975, Cancer Res 35:512",
+    "meng2004": "Meng et al. 2004, Clin Cancer Res 10:8152",
+    "aceto2014": "Aceto et al. 2014, Cell 158:1110",
+})
 
 #: Every table, by the name `metasim reference NAME` takes.
 TABLES: Mapping[str, str] = MappingProxyType({

@@ -49,12 +49,35 @@ def test_usage_commands_run(command, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_python_example_runs(capsys):
+def test_python_example_runs_and_prints_something_meaningful(capsys):
+    """The README's Python example runs (the two-year breast course cut to 200 days) and what
+    it prints is not all zeros: cells reached the first stages of the funnel, and some of
+    the ten colon patients have liver metastases (an example printing only zeros shows
+    nothing; this fails for the former example, whose 2-year courses had no metastasis)."""
     code = _blocks("python")[0]
-    exec(compile(code.replace("simulation.horizon_days=730", "simulation.horizon_days=200")
-                 .replace('"simulation.horizon_days": 730', '"simulation.horizon_days": 200'),
+    assert '"simulation.horizon_days": 730' in code
+    exec(compile(code.replace('"simulation.horizon_days": 730', '"simulation.horizon_days": 200'),
                  "README.md", "exec"), {})
-    assert "fraction" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    reached = {m[1]: float(m[2]) for m in re.finditer(r"^(\w+)\s+reached\s+(\S+)", out, re.M)}
+    assert {"detachment", "invasion", "transit", "arrest"} <= set(reached), out
+    assert reached["detachment"] > 0 and reached["arrest"] > 0, out
+    liver = re.search(r"^liver: (\d+)% of patients", out, re.M)
+    assert liver and int(liver[1]) > 0, out
+    numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?(?:e[+-]?\d+)?", out)]
+    assert any(x > 0 for x in numbers)
+
+
+def test_notebooks_line_installs_what_opening_the_notebooks_needs():
+    """The README says how to open the notebooks, and the extra it installs exists and brings
+    JupyterLab and a Python kernel (the quick start installs neither)."""
+    import tomllib
+
+    assert 'python3 -m pip install -e ".[notebooks]" && jupyter lab notebooks/' in README
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in extras["notebooks"]}
+    assert {"jupyterlab", "ipykernel"} <= names
 
 
 @pytest.mark.slow
