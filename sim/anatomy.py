@@ -14,7 +14,7 @@ gives the exact absorption probabilities ``B = (I - Q)^-1 R`` and :meth:`Circula
 moves a cohort pass by pass with multinomial draws. Both describe the same chain: the tests
 check that they agree.
 
-Routing rules (standard anatomy; ../shared/reference/LITERATURE.md §3):
+Routing rules (standard anatomy; docs/references.md §3):
 
 * caval-draining organs -> right heart -> the **lungs are the first capillary bed**;
 * stomach, intestines, pancreas and spleen -> portal vein -> the **liver is the first bed**;
@@ -165,7 +165,7 @@ class PrimarySite:
     ``routes`` splits invading cells between blood, lymph, body cavity and contiguous
     growth; ``venous_drainage`` splits the blood route between the venous entries;
     ``cavity`` splits the cavity route; ``contiguous`` names the neighbouring organs.
-    The venous anatomy is standard (LITERATURE.md §3); the *fractions* of each split are
+    The venous anatomy is standard (docs/references.md §3); the *fractions* of each split are
     named ASSUMPTIONS (no per-route shedding figures are published), kept here as data and
     overridable from a scenario (``primary.routes`` etc.).
     """

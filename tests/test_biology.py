@@ -8,7 +8,7 @@ would (colonies of at least ``colonization.autopsy_detectable_diameter_mm``) unl
 
 The calibrated presets reproduce the autopsy table (diSibio & French 2008) within its
 sampling error under ``combined``; these tests check that the resulting model shows the
-patterns the literature names (LITERATURE.md §4), including the ones the fit does not target
+patterns the literature names (docs/references.md §4), including the ones the fit does not target
 directly (lymph nodes pooled over cancers, enrichment relative to Ewing's anatomy).
 """
 

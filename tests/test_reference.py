@@ -74,7 +74,7 @@ CITATION = re.compile(
     r",? \(?((?:18|19|20)\d\d)\b")
 # Capitalised words that precede a year without being an author.
 NOT_AUTHORS = {"Measured", "Publication", "ICRP", "Checked", "Fitted", "The", "In", "On",
-               "Since", "From", "Until", "And", "Table", "Figure", "Python"}
+               "Since", "From", "Until", "And", "Table", "Figure", "Python", "Seed"}
 
 
 def _tracked_files() -> list[Path]:
