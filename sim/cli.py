@@ -650,6 +650,9 @@ def _print_summary(summ: dict, out: Path, wall: float) -> None:
                    f"{d['fraction_distant']:.0%}, a growing micrometastasis in "
                    f"{d['fraction_with_micrometastasis']:.0%}, a detectable metastasis in "
                    f"{d['fraction_with_detectable_metastasis']:.0%}")
+    if summ.get("assay") and not (summ.get("autopsy_reference") or {}).get("site_frequency"):
+        click.echo(f"\nWrote {out}/ (summary.json with the assay fates, figures/)")
+        return
     click.echo("\nPatients with a metastasis there at autopsy, >= "
                f"{summ.get('autopsy_detectable_diameter_mm', 1):g} mm (95 % interval):")
     sites = sorted(summ["site_frequency"].items(), key=lambda kv: -kv[1]["fraction"])

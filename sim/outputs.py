@@ -43,6 +43,7 @@ from .anatomy import PRIMARY_SITES, TARGET_ORGANS
 from .experiments import RunResult
 from .model import FUNNEL_STAGES, PatientResult
 from .reference import DISIBIO_2008
+from .scenario import Scenario
 
 #: Written last into every output folder metasim completes: version and files written.
 MARKER = ".metasim-output.json"
@@ -305,7 +306,22 @@ def _delete_listed(folder: Path, marker: Mapping[str, Any]) -> None:
             pass
 
 
-def autopsy_reference(site: str) -> dict[str, float] | None:
+def subject(sc: Scenario) -> str:
+    """What a run simulates, for figure titles: the primary, or the injection experiment."""
+    if sc.primary.present or not sc.injection:
+        return PRIMARY_SITES[sc.primary.site].label
+    entries = sorted({inj.entry.replace("_", " ") for inj in sc.injection})
+    return f"cells injected ({', '.join(entries)} entry), no primary tumour"
+
+
+def autopsy_reference(site: str | Scenario) -> dict[str, float] | None:
+    """The autopsy site frequencies (diSibio & French 2008) of a primary site, or None when
+    the table has no row for it - or when the scenario has no primary tumour (an injection
+    experiment is not a patient, and no autopsy series describes it)."""
+    if isinstance(site, Scenario):
+        if not site.primary.present:
+            return None
+        site = site.primary.site
     row = PRIMARY_SITES[site].disibio_row
     return DISIBIO_2008.frequencies(row) if row else None
 
@@ -342,7 +358,7 @@ def summary(run: RunResult) -> dict[str, Any]:
         "colonies_founded": founded,
         "colonies_reaching_angiogenic_switch": survived,
         "autopsy_reference": {"source": DISIBIO_2008.citation,
-                              "site_frequency": autopsy_reference(sc.primary.site)},
+                              "site_frequency": autopsy_reference(sc)},
         **({"assay": assay_summary(run)} if sc.injection else {}),
         **({"clinical": analysis.clinical_outcomes(patients)} if sc.intervention else {}),
     }
@@ -440,7 +456,7 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
         for f in summ["funnel"]:
             w.writerow([f["stage"], f"{f['reached']:.6g}", f"{f['lost']:.6g}",
                         f"{f['lost_fraction']:.6g}"])
-    observed = autopsy_reference(sc.primary.site) or {}
+    observed = autopsy_reference(sc) or {}
     with _csv(stage / "sites.csv") as w:
         w.writerow(["organ", "fraction", "low", "high", "patients_with", "replicates",
                     "autopsy_fraction"])
@@ -464,7 +480,7 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
                        + [p.detectable_by_organ.get(o, 0) for o in TARGET_ORGANS]
                        + [p.autopsy_by_organ.get(o, 0) for o in TARGET_ORGANS])
     if figures:
-        label = f"{PRIMARY_SITES[sc.primary.site].label}, {sc.hypothesis}, n = {run.replicates}"
+        label = f"{subject(sc)}, {sc.hypothesis}, n = {run.replicates}"
         plots.save(plots.funnel_figure(summ["funnel"], f"Metastatic cascade ({label})"),
                    stage / "figures" / "funnel.png")
         plots.save(plots.site_frequency_figure({sc.hypothesis: summ["site_frequency"]},
@@ -489,7 +505,7 @@ def write_comparison(stage: Path, runs: Mapping[str, RunResult],
     summaries = {h: write_run(stage / h, r, command, files=(files or {}).get(h))
                  for h, r in runs.items()}
     first = next(iter(runs.values()))
-    observed = autopsy_reference(first.scenario.primary.site) or {}
+    observed = autopsy_reference(first.scenario) or {}
     with _csv(stage / "comparison.csv") as w:
         w.writerow(["hypothesis", "organ", "fraction", "low", "high", "autopsy_fraction"])
         for h, s in summaries.items():
@@ -497,7 +513,7 @@ def write_comparison(stage: Path, runs: Mapping[str, RunResult],
                 obs = observed.get(organ)
                 w.writerow([h, organ, f"{f['fraction']:.6g}", f"{f['low']:.6g}",
                             f"{f['high']:.6g}", "" if obs is None else f"{obs:.6g}"])
-    label = PRIMARY_SITES[first.scenario.primary.site].label
+    label = subject(first.scenario)
     plots.save(plots.site_frequency_figure(
         {h: s["site_frequency"] for h, s in summaries.items()}, observed or None,
         f"{label}: metastatic sites by hypothesis (same seeds, n = {first.replicates} each)"),

@@ -237,6 +237,13 @@ def timecourse_figure(patients: Sequence[PatientResult], title: str = "") -> Fig
             (axes[1], "ctc_entered_per_day", "tumour cells entering the blood",
              "cells per day (log scale)")):
         data = series.get((q, ""))
+        if q == "primary_cells" and (data is None or not np.nanmax(data[1], initial=0.0) > 0):
+            ax.text(0.5, 0.5, "no primary tumour\n(an injection experiment)", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=12)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(name)
+            continue
         _band(ax, data, "black")
         if data is not None and np.nanmax(data[1], initial=0.0) > 0:
             ax.set_yscale("log")

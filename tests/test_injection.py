@@ -86,3 +86,26 @@ def test_run_reports_the_assay_in_summary_json(tmp_path):
     for key in ("arrested", "arrested_liver", "extravasated", "solitary_dormant",
                 "in_micrometastases", "in_macrometastases"):
         assert row[key]["low"] <= row[key]["mean"] <= row[key]["high"]
+
+
+def test_an_injection_experiment_is_not_framed_as_a_patient(tmp_path):
+    """Issue 11 item 27: the Luzzi assay was reported as a melanoma patient (an autopsy table
+    of zeros, a flat 'primary' panel). With no primary tumour there is no autopsy
+    comparison and figures name the injection."""
+    import csv
+    import json
+
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    out = tmp_path / "luzzi"
+    res = CliRunner().invoke(main, ["run", "experiments/luzzi_liver_assay", "--replicates", "1",
+                                    "--workers", "1", "--out", str(out)],
+                             catch_exceptions=False)
+    assert res.exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["autopsy_reference"]["site_frequency"] is None
+    with (out / "sites.csv").open() as fh:
+        assert all(row["autopsy_fraction"] == "" for row in csv.DictReader(fh))
+    assert "at autopsy" not in res.output and "Fates of injected cells" in res.output
