@@ -570,8 +570,8 @@ def _fmt_value(v: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _allowed_keys(loc: tuple) -> list[str]:
-    model: Any = Scenario
+def _allowed_keys(loc: tuple, root: Any = None) -> list[str]:
+    model: Any = root or Scenario
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
@@ -594,7 +594,7 @@ def _allowed_keys(loc: tuple) -> list[str]:
 
 
 def _format_errors(err: ValidationError, source: str,
-                   overridden: Mapping[str, str]) -> str:
+                   overridden: Mapping[str, str], root: Any = None) -> str:
     lines = []
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if p != "[key]")
@@ -607,7 +607,7 @@ def _format_errors(err: ValidationError, source: str,
                 else source
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc)
+            allowed = _allowed_keys(loc, root)
             msg = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
         elif e["type"] == "literal_error" and e["loc"][-1] == "[key]":
             msg = f"unknown name; {msg.replace('Input should be', 'allowed:')}"

@@ -20,10 +20,20 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .sweep import LoadedExperiment, ParameterSpec, Run, build_design, execute, make_jobs
+from .sweep import (
+    LoadedExperiment,
+    ParameterSpec,
+    RunList,
+    SweepError,
+    build_design,
+    check_design_size,
+    execute,
+    make_jobs,
+)
 
 
 @dataclass
@@ -83,11 +93,42 @@ def analyse(problem: Problem, method: str, x: np.ndarray, y: np.ndarray, *,
              "mu": float(res["mu"][i])} for i, n in enumerate(problem.names)]
 
 
+class SamplePoints(Sequence):
+    """The design points of a SALib sample, made one at a time from its rows (explicit-value
+    parameters held at their first value)."""
+
+    def __init__(self, problem: Problem, x: np.ndarray, fixed: dict[str, Any]):
+        self.problem, self.x, self.fixed = problem, x, fixed
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return {**self.problem.to_values(self.x[i]), **self.fixed}
+
+
+def sample_size(method: str, n: int, parameters: int) -> int:
+    """Points of a SALib sample: Sobol (no second order) N * (D + 2), Morris r * (D + 1)."""
+    return n * (parameters + 2) if method == "sobol" else n * (parameters + 1)
+
+
 def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: int | None = None,
                 executor: str = "serial", workers: int = 1, scheduler: str | None = None,
                 progress: bool | None = None,
                 on_record: Callable[[dict], None] | None = None) -> dict:
-    """Sample, simulate and analyse; returns the sample, per-point outputs and indices."""
+    """Sample, simulate and analyse; returns the sample, per-point outputs and indices.
+
+    The sample's size is computed and checked before it is drawn (a sample that cannot be
+    held is refused with :class:`~sim.sweep.SweepError`); the runs are streamed and only a
+    running sum and count per point and output are kept.
+
+    Raises
+    ------
+    SweepError
+        The sample does not fit, or every run failed (nothing to analyse).
+    """
     from tqdm.auto import tqdm
 
     exp = loaded.experiment
@@ -95,33 +136,55 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
     method = method or spec.method
     n = samples or spec.samples
     problem = problem_of(loaded)
+    d = len(problem.names)
+    n_points = sample_size(method, n, d)
+    groups = len(loaded.bases) * len(exp.hypotheses)
+    # The sample (and SALib's working copies of it) and two accumulators per group/output.
+    held = n_points * (4 * d * 8 + groups * len(spec.outputs) * 16 + 64)
+    check_design_size(loaded, n_points, held)
     x = sample(problem, method, n, spec.levels, exp.seed)
-    points = [problem.to_values(row) for row in x]
-    fixed = {k: s for k, s in exp.design.parameters.items() if not s.is_range}
-    for p in points:  # explicit-value parameters are held at their first value
-        p.update({k: s.values[0] for k, s in fixed.items()})
-    runs: list[Run] = build_design(loaded, points)
-    rows: list[dict] = []
+    fixed = {k: s.values[0] for k, s in exp.design.parameters.items() if not s.is_range}
+    points = SamplePoints(problem, x, fixed)
+    runs: RunList = build_design(loaded, points)
+    outputs = list(spec.outputs)
+    sums: dict[tuple[str, str], np.ndarray] = {}
+    counts: dict[tuple[str, str], np.ndarray] = {}
+    ran = failed = 0
+    first_error = ""
     bar = tqdm(total=len(runs), unit="run", desc=f"{method} ({executor})",
                disable=None if progress is None else not progress)
+    records = execute(make_jobs(loaded, runs), executor, workers, scheduler)
     try:
-        for row in execute(make_jobs(loaded, runs), executor, workers, scheduler):
-            rows.append(row)
+        for r in records:
+            ran += 1
+            if r["status"] != "ok":
+                failed += 1
+                first_error = first_error or f"{r['run_id']}: {r['error']}"
+            else:
+                key = (r["scenario"], r["hypothesis"])
+                if key not in sums:
+                    sums[key] = np.zeros((len(points), len(outputs)))
+                    counts[key] = np.zeros((len(points), len(outputs)))
+                for j, output in enumerate(outputs):
+                    v = _value(r.get(output))
+                    if v is not None:
+                        sums[key][r["point"], j] += v
+                        counts[key][r["point"], j] += 1
             if on_record:
-                on_record(row)
+                on_record(r)
             bar.update(1)
     finally:
+        records.close()
         bar.close()
-    failed = [r for r in rows if r["status"] != "ok"]
+    if ran and failed == ran:
+        raise SweepError(f"{loaded.source}: every one of the {ran} run(s) failed; no index "
+                         f"can be computed. First error: {first_error}")
     results = []
-    per_point: dict[tuple, dict[int, list[dict]]] = {}
-    for r in rows:
-        if r["status"] == "ok":
-            per_point.setdefault((r["scenario"], r["hypothesis"]), {}).setdefault(
-                r["point"], []).append(r)
-    for (scen, hyp), by_point in per_point.items():
-        for output in spec.outputs:
-            y = np.array([_mean(by_point.get(i, []), output) for i in range(len(points))])
+    for (scen, hyp), total in sums.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = total / counts[(scen, hyp)]
+        for j, output in enumerate(outputs):
+            y = means[:, j]
             if not np.all(np.isfinite(y)):
                 results.append({"scenario": scen, "hypothesis": hyp, "output": output,
                                 "error": "some sample points have no value (failed runs or "
@@ -132,13 +195,19 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
                 results.append({"scenario": scen, "hypothesis": hyp, "output": output,
                                 "method": method, **ind})
     return {"method": method, "problem": problem.salib(), "points": len(points),
-            "runs": len(runs), "failed_runs": len(failed), "indices": results}
+            "runs": len(runs), "failed_runs": failed, "indices": results}
+
+
+def _value(v: Any) -> float | None:
+    """A number for the mean, or None (missing, NaN)."""
+    if v is None:
+        return None
+    v = float(v)
+    return None if math.isnan(v) else v
 
 
 def _mean(rows: Sequence[dict], output: str) -> float:
-    key = output
-    vals = [r.get(key) for r in rows]
-    vals = [float(v) for v in vals if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    vals = [x for x in (_value(r.get(output)) for r in rows) if x is not None]
     return float(np.mean(vals)) if vals else math.nan
 
 
