@@ -378,7 +378,7 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
     runs in flight, and --resume finishes the rest. At the end: results.csv,
     results.parquet and the comparison figures.
     """
-    from .sweep import build_design, collect, load_experiment
+    from .sweep import ResultStore, build_design, load_experiment, write_tables
     from .sweep import sweep as run_sweep
     from .sweep_plots import plot_sweep
 
@@ -386,20 +386,25 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
     out = out or Path("out") / Path(experiment).stem
     runs = build_design(loaded)
     exp = loaded.experiment
-    points = len({r.point for r in runs})
+    points = runs.n_points
     click.echo(f"{loaded.source}: {len(loaded.bases)} scenario(s) x {len(exp.hypotheses)} "
                f"hypothesis(es) x {points} point(s) x {exp.replicates} replicate(s) = "
                f"{len(runs)} runs; executor {executor}", err=True)
-    summ = run_sweep(loaded, out, executor, _sweep_workers(executor, workers, oversubscribe,
-                                                           scheduler), scheduler, resume, progress)
-    from .sweep import ResultStore
-
-    df = collect(ResultStore(out))
+    try:
+        summ = run_sweep(loaded, out, executor,
+                         _sweep_workers(executor, workers, oversubscribe, scheduler), scheduler,
+                         resume, progress)
+    except KeyboardInterrupt:
+        click.echo(f"metasim: interrupted; the finished runs are kept in {out}/runs/ "
+                   f"(`metasim sweep {experiment} --out {out} --resume` finishes the rest)",
+                   err=True)
+        sys.exit(130)
+    rows = write_tables(ResultStore(out))
     click.echo(f"{summ.ran} run(s) in {summ.wall_time_s:.1f} s ({summ.done_before} already "
                f"done); {summ.errors} failed")
     for e in summ.errors_sample:
         click.echo(f"  failed: {e}")
-    if not no_plots and not df.empty:
+    if not no_plots and rows:
         figs = plot_sweep(out)
         click.echo(f"{len(figs)} figure file(s) in {out}/figures/")
     click.echo(f"Wrote {out}/ (results.csv, results.parquet, runs/, experiment.json)")
@@ -410,12 +415,12 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
 @_guard
 def plot_cmd(folder: Path) -> None:
     """Draw the comparison figures of a sweep folder (PNG and SVG in FOLDER/figures)."""
-    from .sweep import ResultStore, collect
+    from .sweep import ResultStore, write_tables
     from .sweep_plots import plot_sweep
 
     if not (folder / "experiment.json").is_file():
         raise _Fail(f"{folder}: not a metasim sweep folder (no experiment.json)")
-    collect(ResultStore(folder))
+    write_tables(ResultStore(folder))
     figs = plot_sweep(folder)
     click.echo(f"{len(figs)} figure file(s) in {folder}/figures/")
 
