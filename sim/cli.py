@@ -13,7 +13,14 @@ from pathlib import Path
 import click
 
 from .anatomy import PRIMARY_SITES
-from .experiments import WorkerError, compare, process_mapper, resolve_workers, run_replicates
+from .experiments import (
+    WorkerError,
+    compare,
+    process_mapper,
+    resolve_workers,
+    run_replicates,
+    shared_mapper,
+)
 from .limits import TIMESERIES_KEPT, WARN_SECONDS, RunTooLargeError, check_run
 from .model import SimulationLimitError
 from .outputs import (
@@ -92,13 +99,21 @@ def _say_replaced(out: Path, replaced: bool) -> None:
         click.echo(f"(replaced the earlier metasim output in {out})", err=True)
 
 
+#: Below this estimated work (seconds of one core) a run stays in this process: starting
+#: worker processes (~2 s each, importing Mesa) would cost more than it saves.
+SERIAL_BELOW_S = 10.0
+
+
 def _plan(sc: Scenario, replicates: int, workers: int | None, oversubscribe: bool,
           runs: int = 1) -> int:
     """Check the run fits before it starts (memory, agents, workers); warn if it is long.
 
-    Returns the worker processes to use."""
+    Returns the worker processes to use: ``--workers`` if given, else all cores - or one,
+    when the whole run is estimated under :data:`SERIAL_BELOW_S` seconds."""
     w = min(resolve_workers(workers, oversubscribe), max(1, replicates))
     est = check_run(sc, replicates, w, runs)
+    if workers is None and est.seconds_per_patient * replicates * runs < SERIAL_BELOW_S:
+        w = 1
     total = est.seconds_per_patient * replicates * runs / w
     if total > WARN_SECONDS:
         click.echo(f"metasim: this run is long: {est.describe(replicates * runs, w)} "
@@ -209,9 +224,9 @@ def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed
 def _compare_into(out: Path, sc: Scenario, names: list[str], progress: bool | None,
                   workers: int) -> dict:
     """Run the hypotheses into a staged folder, each patient's rows written as it ends."""
-    with staged(out) as stage:
+    with staged(out) as stage, shared_mapper(workers) as mapper:
         files = {h: PatientFiles(stage / h) for h in names}
-        runs = compare(sc, names, progress=progress, mapper=process_mapper(workers),
+        runs = compare(sc, names, progress=progress, mapper=mapper,
                        on_patient=files, keep_timeseries=TIMESERIES_KEPT)
         return write_comparison(stage, runs, files=files)
 
@@ -249,14 +264,16 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
     if not hyps or bad:
         raise _Fail(f"--hypotheses {hypotheses!r}: unknown {bad}; allowed: {', '.join(HYPOTHESES)}")
     scenarios_ = {n: _load(f"presets/{n}", overrides, seed, replicates) for n in names}
-    w = max(_plan(sc, replicates, workers, oversubscribe, runs=len(hyps))
-            for sc in scenarios_.values())
+    for sc in scenarios_.values():
+        _plan(sc, replicates, workers, oversubscribe, runs=len(hyps))
+    w = _plan(next(iter(scenarios_.values())), replicates, workers, oversubscribe,
+              runs=len(hyps) * len(scenarios_))
     out, replaced = _destination(out, Path("out/validation"))
     rows, indices = [], {}
-    with staged(out) as stage:
+    with staged(out) as stage, shared_mapper(w) as mapper:
         for sc in scenarios_.values():
             indices[sc.primary.site] = weiss_index(sc)
-            runs = compare(sc, hyps, progress=progress, mapper=process_mapper(w))
+            runs = compare(sc, hyps, progress=progress, mapper=mapper)
             rows.extend(score(r) for r in runs.values())
         write_validation(stage, rows, indices)
     _say_replaced(out, replaced)
@@ -324,9 +341,10 @@ def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: in
                    f"interval{(' (' + ', '.join(out) + ')') if out else ''}, max |z| "
                    f"{entry['max_z']:.2f}, {entry['wall_time_s']:.0f} s", err=True)
 
-    cal = fit(sc, delivery, replicates=replicates, max_iterations=iterations, seed=seed,
-              confidence=confidence, start=start, progress=progress,
-              mapper=process_mapper(workers), report=report)
+    with shared_mapper(workers) as mapper:
+        cal = fit(sc, delivery, replicates=replicates, max_iterations=iterations, seed=seed,
+                  confidence=confidence, start=start, progress=progress, mapper=mapper,
+                  report=report)
     click.echo(format_fit(cal))
     if target is not None:
         args = [str(scenario), f"--delivery {delivery}", f"--replicates {replicates}",

@@ -225,7 +225,8 @@ def ordered_map(pool: ProcessPoolExecutor, fn: Callable, items: Iterable,
 
 
 def process_mapper(workers: int) -> Callable[..., Iterable[PatientResult]] | None:
-    """A ``mapper`` running jobs on ``workers`` local processes (None: serial).
+    """A ``mapper`` running jobs on ``workers`` local processes (None: serial); each call
+    starts and ends its own pool (see :func:`shared_mapper` to keep one for many calls).
 
     Results come back in job order, so a run is the same whatever the number of workers.
     """
@@ -236,6 +237,20 @@ def process_mapper(workers: int) -> Callable[..., Iterable[PatientResult]] | Non
         with local_pool(workers) as pool:
             yield from ordered_map(pool, fn, items, window=4 * workers)
     return mapper
+
+
+@contextmanager
+def shared_mapper(workers: int) -> Iterator[Callable[..., Iterable[PatientResult]] | None]:
+    """A ``mapper`` on one pool of ``workers`` processes kept for the whole ``with`` block,
+    so a comparison or a validation over many presets pays the start of the workers once
+    (None: serial)."""
+    if workers <= 1:
+        yield None
+        return
+    with local_pool(workers) as pool:
+        def mapper(fn, items):
+            yield from ordered_map(pool, fn, items, window=4 * workers)
+        yield mapper
 
 
 def _simulate_job(job: tuple[Scenario, int, int, bool]) -> PatientResult:

@@ -49,13 +49,15 @@ def bundled_names() -> list[str]:
 def suggest(name: str | Path) -> str:
     """`` (did you mean 'presets/breast'?)`` for a mistyped bundled name, else ``""``."""
     names = bundled_names()
-    short = {n.rsplit("/", 1)[-1]: n for n in names if n.startswith(("presets/", "classroom/"))}
     text = str(name).removesuffix(".toml")
-    close = difflib.get_close_matches(text, names, n=1, cutoff=0.7)
-    if not close:
-        hit = difflib.get_close_matches(text.rsplit("/", 1)[-1], list(short), n=1, cutoff=0.7)
-        close = [short[hit[0]]] if hit else []
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    folder, _, stem = text.rpartition("/")
+    # Compare the last part only (a shared "presets/" prefix would make anything look close),
+    # within the folder named, or within the folders a bare name is looked up in.
+    pool = [n for n in names if n.rpartition("/")[0] == folder] if folder else \
+        [n for n in names if n.startswith(("presets/", "classroom/"))]
+    stems = {n.rpartition("/")[2]: n for n in reversed(pool)}
+    hit = difflib.get_close_matches(stem, list(stems), n=1, cutoff=0.75)
+    return f" (did you mean {stems[hit[0]]!r}?)" if hit else ""
 
 
 def find_scenario(name: str | Path) -> Path:

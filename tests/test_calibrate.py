@@ -114,7 +114,7 @@ def test_bad_calibration_requests_are_clear(small_scenario_path):
         calibrate(sc, "sideways", replicates=5, max_iterations=1)
     runner = CliRunner()
     res = runner.invoke(main, ["calibrate", "presets/nowhere", "--replicates", "5"])
-    assert res.exit_code == 2 and "no such scenario file" in res.output
+    assert res.exit_code == 2 and "no such file or bundled scenario" in res.output
     res = runner.invoke(main, ["calibrate", str(small_scenario_path), "--write",
                                "/no/such/folder/x.toml"])
     assert res.exit_code == 2 and "does not exist" in res.output

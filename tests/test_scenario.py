@@ -108,7 +108,7 @@ def test_malformed_toml_names_the_file_and_line(tmp_path):
 
 
 def test_missing_and_non_utf8_files(tmp_path):
-    with pytest.raises(ScenarioError, match="no such scenario file"):
+    with pytest.raises(ScenarioError, match="no such file or bundled scenario"):
         load_scenario(tmp_path / "nope.toml")
     p = tmp_path / "latin1.toml"
     p.write_bytes('description = "caf\xe9"\n'.encode("latin-1"))
@@ -169,7 +169,7 @@ REVIEW = [
     ({"primary": {"site": "breast", "contiguous": {"skin": 0.0}}}, [], "positive weight"),
     ({"primary": {"site": "prostate", "routes": {"blood": 0.5, "lymph": 0.0, "cavity": 0.5,
                                                  "contiguous": 0.0}}}, [], "has no body cavity"),
-    ({"simulation": {"dt_days": 1e-7}}, [], "steps; at most 1,000,000"),
+    ({"simulation": {"dt_days": 1e-7}}, [], "at most 200,000 are allowed"),
 ]
 
 
