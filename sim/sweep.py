@@ -694,38 +694,6 @@ def execute_job(job: Job) -> dict:
                              traceback.format_exc(limit=8))
 
 
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, else the machine's)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-def bound_workers(requested: int | None, allow_oversubscribe: bool = False) -> int:
-    """Worker processes for a local executor: all usable cores by default, never more
-    than the cores unless ``allow_oversubscribe``.
-
-    More workers than cores add no speed, only memory (each worker process holds
-    ~220 MB) and contention with whatever else runs on the machine.
-
-    Raises
-    ------
-    SweepError
-        ``requested`` exceeds the usable cores and ``allow_oversubscribe`` is false.
-    """
-    cores = usable_cores()
-    if requested is None:
-        return cores
-    if requested < 1:
-        raise SweepError(f"--workers {requested}: at least 1")
-    if requested > cores and not allow_oversubscribe:
-        raise SweepError(
-            f"--workers {requested}: this machine gives this process {cores} core(s); more "
-            f"worker processes than cores add memory (~220 MB each), not speed. Use "
-            f"--workers {cores} or fewer, or add --oversubscribe to insist")
-    return requested
-
-
 def execute(jobs: Iterable[Job], executor: str = "serial", workers: int = 1,
             scheduler: str | None = None) -> Iterator[dict]:
     """Yield each job's record as it finishes (completion order).

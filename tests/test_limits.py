@@ -169,8 +169,9 @@ def test_workers_are_bounded_by_the_cores(monkeypatch):
     with pytest.raises(RunTooLargeError, match="this machine has 2 core"):
         resolve_workers(12)
     assert resolve_workers(12, oversubscribe=True) == 12
-    res = invoke("run", SMALL, "--workers", "12")
-    assert res.exit_code == 2 and "--oversubscribe" in res.output
+    for command in (["run", SMALL], ["sweep", "experiments/seed_vs_soil"]):
+        res = invoke(*command, "--workers", "12")
+        assert res.exit_code == 2 and "--oversubscribe" in res.output, command
 
 
 def test_estimate_describes_itself():

@@ -30,12 +30,10 @@ from sim.scenario import ScenarioError
 from sim.sweep import (
     ResultStore,
     SweepError,
-    bound_workers,
     build_design,
     collect,
     load_experiment,
     sweep,
-    usable_cores,
     write_tables,
 )
 
@@ -601,11 +599,3 @@ def test_a_write_error_during_the_sweep_is_one_clear_message(tmp_path, monkeypat
 
 
 # ----------------------------------------------------------------- workers vs cores
-def test_workers_are_bounded_by_the_cores():
-    """More workers than cores are refused unless oversubscription is asked for."""
-    cores = usable_cores()
-    assert bound_workers(None) == cores
-    assert bound_workers(1) == 1
-    with pytest.raises(SweepError, match=f"{cores} core"):
-        bound_workers(cores + 1)
-    assert bound_workers(cores + 1, allow_oversubscribe=True) == cores + 1
