@@ -19,10 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FFMpegWriter, FuncAnimation, PillowWriter
 from matplotlib.figure import Figure
@@ -31,7 +27,7 @@ from matplotlib.ticker import LogLocator, NullFormatter
 from .anatomy import PRIMARY_SITES
 from .bodymap import body_map, state_of
 from .model import FUNNEL_STAGES, MetastasisModel
-from .plots import STAGE_LABELS
+from .plots import STAGE_LABELS, new_figure
 from .scenario import Scenario
 
 #: Figure size (inches) and resolution: 1280 x 720 pixels, a 16:9 slide.
@@ -105,7 +101,7 @@ class Slides:
         self.fmt = day_format(self.days)
         final = np.array([course.states[-1]["reached"][k] for k in FUNNEL_STAGES], float)
         self.funnel_max = max(float(final.max()), 10.0)
-        self.fig: Figure = plt.figure(figsize=FIGSIZE, dpi=DPI)
+        self.fig: Figure = new_figure(figsize=FIGSIZE, dpi=DPI)
         self.ax_map = self.fig.add_axes((0.0, 0.155, 0.50, 0.78))
         self.cax = self.fig.add_axes((0.505, 0.36, 0.012, 0.40))
         self.ax_f = self.fig.add_axes((0.785, 0.36, 0.20, 0.52))
@@ -159,7 +155,7 @@ class Slides:
                       fontsize=10)
 
     def close(self) -> None:
-        plt.close(self.fig)
+        self.fig.clear()
 
 
 def _count(v: float) -> str:

@@ -18,16 +18,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
 
 from .anatomy import ORGANS, PRIMARY_SITES
+from .plots import new_figure
 
 #: (x, y, width, height) of each organ on a 10 x 20 canvas (head at the top).
 LAYOUT: dict[str, tuple[float, float, float, float]] = {
@@ -163,7 +162,7 @@ def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
     map; the map never takes space from other axes.
     """
     if ax is None:
-        fig = plt.figure(figsize=(8.4, 9.4))
+        fig = new_figure(figsize=(8.4, 9.4))
         ax = fig.add_axes((0.02, 0.14, 0.84, 0.80))
         cax = fig.add_axes((0.88, 0.38, 0.025, 0.36))
     else:
@@ -177,7 +176,7 @@ def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
     burden = state.get("burden", {})
     dormant = state.get("dormant", {})
     detectable = state.get("detectable", {})
-    cmap = plt.get_cmap("Reds")
+    cmap = colormaps["Reds"]
     norm = LogNorm(vmin=1e3, vmax=1e11)
     site = state.get("site", "breast")
     layout, (px, py) = layout_for(site)
@@ -219,7 +218,7 @@ def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
     day = state.get("day")
     ax.set_title(title or (f"day {day:.0f}" if day is not None else ""),
                  fontsize=fontsize + 3)
-    sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+    sm = ScalarMappable(norm=norm, cmap=cmap)
     if cax is None:
         cax = ax.inset_axes((1.0, 0.3, 0.03, 0.4))
     else:

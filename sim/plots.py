@@ -11,15 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import LogNorm, to_rgb
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
@@ -41,10 +40,26 @@ STAGE_LABELS = {
 }
 
 
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
+             **kwargs: Any) -> tuple[Figure, Any]:
+    """Like ``pyplot.subplots`` without pyplot: a figure no GUI backend owns, so importing
+    or calling metasim never changes the user's matplotlib backend (a notebook keeps its
+    inline backend, a desktop its windows) and figures can be drawn from any thread."""
+    fig = new_figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def new_figure(**kwargs: Any) -> Figure:
+    """A figure drawn by the Agg renderer, whatever backend pyplot uses: attaching the
+    canvas selects nothing globally."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def save(fig: Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
 
 
 # ------------------------------------------------------------------ layout and contrast checks
@@ -162,7 +177,7 @@ def text_color_on(background) -> str:
 
 def funnel_figure(funnel: Sequence[Mapping], title: str = "") -> Figure:
     """Cells reaching each cascade stage (log scale) with the share lost there."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = subplots(figsize=(8, 4.5))
     stages = [f["stage"] for f in funnel]
     reached = np.array([max(f["reached"], 0.0) for f in funnel])
     y = np.arange(len(stages))[::-1]
@@ -201,7 +216,7 @@ def site_frequency_figure(frequencies: Mapping[str, Mapping[str, Mapping[str, fl
     organs = order[:max_organs]
     x = np.arange(len(organs))
     width = 0.8 / len(labels)
-    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(organs) + 2), 4.8))
+    fig, ax = subplots(figsize=(max(8, 0.6 * len(organs) + 2), 4.8))
     for i, h in enumerate(labels):
         st = HYPOTHESIS_STYLE.get(h, {"color": f"C{i}", "hatch": "", "marker": "o"})
         f = np.array([frequencies[h][o]["fraction"] for o in organs])
@@ -229,7 +244,7 @@ def site_frequency_figure(frequencies: Mapping[str, Mapping[str, Mapping[str, fl
 def timecourse_figure(patients: Sequence[PatientResult], title: str = "") -> Figure:
     """Primary size, cells entering the blood and colonies per organ over time: median over
     patients (line) with the 10th-90th percentile of patients (band)."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    fig, axes = subplots(1, 3, figsize=(15, 4.8))
     series = _series(patients)
     resections = [p.resection_day for p in patients if p.resection_day is not None]
     for ax, q, name, ylabel in (
@@ -326,7 +341,7 @@ def observed_vs_simulated_figure(rows: Sequence[Mapping], title: str = "") -> Fi
     hyps = list(dict.fromkeys(r["hypothesis"] for r in rows))
     primaries = list(dict.fromkeys(r["primary"] for r in rows))
     markers = "osD^v<>pP*Xhd8H"
-    fig, axes = plt.subplots(1, len(hyps), figsize=(4.2 * len(hyps), 4.4), squeeze=False)
+    fig, axes = subplots(1, len(hyps), figsize=(4.2 * len(hyps), 4.4), squeeze=False)
     for ax, h in zip(axes[0], hyps, strict=True):
         sub = [r for r in rows if r["hypothesis"] == h]
         for r in sub:
@@ -366,8 +381,8 @@ def weiss_heatmap_figure(indices: Mapping[str, Mapping[str, float]], title: str 
     lim = float(np.nanmax(np.abs(logd))) if np.isfinite(logd).any() else 1.0
     lim = max(lim, 0.5)
     norm = LogNorm(vmin=10 ** -lim, vmax=10 ** lim)
-    cmap = plt.get_cmap("RdYlBu_r")
-    fig, ax = plt.subplots(figsize=(0.62 * len(organs) + 4.5,
+    cmap = colormaps["RdYlBu_r"]
+    fig, ax = subplots(figsize=(0.62 * len(organs) + 4.5,
                                     max(0.5 * len(primaries) + 3.2, 5.5)))
     ax.set_facecolor(MISSING_COLOR)
     im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, aspect="auto",
@@ -379,7 +394,7 @@ def weiss_heatmap_figure(indices: Mapping[str, Mapping[str, float]], title: str 
                 ax.text(j, i, _short(v), ha="center", va="center", fontsize=8,
                         color=text_color_on(cmap(norm(v))))
             else:
-                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=MISSING_COLOR,
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=MISSING_COLOR,
                                            edgecolor="#6e6e6e", hatch="///", linewidth=0))
     ax.set_xticks(range(len(organs)),
                   [ORGANS[o].label.split(" (")[0] if o in ORGANS else o.replace("_", " ")
@@ -420,7 +435,7 @@ def km_figure(clinical: Mapping, title: str = "") -> Figure:
     """Kaplan-Meier metastasis-free survival after resection with its 95 % band (top) and,
     below, when patients relapsed and when those without a relapse were last seen
     (censored), as separate bars."""
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 7.2), height_ratios=[3, 1.5],
+    fig, (ax, ax2) = subplots(2, 1, figsize=(9, 7.2), height_ratios=[3, 1.5],
                                   sharex=True)
     t = np.array(clinical["km_timeline_days"], dtype=float) / 365.25
     surv = np.array(clinical["km_survival"], dtype=float)

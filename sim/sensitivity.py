@@ -223,11 +223,11 @@ def write_sensitivity(report: dict, out: Path) -> list[Path]:
     written = [out / "sensitivity.csv"]
     if df.empty or "parameter" not in df:
         return written
-    import matplotlib.pyplot as plt
+    from .plots import subplots
 
     for (scen, hyp, output), g in df.dropna(subset=["parameter"]).groupby(
             ["scenario", "hypothesis", "output"], sort=False):
-        fig, ax = plt.subplots(figsize=(7, 0.5 * len(g) + 1.8))
+        fig, ax = subplots(figsize=(7, 0.5 * len(g) + 1.8))
         y = np.arange(len(g))
         if report["method"] == "sobol":
             ax.barh(y + 0.2, g["S1"], 0.4, xerr=g["S1_conf"], color="#bbbbbb",

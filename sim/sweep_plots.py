@@ -14,10 +14,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 from scipy import stats
@@ -25,7 +21,7 @@ from scipy import stats
 from .analysis import proportion_interval
 from .anatomy import ORGANS, PRIMARY_SITES, TARGET_ORGANS
 from .model import FUNNEL_STAGES
-from .plots import HYPOTHESIS_STYLE, STAGE_LABELS
+from .plots import HYPOTHESIS_STYLE, STAGE_LABELS, subplots
 from .reference import DISIBIO_2008
 
 LINESTYLES = {"ewing": "-", "paget": "--", "combined": "-.", "null": ":"}
@@ -94,7 +90,6 @@ def save_both(fig, stem: Path) -> list[Path]:
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     fig.savefig(paths[0], dpi=120, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight")
-    plt.close(fig)
     return paths
 
 
@@ -208,7 +203,7 @@ def site_frequency_figure(df, scenario: str, primary: str):
     means = {o: max(sub[f"site:{o}"].mean(), observed.get(o, 0)) for o in TARGET_ORGANS
              if f"site:{o}" in sub}
     organs = [o for o in sorted(means, key=lambda o: -means[o]) if means[o] > 0][:14]
-    fig, ax = plt.subplots(figsize=(max(7, 0.75 * len(organs) + 2), 4.5))
+    fig, ax = subplots(figsize=(max(7, 0.75 * len(organs) + 2), 4.5))
     width = 0.8 / max(len(hyps), 1)
     x = np.arange(len(organs))
     for i, h in enumerate(hyps):
@@ -247,7 +242,7 @@ def funnel_by_hypothesis_figure(df, scenario: str):
     sub = df[(df["scenario"] == scenario) & (df["status"] == "ok")]
     hyps = list(dict.fromkeys(sub["hypothesis"]))
     stages = [s for s in FUNNEL_STAGES if f"reached:{s}" in sub]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = subplots(figsize=(8, 4.5))
     height = 0.8 / max(len(hyps), 1)
     y = np.arange(len(stages))[::-1]
     for i, h in enumerate(hyps):
@@ -274,7 +269,7 @@ def response_figure(df, param: str, output: str):
     col = f"param:{param}"
     sub = df[df["status"] == "ok"]
     scens = list(dict.fromkeys(sub["scenario"]))
-    fig, axes = plt.subplots(1, len(scens), figsize=(6.2 * len(scens), 4.8), squeeze=False,
+    fig, axes = subplots(1, len(scens), figsize=(6.2 * len(scens), 4.8), squeeze=False,
                              sharey=True)
     numeric = np.issubdtype(sub[col].dtype, np.number)
     log_x = bool(numeric and sub[col].min() > 0 and sub[col].max() / sub[col].min() >= 20)
