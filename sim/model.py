@@ -18,6 +18,7 @@ solitary, dormant, a founder of a live colony - or counted as lost at the stage 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,6 +235,12 @@ class MetastasisModel(mesa.Model):
         self.aggregate = sim.aggregate
         self.walk = sim.circulation == "walk"
         self.day = 0.0
+        #: Steps taken; the day is always ``step_count * dt`` (never a running sum of dt, whose
+        #: rounding made dt = 0.1 over 3650 days take 36,501 steps and end on day 3650.1).
+        #: (Mesa's own ``steps`` counts calls of ``step``, including those after the end.)
+        self.step_count = 0
+        self.n_steps = max(1, math.ceil(sim.horizon_days / sim.dt_days - 1e-9))
+        self.step_end_day = self.dt
         self.died = False
         self.max_units = 2_000_000
         self.detectable_cells = diameter_to_cells(col.detectable_diameter_mm)
@@ -381,6 +388,8 @@ class MetastasisModel(mesa.Model):
             return
         pending: list[tuple[Stage, int, int, int, int]] = []
         founders: list[tuple[int, int, int, int]] = []
+        #: Day at the end of this step.
+        self.step_end_day = (self.step_count + 1) * self.dt
         self.clinic.start_of_step()
         self._advance_lodged(pending, founders)
         self._advance_colonies()
@@ -395,12 +404,12 @@ class MetastasisModel(mesa.Model):
         self.primary.grow(self.dt * self.clinic.growth_multiplier)
         if (self.diagnosis is None and self.primary.present
                 and self.primary.cells >= self.diagnosis_cells):
-            self.diagnosis = self.diagnosis_snapshot(self.day + self.dt)
-            self.clinic.log(self.day + self.dt, "diagnosis",
+            self.diagnosis = self.diagnosis_snapshot(self.step_end_day)
+            self.clinic.log(self.step_end_day, "diagnosis",
                             detail=f"primary {self.primary.diameter_mm:.1f} mm")
-            self.clinic.trigger("diagnosis", self.day + self.dt)
+            self.clinic.trigger("diagnosis", self.step_end_day)
         arrivals: dict[tuple[int, int], np.ndarray] = {}
-        while self._injections and self._injections[0].day < self.day + self.dt - 1e-9:
+        while self._injections and self._injections[0].day < self.step_end_day - 1e-9:
             inj = self._injections.pop(0)
             self.injected_total += inj.cells
             self.reached[_F["transit"]] += inj.cells
@@ -420,14 +429,15 @@ class MetastasisModel(mesa.Model):
             self.arrested_by_organ += arrived * k
             for organ in np.flatnonzero(arrived).tolist():
                 self._add_cohort(Stage.ARRESTED, organ, clone, k, int(arrived[organ]))
-        self.day += self.dt
+        self.step_count += 1
+        self.day = self.step_end_day
         burden = self.primary.cells + metastatic_burden_cells(self)
         if burden >= self.scenario.simulation.lethal_burden_cells:
             self.died = True
             self.running = False
             self.clinic.log(self.day, "death", detail=f"tumour burden {burden:.3g} cells")
         self.clinic.end_of_step()
-        if self.day >= self.horizon_days - 1e-9:
+        if self.step_count >= self.n_steps:
             self.running = False
         while self._report_days and self._report_days[0] <= self.day + 1e-9:
             self._report_days.pop(0)
@@ -560,11 +570,11 @@ class MetastasisModel(mesa.Model):
                 # Detection by size, whatever the phase (the imaging threshold may lie below
                 # the avascular limit).
                 if c.detected_day is None and c.cells >= self.detectable_cells:
-                    c.detected_day = self.day + dt
+                    c.detected_day = self.step_end_day
                     self.clinic.detected(c)
                     if self.first_detectable_day is None:
-                        self.first_detectable_day = self.day + dt
-                        self.clinic.trigger("first_detection", self.day + dt)
+                        self.first_detectable_day = self.step_end_day
+                        self.clinic.trigger("first_detection", self.step_end_day)
             else:
                 c.remove()
         self.colonies = keep

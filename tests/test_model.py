@@ -284,3 +284,18 @@ def test_results_do_not_depend_on_the_number_of_worker_processes(small_scenario_
     for a, b in zip(serial.patients, parallel.patients, strict=True):
         assert a.reached == b.reached and a.autopsy_by_organ == b.autopsy_by_organ
         assert a.timeseries == b.timeseries
+
+
+@pytest.mark.parametrize(("dt", "steps", "last_day"), [(0.1, 500, 50.0), (0.3, 167, 50.1),
+                                                        (7.0, 8, 56.0)])
+def test_time_is_counted_in_steps(dt, steps, last_day):
+    """Issue 12 item 2: the day is steps x dt, not a running sum of dt (dt = 0.1 over 3650
+    days used to take 36,501 steps and end on day 3650.1). A course takes ceil(horizon / dt)
+    steps and ends on the first step boundary at or past the horizon."""
+    m = MetastasisModel("presets/breast", rng=1, overrides={
+        "simulation.dt_days": dt, "simulation.horizon_days": 50.0,
+        "primary.shedding_rate_per_gram_per_day": 0.0})
+    m.run()
+    assert m.step_count == steps
+    assert m.day == pytest.approx(last_day, abs=1e-12)
+    assert m.day == m.step_count * dt
