@@ -44,7 +44,7 @@ def site_frequency(patients: Sequence[PatientResult], organs: Sequence[str] = TA
 
 def funnel(patients: Sequence[PatientResult]) -> list[dict[str, float | str]]:
     """Mean cells per patient that reached, and were lost at, each stage (cascade order)."""
-    out = []
+    out: list[dict[str, float | str]] = []
     for stage in FUNNEL_STAGES:
         reached = np.array([p.reached[stage] for p in patients], dtype=float)
         lost = np.array([p.lost[stage] for p in patients], dtype=float)
@@ -156,11 +156,13 @@ def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
 
     durations, observed = [], []
     for p in resected:
+        cut = p.resection_day
+        assert cut is not None  # resected patients only
         if p.relapse_day is not None:
-            durations.append(p.relapse_day - p.resection_day)
+            durations.append(p.relapse_day - cut)
             observed.append(True)
         else:
-            durations.append(p.days - p.resection_day)
+            durations.append(p.days - cut)
             observed.append(False)
     dur = np.array(durations, dtype=float)
     obs = np.array(observed, dtype=bool)

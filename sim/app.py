@@ -115,9 +115,8 @@ def check_number(what: str, value: object, limits: tuple[float, float],
     ``whole``), else ScenarioError naming ``what`` and the range."""
     low, high = limits
     # The range test also refuses NaN (every comparison with it is false) and infinities.
-    ok = (isinstance(value, int | float) and not isinstance(value, bool)
-          and low <= value <= high and (not whole or float(value).is_integer()))
-    if not ok:
+    if not isinstance(value, int | float) or isinstance(value, bool) \
+            or not low <= value <= high or (whole and not float(value).is_integer()):
         raise ScenarioError(f"{what} must be a {'whole ' if whole else ''}number from "
                             f"{low:g} to {high:g}.")
     return float(value)
@@ -280,7 +279,7 @@ def step(epoch: int | None = None) -> bool:
     return running
 
 
-@solara.lab.task
+@solara.lab.task  # type: ignore[arg-type]  # solara's annotation expects a NoReturn coroutine
 async def play_task() -> None:
     """Step about three times a second until paused, reset or the course ends (Solara runs
     this in a thread of its own; `step` takes the session's lock)."""

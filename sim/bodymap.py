@@ -108,7 +108,8 @@ def routes_for(site: str, layout: dict) -> list[tuple[tuple[float, float], str, 
 
 
 def _silhouette(ax) -> None:
-    style = {"facecolor": "#f3eee8", "edgecolor": "#999999", "linewidth": 1.2, "zorder": 0}
+    style: dict[str, Any] = {"facecolor": "#f3eee8", "edgecolor": "#999999", "linewidth": 1.2,
+                             "zorder": 0}
     ax.add_patch(Ellipse((5.0, 18.3), 3.0, 3.2, **style))                    # head
     ax.add_patch(FancyBboxPatch((4.4, 15.6), 1.2, 1.2, boxstyle="round,pad=0.05", **style))
     ax.add_patch(FancyBboxPatch((2.2, 6.0), 5.6, 9.8, boxstyle="round,pad=0.3", **style))

@@ -269,7 +269,8 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
     w = _plan(next(iter(scenarios_.values())), replicates, workers, oversubscribe,
               runs=len(hyps) * len(scenarios_))
     out, replaced = _destination(out, Path("out/validation"))
-    rows, indices = [], {}
+    rows: list[dict] = []
+    indices: dict[str, dict[str, float]] = {}
     with staged(out) as stage, shared_mapper(w) as mapper:
         for sc in scenarios_.values():
             indices[sc.primary.site] = weiss_index(sc)

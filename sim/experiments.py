@@ -51,7 +51,9 @@ def resolve_seed(scenario: Scenario, seed: int | None) -> tuple[int, str]:
         return int(seed), "given on the command line / in the call"
     if scenario.simulation.seed is not None:
         return int(scenario.simulation.seed), "simulation.seed of the scenario"
-    entropy = int(np.random.SeedSequence().entropy % (2**63))
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)  # drawn from the OS when no entropy is given
+    entropy = entropy % (2**63)
     return entropy, "drawn from OS entropy (no seed given); recorded here to reproduce"
 
 

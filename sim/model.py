@@ -227,6 +227,7 @@ class MetastasisModel(mesa.Model):
         if rng is None:
             rng = sc.simulation.seed
         super().__init__(rng=rng)
+        self.running: bool = True
         self.scenario = sc
         self.replicate = replicate
         sim, col = sc.simulation, sc.colonization
@@ -387,7 +388,7 @@ class MetastasisModel(mesa.Model):
         if not self.running:
             return
         pending: list[tuple[Stage, int, int, int, int]] = []
-        founders: list[tuple[int, int, int, int]] = []
+        founders: list[tuple[int, int, int, int, str]] = []
         #: Day at the end of this step.
         self.step_end_day = (self.step_count + 1) * self.dt
         self.clinic.start_of_step()
@@ -559,10 +560,10 @@ class MetastasisModel(mesa.Model):
                     self.switched["cluster" if c.founders > 1 else "single"] += 1
         if macro:
             cells = np.fromiter((c.cells for c in macro), dtype=float, count=len(macro))
-            cells = gompertz(cells, col.macrometastasis_gompertz_rate_per_day
-                             * self.clinic.growth_multiplier,
-                             col.macrometastasis_carrying_capacity_cells, dt)
-            for c, n in zip(macro, cells.tolist(), strict=True):
+            grown = np.asarray(gompertz(cells, col.macrometastasis_gompertz_rate_per_day
+                                        * self.clinic.growth_multiplier,
+                                        col.macrometastasis_carrying_capacity_cells, dt))
+            for c, n in zip(macro, grown.tolist(), strict=True):
                 c.cells = n
         for c in self.colonies:
             if c.cells > 0:

@@ -155,7 +155,7 @@ def clean_stale_staging(out: Path) -> list[Path]:
     """
     out = Path(out)
     parent = out.parent
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = [p for p in parent.iterdir()
                       if p.name.startswith((f".{out.name}.partial-", f".{out.name}.previous-"))]
@@ -607,7 +607,7 @@ def validation_markdown(rows: list[dict[str, Any]]) -> str:
         for h in hyps:
             r = next((r for r in rows if r["primary"] == p and r["hypothesis"] == h), None)
             cells += [num(r["spearman"]) if r else "–", num(r["r2"]) if r else "–"]
-        d = next((r.get("at_diagnosis", {}) for r in rows
+        d: dict[str, Any] = next((r.get("at_diagnosis", {}) for r in rows
                   if r["primary"] == p and r["hypothesis"] == diag_h), {})
         frac = d.get("fraction_disseminated")
         micro = d.get("fraction_with_micrometastasis")

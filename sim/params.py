@@ -65,7 +65,7 @@ def _field_comments(model: type[BaseModel]) -> dict[str, str]:
 
 def _allowed(annotation: Any, metadata: list[Any]) -> str:
     bounds = []
-    flat = []
+    flat: list[Any] = []
     for m in metadata:  # a pydantic FieldInfo inside Annotated carries its own constraints
         flat.extend(getattr(m, "metadata", None) or [m])
     for m in flat:

@@ -71,8 +71,8 @@ def drawn_texts(fig: Figure) -> list[Text]:
     shown: list[Text] = []
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
-            for t in axis.get_major_ticks() + axis.get_minor_ticks():
-                tick_texts.update((id(t.label1), id(t.label2)))
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                tick_texts.update((id(tick.label1), id(tick.label2)))
             if not (ax.get_visible() and ax.axison and axis.get_visible()):
                 continue
             lo, hi = sorted(axis.get_view_interval())
@@ -136,7 +136,7 @@ def text_problems(fig: Figure, tolerance_px: float = 1.0) -> list[str]:
     (boxes from the renderer, :meth:`Text.get_window_extent`, rotated with the text).
     Empty: none."""
     texts = drawn_texts(fig)
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas
     edge = fig.bbox
     problems = []
     shapes = []

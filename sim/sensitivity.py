@@ -42,8 +42,8 @@ class Problem:
     specs: list[ParameterSpec]
 
     def salib(self) -> dict:
-        bounds = [[math.log(s.low), math.log(s.high)] if s.scale == "log" else [s.low, s.high]
-                  for s in self.specs]
+        bounds = [[math.log(s.bounds[0]), math.log(s.bounds[1])] if s.scale == "log"
+                  else list(s.bounds) for s in self.specs]
         return {"num_vars": len(self.names), "names": self.names, "bounds": bounds}
 
     def to_values(self, row: np.ndarray) -> dict[str, float]:
@@ -133,6 +133,8 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
 
     exp = loaded.experiment
     spec = exp.sensitivity
+    if spec is None:
+        raise SweepError(f"{loaded.source}: no [sensitivity] section (method, samples, outputs)")
     method = method or spec.method
     n = samples or spec.samples
     problem = problem_of(loaded)
@@ -143,7 +145,7 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
     held = n_points * (4 * d * 8 + groups * len(spec.outputs) * 16 + 64)
     check_design_size(loaded, n_points, held)
     x = sample(problem, method, n, spec.levels, exp.seed)
-    fixed = {k: s.values[0] for k, s in exp.design.parameters.items() if not s.is_range}
+    fixed = {k: s.listed[0] for k, s in exp.design.parameters.items() if not s.is_range}
     points = SamplePoints(problem, x, fixed)
     runs: RunList = build_design(loaded, points)
     outputs = list(spec.outputs)

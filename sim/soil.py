@@ -66,7 +66,7 @@ def affinity_vector(scenario: Scenario) -> np.ndarray:
         return np.ones(len(ORGAN_KEYS))
     t = scenario.tropism
     explicit = t.affinity if scenario.delivery == "anatomical" else t.affinity_uniform_delivery
-    values = derived_affinities(scenario, scenario.delivery)
+    values = derived_affinities(scenario, str(scenario.delivery))
     values.update(explicit)
     out = np.array([values.get(o, 1.0) for o in ORGAN_KEYS])
     return out ** t.strength

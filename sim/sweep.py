@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -119,6 +119,20 @@ class ParameterSpec(_Section):
     @property
     def is_range(self) -> bool:
         return self.values is None
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a range (validated: both set when ``values`` is not)."""
+        if self.low is None or self.high is None:
+            raise TypeError("not a range")
+        return self.low, self.high
+
+    @property
+    def listed(self) -> list[float | int | str | bool]:
+        """The listed ``values`` (validated: set when this is not a range)."""
+        if self.values is None:
+            raise TypeError("not a list of values")
+        return self.values
 
 
 class Design(_Section):
@@ -295,11 +309,11 @@ def _values_to_check(spec: ParameterSpec) -> list[Any]:
     """Every distinct listed value; for a range its ends and its middle, as the real numbers
     (floats) a grid, random or Latin-hypercube design draws from it."""
     if spec.is_range:
-        mid = (math.sqrt(spec.low * spec.high) if spec.scale == "log"
-               else (spec.low + spec.high) / 2)
-        return [float(spec.low), float(spec.high), float(mid)]
+        low, high = spec.bounds
+        mid = math.sqrt(low * high) if spec.scale == "log" else (low + high) / 2
+        return [float(low), float(high), float(mid)]
     seen: dict[tuple[str, Any], Any] = {}
-    for v in spec.values:
+    for v in spec.listed:
         seen.setdefault((type(v).__name__, v), v)
     return list(seen.values())
 
@@ -351,17 +365,17 @@ class GridPoints(Sequence):
     def __init__(self, keys: Sequence[str], axes: Sequence[Sequence[Any]]):
         self.keys = list(keys)
         self.axes = [list(a) for a in axes]
-        self.count = math.prod(len(a) for a in self.axes)
+        self.n = math.prod(len(a) for a in self.axes)
 
     def __len__(self) -> int:
-        return self.count
+        return self.n
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(self.count))]
+            return [self[j] for j in range(*i.indices(self.n))]
         if i < 0:
-            i += self.count
-        if not 0 <= i < self.count:
+            i += self.n
+        if not 0 <= i < self.n:
             raise IndexError(i)
         values = []
         for axis in reversed(self.axes):
@@ -380,7 +394,7 @@ def count_points(design: Design) -> int:
         return 1
     if design.kind != "grid":
         return design.samples
-    return math.prod(len(s.values) if not s.is_range else design.samples
+    return math.prod(len(s.listed) if not s.is_range else design.samples
                      for s in design.parameters.values())
 
 
@@ -395,11 +409,11 @@ def design_points(design: Design, seed: int) -> Sequence[dict[str, Any]]:
         axes = []
         for s in specs:
             if not s.is_range:
-                axes.append(list(s.values))
+                axes.append(list(s.listed))
             elif s.scale == "log":
-                axes.append(np.geomspace(s.low, s.high, design.samples).tolist())
+                axes.append(np.geomspace(*s.bounds, design.samples).tolist())
             else:
-                axes.append(np.linspace(s.low, s.high, design.samples).tolist())
+                axes.append(np.linspace(*s.bounds, design.samples).tolist())
         return GridPoints(keys, axes)
     # The design's own stream, apart from the replicates' (spawn key 2**31).
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,)))
@@ -420,10 +434,11 @@ def design_points(design: Design, seed: int) -> Sequence[dict[str, Any]]:
 
 def _from_unit(s: ParameterSpec, u: float, rng: np.random.Generator) -> Any:
     if not s.is_range:
-        return s.values[min(int(u * len(s.values)), len(s.values) - 1)]
+        return s.listed[min(int(u * len(s.listed)), len(s.listed) - 1)]
+    low, high = s.bounds
     if s.scale == "log":
-        return float(math.exp(math.log(s.low) + u * (math.log(s.high) - math.log(s.low))))
-    return float(s.low + u * (s.high - s.low))
+        return float(math.exp(math.log(low) + u * (math.log(high) - math.log(low))))
+    return float(low + u * (high - low))
 
 
 def _width(n: int) -> int:
@@ -511,7 +526,7 @@ def _design_shape(loaded: LoadedExperiment, n_points: int) -> str:
              f"{_fmt_count(n_points)} point(s)")
     d = exp.design
     if d.kind == "grid" and len(d.parameters) > 1:
-        axes = " x ".join(_fmt_count(len(s.values) if not s.is_range else d.samples)
+        axes = " x ".join(_fmt_count(len(s.listed) if not s.is_range else d.samples)
                           for s in d.parameters.values())
         shape += f" (a grid of {axes} values)"
     return shape + f" x {_fmt_count(exp.replicates)} replicate(s)"
@@ -576,8 +591,8 @@ def build_design(loaded: LoadedExperiment,
 def _points_record(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """How experiment.json (and the digest) records the points: listed, or a large grid
     by its axes."""
-    if isinstance(points, GridPoints) and points.count > MANIFEST_POINTS:
-        return {"points_count": points.count, "grid": dict(zip(points.keys, points.axes,
+    if isinstance(points, GridPoints) and points.n > MANIFEST_POINTS:
+        return {"points_count": points.n, "grid": dict(zip(points.keys, points.axes,
                                                                  strict=True))}
     return {"points_count": len(points), "points": [dict(p) for p in points]}
 
@@ -695,7 +710,7 @@ def execute_job(job: Job) -> dict:
 
 
 def execute(jobs: Iterable[Job], executor: str = "serial", workers: int = 1,
-            scheduler: str | None = None) -> Iterator[dict]:
+            scheduler: str | None = None) -> Generator[dict, None, None]:
     """Yield each job's record as it finishes (completion order).
 
     ``jobs`` is consumed lazily, a few at a time, so it may be a generator over millions of
@@ -858,6 +873,7 @@ def _execute_processes(jobs: Iterable[Job], workers: int) -> Iterator[dict]:
                 job, w.job = w.job, None
                 if row is None:   # the worker died with this job
                     pool.remove(w)
+                    assert job is not None  # a busy worker holds its job
                     row = failed_record(job.run, died_message(_reap(w)))
                 yield row
         finished = True
@@ -917,7 +933,7 @@ def _execute_dask(jobs: Iterable[Job], workers: int, scheduler: str | None) -> I
             for job in itertools.islice(it, n):
                 fut = client.submit(execute_job, job, pure=False,
                                     key=f"metasim-{token}-{job.run_id}")
-                running[fut.key] = job
+                running[str(fut.key)] = job
                 done.add(fut)
 
         submit(4 * threads)

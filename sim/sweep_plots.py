@@ -209,18 +209,18 @@ def site_frequency_figure(df, scenario: str, primary: str):
     for i, h in enumerate(hyps):
         hs = sub[sub["hypothesis"] == h]
         n = len(hs)
-        frac, lo, hi = [], [], []
+        fractions, lows, highs = [], [], []
         for o in organs:
             k = int(hs[f"site:{o}"].sum())
             a, b = proportion_interval(k, n)
-            frac.append(k / n if n else math.nan)
-            lo.append(a)
-            hi.append(b)
-        frac = np.array(frac)
+            fractions.append(k / n if n else math.nan)
+            lows.append(a)
+            highs.append(b)
+        frac, lo, hi = np.array(fractions), np.array(lows), np.array(highs)
         st = _style(h)
         ax.bar(x + (i - (len(hyps) - 1) / 2) * width, frac, width, color=st["color"],
                hatch=st["hatch"], edgecolor="black", label=f"{h} (n = {n})",
-               yerr=[frac - np.array(lo), np.array(hi) - frac], capsize=2,
+               yerr=[frac - lo, hi - frac], capsize=2,
                error_kw={"elinewidth": 0.8})
     if observed:
         ax.scatter(x, [observed.get(o, np.nan) for o in organs], marker="D", color="white",
@@ -247,9 +247,8 @@ def funnel_by_hypothesis_figure(df, scenario: str):
     y = np.arange(len(stages))[::-1]
     for i, h in enumerate(hyps):
         hs = sub[sub["hypothesis"] == h]
-        m, lo, hi = zip(*(_mean_ci(hs[f"reached:{s}"].to_numpy(float)) for s in stages),
-                        strict=True)
-        m, lo, hi = np.array(m), np.array(lo), np.array(hi)
+        ci = [_mean_ci(hs[f"reached:{s}"].to_numpy(float)) for s in stages]
+        m, lo, hi = (np.array([c[j] for c in ci]) for j in range(3))
         st = _style(h)
         ax.barh(y + (i - (len(hyps) - 1) / 2) * height, np.where(m > 0, m, np.nan), height,
                 color=st["color"], hatch=st["hatch"], edgecolor="black", label=h,
@@ -300,7 +299,7 @@ def response_figure(df, param: str, output: str):
         axes[0][0].set_ylim(bottom=0.0)
     axes[0][0].set_ylabel(output_label(output))
     band = {"count": "band: 95 % bootstrap interval of the mean",
-            "fraction": "band: 95 % Wilson interval"}.get(kind, "band: 95 % t interval")
+            "fraction": "band: 95 % Wilson interval"}.get(kind or "", "band: 95 % t interval")
     fig.suptitle(f"{output_label(output)}\nagainst {parameter_label(param)} (line: "
                  f"{'share of patients' if kind == 'fraction' else 'mean'}; {band})")
     fig.tight_layout()

@@ -75,7 +75,8 @@ def score(run: RunResult) -> dict[str, Any]:
     site = sc.primary.site
     organs = shared_organs(site)
     freq = site_frequency(run.patients, organs)
-    observed = DISIBIO_2008.frequencies(PRIMARY_SITES[site].disibio_row) if organs else {}
+    table_row = PRIMARY_SITES[site].disibio_row
+    observed = DISIBIO_2008.frequencies(table_row) if organs and table_row else {}
     row: dict[str, Any] = {"primary": site, "hypothesis": sc.hypothesis,
                            "replicates": run.replicates, "organs": len(organs)}
     row.update(agreement([observed[o] for o in organs], [freq[o]["fraction"] for o in organs]))
