@@ -24,9 +24,9 @@ from .experiments import (
 from .limits import TIMESERIES_KEPT, WARN_SECONDS, RunTooLargeError, check_run
 from .model import SimulationLimitError
 from .outputs import (
+    Destination,
     OutputError,
     PatientFiles,
-    is_earlier_output,
     numbered_destination,
     staged,
     write_comparison,
@@ -79,24 +79,27 @@ def _guard(fn):
     return wrapper
 
 
-def _destination(out: Path | None, default: Path) -> tuple[Path, bool]:
-    """The output folder and whether it replaces an earlier metasim output.
+def _destination(out: Path | None, default: Path) -> Destination:
+    """Where the output folder goes.
 
     Without ``--out`` an earlier run is never replaced: the next free ``NAME-2``, ``NAME-3``
-    ... is used. An explicit ``--out`` holding an earlier metasim output is replaced (the
-    user named it), and the command says so.
+    ... is used (chosen again when the run ends, if another run took it meanwhile). An
+    explicit ``--out`` holding an earlier metasim output is replaced (the user named it), and
+    the command says so.
     """
     if out is None:
         chosen = numbered_destination(default)
         if chosen != default:
             click.echo(f"metasim: {default} holds an earlier run; writing to {chosen}", err=True)
-        return chosen, False
-    return out, is_earlier_output(out)
+        dest = Destination(chosen, default=True)
+        dest.requested = default
+        return dest
+    return Destination(out)
 
 
-def _say_replaced(out: Path, replaced: bool) -> None:
-    if replaced:
-        click.echo(f"(replaced the earlier metasim output in {out})", err=True)
+def _say_replaced(dest: Destination) -> None:
+    if dest.replaced:
+        click.echo(f"(replaced the earlier metasim output in {dest.final})", err=True)
 
 
 #: Below this estimated work (seconds of one core) a run stays in this process: starting
@@ -180,14 +183,14 @@ def run(scenario: str, hypothesis: str | None, overrides: tuple[str, ...], seed:
     sc = _load(scenario, overrides, seed, replicates, hypothesis)
     n = sc.simulation.replicates
     w = _plan(sc, n, workers, oversubscribe)
-    out, replaced = _destination(out, Path("out") / Path(scenario).stem)
-    with staged(out) as stage:
+    dest = _destination(out, Path("out") / Path(scenario).stem)
+    with staged(dest) as stage:
         files = PatientFiles(stage)
         result = run_replicates(sc, progress=progress, mapper=process_mapper(w),
                                 on_patient=files, keep_timeseries=TIMESERIES_KEPT)
         summ = write_run(stage, result, files=files)
-    _say_replaced(out, replaced)
-    _print_summary(summ, out, result.wall_time_s)
+    _say_replaced(dest)
+    _print_summary(summ, dest.final, result.wall_time_s)
 
 
 @main.command(name="compare")
@@ -215,16 +218,16 @@ def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed
                             + ", ".join(HYPOTHESES))
     sc = _load(scenario, overrides, seed, replicates)
     w = _plan(sc, sc.simulation.replicates, workers, oversubscribe, runs=len(names))
-    out, replaced = _destination(out, Path("out") / f"{Path(scenario).stem}-compare")
-    comp = _compare_into(out, sc, names, progress, w)
-    _say_replaced(out, replaced)
-    _print_comparison(comp, out)
+    dest = _destination(out, Path("out") / f"{Path(scenario).stem}-compare")
+    comp = _compare_into(dest, sc, names, progress, w)
+    _say_replaced(dest)
+    _print_comparison(comp, dest.final)
 
 
-def _compare_into(out: Path, sc: Scenario, names: list[str], progress: bool | None,
+def _compare_into(dest: Destination, sc: Scenario, names: list[str], progress: bool | None,
                   workers: int) -> dict:
     """Run the hypotheses into a staged folder, each patient's rows written as it ends."""
-    with staged(out) as stage, shared_mapper(workers) as mapper:
+    with staged(dest) as stage, shared_mapper(workers) as mapper:
         files = {h: PatientFiles(stage / h) for h in names}
         runs = compare(sc, names, progress=progress, mapper=mapper,
                        on_patient=files, keep_timeseries=TIMESERIES_KEPT)
@@ -268,16 +271,16 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
         _plan(sc, replicates, workers, oversubscribe, runs=len(hyps))
     w = _plan(next(iter(scenarios_.values())), replicates, workers, oversubscribe,
               runs=len(hyps) * len(scenarios_))
-    out, replaced = _destination(out, Path("out/validation"))
+    dest = _destination(out, Path("out/validation"))
     rows: list[dict] = []
     indices: dict[str, dict[str, float]] = {}
-    with staged(out) as stage, shared_mapper(w) as mapper:
+    with staged(dest) as stage, shared_mapper(w) as mapper:
         for sc in scenarios_.values():
             indices[sc.primary.site] = weiss_index(sc)
             runs = compare(sc, hyps, progress=progress, mapper=mapper)
             rows.extend(score(r) for r in runs.values())
         write_validation(stage, rows, indices)
-    _say_replaced(out, replaced)
+    _say_replaced(dest)
     means = summarise(rows)
     click.echo(f"{'primary':<14}" + "".join(f"{h + ' rho':>16}{h + ' R2':>14}" for h in hyps))
     for sc in scenarios_.values():
@@ -288,7 +291,8 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
         click.echo(line)
     click.echo(f"{'mean':<14}" + "".join(f"{means[h]['spearman']:>16.2f}{means[h]['r2']:>14.2f}"
                                          for h in hyps))
-    click.echo(f"\nWrote {out}/ (validation.csv, validation.json, validation.md, figures/)")
+    click.echo(f"\nWrote {dest.final}/ (validation.csv, validation.json, validation.md, "
+               "figures/)")
 
 
 @main.command()
@@ -469,14 +473,14 @@ def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
     loaded = load_experiment(experiment, overrides)
     if loaded.experiment.sensitivity is None:
         raise _Fail(f"{loaded.source}: no [sensitivity] section (method, samples, outputs)")
-    out, replaced = _destination(out, Path("out") / f"{Path(experiment).stem}-sensitivity")
-    with staged(out) as stage:
+    dest = _destination(out, Path("out") / f"{Path(experiment).stem}-sensitivity")
+    with staged(dest) as stage:
         report = sensitivity(loaded, method, samples, executor,
                              _sweep_workers(executor, workers, oversubscribe, scheduler),
                              scheduler, progress)
         write_sensitivity(report, stage)
         (stage / "sensitivity.json").write_text(json.dumps(report, indent=2, default=str))
-    _say_replaced(out, replaced)
+    _say_replaced(dest)
     click.echo(f"{report['method']}: {report['points']} sample points, {report['runs']} runs "
                f"({report['failed_runs']} failed)")
     for r in report["indices"]:
@@ -488,7 +492,7 @@ def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
         else:
             click.echo(f"  {r['scenario']}/{r['hypothesis']} {r['output']:<22} {r['parameter']:<45}"
                        f" mu* {r['mu_star']:.3g} ± {r['mu_star_conf']:.2g}   sigma {r['sigma']:.3g}")
-    click.echo(f"Wrote {out}/ (sensitivity.csv, sensitivity.json, figures/)")
+    click.echo(f"Wrote {dest.final}/ (sensitivity.csv, sensitivity.json, figures/)")
 
 
 @main.command(name="app")
@@ -647,11 +651,11 @@ def demo(out: Path, replicates: int | None) -> None:
     sc = _load("classroom/demo", (), None, replicates)
     hyps = ["ewing", "paget", "combined"]
     w = _plan(sc, sc.simulation.replicates, None, False, runs=len(hyps))
-    replaced = is_earlier_output(out)
+    dest = Destination(out)
     click.echo(sc.description.strip().split("\n")[0])
-    comp = _compare_into(out, sc, hyps, None, w)
-    _say_replaced(out, replaced)
-    _print_comparison(comp, out)
+    comp = _compare_into(dest, sc, hyps, None, w)
+    _say_replaced(dest)
+    _print_comparison(comp, dest.final)
 
 
 def _print_summary(summ: dict, out: Path, wall: float) -> None:

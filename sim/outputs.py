@@ -70,17 +70,33 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
     return data
 
 
+def _listed_dirs(marker: Mapping[str, Any]) -> set[str]:
+    """Folders that hold a listed file (they are metasim's too)."""
+    out: set[str] = set()
+    for f in marker.get("files", []):
+        parts = str(f).split("/")[:-1]
+        out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return out
+
+
 def foreign_entries(folder: Path, marker: Mapping[str, Any]) -> list[str]:
-    """Files and links under ``folder`` that the marker does not list (metasim did not
-    write them), as paths relative to ``folder``."""
+    """Files, links and folders under ``folder`` that metasim did not write (the marker does
+    not list them, nor any file inside them), as paths relative to ``folder``."""
     listed = {str(f) for f in marker.get("files", [])} | {MARKER}
+    dirs = _listed_dirs(marker)
     out = []
-    for root, dirs, files in os.walk(folder):
+    for root, subdirs, files in os.walk(folder):
         rel_root = Path(root).relative_to(folder)
-        for name in files + [d for d in dirs if Path(root, d).is_symlink()]:
+        for name in files:
             rel = (rel_root / name).as_posix()
             if rel not in listed:
                 out.append(rel)
+        for name in subdirs:
+            rel = (rel_root / name).as_posix()
+            if Path(root, name).is_symlink() or rel not in dirs:
+                out.append(rel + "/")
+        subdirs[:] = [d for d in subdirs if (rel_root / d).as_posix() in dirs
+                      and not Path(root, d).is_symlink()]
     return sorted(out)
 
 
@@ -190,18 +206,39 @@ def _write_marker(stage: Path) -> None:
     (stage / MARKER).write_text(json.dumps({
         "written_by": "metasim", "metasim_version": __version__,
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "finished_unix": time.time(),
         "files": files}, indent=2) + "\n", encoding="utf-8")
 
 
-@contextmanager
-def staged(out: Path) -> Iterator[Path]:
-    """Yield a staging folder; on success it becomes ``out`` (see the module docstring).
+class Destination:
+    """Where a command's output folder goes.
 
-    Enter it *before* the simulation: the staging folder is really created (and a probe
-    written) at once, so a destination that cannot be written fails in seconds, not after
-    the run. Any ``OSError`` while writing becomes an :class:`OutputError` naming ``out``.
+    ``default``: the folder was chosen by metasim (no ``--out``), so it never replaces
+    anything: if another run took it meanwhile, the next free ``NAME-N`` is used instead.
+    After the ``with staged(...)`` block, ``final`` is where the results are and ``replaced``
+    whether an earlier metasim output was replaced.
     """
-    out = Path(out)
+
+    def __init__(self, out: Path, default: bool = False):
+        self.requested = Path(out)
+        self.final = Path(out)
+        self.default = default
+        self.replaced = False
+
+
+@contextmanager
+def staged(out: Path | Destination) -> Iterator[Path]:
+    """Yield a staging folder; on success it becomes the output folder (see the module
+    docstring).
+
+    Enter it *before* the simulation: the staging folder is really created (and an existing
+    empty destination probed) at once, so a destination that cannot be written fails in
+    seconds, not after the run. Any ``OSError`` while writing becomes an
+    :class:`OutputError` naming the destination.
+    """
+    dest = out if isinstance(out, Destination) else Destination(out)
+    out = dest.final
+    started = time.time()
     check_destination(out)
     try:
         parent = out.absolute().parent
@@ -211,11 +248,12 @@ def staged(out: Path) -> Iterator[Path]:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         clean_stale_staging(out.absolute())
+        if out.is_dir():
+            _probe(out)
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
     except OSError as e:
         _remove_empty(made)
-        raise OutputError(f"--out {out}: cannot create a folder there "
-                          f"({e.strerror or e})") from None
+        raise OutputError(f"--out {out}: cannot write there ({e.strerror or e})") from None
     try:
         _mark_staging(stage)
         umask = os.umask(0)
@@ -235,13 +273,21 @@ def staged(out: Path) -> Iterator[Path]:
             what = "no space left on the device" if e.errno == errno.ENOSPC else (e.strerror or e)
             raise OutputError(f"--out {out}: writing the results failed ({what}); the "
                               "folder is as it was") from None
-        _commit(stage, out.absolute())
+        _commit(stage, dest, started)
         ok = True
     finally:
         if stage.exists() and not ok:
             shutil.rmtree(stage, ignore_errors=True)
         if not ok:
             _remove_empty(made)
+
+
+def _probe(folder: Path) -> None:
+    """Create and remove a file in ``folder``: raises OSError if it cannot take new files
+    (read-only, immutable, a read-only mount)."""
+    fd, probe = tempfile.mkstemp(prefix=".metasim-probe-", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _remove_empty(made: list[Path]) -> None:
@@ -253,25 +299,51 @@ def _remove_empty(made: list[Path]) -> None:
             break
 
 
-def _commit(stage: Path, out: Path) -> None:
-    """Move the finished stage to ``out``; replace an earlier metasim output (see module)."""
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _commit(stage: Path, dest: Destination, started: float) -> None:
+    """Move the finished stage into place (see the module docstring).
+
+    The destination is re-examined now, not trusted from the start of the run: another run
+    may have written it meanwhile. A default destination then moves on to the next free
+    number; an explicit one keeps what is there and saves the results beside it.
+    """
+    out = dest.final.absolute()
     try:
-        empty = out.is_dir() and not out.is_symlink() and not any(out.iterdir())
-        if empty:
-            out.rmdir()
         if not out.exists() and not out.is_symlink():
             os.replace(stage, out)
             return
-        marker = read_marker(out)
-        if marker is None or foreign_entries(out, marker):
-            kept = out.with_name(f"{out.name}.new-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
+            _move_into(stage, out)  # works for a mount point too (no rename of out itself)
+            return
+        marker = read_marker(out) if out.is_dir() else None
+        newer = marker is not None and float(marker.get("finished_unix", 0.0)) > started
+        if dest.default and (marker is None or newer or foreign_entries(out, marker)):
+            dest.final = numbered_destination(dest.requested)
+            print(f"metasim: {dest.requested} was taken meanwhile; writing to {dest.final}",
+                  file=sys.stderr)
+            _commit(stage, dest, started)
+            return
+        if marker is None or newer or foreign_entries(out, marker):
+            kept = out.with_name(f"{out.name}.new-{_stamp()}")
             os.replace(stage, kept)
-            raise OutputError(f"--out {out}: changed during the run and now holds files "
-                              f"metasim did not write; nothing there was touched and the "
+            dest.final = kept
+            why = ("another metasim run wrote it while this one ran" if newer else
+                   "it now holds files metasim did not write")
+            raise OutputError(f"--out {out}: {why}; nothing there was touched and the "
                               f"results were saved in {kept}")
-        aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))
-        _mark_staging(aside)
-        os.replace(out, aside / out.name)
+        dest.replaced = True
+        try:
+            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))
+            _mark_staging(aside)
+            os.replace(out, aside / out.name)
+        except OSError:  # a mount point, or a folder that cannot be renamed: in place
+            shutil.rmtree(aside, ignore_errors=True)
+            _delete_listed(out, marker)
+            _move_into(stage, out)
+            return
         os.replace(stage, out)
     except OutputError:
         raise
@@ -281,14 +353,25 @@ def _commit(stage: Path, out: Path) -> None:
     _delete_listed(aside / out.name, marker)
     leftover = list((aside / out.name).iterdir()) if (aside / out.name).exists() else []
     if leftover:  # files appeared after the check: keep them, visibly
-        keep = out.with_name(f"{out.name}.previous-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        keep = out.with_name(f"{out.name}.previous-{_stamp()}")
         os.replace(aside / out.name, keep)
         print(f"metasim: files not written by metasim were kept in {keep}", file=sys.stderr)
     shutil.rmtree(aside, ignore_errors=True)
 
 
+def _move_into(stage: Path, out: Path) -> None:
+    """Move the stage's entries into the existing folder ``out``, the marker last (so the
+    folder is recognised as complete only once everything is in), then drop the stage."""
+    entries = [e for e in stage.iterdir() if e.name not in (MARKER, STAGING_MARKER)]
+    for e in entries:
+        os.replace(e, out / e.name)
+    os.replace(stage / MARKER, out / MARKER)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
 def _delete_listed(folder: Path, marker: Mapping[str, Any]) -> None:
-    """Delete the files a marker lists (never following links), then empty folders."""
+    """Delete the files a marker lists (never following links), then the folders that held
+    them if they are empty; nothing else."""
     root = folder.resolve()
     for rel in [*marker.get("files", []), MARKER]:
         path = folder / str(rel)
@@ -299,9 +382,11 @@ def _delete_listed(folder: Path, marker: Mapping[str, Any]) -> None:
                 path.unlink()
         except OSError:
             continue
-    for dirpath, _, _ in sorted(os.walk(folder, topdown=False), key=lambda t: -len(t[0])):
+    for rel in sorted(_listed_dirs(marker), key=lambda d: -d.count("/")):
+        path = folder / rel
         try:
-            Path(dirpath).rmdir()
+            if not path.is_symlink() and root in path.resolve().parents:
+                path.rmdir()
         except OSError:
             pass
 

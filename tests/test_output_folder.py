@@ -202,3 +202,87 @@ def test_staged_turns_oserror_into_output_error(tmp_path):
     with pytest.raises(OutputError, match="writing the results failed"), staged(tmp_path / "x"):
         raise OSError(5, "Input/output error")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_runs_racing_for_the_default_folder_both_keep_their_results(tmp_path,
+                                                                         monkeypatch):
+    """Two runs without --out started together both chose out/small; the one finishing
+    second used to replace the first silently. Now it sees a newer metasim output there and
+    moves on to the next free number, saying so."""
+    monkeypatch.chdir(tmp_path)
+    real = outputs.write_run
+
+    def other_run_finishes_first(stage, *a, **k):
+        monkeypatch.setattr("sim.cli.write_run", real)
+        assert invoke("run", SMALL, *QUICK, "--seed", "7", "--out", "out/small").exit_code == 0
+        return real(stage, *a, **k)
+
+    monkeypatch.setattr("sim.cli.write_run", other_run_finishes_first)
+    res = invoke("run", SMALL, *QUICK, "--seed", "5")
+    assert res.exit_code == 0 and "taken meanwhile; writing to out/small-2" in res.output
+    seeds = {json.loads((tmp_path / "out" / d / "summary.json").read_text())["seed"]
+             for d in ("small", "small-2")}
+    assert seeds == {5, 7}
+
+
+def test_an_explicit_folder_written_by_another_run_meanwhile_is_kept(tmp_path, monkeypatch):
+    """The same race with an explicit --out: the other run's results stay, this run's go
+    beside them, and the command says where (exit 2: not where the user asked)."""
+    out = tmp_path / "o"
+    real = outputs.write_run
+
+    def other_run_finishes_first(stage, *a, **k):
+        monkeypatch.setattr("sim.cli.write_run", real)
+        assert invoke("run", SMALL, *QUICK, "--seed", "7", "--out", str(out)).exit_code == 0
+        return real(stage, *a, **k)
+
+    monkeypatch.setattr("sim.cli.write_run", other_run_finishes_first)
+    res = invoke("run", SMALL, *QUICK, "--seed", "5", "--out", str(out))
+    assert res.exit_code == 2 and "another metasim run wrote it" in res.output
+    assert json.loads((out / "summary.json").read_text())["seed"] == 7
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("o.new-")]
+    assert len(kept) == 1 and json.loads((kept[0] / "summary.json").read_text())["seed"] == 5
+
+
+def test_an_existing_empty_folder_is_filled_in_place(tmp_path):
+    """An empty --out (e.g. a mount point, a Docker volume) used to be removed and replaced
+    by a rename, which fails on a mount point after the whole simulation. The results now go
+    into the folder itself: same inode before and after."""
+    out = tmp_path / "volume"
+    out.mkdir()
+    inode = out.stat().st_ino
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
+    assert out.stat().st_ino == inode
+    assert (out / "summary.json").is_file() and (out / MARKER).is_file()
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0  # and again
+
+
+def test_an_empty_folder_that_takes_no_files_fails_before_the_run(tmp_path, monkeypatch):
+    """An empty --out that cannot take files (immutable, read-only mount) is probed before
+    the simulation (emulated: tests may run as root, whom modes do not stop)."""
+    out = tmp_path / "ro"
+    out.mkdir()
+    real = outputs.tempfile.mkstemp
+
+    def refuse_in_out(*a, **k):
+        if Path(k.get("dir", "")) == out:
+            raise PermissionError(1, "Operation not permitted")
+        return real(*a, **k)
+
+    monkeypatch.setattr("sim.outputs.tempfile.mkstemp", refuse_in_out)
+    calls = []
+    monkeypatch.setattr("sim.cli.run_replicates", lambda *a, **k: calls.append(1))
+    res = invoke("run", SMALL, *QUICK, "--out", str(out))
+    assert res.exit_code == 2 and "Operation not permitted" in res.output and calls == []
+
+
+def test_an_empty_folder_metasim_did_not_make_is_not_deleted(tmp_path):
+    """Empty folders inside an output folder that metasim did not write make it foreign:
+    refused, and the folders stay (they used to be deleted with the old output)."""
+    out = tmp_path / "o"
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
+    (out / "my_notes").mkdir()
+    (out / "figures" / "sub").mkdir()
+    res = invoke("run", SMALL, *QUICK, "--out", str(out))
+    assert res.exit_code == 2 and "my_notes/" in res.output and "figures/sub/" in res.output
+    assert (out / "my_notes").is_dir() and (out / "figures" / "sub").is_dir()
