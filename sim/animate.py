@@ -14,7 +14,9 @@ nothing to merge.
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,14 +196,34 @@ def animate(scenario: Scenario, out: Path, seed: int = 1, frames: int = 60,
     if suffix == ".mp4" and shutil.which("ffmpeg") is None:
         raise AnimationError("MP4 needs ffmpeg, which is not installed here (Debian: apt-get "
                              "install ffmpeg); write a .gif instead, which needs nothing more")
-    slides = Slides(record_course(scenario, seed), frames)
-    anim = FuncAnimation(slides.fig, slides.draw, frames=frames, blit=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.partial{out.suffix}")
-    writer = PillowWriter(fps=fps) if suffix == ".gif" else FFMpegWriter(fps=fps)
+    tmp = _reserve(out)  # before the simulation: an unwritable --out fails at once
     try:
-        anim.save(tmp, writer=writer, dpi=DPI)
+        slides = Slides(record_course(scenario, seed), frames)
+        anim = FuncAnimation(slides.fig, slides.draw, frames=frames, blit=False)
+        writer = PillowWriter(fps=fps) if suffix == ".gif" else FFMpegWriter(fps=fps)
+        try:
+            anim.save(tmp, writer=writer, dpi=DPI)
+        finally:
+            slides.close()
+        tmp.replace(out)
+    except OSError as e:
+        raise AnimationError(f"--out {out}: could not be written ({e.strerror or e})") from None
     finally:
-        slides.close()
-    tmp.replace(out)
+        tmp.unlink(missing_ok=True)
     return out
+
+
+def _reserve(out: Path) -> Path:
+    """Check ``out`` can be written and reserve a hidden temporary file beside it (unique, so
+    two runs never share one); the animation is written there and renamed onto ``out``."""
+    if out.is_dir():
+        raise AnimationError(f"--out {out}: is a folder; give a file name ending in .gif or "
+                             ".mp4")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{out.stem}.partial-", suffix=out.suffix,
+                                    dir=out.parent)
+        os.close(fd)
+    except OSError as e:
+        raise AnimationError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+    return Path(name)

@@ -295,7 +295,17 @@ def check_write_target(path: str | Path) -> None:
     if p.exists() or p.is_symlink():
         if p.is_dir():
             raise OutputError(f"--write {p}: is a directory")
-        _parse_scenario_toml(p, what)
+        doc = _parse_scenario_toml(p, what)
+        try:  # only a scenario file is updated (not pyproject.toml, not `tropism = 5`)
+            make_scenario(doc.unwrap(), source=str(p))
+        except ScenarioError as e:
+            raise ScenarioError(f"--write {p}: not a metasim scenario file, so it is not "
+                                f"changed; give a scenario file or a new name.\n{e}") from None
+        try:
+            with open(p, "a", encoding="utf-8"):
+                pass  # opened for writing, nothing written: fails if it cannot be changed
+        except OSError as e:
+            raise OutputError(f"--write {p}: cannot be changed ({e.strerror or e})") from None
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"--write {p}: folder {folder} does not exist")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +128,19 @@ def test_animate_writes_an_mp4_where_ffmpeg_exists(small_scenario_path, tmp_path
                                     "--frames", "3"])
     assert res.exit_code == 0, res.output
     assert out.stat().st_size > 1000
+
+
+def test_an_unwritable_out_fails_before_the_course_is_simulated(small_scenario_path, tmp_path,
+                                                                monkeypatch):
+    """Review of issue 11: `animate --out /proc/x.gif` simulated the course first and then
+    failed with a message that did not name --out. Now it fails at once, naming --out."""
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    calls = []
+    monkeypatch.setattr("sim.animate.record_course", lambda *a, **k: calls.append(1))
+    target = "/proc/metasim-test/x.gif" if Path("/proc").is_dir() else str(tmp_path)
+    res = CliRunner().invoke(main, ["animate", str(small_scenario_path), "--out", target],
+                             catch_exceptions=False)
+    assert res.exit_code == 2 and "--out" in res.output and calls == []

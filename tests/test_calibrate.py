@@ -153,3 +153,27 @@ def test_presets_still_reproduce_their_fit(name):
     cal = calibrate(sc, delivery, replicates=replicates, max_iterations=1, seed=seed,
                     start="scenario")
     assert cal.converged, format_fit(cal)
+
+
+@pytest.mark.parametrize("text", ["tropism = 5\n", "colonization = 3\n",
+                                  "[build-system]\nrequires = ['hatchling']\n",
+                                  "not toml [[\n"])
+def test_write_target_that_is_not_a_scenario_is_refused_before_the_fit(tmp_path, monkeypatch,
+                                                                      text):
+    """Issue 11 item 4 and review: `--write` onto a file that is not a metasim scenario (not
+    TOML, valid TOML of the wrong shape, another project's TOML) used to end in a traceback
+    after the fit, or to edit that file; it is now refused before any simulation and the
+    file is left as it was."""
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    target = tmp_path / "target.toml"
+    target.write_text(text)
+    calls = []
+    monkeypatch.setattr("sim.calibrate.calibrate", lambda *a, **k: calls.append(1))
+    res = CliRunner().invoke(main, ["calibrate", "presets/colon", "--replicates", "5",
+                                    "--iterations", "1", "--write", str(target)],
+                             catch_exceptions=False)
+    assert res.exit_code == 2 and str(target) in res.output and calls == []
+    assert target.read_text() == text
