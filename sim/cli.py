@@ -8,6 +8,7 @@ run has finished.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -58,12 +59,32 @@ def _load(scenario: str, overrides: tuple[str, ...], seed: int | None,
     return load_scenario(scenario, extra)
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (``timeout``, a batch scheduler, a closed terminal): handled like
+    Ctrl-C, so staging folders are removed and workers stopped on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum, _frame) -> None:
+    raise Stopped(signum)
+
+
 def _guard(fn):
-    """Turn the package's typed errors into a clear message and exit status 2."""
+    """Turn the package's typed errors into a clear message and exit status 2, and Ctrl-C,
+    SIGTERM and SIGHUP into one line (exit 130, or 128 + the signal)."""
     import functools
+    import signal
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+                if sig is not None:
+                    previous[sig] = signal.signal(sig, _raise_stopped)
         try:
             return fn(*args, **kwargs)
         except (ScenarioError, OutputError, SimulationLimitError, RunTooLargeError,
@@ -72,10 +93,15 @@ def _guard(fn):
         except OSError as e:  # a file or folder problem not caught where it happened
             where = f" ({e.filename})" if getattr(e, "filename", None) else ""
             raise _Fail(f"{e.strerror or e}{where}") from None
-        except KeyboardInterrupt:
-            click.echo("metasim: interrupted; nothing was written (results are moved into "
-                       "the output folder only once a run is complete)", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:
+            how = (f"stopped by {signal.Signals(e.signum).name}" if isinstance(e, Stopped)
+                   else "interrupted")
+            click.echo(f"metasim: {how}; nothing was written (results are moved into the "
+                       "output folder only once a run is complete)", err=True)
+            sys.exit(128 + e.signum if isinstance(e, Stopped) else 130)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return wrapper
 
 
@@ -507,8 +533,16 @@ def app_cmd(host: str, port: int) -> None:
     stop the child too, and on Linux the child also dies if this process is killed.
     """
     import signal
+    import socket
     import subprocess
 
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind((host, port))
+    except OSError as e:
+        raise _Fail(f"--host {host} --port {port}: cannot serve there ({e.strerror or e}; is "
+                    "another metasim app running?); choose another --port") from None
     click.echo(f"metasim app: open http://{host}:{port}/ in a browser (Ctrl-C to stop)")
     cmd = [sys.executable, "-m", "solara", "run", "sim.app", "--host", host, "--port",
            str(port), "--production", "--no-open"]

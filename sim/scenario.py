@@ -385,9 +385,10 @@ class Simulation(_Section):
     def _steps(self) -> Simulation:
         steps = self.horizon_days / self.dt_days
         if steps > MAX_STEPS:
-            raise ValueError(f"simulation.horizon_days / simulation.dt_days = {steps:,.0f} "
-                             f"steps (about {steps * 1.5e-3 / 60:,.0f} min per patient at "
-                             f"~1.5 ms a step); at most {MAX_STEPS:,} are allowed (about "
+            minutes = steps * 1.5e-3 / 60
+            raise ValueError(f"simulation.horizon_days / simulation.dt_days = {_count(steps)} "
+                             f"steps (about {_count(minutes)} min per patient at ~1.5 ms a "
+                             f"step); at most {MAX_STEPS:,} are allowed (about "
                              f"{MAX_STEPS * 1.5e-3 / 60:.0f} min): raise simulation.dt_days")
         return self
 
@@ -494,6 +495,11 @@ class Scenario(_Section):
         p["contiguous"] = p["contiguous"] or dict(site.contiguous)
         data["patient"]["sex"] = self.sex
         return data
+
+
+def _count(x: float) -> str:
+    """A large count for a message: with thousands separators, or 1.2e+300 when huge."""
+    return f"{x:,.0f}" if x < 1e12 else f"{x:.3g}"
 
 
 def diameter_to_cells(diameter_mm: float) -> float:
@@ -764,4 +770,8 @@ def load_scenario(path: str | Path, overrides: Sequence[str | tuple[str, Any]] =
     from .scenarios import find_scenario
 
     p = find_scenario(path)
-    return make_scenario(read_toml(p), overrides, source=str(path))
+    data = read_toml(p)
+    if "scenarios" in data and "primary" not in data:
+        raise ScenarioError(f"{path}: this is an experiment file (it lists scenarios to run), "
+                            f"not a scenario; run it with `metasim sweep {path}`")
+    return make_scenario(data, overrides, source=str(path))

@@ -57,6 +57,8 @@ def suggest(name: str | Path) -> str:
         [n for n in names if n.startswith(("presets/", "classroom/"))]
     stems = {n.rpartition("/")[2]: n for n in reversed(pool)}
     hit = difflib.get_close_matches(stem, list(stems), n=1, cutoff=0.75)
+    if not hit and len(stem) >= 3:  # the start of a name: clinical/late -> late_relapse
+        hit = sorted(n for n in stems if n.startswith(stem))[:1]
     return f" (did you mean {stems[hit[0]]!r}?)" if hit else ""
 
 
@@ -68,6 +70,9 @@ def find_scenario(name: str | Path) -> Path:
     """
     from .scenario import ScenarioError
 
+    if not str(name).strip():
+        raise ScenarioError("no scenario given: name a TOML file or a bundled scenario "
+                            "(`metasim scenarios` lists them)")
     p = Path(name)
     try:
         exists = p.exists()

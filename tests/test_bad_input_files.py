@@ -137,3 +137,25 @@ def test_an_unrelated_missing_name_gets_no_false_suggestion():
     with pytest.raises(ScenarioError) as err:
         load_scenario("zzzqqq")
     assert "did you mean" not in str(err.value)
+
+
+def test_an_experiment_file_given_to_run_says_what_it_is():
+    """Review of issue 11: `metasim run experiments/seed_vs_soil` listed five unknown keys;
+    it now says it is an experiment file and names the command that runs it."""
+    with pytest.raises(ScenarioError, match=r"experiment file.*metasim sweep"):
+        load_scenario("experiments/seed_vs_soil")
+
+
+def test_no_scenario_name_and_absurd_step_counts_read_well():
+    """An empty name is not reported as '. is a directory', and a step count of 10^303 is
+    written as such, not as 300 digits."""
+    with pytest.raises(ScenarioError, match="no scenario given"):
+        load_scenario("")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("presets/breast", ["simulation.dt_days=1e-300"])
+    assert "e+303 steps" in str(err.value) and len(str(err.value)) < 400
+
+
+def test_the_start_of_a_name_gets_a_suggestion():
+    with pytest.raises(ScenarioError, match="did you mean 'clinical/late_relapse'"):
+        load_scenario("clinical/late")

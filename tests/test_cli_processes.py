@@ -182,3 +182,39 @@ def test_params_lists_value_default_unit_range_and_source():
     assert size["changed"] and size["value"] != size["default"] and size["unit"] == "mm"
     changed = invoke("params", "presets/breast", "--changed").output
     assert "primary.initial_diameter_mm" in changed and "circulation.pass_time" not in changed
+
+
+@needs_proc
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_a_run_cleanly(tmp_path, sig):
+    """Review of issue 11: SIGTERM (timeout, a batch scheduler) or SIGHUP (a closed terminal)
+    ended a run with Python's warnings and a staging folder left behind. Now: one line,
+    exit 128 + signal, no worker, nothing written."""
+    out = tmp_path / "o"
+    proc = subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "40", "--workers", "2",
+                             "--no-progress", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_until(lambda: len(children(proc.pid)) >= 2, 60), "workers never started"
+    workers = children(proc.pid)
+    time.sleep(1.0)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and f"stopped by {sig.name}" in err
+    assert len([line for line in err.splitlines() if line.strip()]) <= 2, err
+    assert wait_until(lambda: not any(alive(w) for w in workers), 15)
+    assert not out.exists() and not list(tmp_path.glob(".o.partial-*"))
+
+
+def test_app_on_a_port_in_use_is_one_message():
+    """Review of issue 11: `metasim app` on a busy port printed the address, then uvicorn's
+    error, exit 3. Now one message, exit 2, before any server starts."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([*CLI, "app", "--port", str(port)], capture_output=True,
+                              text=True, timeout=60, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert f"--port {port}" in proc.stderr and "Traceback" not in proc.stderr
+    assert "open http" not in proc.stdout
