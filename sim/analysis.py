@@ -176,8 +176,11 @@ def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
     # by the exact binomial interval of those still followed (on [t_i, t_i+1) of the step
     # curve, the patients followed beyond t_i).
     for i, t in enumerate(timeline):
-        if surv[i] >= 1.0:
-            low[i], high[i] = survival_interval_without_events(int(np.sum(dur > t)))
+        beyond = int(np.sum(dur > t))
+        if surv[i] >= 1.0 and beyond > 0:
+            low[i], high[i] = survival_interval_without_events(beyond)
+        elif surv[i] >= 1.0 and i > 0:  # the last time: nobody followed beyond, keep the band
+            low[i], high[i] = low[i - 1], high[i - 1]
     mfs: dict[str, dict] = {}
     for years in (1, 2, 5, 10):
         t = 365.25 * years

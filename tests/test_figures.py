@@ -283,3 +283,16 @@ def test_text_problems_finds_overlap_and_cut_off_text():
     problems = plots.text_problems(fig)
     assert any(p.startswith("overlap") for p in problems)
     assert any(p.startswith("cut off") and "edge" in p for p in problems)
+
+
+def test_survival_band_does_not_collapse_at_the_last_censoring():
+    """Review of issue 11: with every patient censored, the band's lower edge fell to 0 at
+    the last time point (nobody followed beyond it); it now keeps the previous interval."""
+    from sim.analysis import clinical_outcomes
+    from sim.experiments import run_replicates
+    from sim.scenario import load_scenario
+
+    sc = load_scenario("clinical/breast_resection_at_diagnosis",
+                       ["simulation.horizon_days=900", "simulation.dt_days=5"])
+    c = clinical_outcomes(run_replicates(sc, 5, 1, progress=False).patients)
+    assert c["km_low"][-1] == c["km_low"][-2] > 0
