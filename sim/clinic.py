@@ -24,13 +24,13 @@ exactly the results it gave before the clinical timeline existed.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .agents import Phase, Stage
 from .anatomy import ORGAN_KEYS
+from .cascade import step_probability
 from .scenario import SYMPTOMS, Intervention
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -144,7 +144,7 @@ class Clinic:
         dt = m.dt
         F = m.funnel_index
         for stage, (compartment, funnel_stage) in _LODGED.items():
-            p = -math.expm1(-rates.get(compartment, 0.0) * dt)
+            p = step_probability(rates.get(compartment, 0.0), dt)
             cohorts = m.cohorts[stage]
             if p <= 0 or not cohorts:
                 continue
@@ -162,7 +162,7 @@ class Clinic:
         rates = self.kill_rates()
         if rates is None or rates.get("circulating", 0.0) <= 0:
             return arrived
-        p = -math.expm1(-rates["circulating"] * self.model.dt)
+        p = step_probability(rates["circulating"], self.model.dt)
         killed = self.model.rng.binomial(arrived, p)
         self.model.lost[self.model.funnel_index["transit"]] += int(killed.sum()) * k
         self.model.reached[self.model.funnel_index["arrest"]] -= int(killed.sum()) * k
@@ -185,7 +185,7 @@ class Clinic:
             if fraction is not None:
                 p = fraction
             else:
-                p = -math.expm1(-(macro_rate if c.phase is Phase.MACRO else micro_rate) * dt)
+                p = step_probability(macro_rate if c.phase is Phase.MACRO else micro_rate, dt)
             if p > 0:
                 if c.cells < 1e9:   # small colonies: each cell's fate drawn
                     c.cells = float(m.rng.binomial(int(c.cells), 1.0 - p))
