@@ -195,17 +195,58 @@ def _worker_init(parent_pid: int) -> None:
 def local_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A process pool whose workers ignore Ctrl-C and exit when the parent dies.
 
-    On any exception (Ctrl-C included) queued jobs are cancelled and the parent does not
-    wait for the running ones: the workers see their parent gone and exit.
+    The workers are started at once, with SIGINT ignored while they start (a Ctrl-C during
+    their imports cannot print their tracebacks), from the "spawn" context (so their parent
+    is this process, which the parent-death watch relies on). On any exception - Ctrl-C and
+    SIGTERM included - queued jobs are cancelled and the workers are killed, so the command
+    ends at once instead of waiting for the patients in flight.
     """
+    import multiprocessing
+
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
-                               initargs=(os.getpid(),))
+                               initargs=(os.getpid(),),
+                               mp_context=multiprocessing.get_context("spawn"))
+    # Each submit starts one worker (spawn: a fresh interpreter). SIGINT is ignored only
+    # while they are created, so they start ignoring it (Python keeps an inherited SIG_IGN)
+    # and a Ctrl-C during their imports reaches the parent alone.
+    previous = signal.getsignal(signal.SIGINT) if _main_thread() else None
+    if previous is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        warm = [pool.submit(_started) for _ in range(workers)]
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    try:
+        for f in warm:
+            f.result()
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _kill_workers(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _started() -> int:
+    return os.getpid()
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and kill the workers (the standard library offers no public
+    way: ``shutdown`` waits for running jobs, which can take minutes of simulation)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        try:
+            p.kill()
+        except (OSError, ValueError):
+            pass
+    for p in processes:
+        p.join(timeout=5)
 
 
 def ordered_map(pool: ProcessPoolExecutor, fn: Callable, items: Iterable,

@@ -831,7 +831,7 @@ def _execute_processes(jobs: Iterable[Job], workers: int) -> Iterator[dict]:
     import multiprocessing as mp
     from multiprocessing.connection import wait
 
-    ctx = mp.get_context()
+    ctx = mp.get_context("spawn")  # explicit: the parent-death watch relies on getppid()
     it = iter(jobs)
     pool: list[_Worker] = []
     waiting: Job | None = None   # taken from ``jobs``, not yet handed to a worker
