@@ -24,9 +24,11 @@ import math
 import os
 import platform
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -57,17 +59,26 @@ class OutputError(OSError):
 
 def read_marker(folder: Path) -> dict[str, Any] | None:
     """The marker of an output folder metasim completed, or None."""
-    path = Path(folder) / MARKER
-    try:
-        if not path.is_file() or path.is_symlink():
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    data = _read_json(Path(folder) / MARKER)
     if not isinstance(data, dict) or data.get("written_by") != "metasim" \
-            or not isinstance(data.get("files"), list):
+            or not isinstance(data.get("files"), list) \
+            or not all(isinstance(f, str) for f in data["files"]):
         return None
+    finished = data.get("finished_unix", 0.0)
+    data["finished_unix"] = float(finished) if isinstance(finished, int | float) \
+        and not isinstance(finished, bool) and math.isfinite(finished) else 0.0
     return data
+
+
+def _read_json(path: Path, max_bytes: int = 10_000_000) -> Any:
+    """A small JSON file metasim wrote, or None if it is missing, a link, too large or not
+    JSON (a corrupt or hand-made marker is simply not a marker)."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
 
 
 def _listed_dirs(marker: Mapping[str, Any]) -> set[str]:
@@ -79,10 +90,12 @@ def _listed_dirs(marker: Mapping[str, Any]) -> set[str]:
     return out
 
 
-def foreign_entries(folder: Path, marker: Mapping[str, Any]) -> list[str]:
+def foreign_entries(folder: Path, marker: Mapping[str, Any],
+                    ignore: frozenset[str] = frozenset()) -> list[str]:
     """Files, links and folders under ``folder`` that metasim did not write (the marker does
-    not list them, nor any file inside them), as paths relative to ``folder``."""
-    listed = {str(f) for f in marker.get("files", [])} | {MARKER}
+    not list them, nor any file inside them), as paths relative to ``folder``; top-level
+    names in ``ignore`` (this run's own staging folder) are skipped."""
+    listed = {str(f) for f in marker.get("files", [])} | {MARKER} | set(ignore)
     dirs = _listed_dirs(marker)
     out = []
     for root, subdirs, files in os.walk(folder):
@@ -93,6 +106,8 @@ def foreign_entries(folder: Path, marker: Mapping[str, Any]) -> list[str]:
                 out.append(rel)
         for name in subdirs:
             rel = (rel_root / name).as_posix()
+            if rel in ignore:
+                continue
             if Path(root, name).is_symlink() or rel not in dirs:
                 out.append(rel + "/")
         subdirs[:] = [d for d in subdirs if (rel_root / d).as_posix() in dirs
@@ -128,29 +143,27 @@ def check_destination(out: Path) -> None:
                           "another folder (metasim never deletes what it did not write)")
 
 
-def is_earlier_output(out: Path) -> bool:
-    """True if ``out`` is a non-empty folder that an earlier metasim run completed."""
-    out = Path(out)
-    try:
-        return out.is_dir() and any(out.iterdir()) and read_marker(out) is not None
-    except OSError:
-        return False
+def is_free(folder: Path) -> bool:
+    """Nothing there (not even a dangling link), or an empty real folder. Raises OSError
+    when that cannot be known (a parent folder that cannot be searched)."""
+    folder = Path(folder)
+    if not os.path.lexists(folder):
+        return True
+    return folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir())
 
 
 def numbered_destination(out: Path) -> Path:
-    """``out`` if it is free (missing or empty), else ``out-2``, ``out-3``, ... (the first
+    """``out`` if it is free (:func:`is_free`), else ``out-2``, ``out-3``, ... (the first
     free one): a default output folder never replaces an earlier run."""
     out = Path(out)
-    candidate, n = out, 1
-    while True:
+    for n in range(1, 100_000):
+        candidate = out if n == 1 else out.with_name(f"{out.name}-{n}")
         try:
-            free = not candidate.exists() or (candidate.is_dir() and not any(candidate.iterdir()))
-        except OSError:
-            free = False
-        if free:
-            return candidate
-        n += 1
-        candidate = out.with_name(f"{out.name}-{n}")
+            if is_free(candidate):
+                return candidate
+        except OSError as e:
+            raise OutputError(f"{candidate}: cannot be used ({e.strerror or e})") from None
+    raise OutputError(f"{out}: {out.name}-2 ... {out.name}-99999 are all taken; give --out")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -164,24 +177,31 @@ def _pid_alive(pid: int) -> bool:
 
 
 def clean_stale_staging(out: Path) -> list[Path]:
-    """Remove staging and set-aside folders of ``out`` left by metasim runs that were killed.
+    """Remove staging folders of ``out`` left by metasim runs that were killed.
 
-    Only folders named like metasim's (``.NAME.partial-*``, ``.NAME.previous-*``) that hold a
-    staging marker of a process on this host that no longer exists are removed.
+    Only folders named like metasim's staging folders (``.NAME.partial-*``, beside ``out`` or
+    inside it) that hold a staging marker of a process on this host that no longer exists
+    are removed: they hold nothing but that run's unfinished results. Set-aside folders of
+    an earlier output (``.NAME.previous-*``) may hold files that were not metasim's and are
+    never removed here.
     """
     out = Path(out)
     parent = out.parent
     removed: list[Path] = []
-    try:
-        candidates = [p for p in parent.iterdir()
-                      if p.name.startswith((f".{out.name}.partial-", f".{out.name}.previous-"))]
-    except OSError:
-        return removed
-    for folder in candidates:
+    candidates = []
+    for folder, prefix in ((parent, f".{out.name}.partial-"), (out, ".metasim.partial-")):
         try:
-            info = json.loads((folder / STAGING_MARKER).read_text(encoding="utf-8"))
+            if folder.is_dir() and not folder.is_symlink():
+                candidates += [p for p in folder.iterdir() if p.name.startswith(prefix)]
+        except OSError:
+            continue
+    for folder in candidates:
+        info = _read_json(folder / STAGING_MARKER)
+        try:
+            if info.get("written_by") != "metasim":
+                continue
             pid, host = int(info["pid"]), str(info["host"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (AttributeError, ValueError, KeyError, TypeError):
             continue  # not ours (or not readable): leave it
         if folder.is_symlink() or host != socket.gethostname() or _pid_alive(pid):
             continue
@@ -239,6 +259,7 @@ def staged(out: Path | Destination) -> Iterator[Path]:
     dest = out if isinstance(out, Destination) else Destination(out)
     out = dest.final
     started = time.time()
+    clean_stale_staging(out.absolute())
     check_destination(out)
     try:
         parent = out.absolute().parent
@@ -248,9 +269,15 @@ def staged(out: Path | Destination) -> Iterator[Path]:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         clean_stale_staging(out.absolute())
-        if out.is_dir():
+        # An existing folder that is a mount point (a Docker volume, a scratch mount) cannot
+        # be renamed or renamed onto, and files cannot be renamed into it from another file
+        # system: stage inside it. Elsewhere stage beside it, so it is replaced in one step.
+        inside = out.is_dir() and not out.is_symlink() and os.path.ismount(out)
+        if out.is_dir() and not out.is_symlink():
             _probe(out)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+        stage = Path(tempfile.mkdtemp(prefix=".metasim.partial-" if inside
+                                      else f".{out.name}.partial-",
+                                      dir=out if inside else parent))
     except OSError as e:
         _remove_empty(made)
         raise OutputError(f"--out {out}: cannot write there ({e.strerror or e})") from None
@@ -273,7 +300,15 @@ def staged(out: Path | Destination) -> Iterator[Path]:
             what = "no space left on the device" if e.errno == errno.ENOSPC else (e.strerror or e)
             raise OutputError(f"--out {out}: writing the results failed ({what}); the "
                               "folder is as it was") from None
-        _commit(stage, dest, started)
+        try:
+            with _signals_held():
+                _commit(stage, dest, started)
+        except OutputError:
+            raise
+        except OSError as e:  # keep the finished results where the user can find them
+            kept = _keep_stage(stage, dest.final)
+            raise OutputError(f"--out {dest.final}: could not move the results into place "
+                              f"({e.strerror or e}); they were saved in {kept}") from None
         ok = True
     finally:
         if stage.exists() and not ok:
@@ -303,59 +338,124 @@ def _stamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while the results are moved into place (a few
+    renames): interrupted half-way, neither the old nor the new output would be whole. They
+    are delivered right after."""
+    sigs = {signal.SIGINT, signal.SIGTERM} | ({signal.SIGHUP} if hasattr(signal, "SIGHUP")
+                                               else set())
+    held = hasattr(signal, "pthread_sigmask") and \
+        threading.current_thread() is threading.main_thread()
+    if held:
+        signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        if held:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
+
+
+def _unique_sibling(out: Path, tag: str) -> Path:
+    """A new, empty, visible folder beside ``out`` named ``NAME.TAG-<time>-<random>``."""
+    return Path(tempfile.mkdtemp(prefix=f"{out.name}.{tag}-{_stamp()}-", dir=out.parent))
+
+
+def _keep_stage(stage: Path, out: Path) -> Path:
+    """Move a finished stage that could not become ``out`` to a visible folder beside it (or,
+    for a stage inside a mount point, to a visible name inside it)."""
+    try:
+        kept = _unique_sibling(out, "new")
+        os.replace(stage, kept)
+    except OSError:
+        kept = stage.with_name(f"metasim-results-{_stamp()}-{os.getpid()}")
+        os.replace(stage, kept)
+    (kept / STAGING_MARKER).unlink(missing_ok=True)
+    return kept
+
+
 def _commit(stage: Path, dest: Destination, started: float) -> None:
     """Move the finished stage into place (see the module docstring).
 
     The destination is re-examined now, not trusted from the start of the run: another run
     may have written it meanwhile. A default destination then moves on to the next free
-    number; an explicit one keeps what is there and saves the results beside it.
+    number; an explicit one keeps what is there and the results are saved beside it.
     """
-    out = dest.final.absolute()
-    try:
-        if not out.exists() and not out.is_symlink():
-            os.replace(stage, out)
-            return
-        if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
-            _move_into(stage, out)  # works for a mount point too (no rename of out itself)
-            return
-        marker = read_marker(out) if out.is_dir() else None
-        newer = marker is not None and float(marker.get("finished_unix", 0.0)) > started
-        if dest.default and (marker is None or newer or foreign_entries(out, marker)):
+    for _ in range(1000):
+        out = dest.final.absolute()
+        inside = stage.parent == out
+        own = frozenset({stage.name}) if inside else frozenset()
+        if not os.path.lexists(out) or is_free(out) or (
+                inside and all(e.name in own for e in out.iterdir())):
+            try:
+                if inside:
+                    _move_into(stage, out)
+                else:
+                    os.replace(stage, out)  # also onto an empty folder, in one step
+                return
+            except OSError as e:
+                if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    continue  # another run took it this instant: look again
+                raise
+        if dest.default:  # a default destination never replaces anything
             dest.final = numbered_destination(dest.requested)
             print(f"metasim: {dest.requested} was taken meanwhile; writing to {dest.final}",
                   file=sys.stderr)
-            _commit(stage, dest, started)
-            return
-        if marker is None or newer or foreign_entries(out, marker):
-            kept = out.with_name(f"{out.name}.new-{_stamp()}")
-            os.replace(stage, kept)
+            continue
+        marker = read_marker(out) if out.is_dir() and not out.is_symlink() else None
+        newer = marker is not None and marker["finished_unix"] > started
+        if marker is None or newer or foreign_entries(out, marker, own):
+            kept = _keep_stage(stage, out)
             dest.final = kept
             why = ("another metasim run wrote it while this one ran" if newer else
                    "it now holds files metasim did not write")
             raise OutputError(f"--out {out}: {why}; nothing there was touched and the "
                               f"results were saved in {kept}")
         dest.replaced = True
-        try:
-            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))
-            _mark_staging(aside)
-            os.replace(out, aside / out.name)
-        except OSError:  # a mount point, or a folder that cannot be renamed: in place
-            shutil.rmtree(aside, ignore_errors=True)
-            _delete_listed(out, marker)
-            _move_into(stage, out)
-            return
-        os.replace(stage, out)
-    except OutputError:
-        raise
-    except OSError as e:
-        raise OutputError(f"--out {out}: could not move the results into place "
-                          f"({e.strerror or e})") from None
+        if inside:
+            _replace_in_place(stage, out, marker)
+        else:
+            _replace_by_rename(stage, out, marker)
+        return
+    raise OutputError(f"--out {dest.final}: kept changing while the results were moved in")
+
+
+def _replace_by_rename(stage: Path, out: Path, marker: Mapping[str, Any]) -> None:
+    """Move the earlier output aside, the new one in (one rename), then delete only the
+    files the earlier marker lists; anything else found there is kept, visibly."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.previous-", dir=out.parent))
+    os.replace(out, aside / out.name)
+    os.replace(stage, out)
     _delete_listed(aside / out.name, marker)
-    leftover = list((aside / out.name).iterdir()) if (aside / out.name).exists() else []
-    if leftover:  # files appeared after the check: keep them, visibly
-        keep = out.with_name(f"{out.name}.previous-{_stamp()}")
-        os.replace(aside / out.name, keep)
-        print(f"metasim: files not written by metasim were kept in {keep}", file=sys.stderr)
+    try:
+        leftover = (aside / out.name).exists() and any((aside / out.name).iterdir())
+        if leftover:  # files appeared after the check: keep them, visibly
+            keep = _unique_sibling(out, "previous")
+            os.replace(aside / out.name, keep)
+            print(f"metasim: files not written by metasim were kept in {keep}",
+                  file=sys.stderr)
+    except OSError:
+        print(f"metasim: the earlier output was left in {aside}", file=sys.stderr)
+        return
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _replace_in_place(stage: Path, out: Path, marker: Mapping[str, Any]) -> None:
+    """Replace an earlier output inside a folder that cannot be renamed (a mount point):
+    its listed files go into a hidden folder inside it first, the new ones move in, and only
+    then are the old ones deleted - so a failure half-way loses neither."""
+    aside = Path(tempfile.mkdtemp(prefix=".metasim.previous-", dir=out))
+    for rel in [*marker.get("files", []), MARKER]:
+        src = out / str(rel)
+        if src.is_symlink() or src.is_file():
+            (aside / str(rel)).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, aside / str(rel))
+    for rel in sorted(_listed_dirs(marker), key=lambda d: -d.count("/")):
+        try:
+            (out / rel).rmdir()
+        except OSError:
+            pass
+    _move_into(stage, out)
     shutil.rmtree(aside, ignore_errors=True)
 
 

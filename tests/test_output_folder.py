@@ -244,17 +244,35 @@ def test_an_explicit_folder_written_by_another_run_meanwhile_is_kept(tmp_path, m
     assert len(kept) == 1 and json.loads((kept[0] / "summary.json").read_text())["seed"] == 5
 
 
-def test_an_existing_empty_folder_is_filled_in_place(tmp_path):
-    """An empty --out (e.g. a mount point, a Docker volume) used to be removed and replaced
-    by a rename, which fails on a mount point after the whole simulation. The results now go
-    into the folder itself: same inode before and after."""
+def test_a_mount_point_is_filled_and_replaced_in_place(tmp_path, monkeypatch):
+    """A mount point as --out (a Docker volume) used to be removed and renamed onto, which
+    fails there after the whole simulation. metasim now stages inside it and fills it in
+    place, and replaces an earlier output in it the same way: the folder itself (its inode)
+    never changes, and nothing is left behind. (The mount is emulated: os.path.ismount.)"""
     out = tmp_path / "volume"
     out.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(outputs.os.path, "ismount", lambda p: Path(p) == out or real(p))
     inode = out.stat().st_ino
     assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
     assert out.stat().st_ino == inode
     assert (out / "summary.json").is_file() and (out / MARKER).is_file()
-    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0  # and again
+    first = json.loads((out / MARKER).read_text())["files"]
+    res = invoke("run", SMALL, *QUICK, "--seed", "3", "--out", str(out))
+    assert res.exit_code == 0 and "replaced" in res.output
+    assert out.stat().st_ino == inode
+    assert sorted(p for p in tree(out) if p != MARKER) == first
+    assert json.loads((out / "summary.json").read_text())["seed"] == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["volume"]
+
+
+def test_an_ordinary_empty_folder_is_replaced_in_one_step(tmp_path):
+    """An empty ordinary folder is replaced by one rename (atomic), not filled file by
+    file."""
+    out = tmp_path / "o"
+    out.mkdir()
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
+    assert (out / "summary.json").is_file() and [p.name for p in tmp_path.iterdir()] == ["o"]
 
 
 def test_an_empty_folder_that_takes_no_files_fails_before_the_run(tmp_path, monkeypatch):
@@ -286,3 +304,34 @@ def test_an_empty_folder_metasim_did_not_make_is_not_deleted(tmp_path):
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
     assert res.exit_code == 2 and "my_notes/" in res.output and "figures/sub/" in res.output
     assert (out / "my_notes").is_dir() and (out / "figures" / "sub").is_dir()
+
+
+def test_a_dangling_link_as_the_default_folder_is_skipped(tmp_path, monkeypatch):
+    """Review: a default destination that was a dangling symlink counted as free up front
+    and taken at commit, recursing until RecursionError. It is now skipped at once."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "small").symlink_to(tmp_path / "nowhere")
+    res = invoke("run", SMALL, *QUICK)
+    assert res.exit_code == 0 and (tmp_path / "out" / "small-2" / "summary.json").is_file()
+    assert (tmp_path / "out" / "small").is_symlink()
+
+
+@pytest.mark.parametrize("marker_text", ['{"written_by": "metasim", "files": [], '
+                                         '"finished_unix": "yesterday"}',
+                                         "[" * 100_000 + "]" * 100_000])
+def test_a_corrupt_marker_is_never_a_traceback(tmp_path, marker_text):
+    """Review: a marker with a non-numeric time, or JSON nested 100,000 deep, raised
+    ValueError / RecursionError after the run and lost its results."""
+    out = tmp_path / "o"
+    assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
+    marker = json.loads((out / MARKER).read_text())
+    if marker_text.startswith("{"):
+        data = json.loads(marker_text)
+        data["files"] = marker["files"]
+        marker_text = json.dumps(data)
+    (out / MARKER).write_text(marker_text)
+    res = invoke("run", SMALL, *QUICK, "--out", str(out))
+    assert res.exit_code in (0, 2) and "Traceback" not in res.output
+    if res.exit_code == 2:
+        assert "not a metasim output folder" in res.output
