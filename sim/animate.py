@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,12 +206,22 @@ def animate(scenario: Scenario, out: Path, seed: int = 1, frames: int = 60,
             anim.save(tmp, writer=writer, dpi=DPI)
         finally:
             slides.close()
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it private; a normal file's mode
         tmp.replace(out)
     except OSError as e:
         raise AnimationError(f"--out {out}: could not be written ({e.strerror or e})") from None
+    except subprocess.CalledProcessError as e:
+        raise AnimationError(f"--out {out}: ffmpeg failed (exit status {e.returncode}); try a "
+                             ".gif, which needs no ffmpeg") from None
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _reserve(out: Path) -> Path:

@@ -371,15 +371,26 @@ def write_affinities(cal: Calibration, path: str | Path, command: str = "",
         table.add(organ, float(f"{affinities[organ]:.4g}"))
     trop.add(key, table)
     text = tomlkit.dumps(doc)
+    real = p.resolve()  # a link keeps pointing at the updated file
+    mode = real.stat().st_mode & 0o7777 if real.exists() else 0o666 & ~_umask()
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, p)
+        os.chmod(tmp, mode)  # mkstemp makes it private; keep the file's own mode
+        os.replace(tmp, real)
+        tmp = None
     except OSError as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         raise OutputError(f"--write {p}: could not be written ({e.strerror or e}); the fit "
                           "above is complete: copy its affinities by hand") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
     return p
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

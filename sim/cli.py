@@ -443,11 +443,11 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
         summ = run_sweep(loaded, out, executor,
                          _sweep_workers(executor, workers, oversubscribe, scheduler), scheduler,
                          resume, progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         click.echo(f"metasim: interrupted; the finished runs are kept in {out}/runs/ "
                    f"(`metasim sweep {experiment} --out {out} --resume` finishes the rest)",
                    err=True)
-        sys.exit(130)
+        sys.exit(128 + stop.signum if isinstance(stop, Stopped) else 130)
     rows = write_tables(ResultStore(out))
     click.echo(f"{summ.ran} run(s) in {summ.wall_time_s:.1f} s ({summ.done_before} already "
                f"done); {summ.errors} failed")
@@ -546,8 +546,11 @@ def app_cmd(host: str, port: int) -> None:
     click.echo(f"metasim app: open http://{host}:{port}/ in a browser (Ctrl-C to stop)")
     cmd = [sys.executable, "-m", "solara", "run", "sim.app", "--host", host, "--port",
            str(port), "--production", "--no-open"]
-    child = subprocess.Popen(cmd, preexec_fn=_die_with_parent if sys.platform.startswith("linux")
-                             else None)
+    try:
+        child = subprocess.Popen(cmd, preexec_fn=_die_with_parent
+                                 if sys.platform.startswith("linux") else None)
+    except OSError as e:
+        raise _Fail(f"could not start the app's server ({e.strerror or e})") from None
 
     stop: list[int] = []
 
@@ -611,7 +614,8 @@ def animate_cmd(scenario: str, out: Path, overrides: tuple[str, ...], seed: int 
 
     sc = _load(scenario, overrides, None, None)
     try:
-        path = animate(sc, out, seed if seed is not None else (sc.simulation.seed or 1),
+        path = animate(sc, out, seed if seed is not None else
+                       (1 if sc.simulation.seed is None else sc.simulation.seed),
                        frames, fps)
     except AnimationError as e:
         raise _Fail(str(e)) from None

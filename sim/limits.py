@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .cascade import gompertz, gompertz_rate_from_doubling
 from .scenario import Scenario, diameter_to_cells
@@ -43,6 +44,9 @@ TIMESERIES_KEPT = 200
 #: Memory of one recorded day of a patient's time series: ~34 rows (one per reporter and
 #: organ) of ~106 bytes each, measured; rounded up to 40 rows of 120 bytes.
 BYTES_PER_TIMESERIES_RECORD = 40 * 120
+#: Memory of one worker process (Python, numpy, Mesa and the package imported, one patient
+#: in progress): ~200-220 MB measured; rounded up.
+BYTES_PER_WORKER = 250_000_000
 #: Fraction of the available memory a run may plan to use.
 MEMORY_FRACTION = 0.8
 #: Estimated total time above which the command line warns before starting, seconds.
@@ -144,7 +148,26 @@ def estimate_patient(scenario: Scenario) -> CostEstimate:
 
 
 def available_memory_bytes() -> int:
-    """Memory this process may still use: MemAvailable (Linux), else the physical memory."""
+    """Memory this process may still use: the smaller of MemAvailable (Linux) and what its
+    container's memory limit leaves (cgroup v2 ``memory.max`` - ``memory.current``), else
+    the physical memory."""
+    limit = _cgroup_room()
+    host = _host_available()
+    return min(host, limit) if limit is not None else host
+
+
+def _cgroup_room() -> int | None:
+    try:
+        root = Path("/sys/fs/cgroup")
+        text = (root / "memory.max").read_text().strip()
+        if text == "max":
+            return None
+        return max(0, int(text) - int((root / "memory.current").read_text().strip()))
+    except (OSError, ValueError):
+        return None
+
+
+def _host_available() -> int:
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
@@ -198,7 +221,7 @@ def check_run(scenario: Scenario, replicates: int, workers: int = 1, runs: int =
             f"{MAX_SINGLE_CELL_UNITS:,} are allowed. Use simulation.aggregate = true (exact "
             "in distribution), or a shorter simulation.horizon_days or lower "
             "primary.shedding_rate_per_gram_per_day")
-    need = run_memory_bytes(scenario, replicates) * runs
+    need = run_memory_bytes(scenario, replicates) * runs + workers * BYTES_PER_WORKER
     have = available_memory_bytes() if available_bytes is None else available_bytes
     if need > MEMORY_FRACTION * have:
         most = max(1, int((MEMORY_FRACTION * have / runs
