@@ -144,3 +144,21 @@ def test_an_unwritable_out_fails_before_the_course_is_simulated(small_scenario_p
     res = CliRunner().invoke(main, ["animate", str(small_scenario_path), "--out", target],
                              catch_exceptions=False)
     assert res.exit_code == 2 and "--out" in res.output and calls == []
+
+
+def test_the_scenarios_seed_zero_is_used(small_scenario_path, monkeypatch):
+    """Review: `simulation.seed = 0` was turned into seed 1 (`seed or 1`)."""
+    from click.testing import CliRunner
+
+    from sim.cli import main
+
+    seen = {}
+
+    def fake(scenario, out, seed=1, frames=60, fps=6):
+        seen["seed"] = seed
+        return out
+
+    monkeypatch.setattr("sim.animate.animate", fake)
+    res = CliRunner().invoke(main, ["animate", str(small_scenario_path), "--out", "x.gif",
+                                    "--set", "simulation.seed=0"], catch_exceptions=False)
+    assert res.exit_code == 0 and seen["seed"] == 0

@@ -189,3 +189,12 @@ def test_every_bundled_scenario_can_be_estimated():
             continue
         est = estimate_patient(load_scenario(name))
         assert est.steps >= 1 and np.isfinite(est.units_shed) and est.units_shed >= 0, name
+
+
+def test_the_memory_check_counts_the_workers():
+    """Each worker process holds ~250 MB: a run that fits with one worker is refused with
+    more workers than the memory can carry."""
+    sc = load_scenario(SMALL)
+    check_run(sc, 4, workers=1, available_bytes=2 * GB)
+    with pytest.raises(RunTooLargeError, match="GB"):
+        check_run(sc, 4, workers=16, available_bytes=2 * GB)

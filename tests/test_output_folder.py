@@ -335,3 +335,19 @@ def test_a_corrupt_marker_is_never_a_traceback(tmp_path, marker_text):
     assert res.exit_code in (0, 2) and "Traceback" not in res.output
     if res.exit_code == 2:
         assert "not a metasim output folder" in res.output
+
+
+def test_results_that_cannot_be_moved_into_place_are_kept_visibly(tmp_path, monkeypatch):
+    """If the final move fails (a file-system error), the finished results are not deleted
+    with the staging folder: they are kept beside the destination and the message names
+    them."""
+    def fail(*a, **k):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("sim.outputs._commit", fail)
+    out = tmp_path / "o"
+    res = invoke("run", SMALL, *QUICK, "--out", str(out))
+    assert res.exit_code == 2 and "they were saved in" in res.output
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("o.new-")]
+    assert len(kept) == 1 and (kept[0] / "summary.json").is_file()
+    assert not list(tmp_path.glob(".o.partial-*"))
