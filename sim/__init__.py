@@ -9,8 +9,8 @@ Quick use::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .model import FUNNEL_STAGES, MetastasisModel, PatientResult, SimulationLimitError
-from .scenario import Scenario, ScenarioError, load_scenario, make_scenario
+from .config.scenario import Scenario, ScenarioError, load_scenario, make_scenario
+from .engine.model import FUNNEL_STAGES, MetastasisModel, PatientResult, SimulationLimitError
 
 try:
     __version__ = version("metasim")

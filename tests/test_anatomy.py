@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.anatomy import (
+from sim.biology.anatomy import (
     ENTRIES,
     ORGAN_KEYS,
     ORGANS,

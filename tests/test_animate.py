@@ -11,18 +11,18 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from sim.anatomy import PRIMARY_SITES, TARGET_ORGANS
-from sim.animate import Slides, record_course
-from sim.bodymap import LAYOUT, PRIMARY_POSITION, body_map, state_of
-from sim.cli import main
-from sim.model import MetastasisModel
-from sim.plots import text_problems
-from sim.scenario import load_scenario
+from sim.apps.cli import main
+from sim.biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
+from sim.config.scenario import load_scenario
+from sim.engine.model import MetastasisModel
+from sim.viz.animate import Slides, record_course
+from sim.viz.bodymap import LAYOUT, PRIMARY_POSITION, body_map, state_of
+from sim.viz.figures import text_problems
 
 #: The small test patient dies of its tumour burden on day 12 of a 30-day course (its primary
 #: starts at 6.5e7 cells), so the course ends before the horizon.
 DIES_EARLY = "simulation.lethal_burden_cells=8e7"
-SKIN = np.array([243, 238, 232])  # the body silhouette's fill (sim.bodymap._silhouette)
+SKIN = np.array([243, 238, 232])  # the body silhouette's fill (sim.viz.bodymap._silhouette)
 
 
 def _frames(path):
@@ -136,10 +136,10 @@ def test_an_unwritable_out_fails_before_the_course_is_simulated(small_scenario_p
     failed with a message that did not name --out. Now it fails at once, naming --out."""
     from click.testing import CliRunner
 
-    from sim.cli import main
+    from sim.apps.cli import main
 
     calls = []
-    monkeypatch.setattr("sim.animate.record_course", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.viz.animate.record_course", lambda *a, **k: calls.append(1))
     target = "/proc/metasim-test/x.gif" if Path("/proc").is_dir() else str(tmp_path)
     res = CliRunner().invoke(main, ["animate", str(small_scenario_path), "--out", target],
                              catch_exceptions=False)
@@ -150,7 +150,7 @@ def test_the_scenarios_seed_zero_is_used(small_scenario_path, monkeypatch):
     """Review: `simulation.seed = 0` was turned into seed 1 (`seed or 1`)."""
     from click.testing import CliRunner
 
-    from sim.cli import main
+    from sim.apps.cli import main
 
     seen = {}
 
@@ -158,7 +158,7 @@ def test_the_scenarios_seed_zero_is_used(small_scenario_path, monkeypatch):
         seen["seed"] = seed
         return out
 
-    monkeypatch.setattr("sim.animate.animate", fake)
+    monkeypatch.setattr("sim.viz.animate.animate", fake)
     res = CliRunner().invoke(main, ["animate", str(small_scenario_path), "--out", "x.gif",
                                     "--set", "simulation.seed=0"], catch_exceptions=False)
     assert res.exit_code == 0 and seen["seed"] == 0

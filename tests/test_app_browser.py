@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from sim import app
-from sim.app import build_courses, funnel_of, map_svg, scenario_names, timecourse_of
-from sim.scenarios import scenario_dir
+from sim.apps import classroom as app
+from sim.apps.classroom import build_courses, funnel_of, map_svg, scenario_names, timecourse_of
+from sim.config.bundled import scenario_dir
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -171,7 +171,7 @@ def _free_port() -> int:
 @pytest.fixture
 def app_url():
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "app", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "app", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 90

@@ -19,9 +19,9 @@ import threading
 
 import pytest
 
-from sim import app
-from sim.scenario import ScenarioError
-from sim.scenarios import scenario_dir
+from sim.apps import classroom as app
+from sim.config.bundled import scenario_dir
+from sim.config.scenario import ScenarioError
 
 SECRET = "XYZ-do-not-show-me"
 TIMEOUT = 20.0  # s: a handler that has not returned by then is stuck (a FIFO blocks forever)

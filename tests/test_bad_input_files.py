@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import MAX_FILE_BYTES, MAX_NESTING, ScenarioError, load_scenario, make_scenario
+from sim.config.scenario import MAX_FILE_BYTES, MAX_NESTING, ScenarioError, load_scenario, make_scenario
 
-CLI = [sys.executable, "-m", "sim.cli"]
+CLI = [sys.executable, "-m", "sim.apps.cli"]
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

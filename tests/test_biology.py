@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.experiments import process_mapper, run_replicates
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
+from sim.experiments.replicates import process_mapper, run_replicates
 
 pytestmark = pytest.mark.slow
 
@@ -87,8 +87,8 @@ def test_top_distant_site_under_combined(name, organ, n):
     significantly more frequent (p < 0.01) than every organ the table separates from it
     clearly (Fisher's exact test on the table's counts, p < 0.001). The patient numbers give
     the sign test ~80 % power for the table's differences."""
-    from sim.anatomy import PRIMARY_SITES
-    from sim.reference import DISIBIO_2008
+    from sim.biology.anatomy import PRIMARY_SITES
+    from sim.biology.reference import DISIBIO_2008
 
     patients = _patients(name, "combined", n)
     has = {o: v > 0 for o, v in _distant(_counts(patients)).items()}
@@ -126,8 +126,8 @@ def _soil_ratio(name: str, organ: str) -> float:
     calibrated affinity (normalised to a delivery-weighted mean of 1), ewing by 1. A ratio
     above 1 is what "the soil enriches this organ beyond what the anatomy delivers" means
     at the level of the model's hazards."""
-    from sim.anatomy import ORGAN_KEYS
-    from sim.soil import affinity_vector
+    from sim.biology.anatomy import ORGAN_KEYS
+    from sim.biology.soil import affinity_vector
 
     i = ORGAN_KEYS.index(organ)
     comb = affinity_vector(load_scenario(f"presets/{name}", ["hypothesis=combined"]))[i]
@@ -173,7 +173,7 @@ def test_ewing_lung_primary_seeds_systemic_organs_first():
     only the blood route open, the cells arrested per organ over 60 days (millions: the
     multinomial noise is far below the differences) put systemic organs first."""
     from sim import MetastasisModel
-    from sim.anatomy import ORGAN_KEYS
+    from sim.biology.anatomy import ORGAN_KEYS
 
     model = MetastasisModel("presets/lung", rng=3, hypothesis="ewing", overrides={
         "primary.routes": {"blood": 1.0, "lymph": 0.0, "cavity": 0.0, "contiguous": 0.0},

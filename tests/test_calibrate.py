@@ -8,12 +8,12 @@ import tomllib
 import pytest
 from click.testing import CliRunner
 
-from sim.anatomy import TARGET_ORGANS
-from sim.calibrate import AFFINITY_FIELD, _z, calibrate, format_fit, write_affinities
-from sim.cli import main
-from sim.reference import DISIBIO_2008
-from sim.scenario import ScenarioError, load_scenario
-from sim.scenarios import scenario_dir
+from sim.apps.cli import main
+from sim.biology.anatomy import TARGET_ORGANS
+from sim.biology.reference import DISIBIO_2008
+from sim.config.bundled import scenario_dir
+from sim.config.scenario import ScenarioError, load_scenario
+from sim.experiments.calibrate import AFFINITY_FIELD, _z, calibrate, format_fit, write_affinities
 
 
 def test_agreement_statistic_is_the_two_proportion_z():
@@ -166,12 +166,12 @@ def test_write_target_that_is_not_a_scenario_is_refused_before_the_fit(tmp_path,
     file is left as it was."""
     from click.testing import CliRunner
 
-    from sim.cli import main
+    from sim.apps.cli import main
 
     target = tmp_path / "target.toml"
     target.write_text(text)
     calls = []
-    monkeypatch.setattr("sim.calibrate.calibrate", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.experiments.calibrate.calibrate", lambda *a, **k: calls.append(1))
     res = CliRunner().invoke(main, ["calibrate", "presets/colon", "--replicates", "5",
                                     "--iterations", "1", "--write", str(target)],
                              catch_exceptions=False)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim import cascade as c
+from sim.biology import cascade as c
 
 
 def test_step_probability_converges_to_rate_times_dt():

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.model import FUNNEL_STAGES
+from sim.apps.cli import main
+from sim.engine.model import FUNNEL_STAGES
 
 FAST = ["--set", "simulation.horizon_days=40", "--set", "simulation.dt_days=4"]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
+from sim.apps.cli import main
 
 SMALL = str(Path(__file__).resolve().parent / "data" / "small.toml")
-CLI = [sys.executable, "-m", "sim.cli"]
+CLI = [sys.executable, "-m", "sim.apps.cli"]
 
 
 def children(pid: int) -> set[int]:

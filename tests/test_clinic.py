@@ -12,9 +12,9 @@ from lifelines.statistics import logrank_test
 
 from sim import MetastasisModel, ScenarioError, make_scenario
 from sim.analysis import clinical_outcomes
-from sim.cli import main
-from sim.experiments import process_mapper, run_replicates
-from sim.scenario import load_scenario
+from sim.apps.cli import main
+from sim.config.scenario import load_scenario
+from sim.experiments.replicates import process_mapper, run_replicates
 
 RESECT = "scenarios/clinical/breast_resection_at_diagnosis.toml"
 
@@ -64,7 +64,7 @@ def test_systemic_therapy_kills_proliferating_cells_and_spares_dormant_ones(smal
             m.step()
             s, al, lo = m.conservation()
             assert s == al + lo
-    from sim.agents import Stage
+    from sim.engine.agents import Stage
 
     colonies_a, colonies_b = len(a.colonies), len(b.colonies)
     assert colonies_b < 0.5 * colonies_a

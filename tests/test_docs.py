@@ -6,7 +6,7 @@ import typing
 
 from pydantic import BaseModel
 
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 from tests.conftest import ROOT
 
 DOC = ROOT / "docs" / "model-and-evidence.md"

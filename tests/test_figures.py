@@ -15,13 +15,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
 
-from sim import analysis, plots, sweep_plots
+from sim import analysis
 from sim.analysis import clinical_outcomes
-from sim.anatomy import PRIMARY_SITES
-from sim.experiments import run_replicates
-from sim.reference import DISIBIO_2008
-from sim.scenario import load_scenario
-from sim.validation import weiss_index
+from sim.biology.anatomy import PRIMARY_SITES
+from sim.biology.reference import DISIBIO_2008
+from sim.config.scenario import load_scenario
+from sim.experiments.replicates import run_replicates
+from sim.experiments.validation import weiss_index
+from sim.viz import figures as plots
+from sim.viz import sweep_figures as sweep_plots
 
 YEAR = 365.25
 HALF_LIFE = "circulation.ctc_half_life_hours"
@@ -35,7 +37,7 @@ def _close_figures():
 
 
 def _contrast(a, b) -> float:
-    """WCAG 2 contrast ratio, computed here independently of sim.plots."""
+    """WCAG 2 contrast ratio, computed here independently of sim.viz.figures."""
     def lum(c):
         c = np.array(to_rgb(c))
         c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
@@ -289,8 +291,8 @@ def test_survival_band_does_not_collapse_at_the_last_censoring():
     """Review of issue 11: with every patient censored, the band's lower edge fell to 0 at
     the last time point (nobody followed beyond it); it now keeps the previous interval."""
     from sim.analysis import clinical_outcomes
-    from sim.experiments import run_replicates
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.experiments.replicates import run_replicates
 
     sc = load_scenario("clinical/breast_resection_at_diagnosis",
                        ["simulation.horizon_days=900", "simulation.dt_days=5"])

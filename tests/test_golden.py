@@ -34,9 +34,9 @@ CASES: dict[str, tuple[str, list[str], list[str] | None, int, int]] = {
 
 def produce(name: str) -> dict[str, Any]:
     """The summary (or the per-hypothesis summaries) of one golden case, as JSON data."""
-    from sim.experiments import compare, run_replicates
-    from sim.outputs import summary
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.experiments.replicates import compare, run_replicates
+    from sim.io.outputs import summary
 
     scenario, overrides, hyps, replicates, seed = CASES[name]
     sc = load_scenario(scenario, overrides)

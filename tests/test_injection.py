@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from sim import MetastasisModel, ScenarioError, make_scenario
-from sim.cli import main
-from sim.experiments import run_replicates
-from sim.scenario import load_scenario
+from sim.apps.cli import main
+from sim.config.scenario import load_scenario
+from sim.experiments.replicates import run_replicates
 
 ASSAY = "experiments/luzzi_liver_assay"
 
@@ -97,7 +97,7 @@ def test_an_injection_experiment_is_not_framed_as_a_patient(tmp_path):
 
     from click.testing import CliRunner
 
-    from sim.cli import main
+    from sim.apps.cli import main
 
     out = tmp_path / "luzzi"
     res = CliRunner().invoke(main, ["run", "experiments/luzzi_liver_assay", "--replicates", "1",

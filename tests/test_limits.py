@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from sim import limits
-from sim.cli import main
-from sim.experiments import RunResult, resolve_workers, run_replicates
-from sim.limits import RunTooLargeError, check_run, estimate_patient
-from sim.model import simulate
-from sim.outputs import PatientFiles
-from sim.scenario import MAX_STEPS, ScenarioError, load_scenario
+from sim.apps.cli import main
+from sim.config.scenario import MAX_STEPS, ScenarioError, load_scenario
+from sim.engine.model import simulate
+from sim.experiments import limits
+from sim.experiments.limits import RunTooLargeError, check_run, estimate_patient
+from sim.experiments.replicates import RunResult, resolve_workers, run_replicates
+from sim.io.outputs import PatientFiles
 
 SMALL = str(Path(__file__).resolve().parent / "data" / "small.toml")
 GB = 1024**3
@@ -48,7 +48,7 @@ def test_single_cell_engine_over_a_year_is_refused_up_front(monkeypatch):
     """Item 9: breast with aggregate=false over 365 days ran for 400 s and more with no
     output; it is now refused before any step, with the agent and time estimate."""
     calls = []
-    monkeypatch.setattr("sim.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", "presets/breast", "--set", "simulation.aggregate=false",
                  "--set", "simulation.horizon_days=365", "--replicates", "1")
     assert res.exit_code == 2 and calls == []
@@ -88,7 +88,7 @@ def test_a_million_replicates_is_refused_on_memory(monkeypatch):
     machine the run is refused before it starts, with the memory it needs and what fits."""
     monkeypatch.setattr(limits, "available_memory_bytes", lambda: 24 * GB)
     calls = []
-    monkeypatch.setattr("sim.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", "presets/breast", "--replicates", "1000000")
     assert res.exit_code == 2 and calls == []
     assert "GB of results in memory" in res.output and "at most about" in res.output
@@ -138,7 +138,7 @@ def test_long_runs_are_announced_with_an_estimate(monkeypatch):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.cli.run_replicates", interrupt)
+    monkeypatch.setattr("sim.apps.cli.run_replicates", interrupt)
     res = invoke("run", SMALL, "--replicates", "2", "--workers", "1")
     assert "this run is long" in res.output and "per patient" in res.output
     assert res.exit_code == 130
@@ -152,7 +152,7 @@ def test_a_single_long_patient_gets_a_progress_bar_over_days(monkeypatch):
         seen["progress"] = progress
         return simulate(scenario, stream, replicate)
 
-    monkeypatch.setattr("sim.experiments.simulate", fake)
+    monkeypatch.setattr("sim.experiments.replicates.simulate", fake)
     monkeypatch.setattr(limits, "SECONDS_PER_STEP", 10.0)
     run_replicates(load_scenario(SMALL), 1, 1)
     assert seen["progress"] is True
@@ -164,7 +164,7 @@ def test_a_single_long_patient_gets_a_progress_bar_over_days(monkeypatch):
 def test_workers_are_bounded_by_the_cores(monkeypatch):
     """Item 8: --workers had no upper bound (12 workers on 2 cores: 2.7 GB); more workers
     than cores are refused unless --oversubscribe."""
-    monkeypatch.setattr("sim.experiments.available_cores", lambda: 2)
+    monkeypatch.setattr("sim.experiments.replicates.available_cores", lambda: 2)
     assert resolve_workers(None) == 2 and resolve_workers(1) == 1
     with pytest.raises(RunTooLargeError, match="this machine has 2 core"):
         resolve_workers(12)
@@ -182,7 +182,7 @@ def test_estimate_describes_itself():
 def test_every_bundled_scenario_can_be_estimated():
     """The estimate works for every bundled scenario (resections that remove the whole
     primary included: no log of zero cells) and gives a finite, non-negative cost."""
-    from sim.scenarios import bundled_names, find_scenario, is_experiment
+    from sim.config.bundled import bundled_names, find_scenario, is_experiment
 
     for name in bundled_names():
         if is_experiment(find_scenario(name)):

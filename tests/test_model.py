@@ -7,10 +7,10 @@ import pytest
 from scipy import stats
 
 from sim import FUNNEL_STAGES, MetastasisModel
-from sim.agents import Phase, Stage
-from sim.experiments import replicate_streams
-from sim.model import simulate
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
+from sim.engine.agents import Phase, Stage
+from sim.engine.model import simulate
+from sim.experiments.replicates import replicate_streams
 
 ENGINES = [({"simulation.aggregate": True}, "aggregated"),
            ({"simulation.aggregate": False}, "single-cell"),
@@ -241,7 +241,7 @@ def test_diagnosis_is_recorded_when_the_primary_reaches_its_size():
     """The diagnosis event fires once, the first step the primary is at least the diagnosis
     size, and records the disseminated disease then; a course that starts above the size is
     diagnosed at day 0 with nothing disseminated yet."""
-    from sim.scenario import diameter_to_cells
+    from sim.config.scenario import diameter_to_cells
 
     model = MetastasisModel("breast", rng=5, overrides={
         "primary.initial_diameter_mm": 5.0, "primary.diagnosis_diameter_mm": 8.0,
@@ -276,7 +276,7 @@ def test_at_diagnosis_summary_counts_patients_with_disease():
 
 
 def test_results_do_not_depend_on_the_number_of_worker_processes(small_scenario_path):
-    from sim.experiments import process_mapper, run_replicates
+    from sim.experiments.replicates import process_mapper, run_replicates
 
     sc = load_scenario(small_scenario_path)
     serial = run_replicates(sc, 4, 9, progress=False)

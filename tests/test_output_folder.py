@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim import outputs
-from sim.cli import main
-from sim.outputs import MARKER, STAGING_MARKER, OutputError, clean_stale_staging, staged
+from sim.apps.cli import main
+from sim.io import outputs
+from sim.io.outputs import MARKER, STAGING_MARKER, OutputError, clean_stale_staging, staged
 
 DATA = Path(__file__).resolve().parent / "data"
 SMALL = str(DATA / "small.toml")
@@ -94,7 +94,7 @@ def test_files_appearing_during_a_run_are_kept_and_results_saved(tmp_path, monke
         (out / "intruder.txt").write_text("not metasim's")
         return real(stage, *a, **k)
 
-    monkeypatch.setattr("sim.cli.write_run", write_and_intrude)
+    monkeypatch.setattr("sim.apps.cli.write_run", write_and_intrude)
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
     assert res.exit_code == 2 and "results were saved in" in res.output
     assert (out / "intruder.txt").read_text() == "not metasim's"
@@ -123,7 +123,7 @@ def test_impossible_destination_fails_before_the_simulation(place, monkeypatch):
     if not top.is_dir():
         pytest.skip(f"no {top} here")
     calls = []
-    monkeypatch.setattr("sim.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", SMALL, *QUICK, "--out", place)
     assert res.exit_code == 2 and place in res.output and "cannot" in res.output
     assert calls == []
@@ -135,7 +135,7 @@ def test_a_write_error_mid_way_is_one_message_and_leaves_nothing(tmp_path, monke
     def full(*a, **k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("sim.outputs._json", full)
+    monkeypatch.setattr("sim.io.outputs._json", full)
     out = tmp_path / "o"
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
     assert res.exit_code == 2 and "no space left" in res.output
@@ -148,9 +148,9 @@ def test_read_only_parent_is_refused_before_running(tmp_path, monkeypatch):
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("sim.outputs.tempfile.mkdtemp", denied)
+    monkeypatch.setattr("sim.io.outputs.tempfile.mkdtemp", denied)
     calls = []
-    monkeypatch.setattr("sim.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", SMALL, *QUICK, "--out", str(tmp_path / "ro" / "o"))
     assert res.exit_code == 2 and "Permission denied" in res.output and calls == []
     assert not (tmp_path / "ro").exists()  # the folder it made for the run is gone again
@@ -183,7 +183,7 @@ def test_a_killed_run_leaves_staging_that_the_next_run_removes(tmp_path):
     """Item 6, end to end: kill -9 a real run while it works, then run again into the same
     place: the hidden staging folder of the killed run is gone afterwards."""
     out = tmp_path / "o"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", "presets/breast",
+    proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "run", "presets/breast",
                              "--replicates", "2", "--workers", "1", "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -213,11 +213,11 @@ def test_two_runs_racing_for_the_default_folder_both_keep_their_results(tmp_path
     real = outputs.write_run
 
     def other_run_finishes_first(stage, *a, **k):
-        monkeypatch.setattr("sim.cli.write_run", real)
+        monkeypatch.setattr("sim.apps.cli.write_run", real)
         assert invoke("run", SMALL, *QUICK, "--seed", "7", "--out", "out/small").exit_code == 0
         return real(stage, *a, **k)
 
-    monkeypatch.setattr("sim.cli.write_run", other_run_finishes_first)
+    monkeypatch.setattr("sim.apps.cli.write_run", other_run_finishes_first)
     res = invoke("run", SMALL, *QUICK, "--seed", "5")
     assert res.exit_code == 0 and "taken meanwhile; writing to out/small-2" in res.output
     seeds = {json.loads((tmp_path / "out" / d / "summary.json").read_text())["seed"]
@@ -232,11 +232,11 @@ def test_an_explicit_folder_written_by_another_run_meanwhile_is_kept(tmp_path, m
     real = outputs.write_run
 
     def other_run_finishes_first(stage, *a, **k):
-        monkeypatch.setattr("sim.cli.write_run", real)
+        monkeypatch.setattr("sim.apps.cli.write_run", real)
         assert invoke("run", SMALL, *QUICK, "--seed", "7", "--out", str(out)).exit_code == 0
         return real(stage, *a, **k)
 
-    monkeypatch.setattr("sim.cli.write_run", other_run_finishes_first)
+    monkeypatch.setattr("sim.apps.cli.write_run", other_run_finishes_first)
     res = invoke("run", SMALL, *QUICK, "--seed", "5", "--out", str(out))
     assert res.exit_code == 2 and "another metasim run wrote it" in res.output
     assert json.loads((out / "summary.json").read_text())["seed"] == 7
@@ -287,9 +287,9 @@ def test_an_empty_folder_that_takes_no_files_fails_before_the_run(tmp_path, monk
             raise PermissionError(1, "Operation not permitted")
         return real(*a, **k)
 
-    monkeypatch.setattr("sim.outputs.tempfile.mkstemp", refuse_in_out)
+    monkeypatch.setattr("sim.io.outputs.tempfile.mkstemp", refuse_in_out)
     calls = []
-    monkeypatch.setattr("sim.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
     assert res.exit_code == 2 and "Operation not permitted" in res.output and calls == []
 
@@ -344,7 +344,7 @@ def test_results_that_cannot_be_moved_into_place_are_kept_visibly(tmp_path, monk
     def fail(*a, **k):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("sim.outputs._commit", fail)
+    monkeypatch.setattr("sim.io.outputs._commit", fail)
     out = tmp_path / "o"
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
     assert res.exit_code == 2 and "they were saved in" in res.output

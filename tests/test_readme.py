@@ -8,7 +8,7 @@ import shlex
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
+from sim.apps.cli import main
 
 from .conftest import ROOT
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sim.anatomy import ORGANS, PRIMARY_SITES, flow_fractions
-from sim.cli import main
-from sim.reference import DISIBIO_2008, ICRP89_FLOW, INEFFICIENCY, SOURCES, TABLES, describe
+from sim.apps.cli import main
+from sim.biology.anatomy import ORGANS, PRIMARY_SITES, flow_fractions
+from sim.biology.reference import DISIBIO_2008, ICRP89_FLOW, INEFFICIENCY, SOURCES, TABLES, describe
 
 from .conftest import ROOT
 
@@ -110,7 +110,7 @@ def test_no_file_points_outside_the_repository_for_its_sources():
 
 
 def test_every_citation_key_of_the_reference_module_is_in_the_references():
-    """Every key of sim.reference (tables and sources) has its entry in docs/references.md,
+    """Every key of sim.biology.reference (tables and sources) has its entry in docs/references.md,
     and every source quoted by a table row names an author and year listed there."""
     text = REFERENCES.read_text(encoding="utf-8")
     for key in (*TABLES, *SOURCES):

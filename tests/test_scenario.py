@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import HYPOTHESES, Scenario, ScenarioError, load_scenario, make_scenario, parse_override
+from sim.config.scenario import (
+    HYPOTHESES,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    make_scenario,
+    parse_override,
+)
 
 
 def test_defaults_are_valid_and_resolved():

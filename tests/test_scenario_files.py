@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import MetastasisModel, ScenarioError, SimulationLimitError, load_scenario, make_scenario
-from sim.anatomy import PRIMARY_SITES, TARGET_ORGANS
-from sim.cascade import gompertz_rate_from_doubling
-from sim.scenario import diameter_to_cells
-from sim.scenarios import is_experiment, list_scenarios, scenario_dir
-from sim.sweep import load_experiment
+from sim.biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
+from sim.biology.cascade import gompertz_rate_from_doubling
+from sim.config.bundled import is_experiment, list_scenarios, scenario_dir
+from sim.config.scenario import diameter_to_cells
+from sim.experiments.sweep import load_experiment
 
 FILES = sorted(p for p in scenario_dir().rglob("*.toml") if not is_experiment(p))
 

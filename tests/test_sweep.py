@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.scenario import ScenarioError
-from sim.sensitivity import Problem, analyse, sample
-from sim.sweep import (
+from sim.apps.cli import main
+from sim.config.scenario import ScenarioError
+from sim.experiments.sensitivity import Problem, analyse, sample
+from sim.experiments.sweep import (
     ParameterSpec,
     ResultStore,
     build_design,
@@ -68,7 +68,7 @@ def test_design_is_built_before_running_with_common_random_numbers(tmp_path):
 
 
 def test_random_and_latin_hypercube_designs_respect_ranges_and_scales():
-    from sim.sweep import Design
+    from sim.experiments.sweep import Design
 
     d = Design(kind="latin_hypercube", samples=20, parameters={
         "a": ParameterSpec(low=1e-3, high=1e1, scale="log"),
@@ -128,7 +128,7 @@ def test_resume_after_a_killed_sweep_completes_without_duplicates(tmp_path):
                       .replace("12.0", "40.0"))
     out = tmp_path / "out"
     # Start the sweep in its own process and kill -9 it once some runs are on disk.
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(exp), "--executor",
+    proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "sweep", str(exp), "--executor",
                              "serial", "--out", str(out), "--no-plots", "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120

@@ -23,11 +23,10 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import sim.sweep as sweep_mod
-from sim.cli import main
-from sim.outputs import OutputError
-from sim.scenario import ScenarioError
-from sim.sweep import (
+import sim.experiments.sweep as sweep_mod
+from sim.apps.cli import main
+from sim.config.scenario import ScenarioError
+from sim.experiments.sweep import (
     ResultStore,
     SweepError,
     build_design,
@@ -36,6 +35,7 @@ from sim.sweep import (
     sweep,
     write_tables,
 )
+from sim.io.outputs import OutputError
 
 from .test_sweep import GRID, SMALL, _experiment, _table
 
@@ -67,7 +67,7 @@ samples = 100000
 
 
 def _cli(*args: str, timeout: float = 60, mem_gb: float | None = None, **kw):
-    """``python -m sim.cli ARGS`` in a subprocess (optionally with an address-space limit,
+    """``python -m sim.apps.cli ARGS`` in a subprocess (optionally with an address-space limit,
     so a regression that builds a huge design dies of MemoryError instead of eating the
     machine's memory)."""
     def limit() -> None:
@@ -77,7 +77,7 @@ def _cli(*args: str, timeout: float = 60, mem_gb: float | None = None, **kw):
                 resource.setrlimit(resource.RLIMIT_AS, (size, size))
             except (ValueError, OSError):  # not enforceable here (e.g. macOS)
                 pass
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "sim.apps.cli", *args], capture_output=True,
                           text=True, timeout=timeout, preexec_fn=limit, **kw)
 
 
@@ -364,7 +364,7 @@ def test_kill_9_of_the_parent_leaves_no_worker(tmp_path):
     pool's workers and resource tracker ran forever)."""
     exp = _experiment(tmp_path, LONG)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(exp), "--executor",
+    proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "sweep", str(exp), "--executor",
                              "processes", "--workers", "2", "--out", str(out), "--no-plots",
                              "--no-progress"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -392,7 +392,7 @@ def test_ctrl_c_of_a_processes_sweep_prints_one_line(tmp_path):
     worker and the pool's manager thread's InvalidStateError)."""
     exp = _experiment(tmp_path, LONG)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(exp), "--executor",
+    proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "sweep", str(exp), "--executor",
                              "processes", "--workers", "2", "--out", str(out), "--no-plots",
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)

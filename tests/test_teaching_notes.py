@@ -27,11 +27,11 @@ from scipy import stats
 
 from sim import MetastasisModel, load_scenario
 from sim.analysis import funnel, site_frequency
-from sim.delivery import delivered_fractions
-from sim.experiments import compare, replicate_stream
-from sim.reference import DISIBIO_2008
-from sim.scenarios import scenario_dir
-from sim.soil import derived_affinities
+from sim.biology.delivery import delivered_fractions
+from sim.biology.reference import DISIBIO_2008
+from sim.biology.soil import derived_affinities
+from sim.config.bundled import scenario_dir
+from sim.experiments.replicates import compare, replicate_stream
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from sim.cli import main
-from sim.scenario import load_scenario
-from sim.validation import agreement, shared_organs, weiss_index
+from sim.apps.cli import main
+from sim.config.scenario import load_scenario
+from sim.experiments.validation import agreement, shared_organs, weiss_index
 
 
 def test_agreement_statistics():

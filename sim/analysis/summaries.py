@@ -1,0 +1,226 @@
+"""Summaries of replicates: site frequencies with intervals, the funnel, timing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from ..biology.anatomy import TARGET_ORGANS
+from ..engine.model import FUNNEL_STAGES, PatientResult
+
+
+def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for k successes in n trials (scipy.stats.binomtest)."""
+    if n == 0:
+        return (0.0, 1.0)
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def site_frequency(patients: Sequence[PatientResult], organs: Sequence[str] = TARGET_ORGANS,
+                   basis: str = "autopsy") -> dict[str, dict[str, float]]:
+    """Fraction of patients with >= 1 metastasis in each organ at the end of their course.
+
+    ``basis="autopsy"`` counts metastases of at least
+    ``colonization.autopsy_detectable_diameter_mm`` (what an autopsy table reports);
+    ``"imaging"`` those of at least ``colonization.detectable_diameter_mm``. Wilson 95 %
+    intervals.
+    """
+    if basis not in ("autopsy", "imaging"):
+        raise ValueError(f"basis must be 'autopsy' or 'imaging', not {basis!r}")
+    n = len(patients)
+    out = {}
+    for organ in organs:
+        counts = [p.autopsy_by_organ if basis == "autopsy" else p.detectable_by_organ
+                  for p in patients]
+        k = sum(1 for c in counts if c.get(organ, 0) > 0)
+        lo, hi = proportion_interval(k, n)
+        out[organ] = {"fraction": k / n if n else float("nan"), "low": lo, "high": hi,
+                      "patients": k}
+    return out
+
+
+def funnel(patients: Sequence[PatientResult]) -> list[dict[str, float | str]]:
+    """Mean cells per patient that reached, and were lost at, each stage (cascade order)."""
+    out: list[dict[str, float | str]] = []
+    for stage in FUNNEL_STAGES:
+        reached = np.array([p.reached[stage] for p in patients], dtype=float)
+        lost = np.array([p.lost[stage] for p in patients], dtype=float)
+        mean_r = float(reached.mean())
+        out.append({"stage": stage, "reached": mean_r, "lost": float(lost.mean()),
+                    "lost_fraction": float(lost.sum() / reached.sum()) if reached.sum() else 0.0})
+    return out
+
+
+def first_metastasis(patients: Sequence[PatientResult]) -> dict[str, float | int | None]:
+    """Time to the first detectable metastasis.
+
+    Patients without one are censored at the end of their course; the median and quartiles
+    given are over the patients who had one, and ``fraction`` says how many those are.
+    """
+    days = np.array([p.first_detectable_day for p in patients
+                     if p.first_detectable_day is not None], dtype=float)
+    n = len(patients)
+    res: dict[str, float | int | None] = {"patients_with": int(days.size),
+                                          "fraction": days.size / n if n else float("nan")}
+    if days.size:
+        q1, med, q3 = np.percentile(days, [25, 50, 75])
+        res.update(median_days=float(med), q1_days=float(q1), q3_days=float(q3),
+                   mean_days=float(days.mean()))
+    else:
+        res.update(median_days=None, q1_days=None, q3_days=None, mean_days=None)
+    return res
+
+
+def course(patients: Sequence[PatientResult]) -> dict[str, float]:
+    days = np.array([p.days for p in patients], dtype=float)
+    died = sum(p.died for p in patients)
+    return {"median_days": float(np.median(days)), "patients_reaching_lethal_burden": died,
+            "fraction_reaching_lethal_burden": died / len(patients)}
+
+
+def at_diagnosis(patients: Sequence[PatientResult]) -> dict[str, float | int | None]:
+    """Disseminated disease when the primary reached its diagnosis size.
+
+    ``fraction_disseminated``: patients with >= 1 tumour cell alive outside the primary (any
+    organ, regional lymph nodes included); ``fraction_distant``: the same outside the
+    regional nodes; ``fraction_with_micrometastasis``: >= 1 live colony (a proliferating
+    focus); Wilson 95 % intervals. Patients never diagnosed (the primary never reached
+    the size) are left out and counted in ``patients_not_diagnosed``.
+    """
+    diag = [p.diagnosis for p in patients if p.diagnosis is not None]
+    n = len(diag)
+    out: dict[str, float | int | None] = {"patients_diagnosed": n,
+                                          "patients_not_diagnosed": len(patients) - n}
+    if not n:
+        return out
+    for name, test in (("disseminated", lambda d: d["disseminated_cells"] > 0),
+                       ("distant", lambda d: d["distant_cells"] > 0),
+                       ("with_micrometastasis", lambda d: d["colonies"] > 0),
+                       ("with_detectable_metastasis", lambda d: d["detectable"] > 0)):
+        k = sum(1 for d in diag if test(d))
+        lo, hi = proportion_interval(k, n)
+        out[f"fraction_{name}"] = k / n
+        out[f"fraction_{name}_low"] = lo
+        out[f"fraction_{name}_high"] = hi
+    out["median_day"] = float(np.median([d["day"] for d in diag]))
+    out["median_disseminated_cells"] = float(np.median([d["disseminated_cells"] for d in diag]))
+    out["median_dormant_cells"] = float(np.median([d["dormant_cells"] for d in diag]))
+    return out
+
+
+def survival_interval_without_events(followed: int,
+                                     confidence: float = 0.95) -> tuple[float, float]:
+    """95 % interval of a survival probability when no event happened before ``t``.
+
+    Exact (Clopper-Pearson) binomial interval for ``followed`` patients followed to ``t``,
+    all of them event-free: ``[(alpha / 2) ** (1 / n), 1]``. It ignores the patients censored
+    before ``t``, so it is conservative (wider) under censoring; the Greenwood family of
+    intervals collapses to ``[1, 1]`` here, which claims certainty no finite sample gives.
+    """
+    if followed <= 0:
+        return (0.0, 1.0)
+    ci = stats.binomtest(followed, followed).proportion_ci(confidence_level=confidence,
+                                                           method="exact")
+    return float(ci.low), float(ci.high)
+
+
+SURVIVAL_INTERVAL_METHOD = (
+    "95 % pointwise: log-log (exponential Greenwood, lifelines) once a relapse has happened; "
+    "before the first relapse, where that interval collapses to [1, 1], the exact "
+    "(Clopper-Pearson) binomial interval for the patients followed that long, all "
+    "metastasis-free")
+
+
+def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
+    """Outcomes of a course with a resection of the primary (None without one).
+
+    * ``metastasis_free_survival``: Kaplan-Meier (lifelines) probability of staying free of
+      a metastasis detectable on imaging after the resection, at 1, 2, 5 and 10 years
+      (``survival``, with its 95 % interval ``low``-``high``, see
+      :data:`SURVIVAL_INTERVAL_METHOD`); patients without a relapse are censored at the end
+      of their course. The risk of a metastasis by then is ``1 - survival``. ``None`` where
+      no patient was followed that long (the estimate is not defined there);
+    * ``km_*``: the whole curve and its interval band, same method;
+    * ``relapse_days_after_resection`` (events) and ``censored_days_after_resection``
+      (followed to the end of their course without a relapse), for histograms;
+    * relapse times: quantiles of that time among the patients who relapsed;
+    * time to diagnosis, and the fraction with micrometastatic disease at diagnosis.
+    """
+    resected = [p for p in patients if p.resection_day is not None]
+    if not resected:
+        return None
+    from lifelines import KaplanMeierFitter
+
+    durations, observed = [], []
+    for p in resected:
+        cut = p.resection_day
+        assert cut is not None  # resected patients only
+        if p.relapse_day is not None:
+            durations.append(p.relapse_day - cut)
+            observed.append(True)
+        else:
+            durations.append(p.days - cut)
+            observed.append(False)
+    dur = np.array(durations, dtype=float)
+    obs = np.array(observed, dtype=bool)
+    kmf = KaplanMeierFitter().fit(dur, obs, label="metastasis-free")
+    timeline = kmf.survival_function_.index.to_numpy(float)
+    surv = kmf.survival_function_.iloc[:, 0].to_numpy(float)
+    ci = kmf.confidence_interval_survival_function_
+    low = ci.iloc[:, 0].to_numpy(float).copy()
+    high = ci.iloc[:, 1].to_numpy(float).copy()
+    # Before the first relapse the curve is 1 and lifelines' interval is [1, 1]: replace it
+    # by the exact binomial interval of those still followed (on [t_i, t_i+1) of the step
+    # curve, the patients followed beyond t_i).
+    for i, t in enumerate(timeline):
+        beyond = int(np.sum(dur > t))
+        if surv[i] >= 1.0 and beyond > 0:
+            low[i], high[i] = survival_interval_without_events(beyond)
+        elif surv[i] >= 1.0 and i > 0:  # the last time: nobody followed beyond, keep the band
+            low[i], high[i] = low[i - 1], high[i - 1]
+    mfs: dict[str, dict] = {}
+    for years in (1, 2, 5, 10):
+        t = 365.25 * years
+        followed = int(np.sum(dur >= t))
+        if followed == 0:
+            mfs[f"{years}y"] = {"survival": None, "low": None, "high": None,
+                                "followed_that_long": 0}
+            continue
+        s = float(kmf.survival_function_at_times(t).iloc[0])
+        if not np.any(obs & (dur <= t)):
+            lo, hi = survival_interval_without_events(followed)
+        else:
+            i = int(np.searchsorted(timeline, t, side="right")) - 1
+            lo, hi = float(low[i]), float(high[i])
+        mfs[f"{years}y"] = {"survival": s, "low": lo, "high": hi,
+                            "followed_that_long": followed}
+    relapse = np.sort(dur[obs])
+    diag = [p.diagnosis["day"] for p in patients if p.diagnosis is not None]
+    micro = [p.diagnosis["colonies"] > 0 for p in patients if p.diagnosis is not None]
+    out = {
+        "patients_resected": len(resected),
+        "relapsed": int(relapse.size),
+        "metastasis_free_survival": mfs,
+        "metastasis_free_survival_interval": SURVIVAL_INTERVAL_METHOD,
+        "km_timeline_days": timeline.tolist(),
+        "km_survival": surv.tolist(),
+        "km_low": low.tolist(), "km_high": high.tolist(),
+        "relapse_days_after_resection": relapse.tolist(),
+        "censored_days_after_resection": np.sort(dur[~obs]).tolist(),
+        "median_days_to_diagnosis": float(np.median(diag)) if diag else None,
+        "fraction_micrometastatic_at_diagnosis": float(np.mean(micro)) if micro else None,
+    }
+    if relapse.size:
+        q = np.percentile(relapse, [10, 25, 50, 75, 90])
+        out["relapse_days_quantiles"] = dict(zip(["10", "25", "50", "75", "90"],
+                                                 q.tolist(), strict=True))
+        out["relapse_days_max"] = float(relapse.max())
+    return out
+
+
+__all__ = ["SURVIVAL_INTERVAL_METHOD", "at_diagnosis", "clinical_outcomes", "course",
+           "first_metastasis", "funnel", "proportion_interval", "site_frequency",
+           "survival_interval_without_events"]

@@ -1,0 +1,1 @@
+"""The user interfaces: the ``metasim`` command line and the classroom app."""

@@ -1,0 +1,328 @@
+"""The steps of the metastatic cascade, one function each.
+
+Every function takes the model's :class:`numpy.random.Generator` and a *count* of identical
+cells (or cell clusters) and returns how that count splits between the step's outcomes.
+The split is an exact binomial or multinomial draw: the same distribution as deciding each
+cell on its own, so a cohort of ``n`` cells and ``n`` single cells are statistically the
+same thing (the aggregated engine and the single-cell engine differ only in bookkeeping).
+
+Rates are per day; a rate ``r`` acting for ``dt`` days becomes the step probability
+``1 - exp(-r dt)``; competing rates share that probability in proportion (competing risks).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+
+
+def step_probability(rate_per_day: float, dt_days: float) -> float:
+    """Probability that an event with the given rate happens within ``dt_days``."""
+    return -math.expm1(-rate_per_day * dt_days)
+
+
+def scale_probability(p: float, hazard_multiplier: float) -> float:
+    """Multiply the hazard behind a probability: ``1 - (1 - p) ** m``.
+
+    Used for subclone traits, so a multiplier never pushes a probability out of [0, 1].
+    """
+    if p >= 1.0:
+        return 1.0 if hazard_multiplier > 0 else 0.0
+    return -math.expm1(hazard_multiplier * math.log1p(-p))
+
+
+def competing_risks(rates_per_day: Sequence[float], dt_days: float) -> np.ndarray:
+    """Probabilities of each competing event within ``dt_days``, then of none.
+
+    With total rate ``R``, some event happens with probability ``1 - exp(-R dt)``, and it
+    is event ``i`` with probability ``r_i / R``.
+    """
+    rates = np.asarray(rates_per_day, dtype=float)
+    total = rates.sum()
+    out = np.zeros(len(rates) + 1)
+    if total <= 0.0:
+        out[-1] = 1.0
+        return out
+    p_any = -math.expm1(-total * dt_days)
+    out[:-1] = p_any * rates / total
+    out[-1] = 1.0 - p_any
+    return out
+
+
+def split_cohorts(rng: np.random.Generator, counts: np.ndarray,
+                  probabilities: np.ndarray) -> np.ndarray:
+    """Split many cohorts at once: row ``i`` of ``probabilities`` for ``counts[i]`` units.
+
+    One broadcast multinomial draw; the same distribution as splitting each cohort (or each
+    cell) on its own. Returns an array of shape ``(len(counts), outcomes)``.
+    """
+    if len(counts) == 0:
+        return np.zeros((0, np.shape(probabilities)[-1]), dtype=np.int64)
+    return rng.multinomial(np.asarray(counts, dtype=np.int64), probabilities)
+
+
+def _outcomes(rng: np.random.Generator, count, probabilities) -> np.ndarray:
+    """Scalar count -> one split; array of counts -> one row of outcomes per cohort."""
+    if np.ndim(count) == 0:
+        return split(rng, int(count), probabilities)
+    return split_cohorts(rng, count, probabilities)
+
+
+def normalise(probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities clipped at 0 and scaled to sum to 1, as :func:`split` draws with them."""
+    p = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
+    return p / p.sum()
+
+
+def split(rng: np.random.Generator, count: int, probabilities: np.ndarray,
+          normalised: bool = False) -> np.ndarray:
+    """Split ``count`` identical units between outcomes by one multinomial draw.
+
+    ``normalised=True`` says ``probabilities`` already came from :func:`normalise` (a
+    vector reused every step is normalised once; the draw is the same).
+    """
+    if count == 0:
+        return np.zeros(len(probabilities), dtype=np.int64)
+    return rng.multinomial(count, probabilities if normalised else normalise(probabilities))
+
+
+# --------------------------------------------------------------------------------------
+# 1. Detachment
+# --------------------------------------------------------------------------------------
+
+
+def detachment(rng: np.random.Generator, mass_g: float, shedding_rate_per_gram_per_day: float,
+               dt_days: float, clone_weights: np.ndarray, cluster_fraction: float,
+               cells_per_cluster: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cells leaving the tumour mass during one step.
+
+    Biology: tumour cells lose their adhesions (E-cadherin loss, EMT) and are released into
+    the surrounding tissue and vessels. Shedding grows with tumour mass: a rat mammary
+    tumour of 2-4 g released 3.2e6 cells per gram per day into its venous blood (Butler &
+    Gullino 1975, Cancer Res 35:512). Most leave as single cells; a few as clusters, rare
+    but 23-50x more metastatic (Aceto et al. 2014, Cell 158:1110).
+
+    Shedding events form a Poisson process. The expected number of *cells* is
+    ``rate * mass * dt``, divided among subclones by ``clone_weights`` (fraction x shedding
+    trait) and between single cells and clusters so that a fraction ``cluster_fraction`` of
+    *events* are clusters of ``cells_per_cluster`` cells.
+
+    Returns
+    -------
+    singles, clusters : numpy.ndarray of int
+        Single cells and clusters shed by each subclone.
+    """
+    expected_cells = shedding_rate_per_gram_per_day * mass_g * dt_days
+    cells_per_event = (1.0 - cluster_fraction) + cluster_fraction * cells_per_cluster
+    events = expected_cells / cells_per_event * np.asarray(clone_weights, dtype=float)
+    singles = rng.poisson(events * (1.0 - cluster_fraction))
+    clusters = rng.poisson(events * cluster_fraction)
+    return singles.astype(np.int64), clusters.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------
+# 2. Invasion
+# --------------------------------------------------------------------------------------
+
+
+def invasion(rng: np.random.Generator, count: int, success_probability: float) -> int:
+    """Detached cells that cross the basement membrane and the stroma alive.
+
+    Biology: the cell degrades the basement membrane (matrix metalloproteinases), migrates
+    through the stroma and reaches a vessel, a lymphatic or a body cavity; cells that fail
+    die (anoikis, immune attack in the stroma). Returns the survivors; the others are lost
+    at the invasion step.
+    """
+    return int(rng.binomial(count, success_probability)) if count else 0
+
+
+# --------------------------------------------------------------------------------------
+# 3. Route entry
+# --------------------------------------------------------------------------------------
+
+
+def route_entry(rng: np.random.Generator, count: int, entry_probabilities: np.ndarray) -> np.ndarray:
+    """Split invading cells between the entry points of the routes.
+
+    Biology: a cell enters a blood vessel (intravasation: hematogenous spread; through the
+    caval, portal or pulmonary veins or Batson's vertebral plexus), a lymphatic (lymphatic
+    spread to the regional nodes), a body cavity (transcoelomic spread over the peritoneum or
+    pleura) or grows directly into a neighbouring tissue (contiguous spread). The split is a
+    property of the primary site's anatomy (``sim.biology.anatomy.PRIMARY_SITES``).
+    """
+    return split(rng, count, entry_probabilities)
+
+
+# --------------------------------------------------------------------------------------
+# 4-5. Survival in transit and arrest
+# --------------------------------------------------------------------------------------
+
+
+def transit(rng: np.random.Generator, count: int, absorption: np.ndarray,
+            normalised: bool = False) -> np.ndarray:
+    """Resolve a cohort's journey through the circulation in one multinomial draw.
+
+    Biology: in the blood a tumour cell meets shear forces, anoikis (death for lack of
+    anchorage) and natural-killer cells; CTCs have a half-life of hours (Meng et al. 2004,
+    Clin Cancer Res 10:8152). Cells that survive are ~10-20 um across and arrest in the first
+    capillary bed narrower than themselves (Chambers et al. 2002): ~92 % of cells are held
+    back by the first bed they meet (Butler & Gullino 1975). ``absorption`` is the row of the
+    circulation chain's absorption matrix for the cohort's entry point: the probability of
+    each final state (arrest in an organ, or death on a route); ``normalised`` as in
+    :func:`split`.
+    """
+    return split(rng, count, absorption, normalised)
+
+
+def arrest_and_extravasation(rng: np.random.Generator, count, extravasation_prob,
+                             death_prob):
+    """Arrested cells that leave the vessel, and that die in it, during one step.
+
+    Biology: an arrested cell either crosses the endothelium into the organ (extravasation,
+    within 1-3 days: ~83 % of injected cells had extravasated by day 3 in Luzzi et al. 1998,
+    Am J Pathol 153:865; >80 % by 24 h in the chick embryo, Koop et al. 1995, Cancer Res
+    55:2520) or dies in the capillary. The probabilities come from :func:`competing_risks`.
+    ``count`` may be an array of cohorts, with arrays of probabilities (one per cohort).
+
+    Returns
+    -------
+    extravasated, died : int, or arrays for arrays of cohorts
+    """
+    e = np.asarray(extravasation_prob, dtype=float)
+    d = np.asarray(death_prob, dtype=float)
+    s = _outcomes(rng, count, np.stack([e, d, 1.0 - e - d], axis=-1))
+    if s.ndim == 1:
+        return int(s[0]), int(s[1])
+    return s[:, 0], s[:, 1]
+
+
+# --------------------------------------------------------------------------------------
+# 6. Colonization and dormancy
+# --------------------------------------------------------------------------------------
+
+
+def solitary_cell_fate(rng: np.random.Generator, count, probabilities: np.ndarray):
+    """What solitary extravasated cells do during one step.
+
+    Biology: in the foreign tissue most single cells die; many stop dividing and stay
+    dormant (36 % of injected cells were solitary and quiescent at day 13 in Luzzi 1998);
+    very few start to proliferate - the rate-limiting, inefficient step of metastasis
+    (Chambers et al. 2002). The organ's "soil" affinity multiplies the proliferation hazard
+    (Paget 1889). ``probabilities`` = (die, become dormant, proliferate, no change); for an
+    array of cohorts, one such row per cohort.
+
+    Returns
+    -------
+    died, dormant, proliferating : int, or arrays for arrays of cohorts
+    """
+    s = _outcomes(rng, count, probabilities)
+    if s.ndim == 1:
+        return int(s[0]), int(s[1]), int(s[2])
+    return s[:, 0], s[:, 1], s[:, 2]
+
+
+def dormancy(rng: np.random.Generator, count, probabilities: np.ndarray):
+    """Dormant cells that die, and that wake up, during one step.
+
+    Biology: disseminated tumour cells can stay quiescent for years - breast cancer relapses
+    more than 25 years after diagnosis (Willis et al. 2010) and CTCs are found 7-22 years
+    after mastectomy (Meng et al. 2004). A change in the niche can wake them; the organ's
+    soil affinity multiplies the awakening hazard. ``probabilities`` = (die, awaken, none);
+    for an array of cohorts, one such row per cohort.
+
+    Returns
+    -------
+    died, awakened : int, or arrays for arrays of cohorts
+    """
+    s = _outcomes(rng, count, probabilities)
+    if s.ndim == 1:
+        return int(s[0]), int(s[1])
+    return s[:, 0], s[:, 1]
+
+
+def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day: float,
+                death_rate_per_day: float, dt_days: float) -> np.ndarray:
+    """Exact sizes after ``dt_days`` of a linear birth-death process, for many colonies.
+
+    Biology: a young avascular micrometastasis grows by divisions and loses cells to death;
+    while it is small, chance extinction matters: a lineage founded by one cell dies out with
+    probability ``death / birth`` (Kendall 1948). Most micrometastases vanish (Luzzi 1998).
+
+    Maths: from one cell, after time t the population is 0 with probability ``alpha`` and
+    otherwise geometric on {1, 2, ...} with parameter ``1 - beta`` (Kendall 1948,
+    Ann Math Stat 19:1), with ``g = exp((b - d) t)``,
+    ``alpha = d (g - 1) / (b g - d)`` and ``beta = b (g - 1) / (b g - d)``. From ``n`` cells
+    the lineages are independent: ``m ~ Binomial(n, 1 - alpha)`` survive, and their total is
+    ``m + NegativeBinomial(m, 1 - beta)``. No time discretisation error at all.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    b, d, t = birth_rate_per_day, death_rate_per_day, dt_days
+    if b <= 0.0 and d <= 0.0:
+        return sizes.copy()
+    if math.isclose(b, d, rel_tol=1e-12):
+        alpha = beta = b * t / (1.0 + b * t)
+    elif b > d:
+        # Divide through by g so that nothing overflows for large (b - d) t.
+        e = math.exp(-(b - d) * t)
+        alpha = d * (1.0 - e) / (b - d * e)
+        beta = b * (1.0 - e) / (b - d * e)
+    else:
+        g = math.exp((b - d) * t)  # <= 1
+        denom = b * g - d
+        alpha = d * (g - 1.0) / denom
+        beta = b * (g - 1.0) / denom
+    alpha = min(max(alpha, 0.0), 1.0)
+    beta = min(max(beta, 0.0), 1.0 - 1e-15)
+    survivors = rng.binomial(sizes, 1.0 - alpha)
+    out = survivors.copy()
+    alive = survivors > 0
+    if alive.any():
+        out[alive] += rng.negative_binomial(survivors[alive], 1.0 - beta)
+    return out
+
+
+def extinction_probability(birth_rate_per_day: float, death_rate_per_day: float,
+                           founders: int = 1) -> float:
+    """Probability that a birth-death lineage from ``founders`` cells eventually dies out."""
+    if birth_rate_per_day <= death_rate_per_day:
+        return 1.0
+    return (death_rate_per_day / birth_rate_per_day) ** founders
+
+
+def angiogenic_switch(rng: np.random.Generator, count: int, probability: float) -> int:
+    """Avascular micrometastases at their size limit that switch on angiogenesis.
+
+    Biology: without new vessels a tumour stays "perhaps 2-3 mm" (Folkman 1972, Ann Surg
+    175:409); at that size hypoxia drives VEGF, and when the balance tips (the angiogenic
+    switch) vessels grow in and the colony can grow into a macrometastasis. Until then it
+    sits in angiogenic dormancy, proliferation balanced by death.
+    """
+    return int(rng.binomial(count, probability)) if count else 0
+
+
+def gompertz(cells: np.ndarray | float, rate_per_day: float, carrying_capacity_cells: float,
+             dt_days: float) -> np.ndarray | float:
+    """Deterministic Gompertz growth over ``dt_days`` (exact solution).
+
+    ``dN/dt = a N ln(K / N)``, solved as ``N(t + dt) = K exp(ln(N/K) exp(-a dt))``.
+    Used for the primary tumour and for vascularised metastases (Iwata et al. 2000, J Theor
+    Biol 203:177; Norton 1988, Cancer Res 48:7067).
+    """
+    K = carrying_capacity_cells
+    return K * np.exp(np.log(np.asarray(cells, dtype=float) / K) * math.exp(-rate_per_day * dt_days))
+
+
+def gompertz_rate_from_doubling(doubling_time_days: float, cells: float,
+                                carrying_capacity_cells: float) -> float:
+    """Gompertz rate ``a`` such that the doubling time at size ``cells`` is as given.
+
+    The instantaneous growth rate is ``a ln(K / N)``; setting it to ``ln 2 / T_d`` at
+    ``N = cells`` gives ``a``.
+    """
+    return math.log(2.0) / (doubling_time_days * math.log(carrying_capacity_cells / cells))

@@ -1,0 +1,72 @@
+"""Organ "soil": how receptive each organ is to a primary's cells (Paget 1889).
+
+An affinity multiplies the hazards with which a lodged cell starts to proliferate or wakes
+from dormancy in that organ. Neutral soil: every affinity is 1 (Ewing 1928). Tropism: the
+affinities of the scenario, and for organs it does not name, a first version derived from an
+autopsy table by Weiss's efficiency index (Weiss 1992, Clin Exp Metastasis 10:191):
+
+    index(organ) = incidence of metastases in the organ / cells delivered to it.
+
+Incidence is taken as the Poisson intensity ``-ln(1 - f)`` of the autopsy frequency ``f``
+(the fraction of patients with >= 1 metastasis there), with a half-patient continuity
+correction so that a zero count does not give a zero affinity; "delivered" is the fraction of
+invading cells that arrest in the organ under the scenario's delivery (anatomical for the
+combined view, uniform for Paget's pure form). The indices are scaled so that the
+delivery-weighted mean affinity is 1: tropism moves metastases between organs without
+changing their expected total. Calibration by simulation refines these (a later issue).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config.scenario import Scenario
+from .anatomy import ORGAN_KEYS, PRIMARY_SITES, TARGET_ORGANS
+from .delivery import delivered_fractions
+from .reference import AUTOPSY_TABLES
+
+#: Organs receiving less than this fraction of invading cells get no index of their own: an
+#: autopsy count divided by a vanishing delivery says nothing about the soil.
+MIN_DELIVERED_FRACTION = 1e-9
+#: Upper bound of a derived affinity (relative to a delivery-weighted mean of 1).
+MAX_AFFINITY = 1e4
+
+
+def derived_affinities(scenario: Scenario, delivery: str) -> dict[str, float]:
+    """Weiss-index affinities for the scenario's primary under ``delivery``."""
+    site = PRIMARY_SITES[scenario.primary.site]
+    table = AUTOPSY_TABLES[scenario.tropism.source]
+    delivered = delivered_fractions(scenario, delivery)
+    if site.disibio_row is None:
+        return dict.fromkeys(TARGET_ORGANS, 1.0)
+    n = table.patients(site.disibio_row)
+    counts = table.counts(site.disibio_row)
+    index: dict[str, float] = {}
+    for organ, c in counts.items():
+        f = (c + 0.5) / (n + 1.0)
+        if delivered.get(organ, 0.0) > MIN_DELIVERED_FRACTION:
+            index[organ] = -math.log1p(-f) / delivered[organ]
+    if not index:
+        return dict.fromkeys(TARGET_ORGANS, 1.0)
+    # Organs absent from the table: ASSUMPTION, as receptive as the least receptive organ
+    # that the table does report.
+    floor = min(index.values())
+    for organ in TARGET_ORGANS:
+        index.setdefault(organ, floor)
+    weight = sum(delivered[o] for o in index)
+    mean = sum(delivered[o] * index[o] for o in index) / weight if weight > 0 else 1.0
+    return {o: min(v / mean, MAX_AFFINITY) for o, v in index.items()}
+
+
+def affinity_vector(scenario: Scenario) -> np.ndarray:
+    """Affinity per organ, in ORGAN_KEYS order, as the model uses it."""
+    if scenario.soil == "neutral":
+        return np.ones(len(ORGAN_KEYS))
+    t = scenario.tropism
+    explicit = t.affinity if scenario.delivery == "anatomical" else t.affinity_uniform_delivery
+    values = derived_affinities(scenario, str(scenario.delivery))
+    values.update(explicit)
+    out = np.array([values.get(o, 1.0) for o in ORGAN_KEYS])
+    return out ** t.strength

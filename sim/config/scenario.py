@@ -1,0 +1,777 @@
+"""The scenario: schema, loading, validation, ``--set`` overrides and resolved defaults.
+
+A scenario is data from a person. It is validated once, at the boundary, with pydantic; any
+problem becomes one :class:`ScenarioError` whose message names the file (or the ``--set``
+override), the dotted key path, the offending value and what is allowed. Code inside the
+package trusts a validated :class:`Scenario`.
+
+Every default below carries its source; ASSUMPTION marks a value the literature does not
+give, chosen and named here so that it can be changed from a scenario file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import stat
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..biology.anatomy import CAVITIES, PRIMARY_SITES, ROUTES, TARGET_ORGANS, VENOUS_ENTRIES, Sex
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+Rate = Annotated[float, Field(ge=0.0, le=1e6)]
+OrganKey = Literal[TARGET_ORGANS]  # type: ignore[valid-type]
+
+HYPOTHESES: dict[str, tuple[str, str]] = {
+    "ewing": ("anatomical", "neutral"),
+    "paget": ("uniform", "tropism"),
+    "combined": ("anatomical", "tropism"),
+    "null": ("uniform", "neutral"),
+}
+#: Most steps in one course: at ~1.5 ms a step (the slowest measured, sim.experiments.limits) about
+#: 5 minutes per patient. A finer step than that buys nothing (results converge well before).
+MAX_STEPS = 200_000
+CELLS_PER_MM3 = 1e6  # ~10^6 cells per mm^3, 1 cm^3 ~ 10^9 cells ~ 1 g (common convention)
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; ``str(error)`` is the message for the user."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
+                              validate_default=True)
+
+
+def _sums_to_one(name: str, values: Mapping[str, float]) -> None:
+    total = sum(values.values())
+    if values and not math.isclose(total, 1.0, abs_tol=1e-6):
+        parts = " + ".join(f"{k} {v:g}" for k, v in values.items())
+        raise ValueError(f"{name} must sum to 1 (got {parts} = {total:g})")
+
+
+class Subclone(_Section):
+    """A subclone of the primary and its trait multipliers.
+
+    Each multiplier scales a *hazard* (a rate, or ``-ln(1 - p)`` for a probability), so a
+    probability stays in [0, 1] whatever the multiplier: ``p' = 1 - (1 - p) ** m``.
+    """
+
+    name: str = "bulk"
+    fraction: Probability = 1.0
+    shedding: NonNegativeFloat = 1.0
+    invasion: NonNegativeFloat = 1.0
+    transit_death: NonNegativeFloat = 1.0
+    extravasation: NonNegativeFloat = 1.0
+    proliferation: NonNegativeFloat = 1.0
+    dormancy: NonNegativeFloat = 1.0
+    awakening: NonNegativeFloat = 1.0
+
+
+class Primary(_Section):
+    site: str = "breast"
+    # false: no primary tumour (an injection experiment); ``site`` still sets the body.
+    present: bool = True
+    # Diameter of the primary when the simulation starts, mm. ASSUMPTION: 10 mm (T1b-c),
+    # a tumour just visible on mammography.
+    initial_diameter_mm: Annotated[float, Field(ge=0.05, le=300.0)] = 10.0
+    # Volume doubling time at the diagnosis size (``diagnosis_diameter_mm``), where clinical
+    # series measure it; Gompertz growth is faster below that size and slower above.
+    # Breast: 1.7 +/- 0.9 months (Coumans et al. 2013, BMC Cancer 13:283) = 52 days.
+    doubling_time_days: Annotated[float, Field(gt=0.0, le=1e5)] = 52.0
+    # Gompertz plateau. Norton 1988, Cancer Res 48:7067: N_inf = 3.1e12 cells (breast;
+    # widely quoted, primary text not re-read here).
+    carrying_capacity_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 3.1e12
+    # Cells released per gram of tumour per day: 3.2e6 (growing rat mammary tumour, Butler &
+    # Gullino 1975, Cancer Res 35:512).
+    shedding_rate_per_gram_per_day: Annotated[float, Field(ge=0.0, le=1e9)] = 3.2e6
+    # Size at which the primary is diagnosed (an event; the course goes on untreated).
+    # ~1 cm^3 ~ 1e9 cells ~ 30 doublings from one cell, the classic threshold of clinical
+    # detection (widely quoted, e.g. Friberg & Mattson 1997, J Surg Oncol 65:284): a sphere of
+    # 1 cm^3 is 12.4 mm across.
+    diagnosis_diameter_mm: Annotated[float, Field(gt=0.0, le=300.0)] = 12.4
+    # Splits; None = the site's anatomy (sim.biology.anatomy.PRIMARY_SITES).
+    routes: dict[Literal[ROUTES], Probability] | None = None  # type: ignore[valid-type]
+    venous_drainage: dict[Literal[VENOUS_ENTRIES], Probability] | None = None  # type: ignore[valid-type]
+    cavity: dict[Literal[CAVITIES], Probability] | None = None  # type: ignore[valid-type]
+    contiguous: dict[OrganKey, NonNegativeFloat] | None = None
+    subclones: list[Subclone] = Field(default_factory=lambda: [Subclone()], min_length=1)
+
+    @field_validator("site")
+    @classmethod
+    def _known_site(cls, v: str) -> str:
+        if v not in PRIMARY_SITES:
+            close = difflib.get_close_matches(v, list(PRIMARY_SITES), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown primary site{hint}; allowed: "
+                             + ", ".join(PRIMARY_SITES))
+        return v
+
+    @model_validator(mode="after")
+    def _splits(self) -> Primary:
+        for name in ("routes", "venous_drainage", "cavity"):
+            value = getattr(self, name)
+            if value is not None:
+                _sums_to_one(f"primary.{name}", value)
+        names = [c.name for c in self.subclones]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"primary.subclones: the name {', '.join(map(repr, repeated))} "
+                             f"is used more than once; each subclone needs its own name "
+                             f"(got {names})")
+        _sums_to_one("the fractions of primary.subclones",
+                     {c.name: c.fraction for c in self.subclones})
+        if diameter_to_cells(self.diagnosis_diameter_mm) >= self.carrying_capacity_cells:
+            raise ValueError(
+                f"primary.diagnosis_diameter_mm = {self.diagnosis_diameter_mm:g} mm is not "
+                f"below primary.carrying_capacity_cells = {self.carrying_capacity_cells:.3g}")
+        if self.initial_cells >= self.carrying_capacity_cells:
+            raise ValueError(
+                f"primary.initial_diameter_mm = {self.initial_diameter_mm:g} mm is "
+                f"{self.initial_cells:.3g} cells, not below primary.carrying_capacity_cells "
+                f"= {self.carrying_capacity_cells:.3g}")
+        return self
+
+    @property
+    def initial_cells(self) -> float:
+        return diameter_to_cells(self.initial_diameter_mm)
+
+
+class Patient(_Section):
+    # None = the site's sex if it has one (prostate: male; ovary, uterus, cervix: female),
+    # else female (ICRP 89 reference female flow column).
+    sex: Literal["female", "male"] | None = None
+
+
+class Invasion(_Section):
+    # Probability that a detached cell crosses the basement membrane and the stroma alive.
+    # ASSUMPTION: 0.5 (no per-step figure is published; the cascade's overall efficiency is
+    # what the literature constrains, Chambers et al. 2002, Nat Rev Cancer 2:563).
+    success_probability: Probability = 0.5
+
+
+class Circulation(_Section):
+    # 1 - 1/12: arterial blood holds ~12-fold fewer tumour cells than the tumour's venous
+    # blood (Butler & Gullino 1975), i.e. the first capillary bed holds back ~92 %.
+    arrest_probability_per_pass: Probability = 0.917
+    # CTC half-life 1-2.4 h (Meng et al. 2004, Clin Cancer Res 10:8152): midpoint.
+    ctc_half_life_hours: Annotated[float, Field(gt=0.0, le=1e4)] = 1.7
+    # One full circulation: blood volume / cardiac output = 5.3 L / 6.5 L/min (ICRP 89).
+    pass_time_minutes: Annotated[float, Field(gt=0.0, le=60.0)] = 0.8
+
+
+class Lymph(_Section):
+    # ASSUMPTIONS: nodes filter about half of the cells that reach them; a fifth die per
+    # node group passed.
+    node_arrest_probability: Probability = 0.5
+    death_probability_per_node: Probability = 0.2
+
+
+class Cavity(_Section):
+    # ASSUMPTIONS: of cells shed into a body cavity, 30 % implant on a serosal surface, 10 %
+    # drain into the lymph, the rest die (anoikis in the fluid).
+    implantation_probability: Probability = 0.3
+    lymphatic_drainage_probability: Probability = 0.1
+
+    @model_validator(mode="after")
+    def _total(self) -> Cavity:
+        if self.implantation_probability + self.lymphatic_drainage_probability > 1.0:
+            raise ValueError("cavity.implantation_probability + "
+                             "cavity.lymphatic_drainage_probability must be <= 1")
+        return self
+
+
+class Clusters(_Section):
+    # Clusters were ~2.6 % of CTC events in Aceto et al. 2014, Cell 158:1110 (mouse; widely
+    # quoted, not re-read here).
+    fraction_of_shedding_events: Probability = 0.026
+    # ASSUMPTION: 5 cells (clusters are 2 to ~50 cells, "typically fewer than 10").
+    cells_per_cluster: Annotated[int, Field(ge=2, le=1000)] = 5
+    # ASSUMPTION: a cluster's cells die in transit at half the single-cell rate (shielded
+    # from anoikis).
+    transit_death_multiplier: NonNegativeFloat = 0.5
+    # Multiplies the proliferation hazard of a lodged cluster. Together with the lower
+    # extinction of a colony founded by several cells this makes a cluster ~20-40x more
+    # likely than a single cell to found a surviving micrometastasis, inside the 23-50x
+    # metastatic potential Aceto et al. 2014 measured (CALIBRATION to that figure).
+    proliferation_multiplier: NonNegativeFloat = 8.0
+
+
+class Extravasation(_Section):
+    # Luzzi et al. 1998, Am J Pathol 153:865: ~87 % of cells arrested in the liver at 90 min
+    # and ~83 % extravasated by day 3, so 95 % of arrested cells leave the vessel, nearly all
+    # within 3 days: competing hazards 0.95/day (out) and 0.05/day (death).
+    rate_per_day: Rate = 0.95
+    intravascular_death_rate_per_day: Rate = 0.05
+
+
+class Colonization(_Section):
+    # Fate of a solitary extravasated cell, competing hazards per day. Luzzi 1998: of
+    # injected cells, 36 % solitary dormant at day 13 and ~2.5 % in micrometastases at day 3,
+    # so of extravasated cells ~43 % go dormant and the rest die within days.
+    solitary_death_rate_per_day: Rate = 0.54
+    dormancy_rate_per_day: Rate = 0.43
+    # Start of proliferation. Luzzi's mouse B16F1 value would be ~0.03/day; human carcinoma
+    # colonisation is far less efficient (1 metastasis per ~6e7 disseminated cells, Coumans
+    # 2013). CALIBRATED: the breast preset's site frequencies are brought to the order of
+    # the diSibio & French 2008 autopsy table (see README, "Calibration").
+    proliferation_rate_per_day: Rate = 1e-10
+    # Dormant cells: ASSUMPTIONS. Death 1e-3/day (half-life ~2 years; CTCs are found 7-22
+    # years after mastectomy, Meng 2004) and re-awakening at a tenth of the solitary
+    # proliferation hazard.
+    dormant_death_rate_per_day: Rate = 1e-3
+    awakening_rate_per_day: Rate = 1e-11
+    # Avascular micrometastasis, a linear birth-death process. ASSUMPTIONS: birth 0.35/day
+    # (cell cycle ~2 days), death 0.30/day: net doubling ~14 days, and 6 in 7 lineages founded
+    # by one cell die out (most micrometastases vanish, Luzzi 1998).
+    micrometastasis_birth_rate_per_day: Rate = 0.35
+    micrometastasis_death_rate_per_day: Rate = 0.30
+    # Folkman 1972, Ann Surg 175:409: without new vessels tumours stay "perhaps 2-3 mm".
+    avascular_diameter_mm: Annotated[float, Field(gt=0.0, le=100.0)] = 2.0
+    # ASSUMPTION: at the avascular limit the angiogenic switch comes at 1/365 per day
+    # (mean one year of angiogenic dormancy).
+    angiogenic_switch_rate_per_day: Rate = 1.0 / 365.0
+    # Gompertz growth of vascularised metastases: Iwata, Kawasaki & Shigesada 2000,
+    # J Theor Biol 203:177 (liver metastases of HCC): a = 0.00286/day, plateau 7.3e10.
+    macrometastasis_gompertz_rate_per_day: Rate = 0.00286
+    macrometastasis_carrying_capacity_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 7.3e10
+    # Imaging detects metastases from ~5 mm (CT: Henschke et al. 2004, Radiology 231:164;
+    # Xie et al. 2013, Eur Radiol 23:139).
+    detectable_diameter_mm: Annotated[float, Field(gt=0.0, le=200.0)] = 5.0
+    # Smallest metastasis counted "at autopsy" (the site frequencies compared with autopsy
+    # tables): ASSUMPTION 1 mm, a nodule found at gross examination. Autopsy series such as
+    # diSibio & French 2008 report metastases far below the imaging threshold above.
+    autopsy_detectable_diameter_mm: Annotated[float, Field(gt=0.0, le=200.0)] = 1.0
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Colonization:
+        if diameter_to_cells(self.avascular_diameter_mm) >= \
+                self.macrometastasis_carrying_capacity_cells:
+            raise ValueError("colonization.avascular_diameter_mm must correspond to fewer "
+                             "cells than colonization.macrometastasis_carrying_capacity_cells")
+        return self
+
+
+class Tropism(_Section):
+    # Where affinities come from when not given: an autopsy table (sim.biology.reference).
+    source: Literal["disibio2008"] = "disibio2008"
+    # 0 = neutral soil, 1 = the affinities as derived; values in between interpolate on a
+    # log scale (affinity ** strength).
+    strength: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
+    # Explicit affinities (multiplying the proliferation and awakening hazards in each organ)
+    # used with anatomical delivery; missing organs come from the source table.
+    affinity: dict[OrganKey, NonNegativeFloat] = Field(default_factory=dict)
+    # The same for uniform delivery (Paget's pure form needs its own fit).
+    affinity_uniform_delivery: dict[OrganKey, NonNegativeFloat] = Field(default_factory=dict)
+
+
+INJECTION_ENTRIES = ("caval", "portal", "pulmonary_vein", "vertebral", "lymph", "peritoneal",
+                     "pleural")
+
+
+class Injection(_Section):
+    """Tumour cells put straight into a vessel or cavity, as in an experiment.
+
+    ``entry`` is where they start: ``portal`` (mesenteric or portal vein: liver first),
+    ``caval`` (tail vein or any systemic vein: lungs first), ``pulmonary_vein`` (left
+    ventricle / arterial: systemic organs first), ``vertebral``, ``lymph``, ``peritoneal``,
+    ``pleural``. Injected cells skip detachment and invasion.
+    """
+
+    entry: Literal[INJECTION_ENTRIES]  # type: ignore[valid-type]
+    cells: Annotated[int, Field(ge=1, le=10**12)]
+    day: Annotated[float, Field(ge=0.0, le=36_500.0)] = 0.0
+    subclone: Annotated[int, Field(ge=0)] = 0
+
+
+KILL_COMPARTMENTS = ("circulating", "arrested", "solitary", "dormant", "micrometastasis",
+                     "macrometastasis")
+#: Default kill rates of systemic therapy, per day, by compartment. ASSUMPTIONS (no per-stage
+#: figures are published): proliferating cells are killed by a constant fraction per day
+#: (the log-kill hypothesis, Skipper et al. 1964, Cancer Chemother Rep 35:1); dormant,
+#: non-dividing cells are largely spared (Aguirre-Ghiso 2007, Nat Rev Cancer 7:834; widely
+#: quoted): 0.02/day over 6 months removes ~97 % of a macrometastasis (1.6 logs) and ~17 %
+#: of dormant cells at 0.001/day.
+DEFAULT_KILL_RATE_PER_DAY = {"circulating": 0.0, "arrested": 0.05, "solitary": 0.05,
+                             "dormant": 0.001, "micrometastasis": 0.05,
+                             "macrometastasis": 0.02}
+SYMPTOMS = {
+    "brain": "headache, seizures, vision problems", "liver": "loss of appetite, jaundice",
+    "bone": "bone pain, fracture risk", "lung": "breathlessness",
+    "pleura": "breathlessness, pleural fluid", "peritoneum": "abdominal swelling (ascites)",
+    "adrenal": "usually silent; adrenal insufficiency when both are replaced",
+    "skin": "a lump in the skin", "regional_lymph_nodes": "swollen lymph nodes",
+    "distant_lymph_nodes": "swollen lymph nodes",
+}
+
+
+class Intervention(_Section):
+    """A treatment on the patient's timeline, at a ``day`` or at an event (``at``).
+
+    ``kind``: ``resection`` of the primary (``fraction_removed``); ``systemic`` therapy
+    (``kill_rate_per_day`` by compartment for ``duration_days``); ``local`` therapy of the
+    metastases in one ``organ`` (surgery, radiotherapy, radiofrequency ablation:
+    ``efficacy`` = fraction of their cells killed, ``target`` = the detectable ones or all);
+    ``growth_inhibition`` (every growth rate x ``growth_multiplier`` for ``duration_days``).
+    """
+
+    kind: Literal["resection", "systemic", "local", "growth_inhibition"]
+    name: str = ""
+    day: Annotated[float, Field(ge=0.0, le=36_500.0)] | None = None
+    # diagnosis: when the primary reaches primary.diagnosis_diameter_mm; first_detection:
+    # when the first metastasis becomes detectable on imaging.
+    at: Literal["diagnosis", "first_detection"] | None = None
+    delay_days: Annotated[float, Field(ge=0.0, le=36_500.0)] = 0.0
+    fraction_removed: Probability = 1.0
+    duration_days: Annotated[float, Field(gt=0.0, le=36_500.0)] = 180.0
+    kill_rate_per_day: dict[Literal[KILL_COMPARTMENTS], Rate] = Field(  # type: ignore[valid-type]
+        default_factory=dict)
+    organ: OrganKey | None = None
+    efficacy: Probability = 0.9
+    target: Literal["detectable", "all"] = "detectable"
+    growth_multiplier: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+
+    @model_validator(mode="after")
+    def _when_and_what(self) -> Intervention:
+        if (self.day is None) == (self.at is None):
+            raise ValueError("give either day = <days> or at = \"diagnosis\" | "
+                             "\"first_detection\" (one of them)")
+        if self.kind == "local" and self.organ is None:
+            raise ValueError("a local intervention needs organ = <target organ>")
+        if self.kind != "local" and self.organ is not None:
+            raise ValueError(f"organ is only for kind = \"local\" (not {self.kind!r})")
+        return self
+
+    def kill_rates(self) -> dict[str, float]:
+        return {**DEFAULT_KILL_RATE_PER_DAY, **self.kill_rate_per_day}
+
+
+class Clinical(_Section):
+    # An organ's metastases cause symptoms once they hold this many cells. ASSUMPTION:
+    # ~1e10 cells (~10 g), a burden that typically declares itself clinically.
+    symptom_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e10
+
+
+class Assay(_Section):
+    # Days at which the fates of injected cells are reported in summary.json ("assay").
+    report_days: list[Annotated[float, Field(ge=0.0, le=36_500.0)]] = Field(default_factory=list)
+
+
+class Simulation(_Section):
+    dt_days: Annotated[float, Field(gt=0.0, le=30.0)] = 1.0
+    horizon_days: Annotated[float, Field(gt=0.0, le=36_500.0)] = 3650.0
+    # True: agents carry a count of identical cells; False: one agent per cell (reference).
+    aggregate: bool = True
+    seed: Annotated[int, Field(ge=0)] | None = None
+    replicates: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    # "absorbing": one multinomial draw over the exact absorption probabilities;
+    # "walk": the same chain pass by pass (classroom view, tests).
+    circulation: Literal["absorbing", "walk"] = "absorbing"
+    # The course ends when primary + metastases reach this many cells (~1 kg; widely quoted
+    # as the lethal tumour burden, e.g. Norton 1988).
+    lethal_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e12
+    # Bounds (shedding <= 1e9 /g/day, burden <= 1e13 cells = 10 kg, horizon <= 100 years)
+    # keep every cell count below 2^63; at most MAX_STEPS steps keep a run finite.
+
+    @model_validator(mode="after")
+    def _steps(self) -> Simulation:
+        steps = self.horizon_days / self.dt_days
+        if steps > MAX_STEPS:
+            minutes = steps * 1.5e-3 / 60
+            raise ValueError(f"simulation.horizon_days / simulation.dt_days = {_count(steps)} "
+                             f"steps (about {_count(minutes)} min per patient at ~1.5 ms a "
+                             f"step); at most {MAX_STEPS:,} are allowed (about "
+                             f"{MAX_STEPS * 1.5e-3 / 60:.0f} min): raise simulation.dt_days")
+        return self
+
+
+class Scenario(_Section):
+    """A fully validated scenario. Build one with :func:`load_scenario` or :func:`make_scenario`."""
+
+    description: str = ""
+    # A short note for the classroom app: what to look for when this scenario runs.
+    what_to_look_for: str = ""
+    hypothesis: Literal["ewing", "paget", "combined", "null"] = "combined"
+    delivery: Literal["anatomical", "uniform"] | None = None
+    soil: Literal["neutral", "tropism"] | None = None
+    patient: Patient = Field(default_factory=Patient)
+    primary: Primary = Field(default_factory=Primary)
+    invasion: Invasion = Field(default_factory=Invasion)
+    circulation: Circulation = Field(default_factory=Circulation)
+    lymph: Lymph = Field(default_factory=Lymph)
+    cavity: Cavity = Field(default_factory=Cavity)
+    clusters: Clusters = Field(default_factory=Clusters)
+    extravasation: Extravasation = Field(default_factory=Extravasation)
+    colonization: Colonization = Field(default_factory=Colonization)
+    tropism: Tropism = Field(default_factory=Tropism)
+    simulation: Simulation = Field(default_factory=Simulation)
+    injection: list[Injection] = Field(default_factory=list)
+    intervention: list[Intervention] = Field(default_factory=list)
+    clinical: Clinical = Field(default_factory=Clinical)
+    assay: Assay = Field(default_factory=Assay)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Scenario:
+        # ``hypothesis`` names a cell of the delivery x soil table; an explicit ``delivery``
+        # or ``soil`` takes precedence and the hypothesis is renamed after the cell reached.
+        d0, s0 = HYPOTHESES[self.hypothesis]
+        delivery = self.delivery or d0
+        soil = self.soil or s0
+        name = next(h for h, cell in HYPOTHESES.items() if cell == (delivery, soil))
+        object.__setattr__(self, "delivery", delivery)
+        object.__setattr__(self, "soil", soil)
+        object.__setattr__(self, "hypothesis", name)
+        site = PRIMARY_SITES[self.primary.site]
+        if site.sex is not None and self.patient.sex not in (None, site.sex):
+            raise ValueError(f"patient.sex = {self.patient.sex!r} is impossible for a "
+                             f"{site.label} primary (needs {site.sex!r})")
+        if self.circulation.arrest_probability_per_pass == 0.0:
+            multipliers = [c.transit_death for c in self.primary.subclones]
+            multipliers += [c.transit_death * self.clusters.transit_death_multiplier
+                            for c in self.primary.subclones]
+            if min(multipliers) == 0.0:
+                raise ValueError("with circulation.arrest_probability_per_pass = 0 a transit "
+                                 "death multiplier of 0 (primary.subclones.*.transit_death or "
+                                 "clusters.transit_death_multiplier) leaves cells circulating "
+                                 "forever; make one of them positive")
+        for i, inj in enumerate(self.injection):
+            if inj.subclone >= len(self.primary.subclones):
+                raise ValueError(f"injection.{i}.subclone = {inj.subclone}: there are only "
+                                 f"{len(self.primary.subclones)} subclone(s)")
+            if inj.day > self.simulation.horizon_days:
+                raise ValueError(f"injection.{i}.day = {inj.day:g} is after "
+                                 f"simulation.horizon_days = {self.simulation.horizon_days:g}")
+        if self.assay.report_days and not self.injection:
+            raise ValueError("assay.report_days reports on injected cells: add an [[injection]]")
+        routes = self.primary.routes or site.routes
+        contiguous = self.primary.contiguous if self.primary.contiguous is not None \
+            else site.contiguous
+        present = {o: w for o, w in contiguous.items() if self.sex == "female" or o != "ovary"}
+        if routes.get("contiguous", 0.0) > 0 and sum(present.values()) <= 0:
+            raise ValueError(
+                f"primary.routes.contiguous = {routes['contiguous']:g} but primary.contiguous "
+                f"names no organ of this body with a positive weight (got {dict(contiguous)})")
+        if routes.get("cavity", 0.0) > 0 and self.primary.cavity is None and not site.cavity:
+            raise ValueError(f"primary.routes.cavity = {routes['cavity']:g} but the "
+                             f"{site.label} has no body cavity; set primary.cavity, e.g. "
+                             "{ peritoneal = 1.0 }")
+        return self
+
+    @property
+    def sex(self) -> Sex:
+        return self.patient.sex or PRIMARY_SITES[self.primary.site].sex or "female"
+
+    def to_input(self) -> dict[str, Any]:
+        """Plain data that validates back to this scenario and takes overrides naturally.
+
+        After validation ``hypothesis`` names the delivery x soil cell, so ``delivery`` and
+        ``soil`` are left out: an override of ``hypothesis`` then moves both.
+        """
+        data = self.model_dump()
+        data.pop("delivery")
+        data.pop("soil")
+        return data
+
+    def with_hypothesis(self, hypothesis: str) -> Scenario:
+        """The same scenario under another hypothesis (delivery and soil follow it)."""
+        return make_scenario(self.to_input(), [("hypothesis", hypothesis)])
+
+    def resolved_dict(self) -> dict[str, Any]:
+        """Everything, defaults included, with the site's anatomy filled in."""
+        data = self.model_dump(mode="json")
+        site = PRIMARY_SITES[self.primary.site]
+        p = data["primary"]
+        p["routes"] = p["routes"] or dict(site.routes)
+        p["venous_drainage"] = p["venous_drainage"] or dict(site.venous_drainage)
+        p["cavity"] = p["cavity"] or dict(site.cavity)
+        p["contiguous"] = p["contiguous"] or dict(site.contiguous)
+        data["patient"]["sex"] = self.sex
+        return data
+
+
+def _count(x: float) -> str:
+    """A large count for a message: with thousands separators, or 1.2e+300 when huge."""
+    return f"{x:,.0f}" if x < 1e12 else f"{x:.3g}"
+
+
+def diameter_to_cells(diameter_mm: float) -> float:
+    """Cells in a sphere of that diameter at 10^6 cells/mm^3 (common convention)."""
+    return CELLS_PER_MM3 * math.pi / 6.0 * diameter_mm ** 3
+
+
+# --------------------------------------------------------------------------------------
+# Loading, overrides and error messages
+# --------------------------------------------------------------------------------------
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``dotted.key=value``; the value is read as TOML, else taken as a string."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected KEY=VALUE, e.g. "
+                            "--set primary.site=colon")
+    key, raw = text.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ScenarioError(f"--set {_short(text)}: the key must be a dotted path such as "
+                            "simulation.dt_days")
+    if key.count(".") >= MAX_NESTING:
+        raise ScenarioError(f"--set {_short(key)}: {key.count('.') + 1} key parts; no scenario "
+                            f"key has more than 4 (at most {MAX_NESTING} accepted)")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    except RecursionError:
+        raise ScenarioError(f"--set {_short(key)}: the value is nested too deeply") from None
+    if nesting_depth(value) > MAX_NESTING:
+        raise ScenarioError(f"--set {_short(key)}: the value is nested more than "
+                            f"{MAX_NESTING} levels deep")
+    return key, value
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) -> dict:
+    """Set each dotted key in a nested dict (list items by index)."""
+    for key, value in overrides:
+        node: Any = data
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            here = ".".join(parts[: i + 1])
+            if isinstance(node, list):
+                nxt = node[_list_item_index(node, part, here)]
+            else:
+                nxt = node.get(part)
+                if nxt is None:
+                    if parts[i + 1].isdigit():
+                        raise ScenarioError(
+                            f"--set {key}: {here} is not set in the scenario; define the list "
+                            "in the file first (e.g. [[primary.subclones]])")
+                    nxt = {}
+                    node[part] = nxt
+            if not isinstance(nxt, (dict, list)):
+                raise ScenarioError(f"--set {key}: {here} is a value ({nxt!r}), not a section")
+            node = nxt
+        if isinstance(node, list):
+            node[_list_item_index(node, parts[-1], key)] = value
+        else:
+            node[parts[-1]] = value
+    return data
+
+
+def _list_item_index(node: list, part: str, path: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ScenarioError(f"--set {path}: {part!r} is not an index of a list of "
+                            f"{len(node)} item(s)")
+    return int(part)
+
+
+def _fmt_value(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _allowed_keys(loc: tuple, root: Any = None) -> list[str]:
+    model: Any = root or Scenario
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        ann = field.annotation
+        for candidate in (ann, *getattr(ann, "__args__", ())):
+            inner = getattr(candidate, "__args__", ())
+            for c in (candidate, *inner):
+                if isinstance(c, type) and issubclass(c, BaseModel):
+                    model = c
+                    break
+            else:
+                continue
+            break
+        else:
+            return []
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def _format_errors(err: ValidationError, source: str,
+                   overridden: Mapping[str, str], root: Any = None) -> str:
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if p != "[key]")
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        where = next((label for k, label in overridden.items()
+                      if k == path or path.startswith(k + ".")), None)
+        if where is None:
+            below = [label for k, label in overridden.items() if k.startswith(path + ".")]
+            where = f"{source} (with {', '.join(below)})" if below and path != "(top level)" \
+                else source
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc, root)
+            msg = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+        elif e["type"] == "literal_error" and e["loc"][-1] == "[key]":
+            msg = f"unknown name; {msg.replace('Input should be', 'allowed:')}"
+        elif e["type"] == "finite_number":
+            msg = "must be a finite number (NaN and infinity are not allowed)"
+        elif e["type"] in ("missing",):
+            msg = "required key is missing"
+        if where == f"--set {path}" and e["type"] != "extra_forbidden":
+            lines.append(f"{where}={_fmt_value(e['input'])}: {msg}")
+        elif e["type"] == "value_error" and not e["loc"]:
+            lines.append(f"{where}: {msg}")
+        elif e["type"] == "value_error" and isinstance(e["input"], dict):
+            lines.append(f"{where}: {path}: {msg}")
+        else:
+            lines.append(f"{where}: {path} = {_fmt_value(e['input'])}: {msg}")
+    head = "invalid scenario" if len(lines) == 1 else f"invalid scenario ({len(lines)} problems)"
+    return head + ":\n  " + "\n  ".join(lines)
+
+
+def make_scenario(data: Mapping[str, Any] | None = None,
+                  overrides: Sequence[str | tuple[str, Any]] = (),
+                  source: str = "<scenario>") -> Scenario:
+    """Validate a scenario from a mapping plus ``KEY=VALUE`` overrides.
+
+    Raises
+    ------
+    ScenarioError
+        With one message naming the source, the key path, the value and what is allowed.
+    """
+    pairs = [parse_override(o) if isinstance(o, str) else o for o in overrides]
+    check_nesting(dict(data or {}), source)
+    for key, value in pairs:
+        if str(key).count(".") >= MAX_NESTING or nesting_depth(value) > MAX_NESTING:
+            raise ScenarioError(f"--set {_short(str(key))}: nested more than {MAX_NESTING} "
+                                "levels deep")
+    raw = apply_overrides(_deepcopy(dict(data or {})), pairs)
+    overridden = {k: f"--set {k}" for k, _ in pairs}
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise ScenarioError(_format_errors(err, source, overridden)) from None
+
+
+def _deepcopy(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _deepcopy(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_deepcopy(v) for v in d]
+    return d
+
+
+#: Largest scenario or experiment file read (bytes). The bundled ones are under 10 KB; the
+#: limit keeps ``/dev/zero`` or a huge file from exhausting memory.
+MAX_FILE_BYTES = 1_000_000
+#: Deepest nesting of tables and arrays accepted in a file or a ``--set`` value; no scenario
+#: key is deeper than 4, and deep nesting would exhaust Python's recursion limit.
+MAX_NESTING = 16
+
+
+def read_text_file(path: str | Path, what: str = "scenario file",
+                   max_bytes: int = MAX_FILE_BYTES) -> str:
+    """Read a regular UTF-8 file of at most ``max_bytes``; every failure is a ScenarioError.
+
+    Special files are refused without blocking: the file is opened non-blocking (a FIFO with
+    no writer cannot pin the process) and checked with ``fstat`` on the open descriptor, so
+    a device, a FIFO or a folder is never read.
+    """
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise ScenarioError(f"{p}: no such {what}") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{p}: is a directory, not a {what}") from None
+    except PermissionError:
+        raise ScenarioError(f"{p}: permission denied (cannot read this {what})") from None
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot be read ({e.strerror or e})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ScenarioError(f"{p}: is a directory, not a {what}")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(f"{p}: is not a regular file (a device, FIFO or socket); "
+                                f"a {what} must be a regular file")
+        if info.st_size > max_bytes:
+            raise ScenarioError(f"{p}: {info.st_size:,} bytes; a {what} may have at most "
+                                f"{max_bytes:,}")
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            data = fh.read(max_bytes + 1)
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot be read ({e.strerror or e})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > max_bytes:
+        raise ScenarioError(f"{p}: larger than {max_bytes:,} bytes, the most a {what} may have")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{p}: not a UTF-8 text file ({e.reason})") from None
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """Parse TOML text; malformed or too deeply nested input is a ScenarioError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{source}: malformed TOML: {e}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: tables or arrays nested too deeply (at most "
+                            f"{MAX_NESTING} levels)") from None
+    check_nesting(data, source)
+    return data
+
+
+def nesting_depth(value: Any) -> int:
+    """Depth of nested tables and arrays (0 for a plain value), computed without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, dict):
+            todo.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            todo.extend((x, depth + 1) for x in v)
+        else:
+            deepest = max(deepest, depth)
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_NESTING:
+            break
+    return deepest
+
+
+def check_nesting(data: Any, source: str) -> None:
+    depth = nesting_depth(data)
+    if depth > MAX_NESTING:
+        raise ScenarioError(f"{source}: tables or arrays nested more than {MAX_NESTING} levels "
+                            "deep; no scenario key is deeper than 4")
+
+
+def read_toml(path: str | Path, what: str = "scenario file") -> dict[str, Any]:
+    """Read a TOML file; every failure becomes a :class:`ScenarioError`."""
+    return parse_toml(read_text_file(path, what), str(path))
+
+
+def load_scenario(path: str | Path, overrides: Sequence[str | tuple[str, Any]] = ()) -> Scenario:
+    """Load, override and validate a scenario file (a path or a bundled name)."""
+    from .bundled import find_scenario
+
+    p = find_scenario(path)
+    data = read_toml(p)
+    if "scenarios" in data and "primary" not in data:
+        raise ScenarioError(f"{path}: this is an experiment file (it lists scenarios to run), "
+                            f"not a scenario; run it with `metasim sweep {path}`")
+    return make_scenario(data, overrides, source=str(path))

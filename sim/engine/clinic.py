@@ -1,0 +1,245 @@
+"""The clinical timeline of one patient: events and interventions.
+
+Events are logged as they happen: ``diagnosis`` (the primary reaches
+``primary.diagnosis_diameter_mm``), ``metastasis_detected`` (an organ's first metastasis
+crosses the imaging threshold, ``colonization.detectable_diameter_mm``), ``symptoms`` (an
+organ's metastases reach ``clinical.symptom_burden_cells``, with the organ's typical
+symptoms), the start and end of each intervention, and ``death`` (lethal burden).
+
+Interventions (``[[intervention]]`` in a scenario) start at a day or at an event plus a
+delay:
+
+* ``resection`` removes ``fraction_removed`` of the primary (it stops shedding with it);
+* ``systemic`` kills a fraction ``1 - exp(-k dt)`` of the cells in each compartment per
+  step for ``duration_days`` (cells in transit, arrested, solitary, dormant; micrometastases
+  by binomial thinning; macrometastases deterministically, by log-kill);
+* ``local`` kills ``efficacy`` of the cells of the metastases in one organ (the detectable
+  ones, or all), once;
+* ``growth_inhibition`` multiplies the growth rates of the primary and the metastases by
+  ``growth_multiplier`` for ``duration_days``.
+
+Without interventions this module draws no random numbers, so a scenario without them gives
+exactly the results it gave before the clinical timeline existed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..biology.anatomy import ORGAN_KEYS
+from ..biology.cascade import step_probability
+from ..config.scenario import SYMPTOMS, Intervention
+from .agents import Phase, Stage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import MetastasisModel
+
+_LODGED = {Stage.ARRESTED: ("arrested", "arrest"), Stage.SOLITARY: ("solitary", "extravasation"),
+           Stage.DORMANT: ("dormant", "dormancy")}
+
+
+class Clinic:
+    """Events and interventions of one :class:`~sim.engine.model.MetastasisModel`."""
+
+    def __init__(self, model: MetastasisModel):
+        self.model = model
+        self.events: list[dict] = []
+        self.pending: list[tuple[int, Intervention]] = list(enumerate(model.scenario.intervention))
+        self.scheduled: list[tuple[float, int, Intervention]] = []
+        self.active: list[tuple[float, int, Intervention]] = []   # (end day, index, it)
+        self.resection_day: float | None = None
+        #: First day a metastasis is detectable after the resection (at the resection itself
+        #: if one already was): the end of metastasis-free survival.
+        self.relapse_day: float | None = None
+        self.relapse_origin: str | None = None
+        self.relapse_founded_day: float | None = None
+        self._detected: set[int] = set()
+        self._symptomatic: set[int] = set()
+        self._schedule_fixed()
+
+    # ---------------------------------------------------------------- scheduling
+    def _schedule_fixed(self) -> None:
+        for i, it in list(self.pending):
+            if it.day is not None:
+                self.scheduled.append((it.day + it.delay_days, i, it))
+                self.pending.remove((i, it))
+        self.scheduled.sort(key=lambda t: (t[0], t[1]))
+
+    def trigger(self, event: str, day: float) -> None:
+        for i, it in list(self.pending):
+            if it.at == event:
+                self.scheduled.append((day + it.delay_days, i, it))
+                self.pending.remove((i, it))
+        self.scheduled.sort(key=lambda t: (t[0], t[1]))
+
+    def log(self, day: float, event: str, organ: str = "", detail: str = "") -> None:
+        self.events.append({"day": float(day), "event": event, "organ": organ,
+                            "detail": detail})
+
+    # ---------------------------------------------------------------- each step
+    def start_of_step(self) -> None:
+        """Start interventions that are due and end those that are over."""
+        m = self.model
+        now = m.day
+        still = []
+        for end, i, it in self.active:
+            if end <= now + 1e-9:
+                self.log(end, f"{it.kind}_end", detail=it.name or it.kind)
+            else:
+                still.append((end, i, it))
+        self.active = still
+        while self.scheduled and self.scheduled[0][0] < now + m.dt - 1e-9:
+            start, i, it = self.scheduled.pop(0)
+            start = max(start, now)
+            self._start(start, i, it)
+
+    def _start(self, day: float, i: int, it: Intervention) -> None:
+        m = self.model
+        label = it.name or it.kind
+        if it.kind == "resection":
+            before = m.primary.cells
+            m.primary.cells *= 1.0 - it.fraction_removed
+            if it.fraction_removed >= 1.0:
+                m.primary.cells = 0.0
+            if self.resection_day is None:
+                self.resection_day = day
+            self.log(day, "resection", detail=f"{label}: {before:.3g} cells, "
+                                              f"{it.fraction_removed:.0%} removed")
+        elif it.kind == "local":
+            killed = self._local(it)
+            self.log(day, "local_therapy", it.organ or "",
+                     f"{label}: {killed:.3g} cells killed ({it.efficacy:.0%} of {it.target})")
+        else:
+            self.active.append((day + it.duration_days, i, it))
+            self.log(day, f"{it.kind}_start", detail=f"{label} for {it.duration_days:g} days")
+
+    @property
+    def growth_multiplier(self) -> float:
+        g = 1.0
+        for _, _, it in self.active:
+            if it.kind == "growth_inhibition":
+                g *= it.growth_multiplier
+        return g
+
+    def kill_rates(self) -> dict[str, float] | None:
+        """Summed kill rates of the systemic therapies running now (None: none)."""
+        systemic = [it for _, _, it in self.active if it.kind == "systemic"]
+        if not systemic:
+            return None
+        out: dict[str, float] = {}
+        for it in systemic:
+            for k, v in it.kill_rates().items():
+                out[k] = out.get(k, 0.0) + v
+        return out
+
+    # ---------------------------------------------------------------- killing
+    def systemic_kill(self) -> None:
+        """Apply the running systemic therapies to lodged cells and colonies for one step."""
+        rates = self.kill_rates()
+        if rates is None:
+            return
+        m = self.model
+        dt = m.dt
+        F = m.funnel_index
+        for stage, (compartment, funnel_stage) in _LODGED.items():
+            p = step_probability(rates.get(compartment, 0.0), dt)
+            cohorts = m.cohorts[stage]
+            if p <= 0 or not cohorts:
+                continue
+            counts = np.fromiter((c.count for c in cohorts), dtype=np.int64, count=len(cohorts))
+            killed = m.rng.binomial(counts, p)
+            for c, k in zip(cohorts, killed.tolist(), strict=True):
+                if k:
+                    c.count -= k
+                    m.lost[F[funnel_stage]] += k * c.cluster_size
+            m._prune(stage)
+        self._thin_colonies(rates.get("micrometastasis", 0.0), rates.get("macrometastasis", 0.0))
+
+    def thin_arrivals(self, arrived: np.ndarray, k: int) -> np.ndarray:
+        """Cells in transit killed by systemic therapy before they arrest."""
+        rates = self.kill_rates()
+        if rates is None or rates.get("circulating", 0.0) <= 0:
+            return arrived
+        p = step_probability(rates["circulating"], self.model.dt)
+        killed = self.model.rng.binomial(arrived, p)
+        self.model.lost[self.model.funnel_index["transit"]] += int(killed.sum()) * k
+        self.model.reached[self.model.funnel_index["arrest"]] -= int(killed.sum()) * k
+        return arrived - killed
+
+    def _thin_colonies(self, micro_rate: float, macro_rate: float, organ: int | None = None,
+                       fraction: float | None = None, detectable_only: bool = False) -> float:
+        m = self.model
+        dt = m.dt
+        killed_cells = 0.0
+        keep = []
+        for c in m.colonies:
+            if organ is not None and c.organ != organ:
+                keep.append(c)
+                continue
+            if detectable_only and c.cells < m.detectable_cells:
+                keep.append(c)
+                continue
+            before = c.cells
+            if fraction is not None:
+                p = fraction
+            else:
+                p = step_probability(macro_rate if c.phase is Phase.MACRO else micro_rate, dt)
+            if p > 0:
+                if c.cells < 1e9:   # small colonies: each cell's fate drawn
+                    c.cells = float(m.rng.binomial(int(c.cells), 1.0 - p))
+                else:               # large ones: the expected fraction (log-kill)
+                    c.cells = c.cells * (1.0 - p)
+                    if c.cells < 1.0:
+                        c.cells = 0.0
+            killed_cells += before - c.cells
+            if c.cells >= 1.0:
+                if c.phase is not Phase.MACRO and c.cells < m.avascular_limit_cells:
+                    c.phase = Phase.MICRO
+                keep.append(c)
+            else:
+                stage = "macrometastasis" if c.phase is Phase.MACRO else "micrometastasis"
+                m.lost[m.funnel_index[stage]] += c.founders
+                c.remove()
+        m.colonies = keep
+        return killed_cells
+
+    def _local(self, it: Intervention) -> float:
+        organ = ORGAN_KEYS.index(it.organ)
+        return self._thin_colonies(0.0, 0.0, organ=organ, fraction=it.efficacy,
+                                   detectable_only=it.target == "detectable")
+
+    # ---------------------------------------------------------------- events
+    def detected(self, colony) -> None:
+        """A colony just crossed the imaging threshold: log its organ's first detection."""
+        if colony.organ in self._detected:
+            return
+        self._detected.add(colony.organ)
+        mm = self.model.scenario.colonization.detectable_diameter_mm
+        self.log(colony.detected_day, "metastasis_detected", ORGAN_KEYS[colony.organ],
+                 f"{colony.cells:.3g} cells (>= {mm:g} mm)")
+
+    def end_of_step(self) -> None:
+        """Log relapse after a resection and symptoms (organ by organ, the first time)."""
+        m = self.model
+        day = m.day
+        burden: dict[int, float] = {}
+        for c in m.colonies:
+            burden[c.organ] = burden.get(c.organ, 0.0) + c.cells
+        if self.resection_day is not None and self.relapse_day is None:
+            found = [c for c in m.colonies if c.cells >= m.detectable_cells]
+            if found:
+                first = min(found, key=lambda c: c.founded_day)
+                self.relapse_day = day
+                self.relapse_origin = first.origin
+                self.relapse_founded_day = first.founded_day
+                self.log(day, "relapse", ORGAN_KEYS[first.organ],
+                         f"{day - self.resection_day:g} days after resection; the colony was "
+                         f"founded on day {first.founded_day:g} by a {first.origin} cell")
+        threshold = m.scenario.clinical.symptom_burden_cells
+        for organ, cells in burden.items():
+            if cells >= threshold and organ not in self._symptomatic:
+                self._symptomatic.add(organ)
+                key = ORGAN_KEYS[organ]
+                self.log(day, "symptoms", key, SYMPTOMS.get(key, "organ-specific symptoms"))

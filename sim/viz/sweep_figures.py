@@ -1,0 +1,341 @@
+"""Comparison figures of a sweep folder (``metasim plot``), PNG and SVG.
+
+Readable in black and white: hypotheses differ by marker, hatch and line style as well as
+colour. Intervals are 95 %: Wilson intervals for fractions of patients; for the mean of a
+count per patient (never negative) a percentile bootstrap, which stays inside the range of
+the data (exact Poisson upper bound when every patient has 0); t intervals for mean cell
+numbers in the funnel. Axes are labelled in plain words with units
+(:func:`parameter_label`, :func:`output_label`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+from scipy import stats
+
+from ..analysis.summaries import proportion_interval
+from ..biology.anatomy import ORGANS, PRIMARY_SITES, TARGET_ORGANS
+from ..biology.reference import DISIBIO_2008
+from ..engine.model import FUNNEL_STAGES
+from .figures import HYPOTHESIS_STYLE, STAGE_LABELS, subplots
+
+LINESTYLES = {"ewing": "-", "paget": "--", "combined": "-.", "null": ":"}
+RESPONSE_OUTPUTS = {
+    "metastatic_sites": "organs with metastases at autopsy (mean per patient)",
+    "macrometastases": "detectable metastases at the end (mean per patient)",
+    "died": "patients reaching the lethal burden (fraction)",
+}
+#: How each response output is summarised: "count" (mean of a count per patient, bootstrap
+#: interval) or "fraction" (share of patients, Wilson interval).
+OUTPUT_KIND = {"metastatic_sites": "count", "macrometastases": "count", "died": "fraction"}
+#: Plain names with units of the parameters experiments sweep; other keys fall back to
+#: :func:`readable_key`.
+PARAMETER_LABELS = {
+    "circulation.ctc_half_life_hours": "half-life of tumour cells in the blood (hours)",
+    "circulation.arrest_probability_per_pass": "chance of arrest per capillary bed",
+    "circulation.pass_time_minutes": "time for one circulation of the blood (minutes)",
+    "invasion.success_probability": "chance that an invading cell reaches a vessel",
+    "primary.initial_diameter_mm": "primary tumour diameter at the start (mm)",
+    "primary.diagnosis_diameter_mm": "primary tumour diameter at diagnosis (mm)",
+    "primary.doubling_time_days": "primary tumour doubling time (days)",
+    "primary.shedding_rate_per_gram_per_day": "cells shed per gram of tumour per day",
+    "extravasation.rate_per_day": "extravasation rate (per day)",
+    "colonization.solitary_death_rate_per_day": "death rate of solitary cells (per day)",
+    "colonization.dormancy_rate_per_day": "rate of entering dormancy (per day)",
+    "colonization.proliferation_rate_per_day": "rate of starting to proliferate (per day)",
+    "colonization.awakening_rate_per_day": "rate of waking from dormancy (per day)",
+    "colonization.dormant_death_rate_per_day": "death rate of dormant cells (per day)",
+    "colonization.angiogenic_switch_rate_per_day": "angiogenic switch rate (per day)",
+    "clusters.fraction_of_shedding_events": "share of shedding events that are clusters",
+    "tropism.strength": "strength of organ tropism (exponent)",
+    "lymph.node_arrest_probability": "chance of arrest per lymph-node group",
+    "simulation.dt_days": "time step (days)",
+    "simulation.horizon_days": "length of the simulated course (days)",
+}
+_UNIT_SUFFIXES = (("_per_gram_per_day", "per gram per day"), ("_per_day", "per day"),
+                  ("_hours", "hours"), ("_days", "days"), ("_minutes", "minutes"),
+                  ("_mm", "mm"), ("_cells", "cells"))
+
+
+def readable_key(key: str) -> str:
+    """A scenario key in words: ``"colonization.micrometastasis_birth_rate_per_day"`` ->
+    ``"colonization: micrometastasis birth rate (per day)"``."""
+    section, _, name = key.rpartition(".")
+    unit = ""
+    for suffix, words in _UNIT_SUFFIXES:
+        if name.endswith(suffix) and name != suffix.lstrip("_"):
+            name, unit = name[: -len(suffix)], f" ({words})"
+            break
+    text = name.replace("_", " ") + unit
+    return f"{section.replace('_', ' ')}: {text}" if section else text
+
+
+def parameter_label(key: str) -> str:
+    """Plain name with unit of a swept parameter."""
+    return PARAMETER_LABELS.get(key, readable_key(key))
+
+
+def output_label(key: str) -> str:
+    """Plain name with unit of a response output."""
+    return RESPONSE_OUTPUTS.get(key, readable_key(key))
+
+
+def save_both(fig, stem: Path) -> list[Path]:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths
+
+
+def _style(h: str) -> dict:
+    return HYPOTHESIS_STYLE.get(h, {"color": "black", "hatch": "", "marker": "o"})
+
+
+def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95 % t interval (for mean cell numbers, far from 0)."""
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return (math.nan, math.nan, math.nan)
+    m = float(values.mean())
+    if values.size < 2 or np.ptp(values) == 0:
+        return (m, m, m)
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+    return (m, m - half, m + half)
+
+
+def count_mean_ci(values: np.ndarray, resamples: int = 4000,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """Mean of a count per patient (>= 0) and its 95 % interval.
+
+    A percentile bootstrap of the mean (fixed seed, so figures are reproducible): its bounds
+    are means of resampled patients, so they never leave the range of the data and never go
+    below 0, unlike a t interval on few, skewed counts. When every patient has 0 the
+    bootstrap collapses; the interval is then the exact Poisson one for a total of 0,
+    ``[0, -ln(0.025) / n]``.
+    """
+    values = values[np.isfinite(values)]
+    n = values.size
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    m = float(values.mean())
+    if np.all(values == 0):
+        return (0.0, 0.0, -math.log(0.025) / n)
+    if n < 2 or np.ptp(values) == 0:
+        return (m, m, m)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, n, size=(resamples, n))].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return (m, float(max(lo, 0.0)), float(hi))
+
+
+def fraction_ci(values: np.ndarray) -> tuple[float, float, float]:
+    """Share of patients (values 0/1 or booleans) and its 95 % Wilson interval."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    n = values.size
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    k = int(values.sum())
+    lo, hi = proportion_interval(k, n)
+    return (k / n, lo, hi)
+
+
+def response_interval(values: np.ndarray, output: str) -> tuple[float, float, float]:
+    """Mean and 95 % interval of a response output, by its kind (:data:`OUTPUT_KIND`)."""
+    kind = OUTPUT_KIND.get(output)
+    if kind == "fraction":
+        return fraction_ci(values)
+    if kind == "count":
+        return count_mean_ci(values)
+    return _mean_ci(values)
+
+
+def _with_log_note(label: str) -> str:
+    """``"half-life (hours)"`` -> ``"half-life (hours, log scale)"``."""
+    if label.endswith(")"):
+        return label[:-1] + ", log scale)"
+    return label + " (log scale)"
+
+
+def _log_ticks(ax, values) -> None:
+    """Plain-number ticks on a log x axis: at the swept values when there are few, else at
+    1-2-5 steps; labels that would overlap are dropped (the first and last are kept)."""
+    values = sorted(float(v) for v in values)
+    if len(values) <= 12:
+        ticks = values
+    else:
+        lo, hi = math.floor(math.log10(values[0])), math.ceil(math.log10(values[-1]))
+        ticks = [m * 10.0 ** e for e in range(lo, hi + 1) for m in (1, 2, 5)
+                 if values[0] <= m * 10.0 ** e <= values[-1]]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = [t.label1 for t in ax.xaxis.get_major_ticks(len(ticks))]
+    boxes = [lab.get_window_extent(renderer) for lab in labels]
+    keep = [0]
+    for i in range(1, len(ticks)):
+        if boxes[i].x0 > boxes[keep[-1]].x1 + 4:
+            keep.append(i)
+    if len(ticks) > 1 and keep[-1] != len(ticks) - 1:
+        while len(keep) > 1 and boxes[len(ticks) - 1].x0 <= boxes[keep[-1]].x1 + 4:
+            keep.pop()
+        keep.append(len(ticks) - 1)
+    kept = [ticks[i] for i in keep]
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, _pos: f"{v:g}" if any(math.isclose(v, k) for k in kept) else ""))
+
+
+def site_frequency_figure(df, scenario: str, primary: str):
+    """Site frequencies per hypothesis side by side, 95 % intervals, autopsy diamonds."""
+    sub = df[(df["scenario"] == scenario) & (df["status"] == "ok")]
+    hyps = list(dict.fromkeys(sub["hypothesis"]))
+    row = PRIMARY_SITES[primary].disibio_row
+    observed = DISIBIO_2008.frequencies(row) if row else {}
+    means = {o: max(sub[f"site:{o}"].mean(), observed.get(o, 0)) for o in TARGET_ORGANS
+             if f"site:{o}" in sub}
+    organs = [o for o in sorted(means, key=lambda o: -means[o]) if means[o] > 0][:14]
+    fig, ax = subplots(figsize=(max(7, 0.75 * len(organs) + 2), 4.5))
+    width = 0.8 / max(len(hyps), 1)
+    x = np.arange(len(organs))
+    for i, h in enumerate(hyps):
+        hs = sub[sub["hypothesis"] == h]
+        n = len(hs)
+        fractions, lows, highs = [], [], []
+        for o in organs:
+            k = int(hs[f"site:{o}"].sum())
+            a, b = proportion_interval(k, n)
+            fractions.append(k / n if n else math.nan)
+            lows.append(a)
+            highs.append(b)
+        frac, lo, hi = np.array(fractions), np.array(lows), np.array(highs)
+        st = _style(h)
+        ax.bar(x + (i - (len(hyps) - 1) / 2) * width, frac, width, color=st["color"],
+               hatch=st["hatch"], edgecolor="black", label=f"{h} (n = {n})",
+               yerr=[frac - lo, hi - frac], capsize=2,
+               error_kw={"elinewidth": 0.8})
+    if observed:
+        ax.scatter(x, [observed.get(o, np.nan) for o in organs], marker="D", color="white",
+                   edgecolor="black", zorder=5, s=30, label="autopsy (diSibio & French 2008)")
+    ax.set_xticks(x, [ORGANS[o].label.split(" (")[0] for o in organs], rotation=45, ha="right",
+                  rotation_mode="anchor")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction of patients with\nmetastases there at autopsy")
+    points = sub["point"].nunique() if "point" in sub else 1
+    pooled = f", {points} design points pooled" if points > 1 else ""
+    ax.set_title(f"{scenario}: site frequencies by hypothesis (95 % intervals{pooled})")
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def funnel_by_hypothesis_figure(df, scenario: str):
+    """Mean cells reaching each stage per hypothesis (log scale), 95 % intervals."""
+    sub = df[(df["scenario"] == scenario) & (df["status"] == "ok")]
+    hyps = list(dict.fromkeys(sub["hypothesis"]))
+    stages = [s for s in FUNNEL_STAGES if f"reached:{s}" in sub]
+    fig, ax = subplots(figsize=(8, 4.5))
+    height = 0.8 / max(len(hyps), 1)
+    y = np.arange(len(stages))[::-1]
+    for i, h in enumerate(hyps):
+        hs = sub[sub["hypothesis"] == h]
+        ci = [_mean_ci(hs[f"reached:{s}"].to_numpy(float)) for s in stages]
+        m, lo, hi = (np.array([c[j] for c in ci]) for j in range(3))
+        st = _style(h)
+        ax.barh(y + (i - (len(hyps) - 1) / 2) * height, np.where(m > 0, m, np.nan), height,
+                color=st["color"], hatch=st["hatch"], edgecolor="black", label=h,
+                xerr=[np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)], capsize=2)
+    ax.set_xscale("log")
+    ax.set_yticks(y, [STAGE_LABELS.get(s, s) for s in stages])
+    ax.set_xlabel("cells per patient reaching the stage (mean, 95 % interval)")
+    ax.set_title(f"{scenario}: the cascade by hypothesis")
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def response_figure(df, param: str, output: str):
+    """An output against a swept parameter, per scenario x hypothesis: mean per patient (or
+    share of patients) with its 95 % band (:func:`response_interval`)."""
+    col = f"param:{param}"
+    sub = df[df["status"] == "ok"]
+    scens = list(dict.fromkeys(sub["scenario"]))
+    fig, axes = subplots(1, len(scens), figsize=(6.2 * len(scens), 4.8), squeeze=False,
+                             sharey=True)
+    numeric = np.issubdtype(sub[col].dtype, np.number)
+    log_x = bool(numeric and sub[col].min() > 0 and sub[col].max() / sub[col].min() >= 20)
+    kind = OUTPUT_KIND.get(output)
+    for ax, scen in zip(axes[0], scens, strict=True):
+        for h, g in sub[sub["scenario"] == scen].groupby("hypothesis", sort=False):
+            xs = sorted(g[col].unique())
+            m, lo, hi = zip(*(response_interval(g[g[col] == v][output].to_numpy(float), output)
+                              for v in xs), strict=True)
+            st = _style(h)
+            xpos = xs if numeric else list(range(len(xs)))
+            ax.plot(xpos, m, marker=st["marker"], linestyle=LINESTYLES.get(h, "-"),
+                    color=st["color"], label=f"{h} ({len(g) // len(xs)} patients per point)",
+                    markerfacecolor="white")
+            ax.fill_between(xpos, lo, hi, color=st["color"], alpha=0.15, linewidth=0,
+                            hatch=st["hatch"] or None)
+            if not numeric:
+                ax.set_xticks(xpos, [str(v) for v in xs])
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(_with_log_note(parameter_label(param)) if log_x
+                      else parameter_label(param))
+        ax.set_title(scen)
+        ax.legend(fontsize=9, frameon=False, loc="upper left")
+    if kind == "fraction":
+        axes[0][0].set_ylim(0.0, 1.0)
+    elif kind == "count":
+        axes[0][0].set_ylim(bottom=0.0)
+    axes[0][0].set_ylabel(output_label(output))
+    band = {"count": "band: 95 % bootstrap interval of the mean",
+            "fraction": "band: 95 % Wilson interval"}.get(kind or "", "band: 95 % t interval")
+    fig.suptitle(f"{output_label(output)}\nagainst {parameter_label(param)} (line: "
+                 f"{'share of patients' if kind == 'fraction' else 'mean'}; {band})")
+    fig.tight_layout()
+    if log_x:
+        for ax in axes[0]:
+            _log_ticks(ax, sub[col].unique())
+    return fig
+
+
+def plot_sweep(folder: str | Path) -> list[Path]:
+    """Every comparison figure of a sweep folder into ``folder/figures``."""
+    import pandas as pd
+
+    folder = Path(folder)
+    df = pd.read_csv(folder / "results.csv")
+    manifest: dict[str, Any] = __import__("json").loads(
+        (folder / "experiment.json").read_text(encoding="utf-8"))
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    written: list[Path] = []
+    figs = folder / "figures"
+    if ok.empty:
+        return written
+    for scen in dict.fromkeys(ok["scenario"]):
+        primary = manifest["primaries"][scen]
+        if any(c.startswith("site:") for c in ok):
+            written += save_both(site_frequency_figure(ok, scen, primary),
+                                 figs / f"site_frequency_{scen}")
+        if any(c.startswith("reached:") for c in ok):
+            written += save_both(funnel_by_hypothesis_figure(ok, scen), figs / f"funnel_{scen}")
+    params = [c.removeprefix("param:") for c in ok if c.startswith("param:")]
+    for p in params:
+        if ok[f"param:{p}"].nunique() < 2:
+            continue
+        for output in RESPONSE_OUTPUTS:
+            if output in ok:
+                safe = p.replace(".", "_")
+                written += save_both(response_figure(ok, p, output),
+                                     figs / f"response_{output}_vs_{safe}")
+    return written
