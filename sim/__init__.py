@@ -9,8 +9,10 @@ Quick use::
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .biology.stages import FUNNEL_STAGES
 from .config.scenario import Scenario, ScenarioError, load_scenario, make_scenario
-from .engine.model import FUNNEL_STAGES, MetastasisModel, PatientResult, SimulationLimitError
+from .engine.model import MetastasisModel, SimulationLimitError
+from .engine.results import PatientResult
 
 try:
     __version__ = version("metasim")

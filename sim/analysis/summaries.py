@@ -8,7 +8,8 @@ import numpy as np
 from scipy import stats
 
 from ..biology.anatomy import TARGET_ORGANS
-from ..engine.model import FUNNEL_STAGES, PatientResult
+from ..biology.stages import FUNNEL_STAGES
+from ..engine.results import PatientResult
 
 
 def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:

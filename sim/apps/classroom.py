@@ -36,12 +36,11 @@ from dataclasses import dataclass, field
 import solara
 from solara.toestand import Singleton
 
+from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS, Stage
 from ..config.bundled import list_scenarios, scenario_dir
 from ..config.scenario import HYPOTHESES, ScenarioError, load_scenario
-from ..engine.agents import Stage
-from ..engine.model import FUNNEL_STAGES, MetastasisModel
+from ..engine.model import MetastasisModel
 from ..viz.bodymap import state_of
-from ..viz.figures import STAGE_LABELS
 from ..viz.svg import body_map_svg, funnel_svg, timecourse_svg
 
 EXPLANATIONS = {

@@ -13,46 +13,12 @@ Rates are per day; a rate ``r`` acting for ``dt`` days becomes the step probabil
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
-
-
-def step_probability(rate_per_day: float, dt_days: float) -> float:
-    """Probability that an event with the given rate happens within ``dt_days``."""
-    return -math.expm1(-rate_per_day * dt_days)
-
-
-def scale_probability(p: float, hazard_multiplier: float) -> float:
-    """Multiply the hazard behind a probability: ``1 - (1 - p) ** m``.
-
-    Used for subclone traits, so a multiplier never pushes a probability out of [0, 1].
-    """
-    if p >= 1.0:
-        return 1.0 if hazard_multiplier > 0 else 0.0
-    return -math.expm1(hazard_multiplier * math.log1p(-p))
-
-
-def competing_risks(rates_per_day: Sequence[float], dt_days: float) -> np.ndarray:
-    """Probabilities of each competing event within ``dt_days``, then of none.
-
-    With total rate ``R``, some event happens with probability ``1 - exp(-R dt)``, and it
-    is event ``i`` with probability ``r_i / R``.
-    """
-    rates = np.asarray(rates_per_day, dtype=float)
-    total = rates.sum()
-    out = np.zeros(len(rates) + 1)
-    if total <= 0.0:
-        out[-1] = 1.0
-        return out
-    p_any = -math.expm1(-total * dt_days)
-    out[:-1] = p_any * rates / total
-    out[-1] = 1.0 - p_any
-    return out
 
 
 def split_cohorts(rng: np.random.Generator, counts: np.ndarray,
@@ -295,15 +261,16 @@ def extinction_probability(birth_rate_per_day: float, death_rate_per_day: float,
     return (death_rate_per_day / birth_rate_per_day) ** founders
 
 
-def angiogenic_switch(rng: np.random.Generator, count: int, probability: float) -> int:
-    """Avascular micrometastases at their size limit that switch on angiogenesis.
+def angiogenic_switch(rng: np.random.Generator, waiting: int, probability: float) -> np.ndarray:
+    """Which of ``waiting`` colonies at the avascular limit switch on angiogenesis this step.
 
     Biology: without new vessels a tumour stays "perhaps 2-3 mm" (Folkman 1972, Ann Surg
     175:409); at that size hypoxia drives VEGF, and when the balance tips (the angiogenic
     switch) vessels grow in and the colony can grow into a macrometastasis. Until then it
-    sits in angiogenic dormancy, proliferation balanced by death.
+    sits in angiogenic dormancy, proliferation balanced by death. Returns one boolean per
+    colony (each switches with ``probability``, independently).
     """
-    return int(rng.binomial(count, probability)) if count else 0
+    return rng.random(waiting) < probability
 
 
 def gompertz(cells: np.ndarray | float, rate_per_day: float, carrying_capacity_cells: float,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config.scenario import Scenario
 from .anatomy import CirculationChain, TransitParameters, build_chain, death_probability_per_pass
-from .cascade import scale_probability
+from .units import scale_probability
 
 BEDS_PER_CIRCUIT = 2
 

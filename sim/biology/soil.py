@@ -34,20 +34,36 @@ MIN_DELIVERED_FRACTION = 1e-9
 MAX_AFFINITY = 1e4
 
 
-def derived_affinities(scenario: Scenario, delivery: str) -> dict[str, float]:
-    """Weiss-index affinities for the scenario's primary under ``delivery``."""
+def smoothed_frequency(count: float, patients: int) -> float:
+    """An autopsy frequency with a half-patient continuity correction: never 0 or 1."""
+    return (count + 0.5) / (patients + 1.0)
+
+
+def poisson_intensity(fraction: float) -> float:
+    """Mean metastases per patient whose Poisson zero class is ``1 - fraction``."""
+    return -math.log1p(-fraction)
+
+
+def weiss_index(scenario: Scenario, delivery: str) -> dict[str, float]:
+    """Weiss's efficiency index per organ (unscaled): smoothed autopsy incidence per cell
+    delivered, for the organs of the scenario's autopsy table that receive cells under
+    ``delivery``. Empty when the primary has no row in the table."""
     site = PRIMARY_SITES[scenario.primary.site]
+    if site.disibio_row is None:
+        return {}
     table = AUTOPSY_TABLES[scenario.tropism.source]
     delivered = delivered_fractions(scenario, delivery)
-    if site.disibio_row is None:
-        return dict.fromkeys(TARGET_ORGANS, 1.0)
     n = table.patients(site.disibio_row)
-    counts = table.counts(site.disibio_row)
-    index: dict[str, float] = {}
-    for organ, c in counts.items():
-        f = (c + 0.5) / (n + 1.0)
-        if delivered.get(organ, 0.0) > MIN_DELIVERED_FRACTION:
-            index[organ] = -math.log1p(-f) / delivered[organ]
+    return {organ: poisson_intensity(smoothed_frequency(c, n)) / delivered[organ]
+            for organ, c in table.counts(site.disibio_row).items()
+            if delivered.get(organ, 0.0) > MIN_DELIVERED_FRACTION}
+
+
+def derived_affinities(scenario: Scenario, delivery: str) -> dict[str, float]:
+    """Weiss-index affinities for the scenario's primary under ``delivery``, scaled so that
+    their delivery-weighted mean is 1."""
+    delivered = delivered_fractions(scenario, delivery)
+    index = weiss_index(scenario, delivery)
     if not index:
         return dict.fromkeys(TARGET_ORGANS, 1.0)
     # Organs absent from the table: ASSUMPTION, as receptive as the least receptive organ

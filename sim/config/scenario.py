@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..biology.anatomy import CAVITIES, PRIMARY_SITES, ROUTES, TARGET_ORGANS, VENOUS_ENTRIES, Sex
+from ..biology.units import diameter_to_cells
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -39,7 +40,6 @@ HYPOTHESES: dict[str, tuple[str, str]] = {
 #: Most steps in one course: at ~1.5 ms a step (the slowest measured, sim.experiments.limits) about
 #: 5 minutes per patient. A finer step than that buys nothing (results converge well before).
 MAX_STEPS = 200_000
-CELLS_PER_MM3 = 1e6  # ~10^6 cells per mm^3, 1 cm^3 ~ 10^9 cells ~ 1 g (common convention)
 
 
 class ScenarioError(ValueError):
@@ -500,11 +500,6 @@ class Scenario(_Section):
 def _count(x: float) -> str:
     """A large count for a message: with thousands separators, or 1.2e+300 when huge."""
     return f"{x:,.0f}" if x < 1e12 else f"{x:.3g}"
-
-
-def diameter_to_cells(diameter_mm: float) -> float:
-    """Cells in a sphere of that diameter at 10^6 cells/mm^3 (common convention)."""
-    return CELLS_PER_MM3 * math.pi / 6.0 * diameter_mm ** 3
 
 
 # --------------------------------------------------------------------------------------

@@ -8,37 +8,16 @@ would dominate the cost; the draws are the same distributions as per-agent draws
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING
 
 import mesa
-import numpy as np
 
 from ..biology.cascade import gompertz, gompertz_rate_from_doubling
+from ..biology.stages import Phase, Stage
+from ..biology.units import cells_to_diameter_mm, cells_to_grams
 
 if TYPE_CHECKING:
     from .model import MetastasisModel
-
-
-class Stage(Enum):
-    """Where the cells of a cohort are in the cascade."""
-
-    DETACHED = "detached"      # just shed; resolved through invasion and transit in-step
-    ARRESTED = "arrested"      # lodged in a capillary, node or serosa, not yet extravasated
-    SOLITARY = "solitary"      # a single extravasated cell in the tissue
-    DORMANT = "dormant"        # a quiescent single cell
-
-    # Members are singletons: identity hashing (in C) instead of Enum's hash of the name.
-    # Cohort keys containing a stage are hashed a few hundred times per step.
-    __hash__ = object.__hash__
-
-
-class Phase(Enum):
-    """Growth phase of a colony."""
-
-    MICRO = "micrometastasis"          # avascular, birth-death, may die out
-    AVASCULAR_LIMIT = "angiogenic dormancy"  # at the diffusion limit, waiting for vessels
-    MACRO = "macrometastasis"          # vascularised, Gompertz growth, sheds cells
 
 
 class PrimaryTumour(mesa.Agent):
@@ -77,11 +56,11 @@ class PrimaryTumour(mesa.Agent):
     @property
     def mass_g(self) -> float:
         """Mass in grams (1 cm^3 ~ 1e9 cells ~ 1 g, common convention)."""
-        return self.cells / 1e9
+        return cells_to_grams(self.cells)
 
     @property
     def diameter_mm(self) -> float:
-        return float((self.cells / 1e6 * 6.0 / np.pi) ** (1.0 / 3.0))
+        return cells_to_diameter_mm(self.cells)
 
     def grow(self, dt_days: float) -> None:
         if self.cells <= 0.0:
@@ -161,4 +140,4 @@ class Colony(mesa.Agent):
 
     @property
     def mass_g(self) -> float:
-        return self.cells / 1e9
+        return cells_to_grams(self.cells)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
-from ..biology.cascade import step_probability
+from ..biology.units import step_probability
 from ..config.scenario import SYMPTOMS, Intervention
 from .agents import Phase, Stage
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +30,22 @@ from ..biology.anatomy import DEATH_STATES, ORGAN_KEYS, VENOUS_ENTRIES, metastas
 from ..biology.cascade import (
     arrest_and_extravasation,
     birth_death,
-    competing_risks,
     detachment,
     dormancy,
     gompertz,
     invasion,
     normalise,
     route_entry,
-    scale_probability,
     solitary_cell_fate,
-    step_probability,
     transit,
 )
 from ..biology.delivery import PRIMARY_ENTRIES, chain_for, entry_probabilities
 from ..biology.soil import affinity_vector
+from ..biology.units import competing_risks, scale_probability, step_probability
 from ..config.scenario import Scenario, diameter_to_cells, load_scenario, make_scenario
 from .agents import CellCohort, Colony, Phase, PrimaryTumour, Stage
 from .clinic import Clinic
+from .results import PatientResult
 
 #: Funnel stages in cascade order. "reached" counts cells entering the stage, "lost" cells
 #: that died there.
@@ -145,47 +143,6 @@ MODEL_REPORTERS = {f.__name__: f for f in (
     metastatic_burden_cells)}
 ORGAN_REPORTERS = {f.__name__: f for f in (colonies_by_organ, detectable_by_organ,
                                            dormant_cells_by_organ)}
-
-
-# --------------------------------------------------------------------------------------
-# Result of one simulated patient
-# --------------------------------------------------------------------------------------
-
-@dataclass
-class PatientResult:
-    """What one simulated patient leaves behind (plain data, picklable)."""
-
-    replicate: int
-    days: float
-    died: bool
-    reached: dict[str, int]
-    lost: dict[str, int]
-    lost_in_transit_by_route: dict[str, int]
-    detectable_by_organ: dict[str, int]
-    #: Metastases per organ at the end of the course at or above the autopsy threshold.
-    autopsy_by_organ: dict[str, int]
-    #: Colonies founded in each organ over the course (including those that died out).
-    founded_by_organ: dict[str, int]
-    colonies_by_organ: dict[str, int]
-    first_detectable_day: float | None
-    shed_total: int
-    shed_by_metastases: int
-    colonies_founded: dict[str, int]
-    colonies_survived: dict[str, int]
-    timeseries: list[tuple[float, str, str, float]] = field(default_factory=list)
-    injected_total: int = 0
-    assay: list[dict[str, float]] = field(default_factory=list)
-    #: State when the primary reached its diagnosis size (None: it never did).
-    diagnosis: dict[str, float] | None = None
-    #: The clinical timeline: {day, event, organ, detail} in order (sim.engine.clinic).
-    events: list[dict] = field(default_factory=list)
-    resection_day: float | None = None
-    #: First day with a detectable metastasis after the resection (None: none by the end).
-    relapse_day: float | None = None
-    #: Where the first relapsing metastasis came from ("solitary" / "dormant") and when it
-    #: was founded.
-    relapse_origin: str | None = None
-    relapse_founded_day: float | None = None
 
 
 # --------------------------------------------------------------------------------------

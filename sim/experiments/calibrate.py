@@ -44,8 +44,10 @@ from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from ..biology.delivery import delivered_fractions
 from ..biology.reference import AUTOPSY_TABLES
 from ..biology.soil import MIN_DELIVERED_FRACTION, derived_affinities
+from ..biology.soil import poisson_intensity as _intensity
+from ..biology.soil import smoothed_frequency as _smoothed
 from ..config.scenario import Scenario, ScenarioError, make_scenario, read_text_file
-from ..engine.model import PatientResult
+from ..engine.results import PatientResult
 from ..io.outputs import OutputError
 from .replicates import resolve_seed, run_replicates
 
@@ -118,14 +120,6 @@ class Calibration:
 
     def outside(self) -> list[str]:
         return [f.organ for f in self.organs if not f.within]
-
-
-def _smoothed(k: float, n: int) -> float:
-    return (k + 0.5) / (n + 1.0)
-
-
-def _intensity(f: float) -> float:
-    return -math.log1p(-f)
 
 
 def _z(s_k: int, r: int, t_k: int, n: int) -> float:

@@ -26,7 +26,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..config.scenario import Scenario
-from ..engine.model import PatientResult, simulate
+from ..engine.model import simulate
+from ..engine.results import PatientResult
 
 
 @dataclass

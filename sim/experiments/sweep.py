@@ -49,6 +49,7 @@ import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from ..biology.anatomy import TARGET_ORGANS
+from ..biology.stages import FUNNEL_STAGES
 from ..config.bundled import find_scenario, scenario_dir
 from ..config.scenario import (
     HYPOTHESES,
@@ -61,7 +62,8 @@ from ..config.scenario import (
     parse_override,
     read_toml,
 )
-from ..engine.model import FUNNEL_STAGES, PatientResult, simulate
+from ..engine.model import simulate
+from ..engine.results import PatientResult
 from ..io.outputs import OutputError
 from .replicates import replicate_stream
 

@@ -25,8 +25,8 @@ import numpy as np
 from scipy import stats
 
 from ..analysis.summaries import at_diagnosis, site_frequency
+from ..biology import soil
 from ..biology.anatomy import PRIMARY_SITES
-from ..biology.delivery import delivered_fractions
 from ..biology.reference import DISIBIO_2008
 from ..config.scenario import Scenario
 from .replicates import RunResult
@@ -52,17 +52,9 @@ def agreement(observed: Sequence[float], simulated: Sequence[float]) -> dict[str
 
 
 def weiss_index(scenario: Scenario) -> dict[str, float]:
-    """Weiss's efficiency index per organ for the scenario's primary (median 1)."""
-    site = PRIMARY_SITES[scenario.primary.site]
-    if site.disibio_row is None:
-        return {}
-    delivered = delivered_fractions(scenario, "anatomical")
-    n = DISIBIO_2008.patients(site.disibio_row)
-    index = {}
-    for organ, count in DISIBIO_2008.counts(site.disibio_row).items():
-        if delivered.get(organ, 0.0) > 1e-9:
-            f = (count + 0.5) / (n + 1.0)
-            index[organ] = -math.log1p(-f) / delivered[organ]
+    """Weiss's efficiency index per organ for the scenario's primary under anatomical
+    delivery (:func:`sim.biology.soil.weiss_index`), scaled to a median of 1."""
+    index = soil.weiss_index(scenario, "anatomical")
     if not index:
         return {}
     median = float(np.median(list(index.values())))

@@ -43,8 +43,9 @@ import numpy as np
 from .. import analysis
 from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from ..biology.reference import DISIBIO_2008
+from ..biology.stages import FUNNEL_STAGES
 from ..config.scenario import Scenario
-from ..engine.model import FUNNEL_STAGES, PatientResult
+from ..engine.results import PatientResult
 from ..experiments.replicates import RunResult
 from ..viz import figures as plots
 

@@ -28,10 +28,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter
 
 from ..biology.anatomy import PRIMARY_SITES
+from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
 from ..config.scenario import Scenario
-from ..engine.model import FUNNEL_STAGES, MetastasisModel
+from ..engine.model import MetastasisModel
 from .bodymap import body_map, state_of
-from .figures import STAGE_LABELS, new_figure
+from .figures import new_figure
 
 #: Figure size (inches) and resolution: 1280 x 720 pixels, a 16:9 slide.
 FIGSIZE, DPI = (12.8, 7.2), 100

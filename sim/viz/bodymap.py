@@ -249,7 +249,7 @@ def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
 def state_of(model) -> dict[str, Any]:
     """The body-map state of a running model."""
     from ..biology.anatomy import ORGAN_KEYS
-    from ..engine.agents import Stage
+    from ..biology.stages import Stage
 
     burden: dict[str, float] = {}
     detectable: dict[str, int] = {}

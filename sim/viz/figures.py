@@ -23,20 +23,14 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from ..biology.anatomy import ORGANS, PRIMARY_SITES
-from ..engine.model import PatientResult
+from ..biology.stages import STAGE_LABELS
+from ..engine.results import PatientResult
 
 HYPOTHESIS_STYLE = {
     "ewing": {"color": "#1f77b4", "hatch": "", "marker": "o"},
     "paget": {"color": "#d62728", "hatch": "//", "marker": "s"},
     "combined": {"color": "#2ca02c", "hatch": "..", "marker": "^"},
     "null": {"color": "#7f7f7f", "hatch": "xx", "marker": "D"},
-}
-STAGE_LABELS = {
-    "detachment": "shed from the tumour", "invasion": "invading the stroma",
-    "transit": "in transit (blood, lymph, cavity)", "arrest": "arrested in an organ",
-    "extravasation": "extravasated (solitary)", "dormancy": "dormant",
-    "micrometastasis": "founded a micrometastasis",
-    "macrometastasis": "angiogenic switch (macro)",
 }
 
 

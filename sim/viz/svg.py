@@ -16,9 +16,9 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm, to_hex
 
 from ..biology.anatomy import ORGANS
-from ..engine.model import FUNNEL_STAGES
+from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
 from .bodymap import BACKGROUND_ORGANS, layout_for, routes_for
-from .figures import HYPOTHESIS_STYLE, STAGE_LABELS
+from .figures import HYPOTHESIS_STYLE
 
 _REDS = colormaps["Reds"]
 _NORM = LogNorm(vmin=1e3, vmax=1e11)

@@ -21,8 +21,8 @@ from scipy import stats
 from ..analysis.summaries import proportion_interval
 from ..biology.anatomy import ORGANS, PRIMARY_SITES, TARGET_ORGANS
 from ..biology.reference import DISIBIO_2008
-from ..engine.model import FUNNEL_STAGES
-from .figures import HYPOTHESIS_STYLE, STAGE_LABELS, subplots
+from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
+from .figures import HYPOTHESIS_STYLE, subplots
 
 LINESTYLES = {"ewing": "-", "paget": "--", "combined": "-.", "null": ":"}
 RESPONSE_OUTPUTS = {
