@@ -84,3 +84,17 @@ def multinomial_gof_p(observed: Sequence[int] | np.ndarray,
     if len(o) < 2:
         return 1.0
     return float(stats.chisquare(o, e).pvalue)
+
+
+def two_proportions_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact p-value that ``k1 / n1`` and ``k2 / n2`` share one rate."""
+    return float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+
+
+def same_distribution_p(counts_a: Sequence[int] | np.ndarray,
+                        counts_b: Sequence[int] | np.ndarray) -> float:
+    """Chi-square test that two vectors of category counts come from one multinomial
+    (categories empty in both are dropped)."""
+    table = np.array([counts_a, counts_b], dtype=float)
+    table = table[:, table.sum(axis=0) > 0]
+    return float(stats.chi2_contingency(table).pvalue)
