@@ -191,7 +191,7 @@ def map_svg(course: Course) -> str:
 
 
 def funnel_of(courses: list[Course]) -> str:
-    return funnel_svg([(c.hypothesis, c.model.reached.tolist()) for c in courses])
+    return funnel_svg([(c.hypothesis, c.model.ledger.reached.tolist()) for c in courses])
 
 
 def timecourse_of(courses: list[Course]) -> str:
@@ -440,7 +440,7 @@ def Page():
             first = courses[0]
             maps = [(map_svg(c), _status(c)) for c in courses]
             funnel = funnel_of(courses)
-            counts = " · ".join(f"{s}: {int(first.model.reached[i]):,}"
+            counts = " · ".join(f"{s}: {int(first.model.ledger.reached[i]):,}"
                                 for i, s in enumerate(FUNNEL_STAGES))
             timecourse = timecourse_of(courses)
             events = list(first.model.clinic.events[-12:])

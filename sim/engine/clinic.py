@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
+from ..biology.stages import Stage
 from ..biology.units import step_probability
 from ..config.scenario import SYMPTOMS, Intervention
-from .agents import Phase, Stage
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import MetastasisModel
@@ -141,21 +141,10 @@ class Clinic:
         if rates is None:
             return
         m = self.model
-        dt = m.dt
-        F = m.funnel_index
         for stage, (compartment, funnel_stage) in _LODGED.items():
-            p = step_probability(rates.get(compartment, 0.0), dt)
-            cohorts = m.cohorts[stage]
-            if p <= 0 or not cohorts:
-                continue
-            counts = np.fromiter((c.count for c in cohorts), dtype=np.int64, count=len(cohorts))
-            killed = m.rng.binomial(counts, p)
-            for c, k in zip(cohorts, killed.tolist(), strict=True):
-                if k:
-                    c.count -= k
-                    m.lost[F[funnel_stage]] += k * c.cluster_size
-            m._prune(stage)
-        self._thin_colonies(rates.get("micrometastasis", 0.0), rates.get("macrometastasis", 0.0))
+            p = step_probability(rates.get(compartment, 0.0), m.dt)
+            m.ledger.lose(funnel_stage, m.cohorts.thin(stage, p, m.rng))
+        m.colonies.thin(m.rng, rates.get("micrometastasis", 0.0), rates.get("macrometastasis", 0.0))
 
     def thin_arrivals(self, arrived: np.ndarray, k: int) -> np.ndarray:
         """Cells in transit killed by systemic therapy before they arrest."""
@@ -164,51 +153,13 @@ class Clinic:
             return arrived
         p = step_probability(rates["circulating"], self.model.dt)
         killed = self.model.rng.binomial(arrived, p)
-        self.model.lost[self.model.funnel_index["transit"]] += int(killed.sum()) * k
-        self.model.reached[self.model.funnel_index["arrest"]] -= int(killed.sum()) * k
+        self.model.ledger.killed_before_arrest(int(killed.sum()) * k)
         return arrived - killed
 
-    def _thin_colonies(self, micro_rate: float, macro_rate: float, organ: int | None = None,
-                       fraction: float | None = None, detectable_only: bool = False) -> float:
-        m = self.model
-        dt = m.dt
-        killed_cells = 0.0
-        keep = []
-        for c in m.colonies:
-            if organ is not None and c.organ != organ:
-                keep.append(c)
-                continue
-            if detectable_only and c.cells < m.detectable_cells:
-                keep.append(c)
-                continue
-            before = c.cells
-            if fraction is not None:
-                p = fraction
-            else:
-                p = step_probability(macro_rate if c.phase is Phase.MACRO else micro_rate, dt)
-            if p > 0:
-                if c.cells < 1e9:   # small colonies: each cell's fate drawn
-                    c.cells = float(m.rng.binomial(int(c.cells), 1.0 - p))
-                else:               # large ones: the expected fraction (log-kill)
-                    c.cells = c.cells * (1.0 - p)
-                    if c.cells < 1.0:
-                        c.cells = 0.0
-            killed_cells += before - c.cells
-            if c.cells >= 1.0:
-                if c.phase is not Phase.MACRO and c.cells < m.avascular_limit_cells:
-                    c.phase = Phase.MICRO
-                keep.append(c)
-            else:
-                stage = "macrometastasis" if c.phase is Phase.MACRO else "micrometastasis"
-                m.lost[m.funnel_index[stage]] += c.founders
-                c.remove()
-        m.colonies = keep
-        return killed_cells
-
     def _local(self, it: Intervention) -> float:
-        organ = ORGAN_KEYS.index(it.organ)
-        return self._thin_colonies(0.0, 0.0, organ=organ, fraction=it.efficacy,
-                                   detectable_only=it.target == "detectable")
+        return self.model.colonies.thin(self.model.rng, organ=ORGAN_KEYS.index(it.organ),
+                                        fraction=it.efficacy,
+                                        detectable_only=it.target == "detectable")
 
     # ---------------------------------------------------------------- events
     def detected(self, colony) -> None:
@@ -228,7 +179,7 @@ class Clinic:
         for c in m.colonies:
             burden[c.organ] = burden.get(c.organ, 0.0) + c.cells
         if self.resection_day is not None and self.relapse_day is None:
-            found = [c for c in m.colonies if c.cells >= m.detectable_cells]
+            found = m.colonies.at_least(m.colonies.detectable_cells)
             if found:
                 first = min(found, key=lambda c: c.founded_day)
                 self.relapse_day = day

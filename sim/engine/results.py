@@ -1,12 +1,19 @@
 """What a simulated patient leaves behind, as plain data: :class:`PatientResult`.
 
-A leaf module: it imports neither Mesa nor the engine, so analysis, figures, the output folder
+A leaf module: it imports neither Mesa nor the rest of the engine (only the biology's
+names), so analysis, figures, the output folder
 and the app can read results without importing the simulator.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..biology.anatomy import ORGAN_KEYS
+from ..biology.stages import LODGED_STAGES, Stage
 
 
 @dataclass
@@ -44,3 +51,167 @@ class PatientResult:
     #: was founded.
     relapse_origin: str | None = None
     relapse_founded_day: float | None = None
+
+
+# --------------------------------------------------------------------------------------
+# Data reporters (one name: the reporter, the CSV quantity and the plot label). Each takes
+# the running model (:class:`~sim.engine.model.MetastasisModel`, not imported here).
+# --------------------------------------------------------------------------------------
+
+def primary_cells(model: Any) -> float:
+    return float(model.primary.cells)
+
+
+def shed_cells_per_day(model: Any) -> float:
+    return model.ledger.step_shed / model.dt
+
+
+def ctc_entered_per_day(model: Any) -> float:
+    """Cells entering the blood per day (intravasation, from the primary or metastases)."""
+    return model.ledger.step_ctc / model.dt
+
+
+def arrested_cells(model: Any) -> int:
+    return int(model.cohorts.cells_at(Stage.ARRESTED))
+
+
+def solitary_cells(model: Any) -> int:
+    return int(model.cohorts.cells_at(Stage.SOLITARY))
+
+
+def dormant_cells(model: Any) -> int:
+    return int(model.cohorts.cells_at(Stage.DORMANT))
+
+
+def micrometastases(model: Any) -> int:
+    """Colonies not yet vascularised (growing, or waiting at the avascular limit)."""
+    return int(model.colonies.count(macro=False))
+
+
+def macrometastases(model: Any) -> int:
+    """Vascularised colonies (past the angiogenic switch)."""
+    return int(model.colonies.count(macro=True))
+
+
+def detectable_metastases(model: Any) -> int:
+    return len(model.colonies.at_least(model.colonies.detectable_cells))
+
+
+def metastatic_burden_cells(model: Any) -> float:
+    return model.colonies.burden_cells()
+
+
+def _per_organ(values: np.ndarray) -> dict[str, int]:
+    return dict(zip(ORGAN_KEYS, (int(v) for v in values.tolist()), strict=True))
+
+
+def colonies_by_organ(model: Any) -> dict[str, int]:
+    return _per_organ(model.colonies.by_organ(len(ORGAN_KEYS)))
+
+
+def detectable_by_organ(model: Any) -> dict[str, int]:
+    """Colonies detectable on imaging, per organ."""
+    return _per_organ(model.colonies.by_organ(len(ORGAN_KEYS), model.colonies.detectable_cells))
+
+
+def autopsy_by_organ(model: Any) -> dict[str, int]:
+    """Colonies large enough to be found at autopsy, per organ."""
+    return _per_organ(model.colonies.by_organ(len(ORGAN_KEYS), model.colonies.autopsy_cells))
+
+
+def dormant_cells_by_organ(model: Any) -> dict[str, int]:
+    return _per_organ(model.cohorts.cells_by_organ((Stage.DORMANT,), len(ORGAN_KEYS)))
+
+
+MODEL_REPORTERS = {f.__name__: f for f in (
+    primary_cells, shed_cells_per_day, ctc_entered_per_day, arrested_cells, solitary_cells,
+    dormant_cells, micrometastases, macrometastases, detectable_metastases,
+    metastatic_burden_cells)}
+ORGAN_REPORTERS = {f.__name__: f for f in (colonies_by_organ, detectable_by_organ,
+                                           dormant_cells_by_organ)}
+
+
+# --------------------------------------------------------------------------------------
+# Snapshots
+# --------------------------------------------------------------------------------------
+
+def assay_snapshot(model: Any) -> dict[str, float]:
+    """Fates of injected cells so far, as fractions of the cells injected.
+
+    Cumulative: ``arrested`` (anywhere) and ``arrested_<organ>``, ``extravasated``,
+    ``micrometastases_founded`` (cells that started to proliferate); current:
+    ``in_vessels`` (arrested, not yet out), ``solitary_dormant`` (single cells in the
+    tissue), ``in_micrometastases`` and ``in_macrometastases`` (founders of live colonies in
+    each phase). Meant for injection experiments without a primary (Luzzi et al. 1998); with a
+    shedding primary the counts include shed cells too.
+    """
+    ledger, cohorts, colonies = model.ledger, model.cohorts, model.colonies
+    n = max(ledger.injected_total, 1)
+    reached = ledger.stage_counts("reached")
+    by_organ = {f"arrested_{ORGAN_KEYS[i]}": int(v) / n
+                for i, v in enumerate(ledger.arrested_by_organ.tolist()) if v}
+    return {
+        "day": model.day,
+        "arrested": reached["arrest"] / n,
+        **by_organ,
+        "extravasated": reached["extravasation"] / n,
+        "in_vessels": cohorts.cells_at(Stage.ARRESTED) / n,
+        "solitary_dormant": (cohorts.cells_at(Stage.SOLITARY)
+                             + cohorts.cells_at(Stage.DORMANT)) / n,
+        "micrometastases_founded": reached["micrometastasis"] / n,
+        "in_micrometastases": colonies.founders(macro=False) / n,
+        "in_macrometastases": colonies.founders(macro=True) / n,
+    }
+
+
+def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
+    """Disseminated disease when the primary reaches its diagnosis size.
+
+    ``disseminated_cells``: tumour cells alive outside the primary (arrested in vessels,
+    solitary, dormant, or in colonies), in any organ; ``distant_cells``: the same outside the
+    regional lymph nodes; ``colonies`` / ``micrometastases``: live colonies (any phase / not
+    yet vascularised); ``detectable``: colonies above the imaging threshold.
+    """
+    colonies = model.colonies
+    per_organ = model.cohorts.cells_by_organ(LODGED_STAGES, len(ORGAN_KEYS)).astype(float)
+    for col in colonies:
+        per_organ[col.organ] += col.cells
+    regional = ORGAN_KEYS.index("regional_lymph_nodes")
+    return {
+        "day": float(day),
+        "primary_cells": float(model.primary.cells),
+        "disseminated_cells": float(per_organ.sum()),
+        "distant_cells": float(per_organ.sum() - per_organ[regional]),
+        "dormant_cells": float(model.cohorts.cells_at(Stage.DORMANT)),
+        "colonies": float(len(colonies)),
+        "micrometastases": float(colonies.count(macro=False)),
+        "detectable": float(len(colonies.at_least(colonies.detectable_cells))),
+    }
+
+
+def patient_result(model: Any) -> PatientResult:
+    """The course of ``model`` so far as plain data."""
+    ts: list[tuple[float, str, str, float]] = []
+    mv = model.datacollector.model_vars
+    days = mv["day"]
+    for name in MODEL_REPORTERS:
+        ts.extend((d, name, "", float(v)) for d, v in zip(days, mv[name], strict=True))
+    for name in ORGAN_REPORTERS:
+        for d, values in zip(days, mv[name], strict=True):
+            ts.extend((d, name, o, float(v)) for o, v in values.items() if v)
+    ledger, clinic = model.ledger, model.clinic
+    return PatientResult(
+        replicate=model.replicate, days=model.day, died=model.died,
+        reached=ledger.stage_counts("reached"), lost=ledger.stage_counts("lost"),
+        lost_in_transit_by_route=dict(ledger.lost_by_route),
+        detectable_by_organ=detectable_by_organ(model), autopsy_by_organ=autopsy_by_organ(model),
+        founded_by_organ=_per_organ(ledger.founded_by_organ),
+        colonies_by_organ=colonies_by_organ(model),
+        first_detectable_day=model.colonies.first_detectable_day,
+        shed_total=int(ledger.shed_total), shed_by_metastases=int(ledger.shed_by_metastases),
+        colonies_founded=dict(ledger.founded), colonies_survived=dict(ledger.switched),
+        timeseries=ts, injected_total=int(ledger.injected_total),
+        assay=[{k: float(v) for k, v in a.items()} for a in model.assay],
+        diagnosis=model.diagnosis, events=list(clinic.events),
+        resection_day=clinic.resection_day, relapse_day=clinic.relapse_day,
+        relapse_origin=clinic.relapse_origin, relapse_founded_day=clinic.relapse_founded_day)

@@ -32,7 +32,7 @@ from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
 from ..config.scenario import Scenario
 from ..engine.model import MetastasisModel
 from .bodymap import body_map, state_of
-from .figures import new_figure
+from .style import SINGLE_SERIES_COLOR, new_figure
 
 #: Figure size (inches) and resolution: 1280 x 720 pixels, a 16:9 slide.
 FIGSIZE, DPI = (12.8, 7.2), 100
@@ -56,7 +56,7 @@ class Course:
 
 def _snapshot(model: MetastasisModel) -> dict[str, Any]:
     s = state_of(model)
-    s["reached"] = {k: int(v) for k, v in zip(FUNNEL_STAGES, model.reached.tolist(),
+    s["reached"] = {k: int(v) for k, v in zip(FUNNEL_STAGES, model.ledger.reached.tolist(),
                                               strict=True)}
     return s
 
@@ -125,7 +125,8 @@ class Slides:
         ax.clear()
         reached = np.array([s["reached"][k] for k in FUNNEL_STAGES], dtype=float)
         y = np.arange(len(FUNNEL_STAGES))[::-1]
-        ax.barh(y, np.where(reached > 0, reached, np.nan), color="#555555", edgecolor="black")
+        ax.barh(y, np.where(reached > 0, reached, np.nan), color=SINGLE_SERIES_COLOR,
+                edgecolor="black")
         ax.set_xscale("log")
         ax.set_xlim(0.5, self.funnel_max * 3e4)
         ax.set_ylim(-0.6, len(FUNNEL_STAGES) - 0.4)
@@ -144,7 +145,7 @@ class Slides:
         ax.clear()
         end = max(self.course.end_day, 1e-9)
         ax.barh(0, end, height=1.0, color="#e6e6e6", edgecolor="#999999")
-        ax.barh(0, day, height=1.0, color="#555555")
+        ax.barh(0, day, height=1.0, color=SINGLE_SERIES_COLOR)
         ax.set_xlim(0, end)
         ax.set_ylim(-0.5, 0.5)
         ax.set_yticks([])

@@ -1,11 +1,13 @@
-"""A schematic body map: organs in their places, the primary, metastases, dormant cells, routes.
+"""The body map drawn with matplotlib: organs in their places, the primary, metastases,
+dormant cells, routes.
 
-Drawn with matplotlib from a running :class:`~sim.engine.model.MetastasisModel` (or its result), for
-the classroom app and ``metasim animate``. The figure is a teaching schematic, not anatomy to
-scale: a front view of an adult with each target organ as an ellipse where it lies. Organs
-are shaded by metastatic burden (cells in colonies, log scale); black dots mark organs holding
-dormant cells; a star marks the primary; arrows draw the venous routes (caval → lungs,
-portal → liver, pulmonary veins → body, Batson's plexus → spine) and the lymph.
+Drawn from a running :class:`~sim.engine.model.MetastasisModel` (:func:`state_of`) or its
+result, for figures and ``metasim animate``; the classroom app draws the same map as SVG
+(:mod:`sim.viz.svg`). Both take the organs, the silhouette, the routes, the colour scale and
+the symbol sizes from :mod:`sim.viz.body_layout`. Organs are shaded by metastatic burden
+(cells in colonies, log scale); black dots mark organs holding dormant cells; a star marks
+the primary; arrows draw the venous routes (caval → lungs, portal → liver, pulmonary veins →
+body, Batson's plexus → spine) and the lymph.
 
 Organ names stand in two columns beside the body, joined to their organ by a thin line, so
 that no two names overlap at any size; the routes and symbols are explained in a legend
@@ -15,53 +17,32 @@ inset, never by taking space from the map (an animation redraws the map on every
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
+from matplotlib.patches import Circle, Ellipse, FancyArrowPatch, FancyBboxPatch, Patch, Polygon
 
-from ..biology.anatomy import ORGANS, PRIMARY_SITES
-from .figures import new_figure
+from .body_layout import (
+    BACKGROUND_ORGANS,
+    BURDEN_CMAP,
+    BURDEN_NORM,
+    SILHOUETTE,
+    SKIN_EDGE,
+    SKIN_FILL,
+    dormant_dot,
+    drawing_order,
+    layout_for,
+    organ_fill,
+    primary_fill,
+    routes_for,
+    star_points,
+    star_radius,
+)
+from .style import new_figure, organ_label
 
-#: (x, y, width, height) of each organ on a 10 x 20 canvas (head at the top).
-LAYOUT: dict[str, tuple[float, float, float, float]] = {
-    "brain": (5.0, 18.3, 2.0, 1.3),
-    "thyroid": (5.0, 16.2, 0.9, 0.45),
-    "lung": (5.0, 13.6, 3.8, 2.6),
-    "heart": (5.4, 13.0, 1.2, 1.0),
-    "pleura": (5.0, 13.6, 4.3, 3.1),
-    "regional_lymph_nodes": (3.1, 14.8, 0.7, 0.5),   # moved next to the primary when drawn
-    "distant_lymph_nodes": (6.9, 11.3, 0.7, 0.5),
-    "liver": (4.1, 11.0, 2.4, 1.3),
-    "stomach": (6.1, 11.0, 1.4, 1.0),
-    "spleen": (7.3, 11.2, 0.7, 0.9),
-    "adrenal": (3.9, 10.1, 0.6, 0.35),
-    "pancreas": (5.7, 10.1, 1.6, 0.45),
-    "kidney": (4.0, 9.4, 0.8, 1.0),
-    "small_intestine": (5.0, 8.4, 2.4, 1.3),
-    "large_intestine": (5.0, 8.4, 3.4, 2.1),
-    "peritoneum": (5.0, 8.8, 4.0, 3.6),
-    "ovary": (5.0, 6.9, 1.6, 0.4),
-    "bone": (1.6, 8.0, 0.6, 5.0),
-    "muscle": (8.4, 8.0, 0.6, 4.0),
-    "skin": (8.9, 13.5, 0.35, 3.0),
-    "adipose": (1.2, 12.8, 0.35, 2.0),
-}
-#: Where each primary site sits (organ layout key or own coordinates).
-PRIMARY_POSITION: dict[str, tuple[float, float]] = {
-    "breast": (3.7, 13.2), "colorectal": (6.5, 8.0), "colon": (6.5, 8.0), "rectum": (5.0, 7.0),
-    "stomach": (6.1, 11.0), "esophagus": (5.0, 15.3), "pancreas": (5.7, 10.1),
-    "lung": (4.2, 14.0), "prostate": (5.0, 6.3), "kidney": (4.0, 9.4), "ovary": (5.8, 6.9),
-    "uterus": (5.0, 6.5), "cervix": (5.0, 6.2), "bladder": (5.0, 6.0),
-    "melanoma": (7.8, 12.3), "bone_sarcoma": (3.8, 3.0), "thyroid": (5.0, 16.2),
-    "liver": (4.1, 11.0),
-}
-BACKGROUND_ORGANS = ("pleura", "peritoneum", "large_intestine")  # drawn first, outline only
 #: Which column an organ's name stands in (the regional nodes follow the primary).
 LABEL_SIDE: dict[str, str] = {
     "brain": "left", "lung": "left", "adipose": "left", "liver": "left", "adrenal": "left",
@@ -75,51 +56,19 @@ XLIM, YLIM = (-5.2, 15.2), (0.0, 20.4)
 LEFT_COLUMN_X, RIGHT_COLUMN_X = 0.35, 9.65
 
 
-def layout_for(site: str) -> tuple[dict[str, tuple[float, float, float, float]],
-                                   tuple[float, float]]:
-    """The organ layout for a primary site (its regional nodes beside it) and its position."""
-    px, py = PRIMARY_POSITION.get(site, (5.0, 10.0))
-    layout = dict(LAYOUT)
-    layout["regional_lymph_nodes"] = (px - 1.0 if px > 2.5 else px + 1.0, py + 0.7, 0.7, 0.5)
-    return layout, (px, py)
-
-
-def routes_for(site: str, layout: dict) -> list[tuple[tuple[float, float], str, str, bool]]:
-    """The routes out of the primary to draw: (target point, label, colour, dashed)."""
-    sp = PRIMARY_SITES.get(site)
-    if sp is None:
-        return []
-    _, py = PRIMARY_POSITION.get(site, (5.0, 10.0))
-    drainage = sp.venous_drainage
-    lung = LAYOUT["lung"][:2]
-    routes = []
-    if drainage.get("caval"):
-        routes.append(((lung[0] - 0.8, lung[1] - 0.6), "caval veins → lungs", "#1f4e9c", False))
-    if drainage.get("portal"):
-        routes.append((LAYOUT["liver"][:2], "portal vein → liver", "#9c4e1f", False))
-    if drainage.get("pulmonary_vein"):
-        routes.append((LAYOUT["brain"][:2], "pulmonary veins → body", "#b8860b", False))
-    if drainage.get("vertebral"):
-        routes.append(((LAYOUT["bone"][0], py - 1.0), "Batson's plexus → spine", "#555555",
-                       False))
-    if sp.routes.get("lymph", 0) > 0:
-        routes.append((layout["regional_lymph_nodes"][:2], "lymph", "#2e8b57", True))
-    return routes
-
-
-def _silhouette(ax) -> None:
-    style: dict[str, Any] = {"facecolor": "#f3eee8", "edgecolor": "#999999", "linewidth": 1.2,
+def _silhouette(ax: Axes) -> None:
+    style: dict[str, Any] = {"facecolor": SKIN_FILL, "edgecolor": SKIN_EDGE, "linewidth": 1.2,
                              "zorder": 0}
-    ax.add_patch(Ellipse((5.0, 18.3), 3.0, 3.2, **style))                    # head
-    ax.add_patch(FancyBboxPatch((4.4, 15.6), 1.2, 1.2, boxstyle="round,pad=0.05", **style))
-    ax.add_patch(FancyBboxPatch((2.2, 6.0), 5.6, 9.8, boxstyle="round,pad=0.3", **style))
-    for x in (1.3, 8.7):                                                      # arms
-        ax.add_patch(FancyBboxPatch((x - 0.45, 6.5), 0.9, 8.6, boxstyle="round,pad=0.2", **style))
-    for x in (3.6, 6.4):                                                      # legs
-        ax.add_patch(FancyBboxPatch((x - 0.7, 0.3), 1.4, 5.8, boxstyle="round,pad=0.2", **style))
+    for s in SILHOUETTE:
+        if s.kind == "ellipse":
+            ax.add_patch(Ellipse((s.x, s.y), s.width, s.height, **style))
+        else:  # a round box grows by its pad on every side: pad = the corner radius
+            r = s.radius
+            ax.add_patch(FancyBboxPatch((s.x + r, s.y + r), s.width - 2 * r, s.height - 2 * r,
+                                        boxstyle=f"round,pad={r}", **style))
 
 
-def _arrow(ax, a, b, color, style="-", rad=0.2) -> None:
+def _arrow(ax: Axes, a, b, color, style="-", rad=0.2) -> None:
     ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=13, color=color,
                                  linestyle=style, linewidth=1.8,
                                  connectionstyle=f"arc3,rad={rad}", zorder=6, alpha=0.9))
@@ -147,13 +96,8 @@ def label_positions(layout: dict[str, tuple[float, float, float, float]],
     return out
 
 
-def organ_name(organ: str) -> str:
-    """The organ's name on the map: ``"bone (skeleton incl. red marrow)"`` -> ``"bone"``."""
-    return ORGANS[organ].label.split(" (")[0]
-
-
-def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
-             legend: bool = True, fontsize: float = 9.0) -> Figure:
+def body_map(state: dict[str, Any], ax: Axes | None = None, title: str = "",
+             cax: Axes | None = None, legend: bool = True, fontsize: float = 9.0) -> Figure:
     """Draw the body map of a state from :func:`state_of`.
 
     ``state`` keys: ``site`` (primary site key), ``primary_cells``, ``burden`` (organ -> cells
@@ -167,7 +111,7 @@ def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
         ax = fig.add_axes((0.02, 0.14, 0.84, 0.80))
         cax = fig.add_axes((0.88, 0.38, 0.025, 0.36))
     else:
-        fig = ax.figure
+        fig = ax.get_figure()  # type: ignore[assignment]  # a map's axes sit in a Figure
         ax.clear()
     ax.set_xlim(*XLIM)
     ax.set_ylim(*YLIM)
@@ -177,21 +121,16 @@ def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
     burden = state.get("burden", {})
     dormant = state.get("dormant", {})
     detectable = state.get("detectable", {})
-    cmap = colormaps["Reds"]
-    norm = LogNorm(vmin=1e3, vmax=1e11)
     site = state.get("site", "breast")
     layout, (px, py) = layout_for(site)
     names = label_positions(layout)
-    ordered = list(BACKGROUND_ORGANS) + [o for o in layout if o not in BACKGROUND_ORGANS]
-    for organ in ordered:
+    for organ in drawing_order(layout):
         x, y, w, h = layout[organ]
-        cells = burden.get(organ, 0.0)
-        background = organ in BACKGROUND_ORGANS and cells <= 0
-        face = "none" if background else (cmap(norm(max(cells, 1e3))) if cells > 0 else "white")
-        ax.add_patch(Ellipse((x, y), w, h, facecolor=face,
+        face = organ_fill(organ, burden.get(organ, 0.0))
+        ax.add_patch(Ellipse((x, y), w, h, facecolor="none" if face is None else face,
                              edgecolor="black" if detectable.get(organ) else "#666666",
                              linewidth=2.2 if detectable.get(organ) else 0.8,
-                             linestyle="--" if background else "-",
+                             linestyle="--" if face is None else "-",
                              hatch="////" if detectable.get(organ) else None,
                              zorder=1 if organ in BACKGROUND_ORGANS else 3, alpha=0.95))
         side, ly = names[organ]
@@ -201,17 +140,16 @@ def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
             lx, ha, attach = RIGHT_COLUMN_X, "left", (x + w / 2, y)
         ax.plot([lx + (0.12 if side == "left" else -0.12), attach[0]], [ly, attach[1]],
                 color="#8c8c8c", lw=0.6, zorder=7)
-        ax.text(lx, ly, organ_name(organ), fontsize=fontsize, ha=ha, va="center", zorder=8,
+        ax.text(lx, ly, organ_label(organ), fontsize=fontsize, ha=ha, va="center", zorder=8,
                 color="#222222")
         if dormant.get(organ, 0) > 0:
-            r = min(0.08 + 0.03 * math.log10(1 + dormant[organ]), 0.3)
-            ax.add_patch(Ellipse((x + w / 2 - 0.1, y + h / 2 - 0.1), r, r, color="black",
-                                 zorder=9))
+            dx, dy, r = dormant_dot(layout[organ], dormant[organ])
+            ax.add_patch(Circle((dx, dy), r, color="black", zorder=9))
     primary_cells = state.get("primary_cells", 1.0)
     removed = primary_cells <= 0
-    size = 110 + 30 * max(0.0, math.log10(max(primary_cells, 1.0)) - 6)
-    ax.scatter([px], [py], marker="*", s=size, color="white" if removed else "#7b2cbf",
-               edgecolor="black", zorder=10)
+    ax.add_patch(Polygon(star_points(px, py, star_radius(primary_cells)),
+                         facecolor=primary_fill(primary_cells), edgecolor="black",
+                         linewidth=1.0, zorder=10))
     routes = routes_for(site, layout)
     for target, _label, color, dashed in routes:
         _arrow(ax, (px, py), target, color, "--" if dashed else "-",
@@ -219,18 +157,18 @@ def body_map(state: dict[str, Any], ax=None, title: str = "", cax=None,
     day = state.get("day")
     ax.set_title(title or (f"day {day:.0f}" if day is not None else ""),
                  fontsize=fontsize + 3)
-    sm = ScalarMappable(norm=norm, cmap=cmap)
+    sm = ScalarMappable(norm=BURDEN_NORM, cmap=BURDEN_CMAP)
     if cax is None:
         cax = ax.inset_axes((1.0, 0.3, 0.03, 0.4))
     else:
         cax.clear()
     cb = fig.colorbar(sm, cax=cax)
     cb.set_label("cells in an organ's metastases", fontsize=fontsize)
-    cb.ax.tick_params(labelsize=fontsize - 1)
+    cb.ax.tick_params(labelsize=fontsize)
     if legend:
         mm = state.get("detectable_mm", 5.0)
         handles = [
-            Line2D([], [], marker="*", ls="none", ms=13, mfc="white" if removed else "#7b2cbf",
+            Line2D([], [], marker="*", ls="none", ms=13, mfc=primary_fill(primary_cells),
                    mec="black", label="primary tumour (removed)" if removed
                    else "primary tumour"),
             Line2D([], [], marker="o", ls="none", ms=6, color="black",
@@ -256,7 +194,7 @@ def state_of(model) -> dict[str, Any]:
     for c in model.colonies:
         organ = ORGAN_KEYS[c.organ]
         burden[organ] = burden.get(organ, 0.0) + c.cells
-        if c.cells >= model.detectable_cells:
+        if c.cells >= model.colonies.detectable_cells:
             detectable[organ] = detectable.get(organ, 0) + 1
     dormant: dict[str, int] = {}
     for c in model.cohorts[Stage.DORMANT]:
