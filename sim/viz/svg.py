@@ -1,9 +1,10 @@
 """Fast SVG drawings for the classroom app: the body map, the funnel and the time course.
 
-The same layout and encoding as :mod:`sim.viz.bodymap` (matplotlib, used for animations and
-figures), written as SVG text so that a redraw takes milliseconds: the app redraws after
-every step. Colours come from matplotlib's colormaps; hypotheses keep their hatch-free but
-distinct line styles and markers so the pictures read in black and white.
+The body map is the one of :mod:`sim.viz.bodymap` (matplotlib, used for animations and
+figures): both take the organs, the silhouette, the routes, the colour scale and the symbol
+sizes from :mod:`sim.viz.body_layout`. It is written as SVG text so that a redraw takes
+milliseconds: the app redraws after every step. Hypotheses keep their colours and dash
+patterns (:data:`sim.viz.style.HYPOTHESIS_STYLE`) so the pictures read in black and white.
 """
 
 from __future__ import annotations
@@ -12,27 +13,39 @@ import html
 import math
 from collections.abc import Sequence
 
-from matplotlib import colormaps
-from matplotlib.colors import LogNorm, to_hex
+from matplotlib.colors import to_hex
 
-from ..biology.anatomy import ORGANS
 from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
-from .bodymap import BACKGROUND_ORGANS, layout_for, routes_for
-from .figures import HYPOTHESIS_STYLE
+from .body_layout import (
+    BODY_TOP,
+    BURDEN_CMAP,
+    BURDEN_NORM,
+    BURDEN_RANGE,
+    SILHOUETTE,
+    SKIN_EDGE,
+    SKIN_FILL,
+    dormant_dot,
+    drawing_order,
+    layout_for,
+    organ_fill,
+    primary_fill,
+    routes_for,
+    star_points,
+    star_radius,
+)
+from .style import PRIMARY_COLOR, hypothesis_style, organ_label
 
-_REDS = colormaps["Reds"]
-_NORM = LogNorm(vmin=1e3, vmax=1e11)
-_DASH = {"ewing": "", "paget": "6,3", "combined": "2,2", "null": "8,2,2,2"}
 S = 30.0  # pixels per layout unit
 
 
 def _xy(x: float, y: float) -> tuple[float, float]:
-    return x * S, (20.2 - y) * S
+    """Layout units (y up) -> SVG pixels (y down)."""
+    return x * S, (BODY_TOP - y) * S
 
 
 def body_map_svg(state: dict, title: str = "") -> str:
     """The body map of a :func:`sim.viz.bodymap.state_of` state as an SVG string."""
-    w, h = 10 * S + 90, 20.2 * S + 40
+    w, h = 10 * S + 90, BODY_TOP * S + 40
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 -30 {w:.0f} {h + 30:.0f}" '
            f'width="100%" role="img" aria-label="body map" class="body-map">',
            '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
@@ -40,29 +53,32 @@ def body_map_svg(state: dict, title: str = "") -> str:
            'stroke-width="1.2"/></pattern></defs>',
            f'<text x="{w / 2:.0f}" y="-10" text-anchor="middle" font-size="15" '
            f'font-family="sans-serif">{html.escape(title)}</text>']
-    skin = 'fill="#f3eee8" stroke="#999" stroke-width="1.5"'
-    cx, cy = _xy(5.0, 18.3)
-    out.append(f'<ellipse cx="{cx:.0f}" cy="{cy:.0f}" rx="{1.5 * S:.0f}" ry="{1.6 * S:.0f}" {skin}/>')
-    for x0, y0, bw, bh in ((4.4, 15.6, 1.2, 1.2), (2.2, 6.0, 5.6, 9.8), (0.85, 6.5, 0.9, 8.6),
-                           (8.25, 6.5, 0.9, 8.6), (2.9, 0.3, 1.4, 5.8), (5.7, 0.3, 1.4, 5.8)):
-        x, y = _xy(x0, y0 + bh)
-        out.append(f'<rect x="{x:.0f}" y="{y:.0f}" width="{bw * S:.0f}" height="{bh * S:.0f}" '
-                   f'rx="10" {skin}/>')
+    skin = f'fill="{SKIN_FILL}" stroke="{SKIN_EDGE}" stroke-width="1.5"'
+    for shape in SILHOUETTE:
+        if shape.kind == "ellipse":
+            cx, cy = _xy(shape.x, shape.y)
+            out.append(f'<ellipse cx="{cx:.0f}" cy="{cy:.0f}" rx="{shape.width * S / 2:.0f}" '
+                       f'ry="{shape.height * S / 2:.0f}" {skin}/>')
+        else:
+            x, y = _xy(shape.x, shape.y + shape.height)
+            out.append(f'<rect x="{x:.0f}" y="{y:.0f}" width="{shape.width * S:.0f}" '
+                       f'height="{shape.height * S:.0f}" rx="{shape.radius * S:.0f}" {skin}/>')
     burden, dormant = state.get("burden", {}), state.get("dormant", {})
     detectable = state.get("detectable", {})
     site = state.get("site", "breast")
     layout, (px, py) = layout_for(site)
-    for organ in list(BACKGROUND_ORGANS) + [o for o in layout if o not in BACKGROUND_ORGANS]:
+    for organ in drawing_order(layout):
         x0, y0, ew, eh = layout[organ]
         x, y = _xy(x0, y0)
         cells = burden.get(organ, 0.0)
-        bg = organ in BACKGROUND_ORGANS and cells <= 0
-        fill = "none" if bg else (to_hex(_REDS(_NORM(max(cells, 1e3)))) if cells > 0 else "white")
+        face = organ_fill(organ, cells)
+        bg = face is None
+        fill = "none" if face is None else to_hex(face)
         det = detectable.get(organ, 0) > 0
         stroke = 'stroke="black" stroke-width="3"' if det else (
             'stroke="#666" stroke-width="1" stroke-dasharray="4,3"' if bg else
             'stroke="#666" stroke-width="1"')
-        label = ORGANS[organ].label.split(" (")[0]
+        label = organ_label(organ)
         tip = f"{label}: {cells:.3g} cells in metastases, {dormant.get(organ, 0):,} dormant cells"
         out.append(f'<ellipse cx="{x:.0f}" cy="{y:.0f}" rx="{ew * S / 2:.0f}" '
                    f'ry="{eh * S / 2:.0f}" fill="{fill}" {stroke} data-organ="{organ}">'
@@ -75,9 +91,9 @@ def body_map_svg(state: dict, title: str = "") -> str:
                        f'text-anchor="middle" font-family="sans-serif" fill="#333">'
                        f'{html.escape(label)}</text>')
         if dormant.get(organ, 0) > 0:
-            r = min(2.0 + 0.5 * math.log10(1 + dormant[organ]), 6)
-            out.append(f'<circle cx="{x + ew * S / 2 - 3:.0f}" cy="{y - eh * S / 2 + 3:.0f}" '
-                       f'r="{r:.1f}" fill="black"/>')
+            dx, dy, r = dormant_dot(layout[organ], dormant[organ])
+            cx, cy = _xy(dx, dy)
+            out.append(f'<circle cx="{cx:.0f}" cy="{cy:.0f}" r="{r * S:.1f}" fill="black"/>')
     routes = [(t, label, color, "5,3" if dashed else "")
               for t, label, color, dashed in routes_for(site, layout)]
     out.append('<defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
@@ -93,33 +109,34 @@ def body_map_svg(state: dict, title: str = "") -> str:
         out.append(f'<text x="{mx:.0f}" y="{my:.0f}" font-size="9" fill="{color}" '
                    f'font-family="sans-serif" text-anchor="middle" '
                    f'paint-order="stroke" stroke="white" stroke-width="3">{html.escape(label)}</text>')
-    size = 9 + 2.5 * max(0.0, math.log10(max(state.get("primary_cells", 1.0), 1.0)) - 6)
-    out.append(_star(x1, y1, size))
-    # Legend and colour scale.
+    primary_cells = state.get("primary_cells", 1.0)
+    out.append(_star(px, py, primary_cells))
+    # Legend and colour scale: one swatch per decade of the burden scale.
     lx = 10 * S + 10
-    for i in range(9):
-        v = 10 ** (3 + i)
-        yy = 120 + (8 - i) * 22
+    low, high = (round(math.log10(v)) for v in BURDEN_RANGE)
+    for i, e in enumerate(range(low, high + 1)):
+        yy = 120 + (high - low - i) * 22
         out.append(f'<rect x="{lx:.0f}" y="{yy}" width="14" height="22" '
-                   f'fill="{to_hex(_REDS(_NORM(v)))}" stroke="#999" stroke-width="0.5"/>'
-                   f'<text x="{lx + 18:.0f}" y="{yy + 15}" font-size="9" '
-                   f'font-family="sans-serif">1e{3 + i}</text>')
+                   f'fill="{to_hex(BURDEN_CMAP(BURDEN_NORM(10.0 ** e)))}" stroke="#999" '
+                   f'stroke-width="0.5"/><text x="{lx + 18:.0f}" y="{yy + 15}" font-size="9" '
+                   f'font-family="sans-serif">1e{e}</text>')
     out.append(f'<text x="{lx:.0f}" y="98" font-size="9" font-family="sans-serif">cells in</text>'
                f'<text x="{lx:.0f}" y="110" font-size="9" font-family="sans-serif">metastases'
                f'</text>')
+    mm = state.get("detectable_mm", 5.0)
+    primary = "★ primary (removed)" if primary_cells <= 0 else "★ primary"
     out.append(f'<text x="6" y="{h - 8:.0f}" font-size="10" font-family="sans-serif">'
-               f'★ primary · ● dormant cells · hatched: detectable (≥ 5 mm)</text>')
+               f'{primary} · ● dormant cells · hatched: detectable (≥ {mm:g} mm)</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def _star(x: float, y: float, r: float) -> str:
-    pts = []
-    for k in range(10):
-        a = math.pi / 2 + k * math.pi / 5
-        rr = r if k % 2 == 0 else r * 0.45
-        pts.append(f"{x + rr * math.cos(a):.1f},{y - rr * math.sin(a):.1f}")
-    return (f'<polygon points="{" ".join(pts)}" fill="#7b2cbf" stroke="black" '
+def _star(x: float, y: float, primary_cells: float) -> str:
+    """The primary's star at layout point (x, y), as large and filled as on the matplotlib
+    map."""
+    pts = " ".join("{:.1f},{:.1f}".format(*_xy(u, v))
+                   for u, v in star_points(x, y, star_radius(primary_cells)))
+    return (f'<polygon points="{pts}" fill="{primary_fill(primary_cells)}" stroke="black" '
             f'stroke-width="1"><title>primary tumour</title></polygon>')
 
 
@@ -143,11 +160,11 @@ def funnel_svg(rows: Sequence[tuple[str, Sequence[float]]]) -> str:
             if v <= 0:
                 continue
             bw = (width - label_w - 60) * min(math.log10(v) + 0.3, span) / span
-            st = HYPOTHESIS_STYLE.get(hyp, {"color": "grey"})
+            st = hypothesis_style(hyp, r_i)
             y = y0 + 3 + r_i * bar_h
             out.append(f'<rect x="{label_w}" y="{y:.1f}" width="{max(bw, 2):.1f}" '
-                       f'height="{bar_h - 1:.1f}" fill="{st["color"]}" stroke="black" '
-                       f'stroke-width="0.5" stroke-dasharray="{_DASH.get(hyp, "")}"/>'
+                       f'height="{bar_h - 1:.1f}" fill="{to_hex(st["color"])}" stroke="black" '
+                       f'stroke-width="0.5" stroke-dasharray="{st["dasharray"]}"/>'
                        f'<text x="{label_w + max(bw, 2) + 4:.1f}" y="{y + bar_h - 3:.1f}" '
                        f'font-size="9" font-family="sans-serif">{v:.3g}'
                        f'{" (" + hyp + ")" if len(rows) > 1 else ""}</text>')
@@ -181,11 +198,11 @@ def timecourse_svg(series: Sequence[tuple[str, Sequence[dict]]]) -> str:
     out.append(f'<text x="{width / 2:.0f}" y="{height - 4}" font-size="10" text-anchor="middle" '
                f'font-family="sans-serif">day (0 - {dmax:.0f})</text>')
     legend_y = 14
-    for hyp, hist in series:
-        st = HYPOTHESIS_STYLE.get(hyp, {"color": "grey"})
-        for key, color, dash, name in (("primary", "#7b2cbf", "", "primary"),
-                                       ("metastases", st["color"], "6,3", "metastases"),
-                                       ("dormant", st["color"], "2,2", "dormant cells")):
+    for i, (hyp, hist) in enumerate(series):
+        hyp_color = to_hex(hypothesis_style(hyp, i)["color"])
+        for key, color, dash, name in (("primary", PRIMARY_COLOR, "", "primary"),
+                                       ("metastases", hyp_color, "6,3", "metastases"),
+                                       ("dormant", hyp_color, "2,2", "dormant cells")):
             if key == "primary" and hyp != series[0][0]:
                 continue
             pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (px(h["day"], h[key]) for h in hist))
