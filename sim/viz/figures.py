@@ -1,173 +1,129 @@
-"""The standard figures (matplotlib, no display needed).
+"""The standard figures of a run, a comparison and a validation (matplotlib, no display
+needed).
 
 Each function returns a :class:`matplotlib.figure.Figure`; :func:`save` writes it as PNG.
-Figures are readable in black and white: hypotheses differ by hatch and marker as well as
-colour. They are meant for slides as well as screens: axes say what they show and in which
-unit, bands say what they are, and :func:`text_problems` finds overlapping or cut-off text.
+Figures share the look of :mod:`sim.viz.style`: readable in black and white (hypotheses
+differ by hatch and marker as well as colour) and on slides (axes say what they show and in
+which unit, bands say what they are). Drawing shared with the sweep figures
+(:mod:`sim.viz.sweep_figures`) lives here once: bars with 95 % intervals
+(:func:`interval_bars`), the organs to show (:func:`organs_to_show`) and the site-frequency
+figure itself.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import LogNorm, to_rgb
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from ..biology.anatomy import ORGANS, PRIMARY_SITES
 from ..biology.stages import STAGE_LABELS
 from ..engine.results import PatientResult
+from .style import (
+    HYPOTHESIS_STYLE,
+    MISSING_COLOR,
+    SINGLE_SERIES_COLOR,
+    SMALL_FONTSIZE,
+    hypothesis_style,
+    legend,
+    new_figure,
+    organ_label,
+    save,
+    subplots,
+    text_color_on,
+)
 
-HYPOTHESIS_STYLE = {
-    "ewing": {"color": "#1f77b4", "hatch": "", "marker": "o"},
-    "paget": {"color": "#d62728", "hatch": "//", "marker": "s"},
-    "combined": {"color": "#2ca02c", "hatch": "..", "marker": "^"},
-    "null": {"color": "#7f7f7f", "hatch": "xx", "marker": "D"},
-}
+# The style helpers stay importable from here (sim.io.outputs calls ``plots.save``).
+__all__ = ["HYPOTHESIS_STYLE", "funnel_figure", "interval_bars", "km_figure", "new_figure",
+           "observed_vs_simulated_figure", "organs_to_show", "save", "site_frequency_figure",
+           "subplots", "timecourse_figure", "weiss_heatmap_figure"]
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
-             **kwargs: Any) -> tuple[Figure, Any]:
-    """Like ``pyplot.subplots`` without pyplot: a figure no GUI backend owns, so importing
-    or calling metasim never changes the user's matplotlib backend (a notebook keeps its
-    inline backend, a desktop its windows) and figures can be drawn from any thread."""
-    fig = new_figure(figsize=figsize)
-    return fig, fig.subplots(nrows, ncols, **kwargs)
+# ------------------------------------------------------------------ drawing shared with sweeps
+
+def interval_bars(ax: Axes, centers: np.ndarray, mean: Sequence[float],
+                  low: Sequence[float], high: Sequence[float], size: float,
+                  style: Mapping[str, str], label: str, horizontal: bool = False,
+                  log: bool = False) -> None:
+    """One series of bars with black 95 % interval whiskers: vertical bars at ``centers``
+    (or horizontal ones, ``horizontal``), ``size`` wide, in a hypothesis ``style``. On a
+    ``log`` axis bars of 0 are left out."""
+    m = np.asarray(mean, dtype=float)
+    err = [np.clip(m - np.asarray(low, dtype=float), 0, None),
+           np.clip(np.asarray(high, dtype=float) - m, 0, None)]
+    shown = np.where(m > 0, m, np.nan) if log else m
+    common: dict[str, Any] = {"color": style["color"], "hatch": style["hatch"], "edgecolor": "black",
+              "label": label, "alpha": 0.85, "capsize": 2,
+              "error_kw": {"ecolor": "black", "elinewidth": 1}}
+    if horizontal:
+        ax.barh(centers, shown, size, xerr=err, **common)
+    else:
+        ax.bar(centers, shown, size, yerr=err, **common)
 
 
-def new_figure(**kwargs: Any) -> Figure:
-    """A figure drawn by the Agg renderer, whatever backend pyplot uses: attaching the
-    canvas selects nothing globally."""
-    fig = Figure(**kwargs)
-    FigureCanvasAgg(fig)
+def organs_to_show(frequencies: Mapping[str, Mapping[str, Mapping[str, float]]],
+                   observed: Mapping[str, float] | None = None,
+                   max_organs: int = 16) -> list[str]:
+    """The organs a site-frequency figure shows: most frequent first (the highest of any
+    hypothesis and the autopsy fraction), leaving out organs where no simulated patient has
+    a metastasis and the autopsy table reports none; at most ``max_organs``."""
+    observed = observed or {}
+    organs = list(dict.fromkeys(o for freq in frequencies.values() for o in freq))
+
+    def highest(o: str) -> float:
+        values = [f[o]["fraction"] for f in frequencies.values() if o in f]
+        return max([observed.get(o, 0.0)] + [v for v in values if np.isfinite(v)])
+
+    return [o for o in sorted(organs, key=lambda o: -highest(o)) if highest(o) > 0][:max_organs]
+
+
+def site_frequency_figure(frequencies: Mapping[str, Mapping[str, Mapping[str, float]]],
+                          observed: Mapping[str, float] | None = None, title: str = "",
+                          max_organs: int = 16,
+                          patients: Mapping[str, int] | None = None) -> Figure:
+    """Fraction of patients with a metastasis per organ at autopsy, 95 % intervals, one bar
+    per hypothesis (the run's figure and the sweep's).
+
+    ``frequencies`` maps a label (a hypothesis) to organ -> ``fraction``, ``low``, ``high``
+    (:func:`sim.analysis.site_frequency`); ``observed`` (autopsy fractions) is drawn as
+    diamonds; ``patients`` (label -> number of patients) is added to the legend.
+    """
+    labels = list(frequencies)
+    organs = organs_to_show(frequencies, observed, max_organs)
+    x = np.arange(len(organs))
+    width = 0.8 / max(len(labels), 1)
+    fig, ax = subplots(figsize=(max(8, 0.6 * len(organs) + 2), 4.8))
+    for i, h in enumerate(labels):
+        rows = [frequencies[h].get(o, {"fraction": np.nan, "low": np.nan, "high": np.nan})
+                for o in organs]
+        name = f"{h} (n = {patients[h]})" if patients and h in patients else h
+        interval_bars(ax, x - 0.4 + width * (i + 0.5), [r["fraction"] for r in rows],
+                      [r["low"] for r in rows], [r["high"] for r in rows], width,
+                      hypothesis_style(h, i), name)
+    if observed:
+        ax.plot(x, [observed.get(o, np.nan) for o in organs], "D", color="black",
+                markerfacecolor="white", markersize=7, zorder=5,
+                label="autopsy (diSibio & French 2008)")
+    ax.set_xticks(x, [organ_label(o) for o in organs], rotation=45, ha="right",
+                  rotation_mode="anchor")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction of patients with\nmetastases there at autopsy")
+    ax.set_title(title or "Where metastases are found (95 % Wilson intervals)")
+    legend(ax)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
     return fig
 
 
-def save(fig: Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-
-
-# ------------------------------------------------------------------ layout and contrast checks
-
-def drawn_texts(fig: Figure) -> list[Text]:
-    """The non-empty texts a drawn figure shows (tick labels only for ticks in view)."""
-    fig.canvas.draw()
-    tick_texts: set[int] = set()
-    shown: list[Text] = []
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                tick_texts.update((id(tick.label1), id(tick.label2)))
-            if not (ax.get_visible() and ax.axison and axis.get_visible()):
-                continue
-            lo, hi = sorted(axis.get_view_interval())
-            eps = 1e-9 * max(abs(lo), abs(hi), 1e-300)
-            for locs, ticks in ((axis.get_majorticklocs(), axis.get_major_ticks),
-                                (axis.get_minorticklocs(), axis.get_minor_ticks)):
-                for loc, tick in zip(locs, ticks(len(locs)), strict=True):
-                    if not lo - eps <= loc <= hi + eps:
-                        continue
-                    shown += [lab for lab in (tick.label1, tick.label2)
-                              if lab.get_visible() and lab.get_text().strip()]
-    for t in fig.findobj(Text):
-        if id(t) in tick_texts or not t.get_visible() or not t.get_text().strip():
-            continue
-        if t.axes is not None and not t.axes.get_visible():
-            continue
-        shown.append(t)
-    return list({id(t): t for t in shown}.values())
-
-
-def _footprint(t: Text, renderer) -> np.ndarray:
-    """The four corners (pixels) of a text's rotated box; its axis-aligned extent has the
-    same centre."""
-    box = t.get_window_extent(renderer)
-    angle = t.get_rotation()
-    if angle % 180 == 0:
-        w, h = box.width, box.height
-    elif angle % 90 == 0:
-        w, h = box.height, box.width
-    else:
-        t.set_rotation(0)
-        flat = t.get_window_extent(renderer)
-        t.set_rotation(angle)
-        w, h = flat.width, flat.height
-    a = math.radians(angle)
-    u, v = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
-    c = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
-    return np.array([c + sx * w / 2 * u + sy * h / 2 * v
-                     for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
-
-
-def _overlap(p: np.ndarray, q: np.ndarray, tolerance: float) -> bool:
-    """Whether two convex quadrilaterals overlap by more than ``tolerance`` pixels
-    (separating-axis test)."""
-    for poly in (p, q):
-        for k in range(4):
-            edge = poly[(k + 1) % 4] - poly[k]
-            n = np.array([-edge[1], edge[0]])
-            norm = np.hypot(*n)
-            if norm == 0:
-                continue
-            n = n / norm
-            a, b = p @ n, q @ n
-            if min(a.max(), b.max()) - max(a.min(), b.min()) <= tolerance:
-                return False
-    return True
-
-
-def text_problems(fig: Figure, tolerance_px: float = 1.0) -> list[str]:
-    """Texts of a figure that overlap one another or are cut off by the figure's edge
-    (boxes from the renderer, :meth:`Text.get_window_extent`, rotated with the text).
-    Empty: none."""
-    texts = drawn_texts(fig)
-    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas
-    edge = fig.bbox
-    problems = []
-    shapes = []
-    for t in texts:
-        b = t.get_window_extent(renderer)
-        if (b.x0 < edge.x0 - tolerance_px or b.y0 < edge.y0 - tolerance_px
-                or b.x1 > edge.x1 + tolerance_px or b.y1 > edge.y1 + tolerance_px):
-            problems.append(f"cut off by the figure edge: {t.get_text()!r}")
-        shapes.append((t, b, _footprint(t, renderer)))
-    for i, (t, a, pa) in enumerate(shapes):
-        for u, b, pb in shapes[i + 1:]:
-            if (min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance_px
-                    and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance_px
-                    and _overlap(pa, pb, tolerance_px)):
-                problems.append(f"overlap: {t.get_text()!r} and {u.get_text()!r}")
-    return problems
-
-
-def relative_luminance(color) -> float:
-    """WCAG 2 relative luminance of a matplotlib colour."""
-    c = np.array(to_rgb(color), dtype=float)
-    c = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return float(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
-
-
-def contrast_ratio(a, b) -> float:
-    """WCAG 2 contrast ratio of two colours (1 to 21; text needs >= 4.5)."""
-    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def text_color_on(background) -> str:
-    """Black or white, whichever contrasts more with ``background``."""
-    return "black" if contrast_ratio("black", background) >= contrast_ratio("white",
-                                                                             background) \
-        else "white"
-
+# ------------------------------------------------------------------ one run
 
 def funnel_figure(funnel: Sequence[Mapping], title: str = "") -> Figure:
     """Cells reaching each cascade stage (log scale) with the share lost there."""
@@ -175,13 +131,14 @@ def funnel_figure(funnel: Sequence[Mapping], title: str = "") -> Figure:
     stages = [f["stage"] for f in funnel]
     reached = np.array([max(f["reached"], 0.0) for f in funnel])
     y = np.arange(len(stages))[::-1]
-    ax.barh(y, np.where(reached > 0, reached, np.nan), color="#555555", edgecolor="black")
+    ax.barh(y, np.where(reached > 0, reached, np.nan), color=SINGLE_SERIES_COLOR,
+            edgecolor="black")
     for yi, f in zip(y, funnel, strict=True):
         if f["reached"] > 0:
             text = f"{f['reached']:.3g}"
             if f["lost"] > 0:
                 text += f"   ({100 * f['lost'] / f['reached']:.3g} % lost here)"
-            ax.text(f["reached"] * 1.3, yi, text, va="center", fontsize=8)
+            ax.text(f["reached"] * 1.3, yi, text, va="center", fontsize=SMALL_FONTSIZE)
     ax.set_xscale("log")
     ax.set_yticks(y, [STAGE_LABELS.get(s, s) for s in stages])
     top = reached.max() if reached.max() > 0 else 10.0
@@ -189,48 +146,6 @@ def funnel_figure(funnel: Sequence[Mapping], title: str = "") -> Figure:
     ax.set_xlabel("cells per patient (mean over replicates, log scale)")
     ax.set_title(title or "The metastatic cascade: where cells are lost")
     ax.grid(axis="x", which="major", alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def site_frequency_figure(frequencies: Mapping[str, Mapping[str, Mapping[str, float]]],
-                          observed: Mapping[str, float] | None = None, title: str = "",
-                          max_organs: int = 16) -> Figure:
-    """Fraction of patients with a metastasis per organ at autopsy, 95 % intervals.
-
-    ``frequencies`` maps a label (a hypothesis) to :func:`sim.analysis.site_frequency`;
-    ``observed`` (autopsy fractions) is drawn as black diamonds.
-    """
-    labels = list(frequencies)
-    first = frequencies[labels[0]]
-    order = sorted(first, key=lambda o: -max(frequencies[h][o]["fraction"] for h in labels))
-    if observed:
-        order = sorted(first, key=lambda o: -max([observed.get(o, 0.0)]
-                                                 + [frequencies[h][o]["fraction"] for h in labels]))
-    organs = order[:max_organs]
-    x = np.arange(len(organs))
-    width = 0.8 / len(labels)
-    fig, ax = subplots(figsize=(max(8, 0.6 * len(organs) + 2), 4.8))
-    for i, h in enumerate(labels):
-        st = HYPOTHESIS_STYLE.get(h, {"color": f"C{i}", "hatch": "", "marker": "o"})
-        f = np.array([frequencies[h][o]["fraction"] for o in organs])
-        lo = np.array([frequencies[h][o]["low"] for o in organs])
-        hi = np.array([frequencies[h][o]["high"] for o in organs])
-        xs = x - 0.4 + width * (i + 0.5)
-        ax.bar(xs, f, width, color=st["color"], hatch=st["hatch"], edgecolor="black",
-               label=h, alpha=0.85)
-        ax.errorbar(xs, f, yerr=[f - lo, hi - f], fmt="none", ecolor="black", capsize=2, lw=1)
-    if observed:
-        obs = [observed.get(o, np.nan) for o in organs]
-        ax.plot(x, obs, "D", color="black", markerfacecolor="white", markersize=7,
-                label="autopsy (diSibio & French 2008)")
-    ax.set_xticks(x, [ORGANS[o].label.split(" (")[0] if o in ORGANS else o for o in organs],
-                  rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("fraction of patients with\nmetastases there at autopsy")
-    ax.set_title(title or "Where metastases are found (95 % Wilson intervals)")
-    ax.legend(fontsize=8, frameon=False)
-    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -262,7 +177,7 @@ def timecourse_figure(patients: Sequence[PatientResult], title: str = "") -> Fig
         if resections:
             ax.axvline(float(np.median(resections)), color="black", ls=":", lw=1,
                        label="resection of the primary (median day)")
-            ax.legend(fontsize=9, frameon=False, loc="lower right")
+            legend(ax, loc="lower right")
     ax = axes[2]
     organ_series = {o: s for (q, o), s in series.items() if q == "colonies_by_organ" and o}
     # The organs with most colonies: by the median patient, then by the 90th percentile.
@@ -277,7 +192,7 @@ def timecourse_figure(patients: Sequence[PatientResult], title: str = "") -> Fig
     ax.set_xlabel("day of the course")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if top:
-        ax.legend(fontsize=9, frameon=False, loc="upper left")
+        legend(ax, loc="upper left")
     n = len(patients)
     fig.suptitle(title or "Time course")
     fig.text(0.5, 0.0, f"Line: median of the {n} patients; band: 10th to 90th percentile of "
@@ -353,13 +268,10 @@ def observed_vs_simulated_figure(rows: Sequence[Mapping], title: str = "") -> Fi
         ax.set_ylim(-0.02, 1.02)
         ax.set_aspect("equal")
     axes[0][0].set_ylabel("simulated frequency")
-    axes[0][-1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    legend(axes[0][-1], loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title or "Site frequencies: simulation vs autopsy")
     fig.tight_layout()
     return fig
-
-
-MISSING_COLOR = "#bdbdbd"    # grey, hatched: no value (not the colour map's pale centre)
 
 
 def weiss_heatmap_figure(indices: Mapping[str, Mapping[str, float]], title: str = "") -> Figure:
@@ -385,14 +297,13 @@ def weiss_heatmap_figure(indices: Mapping[str, Mapping[str, float]], title: str 
         for j in range(len(organs)):
             v = data[i, j]
             if np.isfinite(v):
-                ax.text(j, i, _short(v), ha="center", va="center", fontsize=8,
+                ax.text(j, i, _short(v), ha="center", va="center", fontsize=SMALL_FONTSIZE,
                         color=text_color_on(cmap(norm(v))))
             else:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=MISSING_COLOR,
                                            edgecolor="#6e6e6e", hatch="///", linewidth=0))
     ax.set_xticks(range(len(organs)),
-                  [ORGANS[o].label.split(" (")[0] if o in ORGANS else o.replace("_", " ")
-                   for o in organs], rotation=50, ha="right", rotation_mode="anchor",
+                  [organ_label(o) for o in organs], rotation=50, ha="right", rotation_mode="anchor",
                   fontsize=9)
     ax.set_yticks(range(len(primaries)),
                   [f"{PRIMARY_SITES[p].label} primary" if p in PRIMARY_SITES else p
@@ -406,7 +317,7 @@ def weiss_heatmap_figure(indices: Mapping[str, Mapping[str, float]], title: str 
     if np.isnan(data).any():
         fig.legend(handles=[Patch(facecolor=MISSING_COLOR, edgecolor="#6e6e6e", hatch="///",
                                   label="not in the autopsy table")],
-                   loc="lower right", frameon=False, fontsize=9, borderaxespad=0.3)
+                   loc="lower right", frameon=False, fontsize=SMALL_FONTSIZE, borderaxespad=0.3)
     ax.set_title(title or "Weiss metastatic efficiency index: autopsy incidence per cell "
                  "delivered, relative to the median organ")
     fig.tight_layout()
@@ -447,7 +358,7 @@ def km_figure(clinical: Mapping, title: str = "") -> Figure:
                 label="censored: followed to the end without a relapse")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("fraction of patients free of\ndetectable metastases")
-    ax.legend(frameon=False, fontsize=9, loc="lower left")
+    legend(ax, loc="lower left")
     ax.set_title(title or "Metastasis-free survival after resection")
     ax.grid(alpha=0.3)
     end = max(t.max() if t.size else 0.0, relapses.max(initial=0.0), censored.max(initial=0.0))
@@ -472,7 +383,7 @@ def km_figure(clinical: Mapping, title: str = "") -> Figure:
     ax2.set_ylabel("patients")
     ax2.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
     ax2.set_xlabel("years after resection")
-    ax2.legend(frameon=False, fontsize=9, loc="upper left", bbox_to_anchor=(0.0, -0.32))
+    legend(ax2, loc="upper left", bbox_to_anchor=(0.0, -0.32))
     ax2.set_xlim(left=-0.02 * max(end, 1.0))
     fig.tight_layout()
     return fig

@@ -5,7 +5,8 @@ colour. Intervals are 95 %: Wilson intervals for fractions of patients; for the 
 count per patient (never negative) a percentile bootstrap, which stays inside the range of
 the data (exact Poisson upper bound when every patient has 0); t intervals for mean cell
 numbers in the funnel. Axes are labelled in plain words with units
-(:func:`parameter_label`, :func:`output_label`).
+(:func:`parameter_label`, :func:`output_label`). Bars with intervals and the site-frequency
+figure are the ones of :mod:`sim.viz.figures`, the look that of :mod:`sim.viz.style`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 from scipy import stats
 
 from ..analysis.summaries import proportion_interval
-from ..biology.anatomy import ORGANS, PRIMARY_SITES, TARGET_ORGANS
+from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from ..biology.reference import DISIBIO_2008
 from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
-from .figures import HYPOTHESIS_STYLE, subplots
+from .figures import interval_bars, site_frequency_figure
+from .style import hypothesis_style, legend, save_both, subplots
 
-LINESTYLES = {"ewing": "-", "paget": "--", "combined": "-.", "null": ":"}
+__all__ = ["OUTPUT_KIND", "PARAMETER_LABELS", "RESPONSE_OUTPUTS", "count_mean_ci",
+           "fraction_ci", "funnel_by_hypothesis_figure", "output_label", "parameter_label",
+           "plot_sweep", "readable_key", "response_figure", "response_interval", "save_both",
+           "site_frequencies", "site_frequency_figure"]
 RESPONSE_OUTPUTS = {
     "metastatic_sites": "organs with metastases at autopsy (mean per patient)",
     "macrometastases": "detectable metastases at the end (mean per patient)",
@@ -83,18 +88,6 @@ def parameter_label(key: str) -> str:
 def output_label(key: str) -> str:
     """Plain name with unit of a response output."""
     return RESPONSE_OUTPUTS.get(key, readable_key(key))
-
-
-def save_both(fig, stem: Path) -> list[Path]:
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    fig.savefig(paths[0], dpi=120, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
-    return paths
-
-
-def _style(h: str) -> dict:
-    return HYPOTHESIS_STYLE.get(h, {"color": "black", "hatch": "", "marker": "o"})
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -194,47 +187,25 @@ def _log_ticks(ax, values) -> None:
         lambda v, _pos: f"{v:g}" if any(math.isclose(v, k) for k in kept) else ""))
 
 
-def site_frequency_figure(df, scenario: str, primary: str):
-    """Site frequencies per hypothesis side by side, 95 % intervals, autopsy diamonds."""
+def site_frequencies(df, scenario: str) -> tuple[dict[str, dict[str, dict[str, float]]],
+                                                  dict[str, int]]:
+    """Per hypothesis of a scenario in a sweep table: organ -> share of patients with a
+    metastasis there (``fraction``, 95 % Wilson ``low`` and ``high``, as
+    :func:`sim.analysis.site_frequency`), and the number of patients."""
     sub = df[(df["scenario"] == scenario) & (df["status"] == "ok")]
-    hyps = list(dict.fromkeys(sub["hypothesis"]))
-    row = PRIMARY_SITES[primary].disibio_row
-    observed = DISIBIO_2008.frequencies(row) if row else {}
-    means = {o: max(sub[f"site:{o}"].mean(), observed.get(o, 0)) for o in TARGET_ORGANS
-             if f"site:{o}" in sub}
-    organs = [o for o in sorted(means, key=lambda o: -means[o]) if means[o] > 0][:14]
-    fig, ax = subplots(figsize=(max(7, 0.75 * len(organs) + 2), 4.5))
-    width = 0.8 / max(len(hyps), 1)
-    x = np.arange(len(organs))
-    for i, h in enumerate(hyps):
+    frequencies: dict[str, dict[str, dict[str, float]]] = {}
+    patients: dict[str, int] = {}
+    for h in dict.fromkeys(sub["hypothesis"]):
         hs = sub[sub["hypothesis"] == h]
-        n = len(hs)
-        fractions, lows, highs = [], [], []
-        for o in organs:
-            k = int(hs[f"site:{o}"].sum())
-            a, b = proportion_interval(k, n)
-            fractions.append(k / n if n else math.nan)
-            lows.append(a)
-            highs.append(b)
-        frac, lo, hi = np.array(fractions), np.array(lows), np.array(highs)
-        st = _style(h)
-        ax.bar(x + (i - (len(hyps) - 1) / 2) * width, frac, width, color=st["color"],
-               hatch=st["hatch"], edgecolor="black", label=f"{h} (n = {n})",
-               yerr=[frac - lo, hi - frac], capsize=2,
-               error_kw={"elinewidth": 0.8})
-    if observed:
-        ax.scatter(x, [observed.get(o, np.nan) for o in organs], marker="D", color="white",
-                   edgecolor="black", zorder=5, s=30, label="autopsy (diSibio & French 2008)")
-    ax.set_xticks(x, [ORGANS[o].label.split(" (")[0] for o in organs], rotation=45, ha="right",
-                  rotation_mode="anchor")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("fraction of patients with\nmetastases there at autopsy")
-    points = sub["point"].nunique() if "point" in sub else 1
-    pooled = f", {points} design points pooled" if points > 1 else ""
-    ax.set_title(f"{scenario}: site frequencies by hypothesis (95 % intervals{pooled})")
-    ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+        n = patients[h] = len(hs)
+        frequencies[h] = {}
+        for o in TARGET_ORGANS:
+            if f"site:{o}" in hs:
+                k = int(hs[f"site:{o}"].sum())
+                low, high = proportion_interval(k, n)
+                frequencies[h][o] = {"fraction": k / n if n else math.nan, "low": low,
+                                     "high": high}
+    return frequencies, patients
 
 
 def funnel_by_hypothesis_figure(df, scenario: str):
@@ -247,17 +218,15 @@ def funnel_by_hypothesis_figure(df, scenario: str):
     y = np.arange(len(stages))[::-1]
     for i, h in enumerate(hyps):
         hs = sub[sub["hypothesis"] == h]
-        ci = [_mean_ci(hs[f"reached:{s}"].to_numpy(float)) for s in stages]
-        m, lo, hi = (np.array([c[j] for c in ci]) for j in range(3))
-        st = _style(h)
-        ax.barh(y + (i - (len(hyps) - 1) / 2) * height, np.where(m > 0, m, np.nan), height,
-                color=st["color"], hatch=st["hatch"], edgecolor="black", label=h,
-                xerr=[np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)], capsize=2)
+        m, lo, hi = zip(*(_mean_ci(hs[f"reached:{s}"].to_numpy(float)) for s in stages),
+                        strict=True)
+        interval_bars(ax, y + (i - (len(hyps) - 1) / 2) * height, m, lo, hi, height,
+                      hypothesis_style(h, i), h, horizontal=True, log=True)
     ax.set_xscale("log")
     ax.set_yticks(y, [STAGE_LABELS.get(s, s) for s in stages])
     ax.set_xlabel("cells per patient reaching the stage (mean, 95 % interval)")
     ax.set_title(f"{scenario}: the cascade by hypothesis")
-    ax.legend(fontsize=8, frameon=False)
+    legend(ax)
     fig.tight_layout()
     return fig
 
@@ -274,13 +243,14 @@ def response_figure(df, param: str, output: str):
     log_x = bool(numeric and sub[col].min() > 0 and sub[col].max() / sub[col].min() >= 20)
     kind = OUTPUT_KIND.get(output)
     for ax, scen in zip(axes[0], scens, strict=True):
-        for h, g in sub[sub["scenario"] == scen].groupby("hypothesis", sort=False):
+        groups = sub[sub["scenario"] == scen].groupby("hypothesis", sort=False)
+        for i, (h, g) in enumerate(groups):
             xs = sorted(g[col].unique())
             m, lo, hi = zip(*(response_interval(g[g[col] == v][output].to_numpy(float), output)
                               for v in xs), strict=True)
-            st = _style(h)
+            st = hypothesis_style(str(h), i)
             xpos = xs if numeric else list(range(len(xs)))
-            ax.plot(xpos, m, marker=st["marker"], linestyle=LINESTYLES.get(h, "-"),
+            ax.plot(xpos, m, marker=st["marker"], linestyle=st["linestyle"],
                     color=st["color"], label=f"{h} ({len(g) // len(xs)} patients per point)",
                     markerfacecolor="white")
             ax.fill_between(xpos, lo, hi, color=st["color"], alpha=0.15, linewidth=0,
@@ -292,7 +262,7 @@ def response_figure(df, param: str, output: str):
         ax.set_xlabel(_with_log_note(parameter_label(param)) if log_x
                       else parameter_label(param))
         ax.set_title(scen)
-        ax.legend(fontsize=9, frameon=False, loc="upper left")
+        legend(ax, loc="upper left")
     if kind == "fraction":
         axes[0][0].set_ylim(0.0, 1.0)
     elif kind == "count":
@@ -325,8 +295,15 @@ def plot_sweep(folder: str | Path) -> list[Path]:
     for scen in dict.fromkeys(ok["scenario"]):
         primary = manifest["primaries"][scen]
         if any(c.startswith("site:") for c in ok):
-            written += save_both(site_frequency_figure(ok, scen, primary),
-                                 figs / f"site_frequency_{scen}")
+            frequencies, patients = site_frequencies(ok, scen)
+            row = PRIMARY_SITES[primary].disibio_row
+            points = ok[ok["scenario"] == scen]["point"].nunique() if "point" in ok else 1
+            pooled = f", {points} design points pooled" if points > 1 else ""
+            fig = site_frequency_figure(
+                frequencies, DISIBIO_2008.frequencies(row) if row else None,
+                f"{scen}: site frequencies by hypothesis (95 % Wilson intervals{pooled})",
+                patients=patients)
+            written += save_both(fig, figs / f"site_frequency_{scen}")
         if any(c.startswith("reached:") for c in ok):
             written += save_both(funnel_by_hypothesis_figure(ok, scen), figs / f"funnel_{scen}")
     params = [c.removeprefix("param:") for c in ok if c.startswith("param:")]
