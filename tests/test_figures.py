@@ -1,39 +1,32 @@
-"""Figures for slides: every figure is read from its drawn state (texts, bars, bands, pixels),
-not from the code that made it. Each test says what it proves; each failed before the fix
-(issue 11, items 19 and 20)."""
+"""The figures of sim/viz/figures.py and sim/viz/sweep_figures.py, read from their drawn state
+(texts, bars, bands, pixels), not from the code that made them. Each test says what it
+proves; the readability checker they use is in test_viz_readability.py."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from matplotlib.colors import to_rgb
+from matplotlib.container import BarContainer
 
 from sim import analysis
 from sim.analysis import clinical_outcomes
 from sim.biology.anatomy import PRIMARY_SITES
 from sim.biology.reference import DISIBIO_2008
+from sim.biology.stages import STAGE_LABELS
 from sim.config.scenario import load_scenario
 from sim.experiments.replicates import run_replicates
 from sim.experiments.validation import weiss_index
 from sim.viz import figures as plots
 from sim.viz import sweep_figures as sweep_plots
+from tests.test_viz_readability import drawn_texts, small_texts, text_problems
 
 YEAR = 365.25
 HALF_LIFE = "circulation.ctc_half_life_hours"
 HALF_LIVES = (0.25, 0.5, 1.0, 1.7, 2.4, 4.0, 8.0)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _contrast(a, b) -> float:
@@ -103,7 +96,7 @@ def test_km_histogram_separates_relapses_from_censored_patients_and_counts_them(
     assert all(a <= 14.0 < b for a, b, _ in censored)
     assert lower.get_ylabel() == "patients"
     assert [t for t in lower.get_yticklabels() if t.get_text()]
-    assert plots.text_problems(fig) == []
+    assert text_problems(fig) == []
 
 
 # ------------------------------------------------------------------ item 19: sweep responses
@@ -156,17 +149,19 @@ def test_response_figure_has_plain_labels_and_no_overlapping_log_ticks(output):
     do not overlap (before, minor labels such as 3x10^-1 and 4x10^-1 ran into each other),
     and axes and title speak words with units, not scenario keys."""
     fig = sweep_plots.response_figure(_sweep_frame(), HALF_LIFE, output)
-    assert plots.text_problems(fig) == []
+    assert text_problems(fig) == []
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
     assert ax.get_xlabel().startswith("half-life of tumour cells in the blood (hours")
-    labels = [t.get_text() for t in plots.drawn_texts(fig)]
+    labels = [t.get_text() for t in drawn_texts(fig)]
     assert not [t for t in labels if HALF_LIFE in t or output in t]
     shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert "0.25" in shown and "8" in shown and all("times" not in t for t in shown)
 
 
 def test_unknown_keys_get_a_readable_label():
+    """A parameter without a hand-written label is written in words with its unit taken
+    from the key's suffix; an output without one is shown as it is."""
     assert (sweep_plots.parameter_label("colonization.micrometastasis_birth_rate_per_day")
             == "colonization: micrometastasis birth rate (per day)")
     assert sweep_plots.output_label("site:bone") == "site:bone"
@@ -190,7 +185,7 @@ def test_time_course_explains_its_bands_and_labels_every_panel(small_run):
     assert "log scale" in panels[0].get_ylabel()
     notes = " ".join(t.get_text() for t in fig.texts)
     assert "median" in notes and "10th to 90th percentile of patients" in notes
-    assert plots.text_problems(fig) == []
+    assert text_problems(fig) == []
 
 
 # ------------------------------------------------------------------ item 19: Weiss heat map
@@ -235,7 +230,7 @@ def test_weiss_heatmap_numbers_contrast_and_missing_cells_are_marked():
     legend = [t.get_text() for lg in [*fig.legends, ax.get_legend()] if lg
               for t in lg.get_texts()]
     assert "not in the autopsy table" in legend
-    assert plots.text_problems(fig) == []
+    assert text_problems(fig) == []
 
 
 # ------------------------------------------------------------------ every other figure
@@ -247,16 +242,16 @@ def _synthetic_sweep_rows() -> pd.DataFrame:
     for h in ("ewing", "combined"):
         for _ in range(6):
             row = {"scenario": "breast", "hypothesis": h, "status": "ok", "point": 0}
-            row.update({f"reached:{s}": rng.lognormal(10, 1) for s in plots.STAGE_LABELS})
+            row.update({f"reached:{s}": rng.lognormal(10, 1) for s in STAGE_LABELS})
             row.update({f"site:{o}": rng.random() < f for o, f in observed.items()})
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def test_the_other_figures_have_no_overlapping_or_cut_off_text(small_run):
-    """The funnel, site-frequency and observed-vs-simulated figures and the sweep's site and
-    funnel comparisons keep every text inside the figure and apart from other text (long
-    organ names used to run off the bottom edge)."""
+def test_every_figure_has_readable_text(small_run):
+    """Every standard figure keeps every text inside the figure, apart from other text
+    (long organ names used to run off the bottom edge) and at least MIN_FONTSIZE points
+    (legends were 7-8 pt)."""
     observed = DISIBIO_2008.frequencies(PRIMARY_SITES["breast"].disibio_row)
     rows = [{"hypothesis": h, "primary": p, "r2": 0.5, "spearman": 0.6,
              "sites": {o: {"observed": f, "simulated": f, "low": 0.0, "high": 1.0}
@@ -264,36 +259,69 @@ def test_the_other_figures_have_no_overlapping_or_cut_off_text(small_run):
                            PRIMARY_SITES[p].disibio_row).items()}}
             for h in ("ewing", "paget", "combined") for p in ("breast", "colon", "lung")]
     df = _synthetic_sweep_rows()
+    frequencies, patients = sweep_plots.site_frequencies(df, "breast")
+    clinical = clinical_outcomes([_patient(4.8, 9.0)] + [_patient(None, 14.0)] * 9)
+    indices = {p: weiss_index(load_scenario(p)) for p in ("breast", "colon")}
     figures = {
         "funnel": plots.funnel_figure(analysis.funnel(small_run.patients), "Cascade (test)"),
         "sites": plots.site_frequency_figure(
             {"combined": analysis.site_frequency(small_run.patients)}, observed, "Sites"),
         "observed_vs_simulated": plots.observed_vs_simulated_figure(rows),
-        "sweep_sites": sweep_plots.site_frequency_figure(df, "breast", "breast"),
+        "sweep_sites": plots.site_frequency_figure(frequencies, observed, "Sites by hypothesis",
+                                                   patients=patients),
         "sweep_funnel": sweep_plots.funnel_by_hypothesis_figure(df, "breast"),
+        "time_course": plots.timecourse_figure(small_run.patients, "Time course (test)"),
+        "km": plots.km_figure(clinical, "After resection (test)"),
+        "weiss": plots.weiss_heatmap_figure(indices),
+        "response": sweep_plots.response_figure(_sweep_frame(), HALF_LIFE, "died"),
     }
     for name, fig in figures.items():
-        assert plots.text_problems(fig) == [], name
+        assert text_problems(fig) == [], name
+        assert small_texts(fig) == [], name
 
 
-def test_text_problems_finds_overlap_and_cut_off_text():
-    """The checker itself: two texts on the same spot overlap; text past the edge is cut."""
-    fig = plt.figure(figsize=(3, 2))
-    fig.text(0.5, 0.5, "first label")
-    fig.text(0.52, 0.5, "second label")
-    fig.text(0.95, 0.1, "runs off the edge")
-    problems = plots.text_problems(fig)
-    assert any(p.startswith("overlap") for p in problems)
-    assert any(p.startswith("cut off") and "edge" in p for p in problems)
+def test_the_run_and_the_sweep_draw_the_same_site_frequencies():
+    """One site-frequency figure for both callers: the same 12 patients, summarised by the
+    run (sim.analysis.site_frequency) and by the sweep table (site_frequencies), give the
+    same fractions and intervals, hence the same bars and whiskers; the sweep adds the
+    number of patients to the legend. Organs no patient has and the autopsy table does not
+    report are left out; the rest stand most frequent first."""
+    organs = ("liver", "lung", "bone", "brain")
+    has = {"liver": 9, "lung": 4, "bone": 1, "brain": 0}
+    patients = [SimpleNamespace(autopsy_by_organ={o: 1 for o in organs if i < has[o]},
+                                detectable_by_organ={}) for i in range(12)]
+    run = analysis.site_frequency(patients, organs)
+    df = pd.DataFrame([{"scenario": "s", "hypothesis": "paget", "status": "ok",
+                        **{f"site:{o}": bool(p.autopsy_by_organ.get(o)) for o in organs}}
+                       for p in patients])
+    sweep, counts = sweep_plots.site_frequencies(df, "s")
+    assert counts == {"paget": 12}
+    for o in organs:
+        assert sweep["paget"][o] == pytest.approx(
+            {k: run[o][k] for k in ("fraction", "low", "high")})
+
+    def bars(fig):
+        ax = fig.axes[0]
+        bar = next(c for c in ax.containers if isinstance(c, BarContainer))
+        whiskers = bar.errorbar.lines[2][0].get_segments()
+        return ([t.get_text() for t in ax.get_xticklabels()],
+                [p.get_height() for p in bar.patches],
+                [(s[0][1], s[1][1]) for s in whiskers], ax.get_legend().get_texts())
+
+    names_run, heights_run, ci_run, _ = bars(plots.site_frequency_figure({"paget": run}))
+    names_sw, heights_sw, ci_sw, legend = bars(plots.site_frequency_figure(
+        sweep, patients=counts))
+    assert names_run == names_sw == ["liver", "lung", "bone"]
+    assert heights_run == pytest.approx(heights_sw)
+    assert heights_sw == pytest.approx([9 / 12, 4 / 12, 1 / 12])
+    assert np.allclose(ci_run, ci_sw)
+    assert [t.get_text() for t in legend] == ["paget (n = 12)"]
 
 
 def test_survival_band_does_not_collapse_at_the_last_censoring():
     """Review of issue 11: with every patient censored, the band's lower edge fell to 0 at
-    the last time point (nobody followed beyond it); it now keeps the previous interval."""
-    from sim.analysis import clinical_outcomes
-    from sim.config.scenario import load_scenario
-    from sim.experiments.replicates import run_replicates
-
+    the last time point (nobody followed beyond it); it now keeps the previous interval.
+    (It tests sim.analysis, not a figure: it belongs with the analysis tests.)"""
     sc = load_scenario("clinical/breast_resection_at_diagnosis",
                        ["simulation.horizon_days=900", "simulation.dt_days=5"])
     c = clinical_outcomes(run_replicates(sc, 5, 1, progress=False).patients)
