@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from sim.biology.anatomy import (
-    ENTRIES,
+    ENTRY_POINTS,
     ORGAN_KEYS,
     ORGANS,
     PRIMARY_SITES,
@@ -166,4 +166,4 @@ def test_every_primary_site_drains_somewhere_valid():
         assert set(site.venous_drainage) <= {"caval", "portal", "pulmonary_vein", "vertebral"}
         assert set(site.contiguous) <= set(TARGET_ORGANS)
     for organ in TARGET_ORGANS:
-        assert metastasis_entry(organ) in ENTRIES
+        assert metastasis_entry(organ) in ENTRY_POINTS

@@ -40,6 +40,7 @@ from typing import Literal
 import numpy as np
 
 from .reference import ICRP89_FLOW
+from .units import step_probability
 
 Sex = Literal["female", "male"]
 
@@ -154,8 +155,53 @@ def flow_fractions(sex: Sex) -> dict[str, float]:
 # --------------------------------------------------------------------------------------
 
 ROUTES: tuple[str, ...] = ("blood", "lymph", "cavity", "contiguous")
-VENOUS_ENTRIES: tuple[str, ...] = ("caval", "portal", "pulmonary_vein", "vertebral")
-CAVITIES: tuple[str, ...] = ("peritoneal", "pleural")
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """A place where cells enter the circulation chain.
+
+    ``route``: the route it belongs to (:data:`ROUTES`); ``from_primary``: a primary tumour's
+    invading cells can enter here (metastases also shed into ``lymph_distant`` and
+    ``thoracic_duct``); ``injectable``: an experiment can inject cells here.
+    """
+
+    name: str
+    route: str
+    from_primary: bool
+    injectable: bool
+    description: str
+
+
+#: Every entry point of the chain, in the chain's order (one registry; the lists below and
+#: the scenario schema are derived from it, and draws over entries follow this order).
+ENTRY_POINTS: Mapping[str, EntryPoint] = MappingProxyType({e.name: e for e in (
+    EntryPoint("caval", "blood", True, True, "the caval veins, to the right heart and lungs"),
+    EntryPoint("portal", "blood", True, True, "the portal vein, to the liver"),
+    EntryPoint("pulmonary_vein", "blood", True, True,
+               "the pulmonary veins, to the left heart and the arteries"),
+    EntryPoint("vertebral", "blood", True, True, "Batson's vertebral venous plexus, to the spine"),
+    EntryPoint("lymph", "lymph", True, True, "the lymph vessels, to the regional nodes"),
+    EntryPoint("lymph_distant", "lymph", False, False,
+               "lymph leaving the regional nodes, to the distant nodes"),
+    EntryPoint("thoracic_duct", "lymph", False, False,
+               "the thoracic duct, emptying into the caval veins"),
+    EntryPoint("peritoneal", "cavity", True, True, "the peritoneal cavity"),
+    EntryPoint("pleural", "cavity", True, True, "the pleural cavity"),
+    EntryPoint("contiguous", "contiguous", True, False, "direct growth into neighbouring organs"),
+)})
+
+
+def _entries(**match: object) -> tuple[str, ...]:
+    return tuple(e.name for e in ENTRY_POINTS.values()
+                 if all(getattr(e, k) == v for k, v in match.items()))
+
+
+#: Blood entries (the venous outflows), cavities, entries a primary uses, injection sites.
+VENOUS_ENTRIES: tuple[str, ...] = _entries(route="blood")
+CAVITIES: tuple[str, ...] = _entries(route="cavity")
+PRIMARY_ENTRIES: tuple[str, ...] = _entries(from_primary=True)
+INJECTION_ENTRIES: tuple[str, ...] = _entries(injectable=True)
 
 
 @dataclass(frozen=True)
@@ -276,12 +322,6 @@ def metastasis_entry(organ: str) -> str:
 
 Delivery = Literal["anatomical", "uniform"]
 DEATH_STATES: tuple[str, ...] = ("death:blood", "death:lymph", "death:cavity")
-
-#: Entry states a cohort can start from.
-ENTRIES: tuple[str, ...] = (
-    "caval", "portal", "pulmonary_vein", "vertebral", "lymph", "lymph_distant",
-    "thoracic_duct", "peritoneal", "pleural",
-)
 
 
 @dataclass(frozen=True)
@@ -424,8 +464,7 @@ def build_chain(params: TransitParameters, sex: Sex, delivery: Delivery = "anato
     """
     flows = flow_fractions(sex)
     organs = [k for k in ORGAN_KEYS if sex == "female" or k != "ovary"]
-    conduits = ["caval", "portal", "pulmonary_vein", "vertebral", "lymph", "lymph_distant",
-                "thoracic_duct", "peritoneal", "pleural", "contiguous"]
+    conduits = list(ENTRY_POINTS)
     transient = conduits + [_bed(o) for o in organs] + ["bed:pulmonary"]
     absorbing = [f"arrest:{o}" for o in ORGAN_KEYS] + list(DEATH_STATES)
     ti = {s: i for i, s in enumerate(transient)}
@@ -520,4 +559,4 @@ def death_probability_per_pass(ctc_half_life_hours: float, pass_time_minutes: fl
     takes ``pass_time_minutes``. ``p = 1 - exp(-rate * pass_time)``.
     """
     rate_per_minute = np.log(2.0) / (ctc_half_life_hours * 60.0)
-    return float(1.0 - np.exp(-rate_per_minute * pass_time_minutes))
+    return step_probability(rate_per_minute, pass_time_minutes)

@@ -13,14 +13,17 @@ from functools import lru_cache
 import numpy as np
 
 from ..config.scenario import Scenario
-from .anatomy import CirculationChain, TransitParameters, build_chain, death_probability_per_pass
+from .anatomy import (
+    PRIMARY_ENTRIES,
+    CirculationChain,
+    TransitParameters,
+    build_chain,
+    death_probability_per_pass,
+)
 from .units import scale_probability
 
 BEDS_PER_CIRCUIT = 2
 
-#: Entry points of the chain reached from a primary, in a fixed order.
-PRIMARY_ENTRIES: tuple[str, ...] = ("caval", "portal", "pulmonary_vein", "vertebral", "lymph",
-                                    "peritoneal", "pleural", "contiguous")
 
 
 def route_tables(scenario: Scenario) -> dict[str, dict[str, float]]:

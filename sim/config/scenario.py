@@ -22,7 +22,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..biology.anatomy import CAVITIES, PRIMARY_SITES, ROUTES, TARGET_ORGANS, VENOUS_ENTRIES, Sex
+from ..biology.anatomy import (
+    CAVITIES,
+    INJECTION_ENTRIES,
+    PRIMARY_SITES,
+    ROUTES,
+    TARGET_ORGANS,
+    VENOUS_ENTRIES,
+    Sex,
+)
 from ..biology.units import diameter_to_cells
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -273,8 +281,6 @@ class Tropism(_Section):
     affinity_uniform_delivery: dict[OrganKey, NonNegativeFloat] = Field(default_factory=dict)
 
 
-INJECTION_ENTRIES = ("caval", "portal", "pulmonary_vein", "vertebral", "lymph", "peritoneal",
-                     "pleural")
 
 
 class Injection(_Section):

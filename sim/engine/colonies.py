@@ -1,0 +1,191 @@
+"""Metastatic colonies: founding, growth, the angiogenic switch, detection and killing.
+
+A colony starts from one unit (a cell or a cluster) and is a micrometastasis growing by a
+birth-death process until it dies out or reaches the avascular limit (Folkman's 2-3 mm); there
+it waits in angiogenic dormancy until the angiogenic switch, after which it is a vascularised
+macrometastasis growing by Gompertz and shedding cells of its own. A colony is detected when
+it reaches the imaging threshold, whatever its phase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..biology.cascade import angiogenic_switch, birth_death, gompertz
+from ..biology.stages import Phase
+from ..biology.units import diameter_to_cells, step_probability
+from .agents import Colony
+from .cohorts import MAX_UNITS, SimulationLimitError
+from .ledger import Ledger
+
+if TYPE_CHECKING:  # pragma: no cover
+    import mesa
+
+    from ..config.scenario import Scenario
+
+
+class Colonies:
+    """The live colonies of one patient (iterable, in order of founding)."""
+
+    def __init__(self, model: mesa.Model, scenario: Scenario, ledger: Ledger, dt_days: float,
+                 max_units: int = MAX_UNITS):
+        col = scenario.colonization
+        self.model = model
+        self.ledger = ledger
+        self.col = col
+        self.dt = dt_days
+        self.max_units = max_units
+        self.detectable_cells = diameter_to_cells(col.detectable_diameter_mm)
+        self.autopsy_cells = diameter_to_cells(col.autopsy_detectable_diameter_mm)
+        self.avascular_limit_cells = diameter_to_cells(col.avascular_diameter_mm)
+        self.p_switch = step_probability(col.angiogenic_switch_rate_per_day, dt_days)
+        #: End of the step in which the first colony became detectable (None: none yet).
+        self.first_detectable_day: float | None = None
+        self._live: list[Colony] = []
+
+    def __iter__(self) -> Iterator[Colony]:
+        return iter(self._live)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    # ---------------------------------------------------------------- founding and growth
+    def found(self, organ: int, clone: int, cluster_size: int, n: int, origin: str,
+              day: float) -> None:
+        """``n`` units of ``cluster_size`` cells start to proliferate in ``organ``."""
+        if len(self._live) + n > self.max_units:
+            raise SimulationLimitError(
+                f"more than {self.max_units:,} colonies; the colonisation parameters "
+                "(colonization.proliferation_rate_per_day, awakening_rate_per_day) are too "
+                "high for this shedding rate")
+        self.ledger.founded_colonies(organ, n, cluster_size)
+        for _ in range(n):
+            colony = Colony(self.model, organ, clone, cluster_size, day)
+            colony.origin = origin
+            self._live.append(colony)
+
+    def advance(self, rng: np.random.Generator, growth_multiplier: float, day: float,
+                step_end_day: float) -> list[Colony]:
+        """Grow every colony by one step (each moves at most one phase); returns the
+        colonies that became detectable in this step, in order."""
+        if not self._live:
+            return []
+        col, dt = self.col, self.dt
+        micro = [c for c in self._live if c.phase is Phase.MICRO]
+        waiting = [c for c in self._live if c.phase is Phase.AVASCULAR_LIMIT]
+        macro = [c for c in self._live if c.phase is Phase.MACRO]
+        if micro:
+            sizes = np.fromiter((int(c.cells) for c in micro), dtype=np.int64, count=len(micro))
+            new = birth_death(rng, sizes, col.micrometastasis_birth_rate_per_day
+                              * growth_multiplier, col.micrometastasis_death_rate_per_day, dt)
+            for c, n in zip(micro, new.tolist(), strict=True):
+                if n == 0:
+                    self.ledger.lose("micrometastasis", c.founders)
+                    c.cells = 0.0
+                elif n >= self.avascular_limit_cells:
+                    c.cells = self.avascular_limit_cells
+                    c.phase = Phase.AVASCULAR_LIMIT
+                else:
+                    c.cells = float(n)
+        if waiting:
+            switch = angiogenic_switch(rng, len(waiting), self.p_switch)
+            for c, s in zip(waiting, switch.tolist(), strict=True):
+                if s:
+                    c.phase = Phase.MACRO
+                    c.switched_day = day
+                    self.ledger.switched_colony(c.founders)
+        if macro:
+            cells = np.fromiter((c.cells for c in macro), dtype=float, count=len(macro))
+            grown = np.asarray(gompertz(cells, col.macrometastasis_gompertz_rate_per_day
+                                        * growth_multiplier,
+                                        col.macrometastasis_carrying_capacity_cells, dt))
+            for c, n in zip(macro, grown.tolist(), strict=True):
+                c.cells = n
+        detected: list[Colony] = []
+        keep: list[Colony] = []
+        for c in self._live:
+            if c.cells > 0:
+                keep.append(c)
+                # By size, whatever the phase (the imaging threshold may lie below the
+                # avascular limit).
+                if c.detected_day is None and c.cells >= self.detectable_cells:
+                    c.detected_day = step_end_day
+                    detected.append(c)
+                    if self.first_detectable_day is None:
+                        self.first_detectable_day = step_end_day
+            else:
+                c.remove()
+        self._live = keep
+        return detected
+
+    def thin(self, rng: np.random.Generator, micro_rate_per_day: float = 0.0,
+             macro_rate_per_day: float = 0.0, organ: int | None = None,
+             fraction: float | None = None, detectable_only: bool = False) -> float:
+        """Kill cells of the colonies (all, or one organ's, or the detectable ones): each
+        cell with the step probability of the phase's kill rate, or with ``fraction``.
+        Small colonies (< 10^9 cells) by a binomial draw per colony, large ones by the
+        expected fraction (log-kill). Returns the cells killed."""
+        killed_cells = 0.0
+        keep = []
+        for c in self._live:
+            if (organ is not None and c.organ != organ) or \
+                    (detectable_only and c.cells < self.detectable_cells):
+                keep.append(c)
+                continue
+            before = c.cells
+            if fraction is not None:
+                p = fraction
+            else:
+                rate = macro_rate_per_day if c.phase is Phase.MACRO else micro_rate_per_day
+                p = step_probability(rate, self.dt)
+            if p > 0:
+                if c.cells < 1e9:
+                    c.cells = float(rng.binomial(int(c.cells), 1.0 - p))
+                else:
+                    c.cells = c.cells * (1.0 - p)
+                    if c.cells < 1.0:
+                        c.cells = 0.0
+            killed_cells += before - c.cells
+            if c.cells >= 1.0:
+                if c.phase is not Phase.MACRO and c.cells < self.avascular_limit_cells:
+                    c.phase = Phase.MICRO
+                keep.append(c)
+            else:
+                stage = "macrometastasis" if c.phase is Phase.MACRO else "micrometastasis"
+                self.ledger.lose(stage, c.founders)
+                c.remove()
+        self._live = keep
+        return killed_cells
+
+    # ---------------------------------------------------------------- reading
+    def in_phase(self, phase: Phase) -> list[Colony]:
+        return [c for c in self._live if c.phase is phase]
+
+    def count(self, macro: bool) -> int:
+        """Macrometastases (``macro``) or colonies not yet vascularised."""
+        return sum(1 for c in self._live if (c.phase is Phase.MACRO) == macro)
+
+    def at_least(self, cells: float) -> list[Colony]:
+        return [c for c in self._live if c.cells >= cells]
+
+    def burden_cells(self) -> float:
+        return float(sum(c.cells for c in self._live))
+
+    def founders(self, macro: bool) -> int:
+        """Cells that founded the live macrometastases (``macro``) or the others."""
+        return sum(c.founders for c in self._live if (c.phase is Phase.MACRO) == macro)
+
+    def by_organ(self, n_organs: int, min_cells: float = 0.0, cells: bool = False) -> np.ndarray:
+        """Per organ: the number of colonies of at least ``min_cells`` (or, with ``cells``,
+        their cells)."""
+        out = np.zeros(n_organs, dtype=float if cells else np.int64)
+        for c in self._live:
+            if c.cells >= min_cells:
+                out[c.organ] += c.cells if cells else 1
+        return out
+
+
+__all__ = ["Colonies"]
