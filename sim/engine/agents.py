@@ -62,6 +62,12 @@ class PrimaryTumour(mesa.Agent):
     def diameter_mm(self) -> float:
         return cells_to_diameter_mm(self.cells)
 
+    def resect(self, fraction_removed: float) -> float:
+        """Remove ``fraction_removed`` of the tumour (1: all of it); returns the cells before."""
+        before = self.cells
+        self.cells = 0.0 if fraction_removed >= 1.0 else self.cells * (1.0 - fraction_removed)
+        return before
+
     def grow(self, dt_days: float) -> None:
         if self.cells <= 0.0:
             return

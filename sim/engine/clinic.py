@@ -99,10 +99,7 @@ class Clinic:
         m = self.model
         label = it.name or it.kind
         if it.kind == "resection":
-            before = m.primary.cells
-            m.primary.cells *= 1.0 - it.fraction_removed
-            if it.fraction_removed >= 1.0:
-                m.primary.cells = 0.0
+            before = m.primary.resect(it.fraction_removed)
             if self.resection_day is None:
                 self.resection_day = day
             self.log(day, "resection", detail=f"{label}: {before:.3g} cells, "
