@@ -36,30 +36,14 @@ from dataclasses import dataclass, field
 import solara
 from solara.toestand import Singleton
 
-from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS, Stage
+from ..biology.stages import FUNNEL_STAGES, STAGE_EXPLANATIONS, STAGE_LABELS
 from ..config.bundled import list_scenarios, scenario_dir
 from ..config.scenario import HYPOTHESES, ScenarioError, load_scenario
 from ..engine.model import MetastasisModel
+from ..engine.results import detectable_metastases, dormant_cells, metastatic_burden_cells
 from ..viz.bodymap import state_of
 from ..viz.svg import body_map_svg, funnel_svg, timecourse_svg
 
-EXPLANATIONS = {
-    "detachment": "Cells let go of their neighbours and leave the tumour, alone or in small "
-                  "clumps. A tumour of one gram sheds millions of cells a day.",
-    "invasion": "To reach a vessel, a cell must cut through the wall around the tumour. "
-                "Many die trying.",
-    "transit": "In the blood or lymph, cells are battered by flow and attacked by immune "
-               "cells. Most die within hours.",
-    "arrest": "Survivors get stuck in the first narrow capillaries they meet: the lungs for "
-              "most organs, the liver for the gut (its blood goes through the portal vein).",
-    "extravasation": "A stuck cell squeezes out of the vessel into the organ. This step is "
-                     "surprisingly easy: most cells manage it.",
-    "dormancy": "Out in a foreign organ, most cells die. Some fall asleep (dormancy) and can "
-                "wait there for years.",
-    "micrometastasis": "A few cells start to divide. Most of these tiny colonies still die out.",
-    "macrometastasis": "A colony that recruits its own blood vessels (the angiogenic switch) "
-                       "can grow into a metastasis you can see on a scan.",
-}
 HYPOTHESIS_TEXT = {
     "ewing": "Ewing (1928): only the plumbing matters. Cells land where the blood carries "
              "them, and every organ is equally good soil.",
@@ -142,9 +126,9 @@ class Course:
     def record(self) -> None:
         m = self.model
         self.history.append({"day": m.day, "primary": m.primary.cells,
-                             "metastases": sum(c.cells for c in m.colonies),
+                             "metastases": metastatic_burden_cells(m),
                              "colonies": len(m.colonies),
-                             "dormant": sum(c.count for c in m.cohorts[Stage.DORMANT])})
+                             "dormant": dormant_cells(m)})
 
     def advance(self, days: float) -> None:
         target = self.model.day + days
@@ -424,7 +408,7 @@ def _status(c: Course) -> str:
     status = "died (lethal tumour burden)" if m.died else (
         "running" if m.running else "end of the course")
     return (f"{c.hypothesis}: day {m.day:.0f}, {len(m.colonies)} colonies, "
-            f"{sum(1 for x in m.colonies if x.cells >= m.detectable_cells)} detectable; {status}")
+            f"{detectable_metastases(m)} detectable; {status}")
 
 
 @solara.component
@@ -475,4 +459,4 @@ def Page():
     with solara.Details("What happens at each step", expand=True):
         for s in FUNNEL_STAGES:
             solara.HTML(tag="p", unsafe_innerHTML=f"<b>{STAGE_LABELS[s].capitalize()}.</b> "
-                                                  f"{EXPLANATIONS[s]}")
+                                                  f"{STAGE_EXPLANATIONS[s]}")

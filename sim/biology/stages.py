@@ -50,20 +50,23 @@ STAGE_LABELS: dict[str, str] = {
     "macrometastasis": "angiogenic switch (macro)",
 }
 
-#: What happens at each funnel stage, in plain words (for the app and ``metasim params``).
+#: What happens at each funnel stage, in plain words (the classroom app).
 STAGE_EXPLANATIONS: dict[str, str] = {
-    "detachment": "Cells break away from the primary tumour.",
-    "invasion": "They push through the tissue around the tumour (the stroma) into a blood "
-                "vessel, a lymph vessel or a body cavity.",
-    "transit": "They travel in the blood, the lymph or the cavity fluid; most die on the way.",
-    "arrest": "A cell gets stuck in the small vessels of an organ, a lymph node or on a "
-              "cavity's lining.",
-    "extravasation": "It squeezes out of the vessel into the organ's tissue, where it sits "
-                     "alone.",
-    "dormancy": "Many such cells fall asleep: alive, not dividing, sometimes for years.",
-    "micrometastasis": "A cell starts dividing and founds a tiny colony, too small to see.",
-    "macrometastasis": "The colony grows its own blood vessels (the angiogenic switch) and "
-                       "can grow into a metastasis a scan can find.",
+    "detachment": "Cells let go of their neighbours and leave the tumour, alone or in small "
+                  "clumps. A tumour of one gram sheds millions of cells a day.",
+    "invasion": "To reach a vessel, a cell must cut through the wall around the tumour. "
+                "Many die trying.",
+    "transit": "In the blood or lymph, cells are battered by flow and attacked by immune "
+               "cells. Most die within hours.",
+    "arrest": "Survivors get stuck in the first narrow capillaries they meet: the lungs for "
+              "most organs, the liver for the gut (its blood goes through the portal vein).",
+    "extravasation": "A stuck cell squeezes out of the vessel into the organ. This step is "
+                     "surprisingly easy: most cells manage it.",
+    "dormancy": "Out in a foreign organ, most cells die. Some fall asleep (dormancy) and can "
+                "wait there for years.",
+    "micrometastasis": "A few cells start to divide. Most of these tiny colonies still die out.",
+    "macrometastasis": "A colony that recruits its own blood vessels (the angiogenic switch) "
+                       "can grow into a metastasis you can see on a scan.",
 }
 
 __all__ = ["FUNNEL_INDEX", "FUNNEL_STAGES", "LODGED_STAGES", "STAGE_EXPLANATIONS",
