@@ -95,11 +95,15 @@ class CellCohort(mesa.Agent):
         Index into ``sim.biology.anatomy.ORGAN_KEYS`` (-1 while detached).
     entry : str | None
         For detached cohorts shed by a metastasis: the chain entry they use.
+    row : int
+        Row of the cohort's (organ, clone, unit kind) in the outcome tables of
+        :class:`~sim.engine.cohorts.LodgedCells`.
     """
 
     def __init__(self, model: MetastasisModel, count: int, cluster_size: int, clone: int,
-                 stage: Stage, organ: int = -1, entry: str | None = None):
+                 stage: Stage, organ: int = -1, entry: str | None = None, row: int = 0):
         super().__init__(model)
+        self.row = row
         self.count = int(count)
         self.cluster_size = int(cluster_size)
         self.clone = clone

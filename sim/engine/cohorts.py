@@ -70,8 +70,8 @@ class CohortStore(ABC):
 
     def _new(self, stage: Stage, organ: int, clone: int, cluster_size: int, count: int,
              entry: str | None) -> CellCohort:
-        c = CellCohort(self.model, count, cluster_size, clone, stage, organ, entry)
-        c.row = self.row(organ, clone, cluster_size)
+        c = CellCohort(self.model, count, cluster_size, clone, stage, organ, entry,
+                       self.row(organ, clone, cluster_size))
         self._by_stage[stage].append(c)
         return c
 
