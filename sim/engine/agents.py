@@ -134,7 +134,7 @@ class Colony(mesa.Agent):
     """
 
     def __init__(self, model: MetastasisModel, organ: int, clone: int, founders: int,
-                 day: float):
+                 day: float, origin: str = "solitary"):
         super().__init__(model)
         self.organ = organ
         self.clone = clone
@@ -146,7 +146,7 @@ class Colony(mesa.Agent):
         self.detected_day: float | None = None
         #: "solitary" (a lodged cell that went straight to proliferation) or "dormant" (a
         #: cell that woke from dormancy).
-        self.origin = "solitary"
+        self.origin = origin
 
     @property
     def mass_g(self) -> float:

@@ -63,9 +63,7 @@ class Colonies:
                 "high for this shedding rate")
         self.ledger.founded_colonies(organ, n, cluster_size)
         for _ in range(n):
-            colony = Colony(self.model, organ, clone, cluster_size, day)
-            colony.origin = origin
-            self._live.append(colony)
+            self._live.append(Colony(self.model, organ, clone, cluster_size, day, origin))
 
     def advance(self, rng: np.random.Generator, growth_multiplier: float, day: float,
                 step_end_day: float) -> list[Colony]:
