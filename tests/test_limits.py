@@ -16,8 +16,9 @@ from sim.apps.cli import main
 from sim.config.scenario import MAX_STEPS, ScenarioError, load_scenario
 from sim.engine.model import simulate
 from sim.experiments import limits
+from sim.experiments.executors import resolve_workers
 from sim.experiments.limits import RunTooLargeError, check_run, estimate_patient
-from sim.experiments.replicates import RunResult, resolve_workers, run_replicates
+from sim.experiments.replicates import RunResult, run_replicates
 from sim.io.outputs import PatientFiles
 
 SMALL = str(Path(__file__).resolve().parent / "data" / "small.toml")
@@ -164,7 +165,7 @@ def test_a_single_long_patient_gets_a_progress_bar_over_days(monkeypatch):
 def test_workers_are_bounded_by_the_cores(monkeypatch):
     """Item 8: --workers had no upper bound (12 workers on 2 cores: 2.7 GB); more workers
     than cores are refused unless --oversubscribe."""
-    monkeypatch.setattr("sim.experiments.replicates.available_cores", lambda: 2)
+    monkeypatch.setattr("sim.experiments.executors.available_cores", lambda: 2)
     assert resolve_workers(None) == 2 and resolve_workers(1) == 1
     with pytest.raises(RunTooLargeError, match="this machine has 2 core"):
         resolve_workers(12)

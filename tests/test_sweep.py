@@ -18,16 +18,9 @@ from click.testing import CliRunner
 
 from sim.apps.cli import main
 from sim.config.scenario import ScenarioError
+from sim.experiments.design import Design, ParameterSpec, design_points
 from sim.experiments.sensitivity import Problem, analyse, sample
-from sim.experiments.sweep import (
-    ParameterSpec,
-    ResultStore,
-    build_design,
-    collect,
-    design_points,
-    load_experiment,
-    sweep,
-)
+from sim.experiments.sweep import ResultStore, build_design, collect, load_experiment, sweep
 
 from .conftest import DATA
 
@@ -68,8 +61,6 @@ def test_design_is_built_before_running_with_common_random_numbers(tmp_path):
 
 
 def test_random_and_latin_hypercube_designs_respect_ranges_and_scales():
-    from sim.experiments.sweep import Design
-
     d = Design(kind="latin_hypercube", samples=20, parameters={
         "a": ParameterSpec(low=1e-3, high=1e1, scale="log"),
         "b": ParameterSpec(low=0.0, high=1.0)})

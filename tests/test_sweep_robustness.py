@@ -23,6 +23,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import sim.experiments.design as design_mod
+import sim.experiments.store as store_mod
 import sim.experiments.sweep as sweep_mod
 from sim.apps.cli import main
 from sim.config.scenario import ScenarioError
@@ -270,9 +272,9 @@ def test_a_design_too_large_for_memory_says_how_much_it_needs(tmp_path):
     """The memory check names the points, the memory needed and the memory available."""
     loaded = load_experiment(_experiment(tmp_path, TINY))
     with pytest.raises(SweepError, match=r"holding its 5,000 points needs ~2 MB, and 1 MB"):
-        sweep_mod.check_design_size(loaded, 5000, memory_bytes=2_000_000,
+        design_mod.check_design_size(loaded, 5000, memory_bytes=2_000_000,
                                     memory_limit=1_000_000)
-    assert sweep_mod.check_design_size(loaded, 5000, memory_bytes=10) == 15_000
+    assert design_mod.check_design_size(loaded, 5000, memory_bytes=10) == 15_000
 
 
 def test_tables_are_streamed_chunk_by_chunk(tmp_path):
@@ -575,7 +577,7 @@ def test_a_write_error_during_the_sweep_is_one_clear_message(tmp_path, monkeypat
     """A disk that fills up mid-sweep ends with one message naming the file and the cause
     and pointing to --resume (status 2), the runs written before kept (the old sweep ended
     in an OSError traceback)."""
-    real = sweep_mod._atomic_write
+    real = store_mod._atomic_write
     written = []
 
     def full_disk(path: Path, text: str) -> None:
@@ -585,7 +587,7 @@ def test_a_write_error_during_the_sweep_is_one_clear_message(tmp_path, monkeypat
         if path.parent.name == "runs":
             written.append(path)
 
-    monkeypatch.setattr(sweep_mod, "_atomic_write", full_disk)
+    monkeypatch.setattr(store_mod, "_atomic_write", full_disk)
     exp = _experiment(tmp_path, TINY)
     out = tmp_path / "o"
     res = CliRunner().invoke(main, ["sweep", str(exp), "--out", str(out), "--executor",

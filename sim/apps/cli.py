@@ -17,15 +17,9 @@ from ..biology.anatomy import PRIMARY_SITES
 from ..config.bundled import list_scenarios
 from ..config.scenario import HYPOTHESES, Scenario, ScenarioError, load_scenario
 from ..engine.model import SimulationLimitError
+from ..experiments.executors import EXECUTORS, WorkerError, local_executor, resolve_workers
 from ..experiments.limits import TIMESERIES_KEPT, WARN_SECONDS, RunTooLargeError, check_run
-from ..experiments.replicates import (
-    WorkerError,
-    compare,
-    process_mapper,
-    resolve_workers,
-    run_replicates,
-    shared_mapper,
-)
+from ..experiments.replicates import compare, run_replicates
 from ..io.outputs import (
     Destination,
     OutputError,
@@ -212,7 +206,7 @@ def run(scenario: str, hypothesis: str | None, overrides: tuple[str, ...], seed:
     dest = _destination(out, Path("out") / Path(scenario).stem)
     with staged(dest) as stage:
         files = PatientFiles(stage)
-        result = run_replicates(sc, progress=progress, mapper=process_mapper(w),
+        result = run_replicates(sc, progress=progress, executor=local_executor(w),
                                 on_patient=files, keep_timeseries=TIMESERIES_KEPT)
         summ = write_run(stage, result, files=files)
     _say_replaced(dest)
@@ -253,9 +247,9 @@ def compare_cmd(scenario: str, hypotheses: str, overrides: tuple[str, ...], seed
 def _compare_into(dest: Destination, sc: Scenario, names: list[str], progress: bool | None,
                   workers: int) -> dict:
     """Run the hypotheses into a staged folder, each patient's rows written as it ends."""
-    with staged(dest) as stage, shared_mapper(workers) as mapper:
+    with staged(dest) as stage, local_executor(workers) as executor:
         files = {h: PatientFiles(stage / h) for h in names}
-        runs = compare(sc, names, progress=progress, mapper=mapper,
+        runs = compare(sc, names, progress=progress, executor=executor,
                        on_patient=files, keep_timeseries=TIMESERIES_KEPT)
         return write_comparison(stage, runs, files=files)
 
@@ -300,10 +294,10 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
     dest = _destination(out, Path("out/validation"))
     rows: list[dict] = []
     indices: dict[str, dict[str, float]] = {}
-    with staged(dest) as stage, shared_mapper(w) as mapper:
+    with staged(dest) as stage, local_executor(w) as executor:
         for sc in scenarios_.values():
             indices[sc.primary.site] = weiss_index(sc)
-            runs = compare(sc, hyps, progress=progress, mapper=mapper)
+            runs = compare(sc, hyps, progress=progress, executor=executor)
             rows.extend(score(r) for r in runs.values())
         write_validation(stage, rows, indices)
     _say_replaced(dest)
@@ -372,9 +366,9 @@ def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: in
                    f"interval{(' (' + ', '.join(out) + ')') if out else ''}, max |z| "
                    f"{entry['max_z']:.2f}, {entry['wall_time_s']:.0f} s", err=True)
 
-    with shared_mapper(workers) as mapper:
+    with local_executor(workers) as executor:
         cal = fit(sc, delivery, replicates=replicates, max_iterations=iterations, seed=seed,
-                  confidence=confidence, start=start, progress=progress, mapper=mapper,
+                  confidence=confidence, start=start, progress=progress, executor=executor,
                   report=report)
     click.echo(format_fit(cal))
     if target is not None:
@@ -387,7 +381,7 @@ def calibrate(scenario: str, delivery: str, overrides: tuple[str, ...], seed: in
 
 
 _executor_opts = [
-    click.option("--executor", type=click.Choice(["serial", "processes", "dask"]),
+    click.option("--executor", type=click.Choice(list(EXECUTORS)),
                  default="processes", show_default=True,
                  help="Who runs the patients; results do not depend on it."),
     click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -610,13 +604,12 @@ def _wait_child(child, stop: list[int], grace_s: float = 5.0) -> int:
 def animate_cmd(scenario: str, out: Path, overrides: tuple[str, ...], seed: int | None,
                 frames: int, fps: int) -> None:
     """The body map over one simulated course, as an animation for slides."""
+    from ..experiments.seeds import resolve_seed
     from ..viz.animate import AnimationError, animate
 
     sc = _load(scenario, overrides, None, None)
     try:
-        path = animate(sc, out, seed if seed is not None else
-                       (1 if sc.simulation.seed is None else sc.simulation.seed),
-                       frames, fps)
+        path = animate(sc, out, resolve_seed(sc, seed, unset=1)[0], frames, fps)
     except AnimationError as e:
         raise _Fail(str(e)) from None
     click.echo(f"Wrote {path} ({frames} frames)")

@@ -30,7 +30,7 @@ import os
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -47,9 +47,10 @@ from ..biology.soil import MIN_DELIVERED_FRACTION, derived_affinities
 from ..biology.soil import poisson_intensity as _intensity
 from ..biology.soil import smoothed_frequency as _smoothed
 from ..config.scenario import Scenario, ScenarioError, make_scenario, read_text_file
-from ..engine.results import PatientResult
 from ..io.outputs import OutputError
-from .replicates import resolve_seed, run_replicates
+from .executors import Executor, SerialExecutor
+from .replicates import run_replicates
+from .seeds import resolve_seed
 
 #: Range the fitted (absolute) affinities may take: an organ the table never reports still
 #: gets a finite hazard, and the multiplicative update can move away from either bound.
@@ -141,7 +142,7 @@ def _for_delivery(scenario: Scenario, delivery: str, affinities: dict[str, float
 def calibrate(scenario: Scenario, delivery: str = "anatomical", *, replicates: int = 40,
               max_iterations: int = 8, seed: int | None = None, confidence: float = 0.95,
               gain: float = 1.0, start: str = "weiss", progress: bool | None = None,
-              mapper: Callable[..., Iterable[PatientResult]] | None = None,
+              executor: Executor | None = None,
               report: Callable[[dict[str, Any]], None] | None = None) -> Calibration:
     """Fit the scenario primary's affinities under ``delivery`` to its autopsy row.
 
@@ -159,6 +160,9 @@ def calibrate(scenario: Scenario, delivery: str = "anatomical", *, replicates: i
     start
         ``"weiss"``: Weiss's index; ``"scenario"``: the scenario's own affinities (to check
         or refine an earlier fit).
+    executor
+        Runs the patients (default: this process); its workers are kept for every
+        iteration.
     report
         Called with each iteration's summary (for progress output).
     """
@@ -188,43 +192,45 @@ def calibrate(scenario: Scenario, delivery: str = "anatomical", *, replicates: i
     aff = {o: float(aff.get(o, 1.0)) for o in TARGET_ORGANS}
 
     t0 = time.perf_counter()
+    ex = executor or SerialExecutor()
     history: list[dict[str, Any]] = []
     organs: list[OrganFit] = []
     converged = False
-    for it in range(max_iterations):
-        sc = _for_delivery(scenario, delivery, aff)
-        run = run_replicates(sc, replicates, seed_value, progress=progress, mapper=mapper,
-                             desc=f"calibrate {scenario.primary.site} / {delivery} #{it + 1}")
-        freq = site_frequency(run.patients, list(counts))
-        organs = []
-        for o, k in counts.items():
-            sk = int(freq[o]["patients"])
-            lo, hi = proportion_interval(k, n, confidence)
-            organs.append(OrganFit(o, k / n, lo, hi, sk / replicates,
-                                   *proportion_interval(sk, replicates, confidence), aff[o],
-                                   _z(sk, replicates, k, n), z_limit, reachable[o]))
-        outside = [f.organ for f in organs if not f.within]
-        entry = {"iteration": it + 1, "outside": outside,
-                 "max_z": max((f.z for f in organs if f.reachable), default=0.0),
-                 "wall_time_s": run.wall_time_s}
-        history.append(entry)
-        if report:
-            report(entry)
-        if not outside:
-            converged = True
-            break
-        if it == max_iterations - 1:
-            break
-        for f in organs:
-            # Only organs that disagree move: one that agrees within sampling error has no
-            # evidence to move on, and moving it would chase the simulation's own noise.
-            if f.within:
-                continue
-            k_sim = f.simulated * replicates
-            ratio = (_intensity(_smoothed(f.observed * n, n))
-                     / _intensity(_smoothed(k_sim, replicates)))
-            aff[f.organ] = float(np.clip(aff[f.organ] * ratio ** gain, MIN_AFFINITY,
-                                          MAX_FITTED_AFFINITY))
+    with ex:  # the same workers for every iteration
+        for it in range(max_iterations):
+            sc = _for_delivery(scenario, delivery, aff)
+            run = run_replicates(sc, replicates, seed_value, progress=progress, executor=ex,
+                                 desc=f"calibrate {scenario.primary.site} / {delivery} #{it + 1}")
+            freq = site_frequency(run.patients, list(counts))
+            organs = []
+            for o, k in counts.items():
+                sk = int(freq[o]["patients"])
+                lo, hi = proportion_interval(k, n, confidence)
+                organs.append(OrganFit(o, k / n, lo, hi, sk / replicates,
+                                       *proportion_interval(sk, replicates, confidence), aff[o],
+                                       _z(sk, replicates, k, n), z_limit, reachable[o]))
+            outside = [f.organ for f in organs if not f.within]
+            entry = {"iteration": it + 1, "outside": outside,
+                     "max_z": max((f.z for f in organs if f.reachable), default=0.0),
+                     "wall_time_s": run.wall_time_s}
+            history.append(entry)
+            if report:
+                report(entry)
+            if not outside:
+                converged = True
+                break
+            if it == max_iterations - 1:
+                break
+            for f in organs:
+                # Only organs that disagree move: one that agrees within sampling error has no
+                # evidence to move on, and moving it would chase the simulation's own noise.
+                if f.within:
+                    continue
+                k_sim = f.simulated * replicates
+                ratio = (_intensity(_smoothed(f.observed * n, n))
+                         / _intensity(_smoothed(k_sim, replicates)))
+                aff[f.organ] = float(np.clip(aff[f.organ] * ratio ** gain, MIN_AFFINITY,
+                                              MAX_FITTED_AFFINITY))
     scale = 1.0
     if delivery == "anatomical":
         weights = {o: delivered[o] for o in counts if reachable[o]}

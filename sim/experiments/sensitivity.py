@@ -16,6 +16,7 @@ per-point mean of each output is analysed:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,16 +25,16 @@ from typing import Any
 
 import numpy as np
 
-from .sweep import (
+from .design import (
     LoadedExperiment,
     ParameterSpec,
     RunList,
     SweepError,
     build_design,
     check_design_size,
-    execute,
-    make_jobs,
 )
+from .executors import Executor
+from .sweep import _executor, execute, make_jobs
 
 
 @dataclass
@@ -115,14 +116,16 @@ def sample_size(method: str, n: int, parameters: int) -> int:
 
 
 def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: int | None = None,
-                executor: str = "serial", workers: int = 1, scheduler: str | None = None,
+                executor: str | Executor = "serial", workers: int = 1,
+                scheduler: str | None = None,
                 progress: bool | None = None,
                 on_record: Callable[[dict], None] | None = None) -> dict:
     """Sample, simulate and analyse; returns the sample, per-point outputs and indices.
 
     The sample's size is computed and checked before it is drawn (a sample that cannot be
-    held is refused with :class:`~sim.experiments.sweep.SweepError`); the runs are streamed and only a
-    running sum and count per point and output are kept.
+    held is refused with :class:`~sim.experiments.design.SweepError`); the runs are streamed by
+    ``executor`` (as in :func:`~sim.experiments.sweep.sweep`) and only a running sum and count
+    per point and output are kept.
 
     Raises
     ------
@@ -153,30 +156,30 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
     counts: dict[tuple[str, str], np.ndarray] = {}
     ran = failed = 0
     first_error = ""
-    bar = tqdm(total=len(runs), unit="run", desc=f"{method} ({executor})",
+    ex = _executor(executor, workers, scheduler)
+    bar = tqdm(total=len(runs), unit="run", desc=f"{method} ({ex.name})",
                disable=None if progress is None else not progress)
-    records = execute(make_jobs(loaded, runs), executor, workers, scheduler)
     try:
-        for r in records:
-            ran += 1
-            if r["status"] != "ok":
-                failed += 1
-                first_error = first_error or f"{r['run_id']}: {r['error']}"
-            else:
-                key = (r["scenario"], r["hypothesis"])
-                if key not in sums:
-                    sums[key] = np.zeros((len(points), len(outputs)))
-                    counts[key] = np.zeros((len(points), len(outputs)))
-                for j, output in enumerate(outputs):
-                    v = _value(r.get(output))
-                    if v is not None:
-                        sums[key][r["point"], j] += v
-                        counts[key][r["point"], j] += 1
-            if on_record:
-                on_record(r)
-            bar.update(1)
+        with ex, contextlib.closing(execute(ex, make_jobs(loaded, runs))) as records:
+            for r in records:
+                ran += 1
+                if r["status"] != "ok":
+                    failed += 1
+                    first_error = first_error or f"{r['run_id']}: {r['error']}"
+                else:
+                    key = (r["scenario"], r["hypothesis"])
+                    if key not in sums:
+                        sums[key] = np.zeros((len(points), len(outputs)))
+                        counts[key] = np.zeros((len(points), len(outputs)))
+                    for j, output in enumerate(outputs):
+                        v = _value(r.get(output))
+                        if v is not None:
+                            sums[key][r["point"], j] += v
+                            counts[key][r["point"], j] += 1
+                if on_record:
+                    on_record(r)
+                bar.update(1)
     finally:
-        records.close()
         bar.close()
     if ran and failed == ran:
         raise SweepError(f"{loaded.source}: every one of the {ran} run(s) failed; no index "
@@ -206,11 +209,6 @@ def _value(v: Any) -> float | None:
         return None
     v = float(v)
     return None if math.isnan(v) else v
-
-
-def _mean(rows: Sequence[dict], output: str) -> float:
-    vals = [x for x in (_value(r.get(output)) for r in rows) if x is not None]
-    return float(np.mean(vals)) if vals else math.nan
 
 
 def write_sensitivity(report: dict, out: Path) -> list[Path]:

@@ -46,7 +46,9 @@ from ..biology.reference import DISIBIO_2008
 from ..biology.stages import FUNNEL_STAGES
 from ..config.scenario import Scenario
 from ..engine.results import PatientResult
+from ..experiments.outcomes import OUTCOMES
 from ..experiments.replicates import RunResult
+from ..experiments.seeds import describe_streams
 from ..viz import figures as plots
 
 #: Written last into every output folder metasim completes: version and files written.
@@ -587,8 +589,7 @@ def metadata(run: RunResult, command: list[str] | None = None) -> dict[str, Any]
         "platform": platform.platform(),
         "seed": run.seed,
         "seed_source": run.seed_note,
-        "replicate_streams": (f"numpy.random.SeedSequence({run.seed}).spawn({run.replicates});"
-                              " replicate i uses child i with numpy's default PCG64 Generator"),
+        "replicate_streams": describe_streams(run.seed, run.replicates),
         "wall_time_s": round(run.wall_time_s, 3),
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command or sys.argv,
@@ -652,14 +653,13 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
             w.writerow([organ, f"{s['fraction']:.6g}", f"{s['low']:.6g}", f"{s['high']:.6g}",
                         s["patients"], run.replicates, "" if obs is None else f"{obs:.6g}"])
     with _csv(stage / "patients.csv") as w:
-        w.writerow(["replicate", "days", "died", "first_detectable_day", "resection_day",
+        w.writerow(["replicate", *TIMING_COLUMNS, "resection_day",
                     "relapse_day", "shed_total"]
                    + [f"reached_{s}" for s in FUNNEL_STAGES] + [f"lost_{s}" for s in FUNNEL_STAGES]
                    + [f"detectable_{o}" for o in TARGET_ORGANS]
                    + [f"autopsy_{o}" for o in TARGET_ORGANS])
         for p in run.patients:
-            w.writerow([p.replicate, f"{p.days:g}", int(p.died),
-                        "" if p.first_detectable_day is None else f"{p.first_detectable_day:g}",
+            w.writerow([p.replicate, *(_cell(OUTCOMES[k].value(p)) for k in TIMING_COLUMNS),
                         "" if p.resection_day is None else f"{p.resection_day:g}",
                         "" if p.relapse_day is None else f"{p.relapse_day:g}",
                         p.shed_total] + [p.reached[s] for s in FUNNEL_STAGES]
@@ -711,6 +711,19 @@ def write_comparison(stage: Path, runs: Mapping[str, RunResult],
             "autopsy_reference": observed}
     _json(stage / "summary.json", comp)
     return comp
+
+
+#: Columns of patients.csv that are declared outcomes (sim.experiments.outcomes).
+TIMING_COLUMNS = ("days", "died", "first_detectable_day")
+
+
+def _cell(v: int | float | bool | None) -> str | int:
+    """A CSV cell: empty for None, 0/1 for a flag, ``%g`` for a number."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return int(v)
+    return f"{v:g}"
 
 
 def _json(path: Path, data: Any) -> None:
