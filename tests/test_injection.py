@@ -13,6 +13,8 @@ from sim.apps.cli import main
 from sim.config.scenario import load_scenario
 from sim.experiments.replicates import run_replicates
 
+from .stats import binomial_p
+
 ASSAY = "experiments/luzzi_liver_assay"
 
 
@@ -24,6 +26,8 @@ def _injected(entry: str, cells: int = 20_000, **extra) -> MetastasisModel:
 
 
 def test_injected_cells_are_conserved_and_the_primary_is_absent():
+    """Every injected cell is alive or lost at the end, and with no primary nothing is
+    shed."""
     model = _injected("portal")
     shed, alive, lost = model.conservation()
     assert shed == 20_000 == alive + lost
@@ -33,15 +37,27 @@ def test_injected_cells_are_conserved_and_the_primary_is_absent():
 @pytest.mark.parametrize(("entry", "first"), [("portal", "liver"), ("caval", "lung"),
                                               ("vertebral", "bone")])
 def test_the_first_capillary_bed_holds_most_injected_cells(entry, first):
-    """Tail vein -> lungs, mesenteric vein -> liver, Batson's plexus -> spine (~92 %)."""
-    snap = _injected(entry).assay[0]
+    """Tail vein -> lungs, mesenteric vein -> liver, Batson's plexus -> spine (~92 %): the
+    first bed holds the most cells, and the number arrested there fits the circulation
+    chain's absorption probability for that entry (exact binomial test over the 20,000
+    injected cells, p > 1e-6: the false-failure rate). Cells sent to the wrong entry or
+    chain fail; the old tolerance of +-1 % was five standard errors picked by hand."""
+    from sim.biology.delivery import chain_for
+
+    model = _injected(entry)
+    snap = model.assay[0]
     arrested = {k.removeprefix("arrested_"): v for k, v in snap.items()
                 if k.startswith("arrested_")}
     assert max(arrested, key=arrested.get) == first
-    assert arrested[first] == pytest.approx(0.917 * (1 - 0.0027), abs=0.01)
+    expected = chain_for(model.scenario).absorption_by_name(entry)[f"arrest:{first}"]
+    n = 20_000  # the cells _injected puts in
+    count = round(arrested[first] * n)
+    assert binomial_p(count, n, expected) > 1e-6, (count, expected)
 
 
 def test_injection_is_validated():
+    """Unknown entry points, empty injections, injections after the horizon and an assay
+    without an injection are refused with the key named."""
     with pytest.raises(ScenarioError, match=r"injection\.0\.entry"):
         make_scenario({"injection": [{"entry": "tail", "cells": 10}]})
     with pytest.raises(ScenarioError, match=r"injection\.0\.cells"):
@@ -60,22 +76,35 @@ def test_luzzi_assay_within_a_factor_of_two_of_the_paper():
     Most rates of the assay scenario were derived from this paper's fractions (see the file),
     so this checks that the time-resolved model reproduces them at the right days; the
     day-13 macrometastasis fraction is a calibration target (switch rate), checked here for
-    consistency. 20 replicates of 1e5 cells: the sampling error of each mean is far below
-    the factor-of-two tolerance the issue asks for.
+    consistency. The factor of two is the agreement asked of the model (issue 3: the paper
+    reports fractions of a few mice, not their errors), not a statistical tolerance. What is
+    statistical is that the simulated mean is known well enough to judge: the whole 99.9 %
+    interval of each mean over the 20 replicates (mean +- 3.29 standard errors) must lie
+    inside the band, so a model whose mean sits on the band's edge fails rather than
+    passing by the luck of the seed.
     """
     run = run_replicates(load_scenario(ASSAY), seed=1998)
-    day3 = np.mean([p.assay[0]["arrested_liver"] for p in run.patients])
-    ext3 = np.mean([p.assay[0]["extravasated"] for p in run.patients])
-    micro3 = np.mean([p.assay[0]["micrometastases_founded"] for p in run.patients])
-    dormant13 = np.mean([p.assay[1]["solitary_dormant"] for p in run.patients])
-    macro13 = np.mean([p.assay[1]["in_macrometastases"] for p in run.patients])
-    for simulated, published in ((day3, 0.87), (ext3, 0.83), (micro3, 0.025),
-                                 (dormant13, 0.36), (macro13, 0.0002)):
-        assert published / 2 <= simulated <= published * 2, (simulated, published)
+    values = {
+        "arrested_liver day 3": ([p.assay[0]["arrested_liver"] for p in run.patients], 0.87),
+        "extravasated day 3": ([p.assay[0]["extravasated"] for p in run.patients], 0.83),
+        "micrometastases day 3": ([p.assay[0]["micrometastases_founded"] for p in run.patients],
+                                  0.025),
+        "dormant day 13": ([p.assay[1]["solitary_dormant"] for p in run.patients], 0.36),
+        "macrometastases day 13": ([p.assay[1]["in_macrometastases"] for p in run.patients],
+                                   0.0002),
+    }
+    z = 3.29  # two-sided 99.9 %
+    for name, (xs, published) in values.items():
+        x = np.asarray(xs)
+        se = x.std(ddof=1) / np.sqrt(len(x))
+        low, high = x.mean() - z * se, x.mean() + z * se
+        assert published / 2 <= low and high <= published * 2, (name, low, high, published)
 
 
 @pytest.mark.slow
 def test_run_reports_the_assay_in_summary_json(tmp_path):
+    """`metasim run` of the assay writes the report days and, per quantity, a mean inside
+    its interval."""
     out = tmp_path / "luzzi"
     res = CliRunner().invoke(main, ["run", ASSAY, "--replicates", "3", "--out", str(out)])
     assert res.exit_code == 0, res.output
@@ -93,11 +122,6 @@ def test_an_injection_experiment_is_not_framed_as_a_patient(tmp_path):
     of zeros, a flat 'primary' panel). With no primary tumour there is no autopsy
     comparison and figures name the injection."""
     import csv
-    import json
-
-    from click.testing import CliRunner
-
-    from sim.apps.cli import main
 
     out = tmp_path / "luzzi"
     res = CliRunner().invoke(main, ["run", "experiments/luzzi_liver_assay", "--replicates", "1",
