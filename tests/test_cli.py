@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sim import FUNNEL_STAGES
 from sim.apps.cli import main
-from sim.engine.model import FUNNEL_STAGES
 
 FAST = ["--set", "simulation.horizon_days=40", "--set", "simulation.dt_days=4"]
 
@@ -153,6 +153,9 @@ def test_run_writes_the_whole_output_contract(tmp_path):
 
 @pytest.mark.slow
 def test_compare_runs_hypotheses_on_common_random_numbers(tmp_path):
+    """`metasim compare` writes one output per hypothesis plus the comparison, and runs
+    every hypothesis on the same seed and replicate streams (the former check, total shed
+    cells equal within 5 %, held for independent streams too: it proved nothing)."""
     out = tmp_path / "cmp"
     res = invoke("compare", "breast", "--hypotheses", "ewing,paget", "--replicates", "2",
                  "--out", str(out), *FAST)
@@ -161,10 +164,10 @@ def test_compare_runs_hypotheses_on_common_random_numbers(tmp_path):
     assert (out / "figures" / "site_frequency_by_hypothesis.png").is_file()
     for h in ("ewing", "paget"):
         assert json.loads((out / h / "summary.json").read_text())["hypothesis"] == h
-    shed = [json.loads((out / h / "summary.json").read_text())["funnel"][0]["reached"]
-            for h in ("ewing", "paget")]
-    # Same streams: shedding from the primary (drawn first each step) starts identical.
-    assert shed[0] == pytest.approx(shed[1], rel=0.05)
+    # Common random numbers: every hypothesis runs on the same seed and replicate streams.
+    meta = [json.loads((out / h / "metadata.json").read_text()) for h in ("ewing", "paget")]
+    assert meta[0]["seed"] == meta[1]["seed"]
+    assert meta[0]["replicate_streams"] == meta[1]["replicate_streams"]
 
 
 def test_scenarios_lists_the_bundled_files():
