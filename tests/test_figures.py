@@ -13,7 +13,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.container import BarContainer
 
 from sim import analysis
-from sim.analysis import clinical_outcomes
+from sim.analysis import clinical_outcomes, intervals
 from sim.biology.anatomy import PRIMARY_SITES
 from sim.biology.reference import DISIBIO_2008
 from sim.biology.stages import STAGE_LABELS
@@ -130,9 +130,9 @@ def test_response_bands_of_counts_never_go_below_zero(output):
     fig = sweep_plots.response_figure(_sweep_frame(), HALF_LIFE, output)
     low, _ = _band_limits(fig)
     assert low >= 0.0
-    m, lo, hi = sweep_plots.count_mean_ci(np.array([0, 0, 0, 0, 0, 0, 0, 1.0]))
+    m, lo, hi = intervals.count_mean_interval(np.array([0, 0, 0, 0, 0, 0, 0, 1.0]))
     assert 0.0 <= lo < m < hi
-    assert sweep_plots.count_mean_ci(np.zeros(8)) == pytest.approx((0.0, 0.0, 3.689 / 8),
+    assert intervals.count_mean_interval(np.zeros(8)) == pytest.approx((0.0, 0.0, 3.689 / 8),
                                                                   rel=1e-3)
 
 

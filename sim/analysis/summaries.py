@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 from ..biology.anatomy import TARGET_ORGANS
 from ..biology.stages import FUNNEL_STAGES
 from ..engine.results import PatientResult
-
-
-def proportion_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials (scipy.stats.binomtest)."""
-    if n == 0:
-        return (0.0, 1.0)
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
+from .intervals import proportion_interval, survival_interval_without_events
 
 
 def site_frequency(patients: Sequence[PatientResult], organs: Sequence[str] = TARGET_ORGANS,
@@ -110,22 +102,6 @@ def at_diagnosis(patients: Sequence[PatientResult]) -> dict[str, float | int | N
     out["median_disseminated_cells"] = float(np.median([d["disseminated_cells"] for d in diag]))
     out["median_dormant_cells"] = float(np.median([d["dormant_cells"] for d in diag]))
     return out
-
-
-def survival_interval_without_events(followed: int,
-                                     confidence: float = 0.95) -> tuple[float, float]:
-    """95 % interval of a survival probability when no event happened before ``t``.
-
-    Exact (Clopper-Pearson) binomial interval for ``followed`` patients followed to ``t``,
-    all of them event-free: ``[(alpha / 2) ** (1 / n), 1]``. It ignores the patients censored
-    before ``t``, so it is conservative (wider) under censoring; the Greenwood family of
-    intervals collapses to ``[1, 1]`` here, which claims certainty no finite sample gives.
-    """
-    if followed <= 0:
-        return (0.0, 1.0)
-    ci = stats.binomtest(followed, followed).proportion_ci(confidence_level=confidence,
-                                                           method="exact")
-    return float(ci.low), float(ci.high)
 
 
 SURVIVAL_INTERVAL_METHOD = (
@@ -223,5 +199,4 @@ def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
 
 
 __all__ = ["SURVIVAL_INTERVAL_METHOD", "at_diagnosis", "clinical_outcomes", "course",
-           "first_metastasis", "funnel", "proportion_interval", "site_frequency",
-           "survival_interval_without_events"]
+           "first_metastasis", "funnel", "site_frequency"]

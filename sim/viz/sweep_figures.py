@@ -17,17 +17,21 @@ from typing import Any
 
 import numpy as np
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-from scipy import stats
 
-from ..analysis.summaries import proportion_interval
+from ..analysis.intervals import (
+    count_mean_interval,
+    fraction_interval,
+    mean_interval,
+    proportion_interval,
+)
 from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from ..biology.reference import DISIBIO_2008
 from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
 from .figures import interval_bars, site_frequency_figure
 from .style import hypothesis_style, legend, save_both, subplots
 
-__all__ = ["OUTPUT_KIND", "PARAMETER_LABELS", "RESPONSE_OUTPUTS", "count_mean_ci",
-           "fraction_ci", "funnel_by_hypothesis_figure", "output_label", "parameter_label",
+__all__ = ["OUTPUT_KIND", "PARAMETER_LABELS", "RESPONSE_OUTPUTS",
+           "funnel_by_hypothesis_figure", "output_label", "parameter_label",
            "plot_sweep", "readable_key", "response_figure", "response_interval", "save_both",
            "site_frequencies", "site_frequency_figure"]
 RESPONSE_OUTPUTS = {
@@ -90,63 +94,14 @@ def output_label(key: str) -> str:
     return RESPONSE_OUTPUTS.get(key, readable_key(key))
 
 
-def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95 % t interval (for mean cell numbers, far from 0)."""
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return (math.nan, math.nan, math.nan)
-    m = float(values.mean())
-    if values.size < 2 or np.ptp(values) == 0:
-        return (m, m, m)
-    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
-    return (m, m - half, m + half)
-
-
-def count_mean_ci(values: np.ndarray, resamples: int = 4000,
-                  seed: int = 0) -> tuple[float, float, float]:
-    """Mean of a count per patient (>= 0) and its 95 % interval.
-
-    A percentile bootstrap of the mean (fixed seed, so figures are reproducible): its bounds
-    are means of resampled patients, so they never leave the range of the data and never go
-    below 0, unlike a t interval on few, skewed counts. When every patient has 0 the
-    bootstrap collapses; the interval is then the exact Poisson one for a total of 0,
-    ``[0, -ln(0.025) / n]``.
-    """
-    values = values[np.isfinite(values)]
-    n = values.size
-    if n == 0:
-        return (math.nan, math.nan, math.nan)
-    m = float(values.mean())
-    if np.all(values == 0):
-        return (0.0, 0.0, -math.log(0.025) / n)
-    if n < 2 or np.ptp(values) == 0:
-        return (m, m, m)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, n, size=(resamples, n))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return (m, float(max(lo, 0.0)), float(hi))
-
-
-def fraction_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Share of patients (values 0/1 or booleans) and its 95 % Wilson interval."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    n = values.size
-    if n == 0:
-        return (math.nan, math.nan, math.nan)
-    k = int(values.sum())
-    lo, hi = proportion_interval(k, n)
-    return (k / n, lo, hi)
-
-
 def response_interval(values: np.ndarray, output: str) -> tuple[float, float, float]:
     """Mean and 95 % interval of a response output, by its kind (:data:`OUTPUT_KIND`)."""
     kind = OUTPUT_KIND.get(output)
     if kind == "fraction":
-        return fraction_ci(values)
+        return fraction_interval(values)
     if kind == "count":
-        return count_mean_ci(values)
-    return _mean_ci(values)
+        return count_mean_interval(values)
+    return mean_interval(values)
 
 
 def _with_log_note(label: str) -> str:
@@ -218,7 +173,7 @@ def funnel_by_hypothesis_figure(df, scenario: str):
     y = np.arange(len(stages))[::-1]
     for i, h in enumerate(hyps):
         hs = sub[sub["hypothesis"] == h]
-        m, lo, hi = zip(*(_mean_ci(hs[f"reached:{s}"].to_numpy(float)) for s in stages),
+        m, lo, hi = zip(*(mean_interval(hs[f"reached:{s}"].to_numpy(float)) for s in stages),
                         strict=True)
         interval_bars(ax, y + (i - (len(hyps) - 1) / 2) * height, m, lo, hi, height,
                       hypothesis_style(h, i), h, horizontal=True, log=True)
