@@ -74,7 +74,7 @@ def test_expected_shedding_matches_the_simulated_primary():
     f, k = sc.clusters.fraction_of_shedding_events, sc.clusters.cells_per_cluster
     mean_k = (1 - f) + f * k
     mean_k2 = (1 - f) + f * k * k
-    mu = limits.expected_units_shed(sc) * mean_k
+    mu = limits.mean_course(sc)[1] * mean_k
     n = 40
     seeds = np.random.SeedSequence(5).spawn(n)
     shed = [(p := simulate(sc, s, i)).shed_total - p.shed_by_metastases

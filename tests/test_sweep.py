@@ -4,6 +4,7 @@ failures recorded, bad experiment files rejected clearly, sensitivity indices re
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -151,14 +152,6 @@ def test_resume_after_a_killed_sweep_completes_without_duplicates(tmp_path):
     pd.testing.assert_frame_equal(df, _table(fresh))
 
 
-def test_resume_refuses_a_different_design(tmp_path):
-    exp = _experiment(tmp_path, GRID)
-    sweep(load_experiment(exp), tmp_path / "out", progress=False)
-    with pytest.raises(ScenarioError, match="different experiment"):
-        sweep(load_experiment(exp, ["replicates=5"]), tmp_path / "out", resume=True,
-              progress=False)
-
-
 @pytest.mark.parametrize(("body", "message"), [
     ("replicates = 0\n", "replicates"),
     ("hypotheses = ['lamarck']\n", "hypotheses"),
@@ -193,25 +186,42 @@ def test_bundled_experiment_files_load():
         assert build_design(loaded)
 
 
+def _ishigami(x: np.ndarray) -> np.ndarray:
+    return np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+
+
+#: Standard normal quantile for a two-sided false-failure rate of 1e-5 per check.
+Z_1E5 = 4.42
+
+
 def test_sobol_recovers_the_ishigami_indices():
-    """The Ishigami function (a = 7, b = 0.1) has known Sobol indices: S1 = (0.314, 0.442,
-    0), ST = (0.558, 0.442, 0.244) (Ishigami & Homma 1990; Saltelli et al. 2008). With
-    N = 1024 base samples SALib's estimates fall within a few bootstrap intervals."""
+    """The Ishigami function (a = 7, b = 0.1) has known Sobol indices: S1 = (0.3139, 0.4424,
+    0), ST = (0.5576, 0.4424, 0.2437) (Ishigami & Homma 1990; Saltelli et al. 2008). SALib's
+    95 % bootstrap half-widths give each estimate's standard error (half-width / 1.96); each
+    of the six estimates must lie within 4.42 standard errors of the exact value (false
+    failure rate 1e-5 per check, 6e-5 for the test)."""
     problem = Problem(["x1", "x2", "x3"],
                       [ParameterSpec(low=-np.pi, high=np.pi) for _ in range(3)])
     x = sample(problem, "sobol", 1024, 4, seed=1)
-    y = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
-    res = {r["parameter"]: r for r in analyse(problem, "sobol", x, y, seed=1)}
-    for name, s1, st in (("x1", 0.314, 0.558), ("x2", 0.442, 0.442), ("x3", 0.0, 0.244)):
-        tol_1 = max(3 * res[name]["S1_conf"], 0.03)
-        tol_t = max(3 * res[name]["ST_conf"], 0.03)
-        assert abs(res[name]["S1"] - s1) < tol_1, (name, res[name])
-        assert abs(res[name]["ST"] - st) < tol_t, (name, res[name])
-    # Morris ranks x2 and x1 above x3 by mu*.
-    xm = sample(problem, "morris", 200, 4, seed=1)
-    ym = np.sin(xm[:, 0]) + 7 * np.sin(xm[:, 1]) ** 2 + 0.1 * xm[:, 2] ** 4 * np.sin(xm[:, 0])
-    mor = {r["parameter"]: r["mu_star"] for r in analyse(problem, "morris", xm, ym, levels=4)}
-    assert min(mor["x1"], mor["x2"]) > mor["x3"] * 0.5
+    res = {r["parameter"]: r for r in analyse(problem, "sobol", x, _ishigami(x), seed=1)}
+    for name, s1, st in (("x1", 0.3139, 0.5576), ("x2", 0.4424, 0.4424), ("x3", 0.0, 0.2437)):
+        assert abs(res[name]["S1"] - s1) < Z_1E5 * res[name]["S1_conf"] / 1.96, (name, res[name])
+        assert abs(res[name]["ST"] - st) < Z_1E5 * res[name]["ST_conf"] / 1.96, (name, res[name])
+
+
+def test_morris_ranks_x1_and_x2_above_x3_on_ishigami():
+    """Morris' mu* ranks x2 and x1 above x3 for the Ishigami function (4 levels: mu* about
+    7.9, 7.7 and 6.0). With 2,000 trajectories each mu* has a standard error of about 0.14
+    (95 % bootstrap half-width / 1.96), so the expected gap of x1 over x3 is ~8 standard
+    errors of the difference; the test asks for a gap above 3.72 of them (one-sided 1e-4
+    significance; a false-failure rate below 1e-6 at that expected gap)."""
+    problem = Problem(["x1", "x2", "x3"],
+                      [ParameterSpec(low=-np.pi, high=np.pi) for _ in range(3)])
+    x = sample(problem, "morris", 2000, 4, seed=1)
+    mor = {r["parameter"]: r for r in analyse(problem, "morris", x, _ishigami(x), levels=4)}
+    for top in ("x1", "x2"):
+        se = math.hypot(mor[top]["mu_star_conf"], mor["x3"]["mu_star_conf"]) / 1.96
+        assert mor[top]["mu_star"] - mor["x3"]["mu_star"] > 3.72 * se, (top, mor)
 
 
 @pytest.mark.slow
@@ -234,9 +244,9 @@ outputs = ["reached:arrest"]
     df = pd.read_csv(out / "sensitivity.csv")
     assert set(df["parameter"]) == {"circulation.ctc_half_life_hours",
                                     "invasion.success_probability"}
-    # More invasion, more cells arrested: invasion matters for "reached:arrest".
-    inv = df[df["parameter"] == "invasion.success_probability"]["mu_star"].iloc[0]
-    assert inv > 0
+    # The command's plumbing (a 4-trajectory screen of single patients cannot rank
+    # parameters; the statistics are tested on the Ishigami function above).
+    assert set(df["output"]) == {"reached:arrest"} and (df["mu_star"] >= 0).all()
     assert list((out / "figures").glob("*.png")) and list((out / "figures").glob("*.svg"))
 
 

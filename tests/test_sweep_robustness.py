@@ -224,7 +224,7 @@ def test_a_sweep_holds_nothing_per_run(tmp_path):
     small = tmp_path / "small"
     sweep(load_experiment(exp, ["replicates=3"]), small, progress=False)
     ours = {r["replicate"]: r for r in rows}
-    theirs = {r["replicate"]: r for r in ResultStore(small).rows()}
+    theirs = {r["replicate"]: r for r in ResultStore(small).iter_rows()}
     for rep in (0, 1, 2):
         a = {k: v for k, v in ours[rep].items() if k not in ("wall_s", "run_id")}
         b = {k: v for k, v in theirs[rep].items() if k not in ("wall_s", "run_id")}

@@ -85,11 +85,6 @@ def human_seconds(s: float) -> str:
     return f"{s / 86400:.1f} days"
 
 
-def expected_units_shed(scenario: Scenario) -> float:
-    """Cells and clusters the primary sheds over the course (see :func:`mean_course`)."""
-    return mean_course(scenario)[1]
-
-
 def mean_course(scenario: Scenario) -> tuple[int, float]:
     """Steps of the course and units (cells, clusters) the primary sheds, mean growth curve.
 

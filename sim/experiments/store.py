@@ -123,12 +123,6 @@ class ResultStore:
                 f"(a file per run, then the tables) and {_fmt_bytes(free)} are free there; "
                 "nothing was run. Free space, choose another --out, or make the design smaller")
 
-    def done(self) -> set[str]:
-        """Ids of the runs on disk (a set: for small sweeps; see :meth:`has`)."""
-        if not self.runs_dir.is_dir():
-            return set()
-        return {p.stem for p in self.runs_dir.glob("*.json")}
-
     def done_count(self) -> int:
         """How many runs are on disk (counted without holding their names)."""
         if not self.runs_dir.is_dir():
@@ -179,10 +173,6 @@ class ResultStore:
             except json.JSONDecodeError as e:
                 raise OutputError(f"{path}: not a complete run record ({e}); delete it and "
                                   "run the sweep again with --resume") from None
-
-    def rows(self) -> list[dict]:
-        """All stored runs as a list (small sweeps; :meth:`iter_rows` streams them)."""
-        return list(self.iter_rows())
 
     def manifest(self) -> dict:
         path = self.folder / self.MANIFEST
