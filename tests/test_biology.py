@@ -1,9 +1,10 @@
 """The known biology, on the presets (issue 3, item 6).
 
 Each test simulates patients of a bundled preset with fixed seeds and asks a one-sided
-question with a paired non-parametric test over patients (the same patients, i.e. the same
-random streams, on both sides of the comparison), at p < 0.01: the tolerance is the sampling
-variance of the patients simulated, not a tuned margin. Metastases are counted as an autopsy
+question with a paired sign test over patients (the same patients on both sides of the
+comparison; tests/stats.py), at p < 0.01: the tolerance is the sampling variance of the
+patients simulated, not a tuned margin. A comparison that no patient informs has p = 1 and
+fails: a claim needs evidence. Metastases are counted as an autopsy
 would (colonies of at least ``colonization.autopsy_detectable_diameter_mm``) unless said.
 
 The calibrated presets reproduce the autopsy table (diSibio & French 2008) within its
@@ -21,6 +22,8 @@ from scipy import stats
 from sim.config.scenario import load_scenario
 from sim.experiments.replicates import process_mapper, run_replicates
 
+from .stats import binomial_greater_p, sign_test_greater_p
+
 pytestmark = pytest.mark.slow
 
 ALPHA = 0.01
@@ -36,20 +39,15 @@ def _counts(patients, field="autopsy_by_organ"):
     return {o: np.array([getattr(p, field)[o] for p in patients]) for o in organs}
 
 
-def _greater(a: np.ndarray, b: np.ndarray) -> float:
-    """One-sided paired Wilcoxon p-value for a > b (ties and zeros handled by 'zsplit')."""
-    if np.all(a == b):
-        return 1.0
-    return float(stats.wilcoxon(a, b, alternative="greater", zero_method="zsplit").pvalue)
-
-
 def _distant(counts):
     return {o: v for o, v in counts.items() if "lymph" not in o and o != "other"}
 
 
 def test_lymph_nodes_are_the_most_frequent_site_overall():
     """Pooled over cancers, more patients have lymph-node metastases than metastases in any
-    other organ (sign test on the patients who differ, per organ)."""
+    other organ: per organ, a one-sided sign test on the patients who have one and not the
+    other (96 patients, 12 per cancer), p < 0.01. Patients that do not differ carry no
+    evidence, so an organ as frequent as the nodes in every patient fails the test."""
     names = ["breast", "colon", "stomach", "lung", "prostate", "cervix", "melanoma", "kidney"]
     has_nodes, has = [], {}
     for name in names:
@@ -60,14 +58,10 @@ def test_lymph_nodes_are_the_most_frequent_site_overall():
             for o, v in _distant(a).items():
                 has.setdefault(o, []).append(v > 0)
     nodes = np.array(has_nodes)
-    assert nodes.mean() > 0.4
     for organ, flags in has.items():
-        other = np.array(flags)
-        only_nodes = int(np.sum(nodes & ~other))
-        only_other = int(np.sum(other & ~nodes))
-        p = stats.binomtest(only_nodes, only_nodes + only_other, 0.5,
-                            alternative="greater").pvalue if only_nodes + only_other else 0.0
-        assert p < ALPHA, (organ, nodes.mean(), other.mean(), p)
+        # No patient with nodes but not the organ (or the reverse) is no evidence: p = 1.
+        p = sign_test_greater_p(nodes, np.array(flags))
+        assert p < ALPHA, (organ, nodes.mean(), np.mean(flags), p)
 
 
 @pytest.mark.parametrize(("name", "organ", "n"), [
@@ -95,11 +89,7 @@ def test_top_distant_site_under_combined(name, organ, n):
     freq = {o: float(v.mean()) for o, v in has.items()}
 
     def sign_p(a: str, b: str) -> float:  # P(a more frequent than b by chance)
-        only_a = int(np.sum(has[a] & ~has[b]))
-        only_b = int(np.sum(has[b] & ~has[a]))
-        if not only_a + only_b:
-            return 1.0
-        return stats.binomtest(only_a, only_a + only_b, 0.5, alternative="greater").pvalue
+        return sign_test_greater_p(has[a], has[b])
 
     ranked = sorted(freq, key=lambda o: -freq[o])
     for other in ranked:
@@ -116,6 +106,8 @@ def test_top_distant_site_under_combined(name, organ, n):
             continue
         separated += 1
         assert sign_p(organ, other) < ALPHA, (other, freq[organ], freq[other])
+    # The table separates at least five organs from the named one for each of these
+    # primaries, so part (2) is never vacuous.
     assert separated >= 5
 
 
@@ -138,22 +130,39 @@ def _soil_ratio(name: str, organ: str) -> float:
 def test_breast_bone_is_a_top_site_and_soil_enriched():
     """Breast -> bone: in the autopsy table bone (49 %) is third among distant sites, just
     behind lung (57 %) and liver (50 %), so the test asks what the table supports: bone is
-    among the three most frequent distant sites under combined (40 patients), and the
-    calibrated soil raises its colonisation hazard above Ewing's neutral soil."""
+    among the three most frequent distant sites under combined within sampling error (40
+    patients: at most two organs are significantly more frequent than bone, one-sided sign
+    test, p < 0.01), and the calibrated soil raises its colonisation hazard above Ewing's
+    neutral soil."""
     comb = {o: v > 0 for o, v in _distant(_counts(_patients("breast", "combined", 40))).items()}
-    top3 = sorted(comb, key=lambda o: -comb[o].mean())[:3]
-    assert "bone" in top3, {o: comb[o].mean() for o in top3}
+    ahead = [o for o in comb if o != "bone" and sign_test_greater_p(comb[o], comb["bone"]) < ALPHA]
+    assert len(ahead) <= 2, {o: comb[o].mean() for o in [*ahead, "bone"]}
     assert _soil_ratio("breast", "bone") > 1
+
+
+def _table_relative_error(name: str, organ: str) -> float:
+    """Relative standard error of the organ's autopsy hazard -ln(1 - f) in the table row
+    (f = count / patients; delta method: SE(f) / ((1 - f) * hazard)). The soil is fitted
+    to that hazard, so this is how precisely the table pins the fitted affinity down."""
+    from sim.biology.anatomy import PRIMARY_SITES
+    from sim.biology.reference import DISIBIO_2008
+
+    row = PRIMARY_SITES[load_scenario(f"presets/{name}").primary.site].disibio_row
+    n, k = DISIBIO_2008.patients(row), DISIBIO_2008.counts(row)[organ]
+    f = k / n
+    return float(np.sqrt(f * (1 - f) / n) / ((1 - f) * -np.log1p(-f)))
 
 
 @pytest.mark.parametrize(("name", "organ"), [("stomach", "ovary"), ("melanoma", "brain"),
                                              ("prostate", "bone"), ("colon", "liver")])
 def test_soil_against_anatomy_for_the_classic_examples(name, organ):
     """Stomach -> ovary (Krukenberg) and melanoma -> brain are enriched by the soil: the
-    calibrated combined soil raises their colonisation hazard above Ewing's neutral soil.
-    Prostate -> bone and colon -> liver are the anatomical counter-examples: Batson's plexus
-    and the portal vein already deliver so many cells that the fitted soil needs no
-    enrichment there (ratio <= ~1), as the Weiss indices of the validation show.
+    calibrated combined soil raises their colonisation hazard above Ewing's neutral soil
+    (ratio > 1). Prostate -> bone and colon -> liver are the anatomical counter-examples:
+    Batson's plexus and the portal vein already deliver so many cells that the fitted soil
+    needs no enrichment there: the ratio is not above 1 by more than the autopsy table can
+    tell (3 relative standard errors of the organ's hazard in the table: prostate bone 91/193
+    allows up to ~1.3; a calibration that enriched bone twofold fails).
 
     (Simulated counts cannot carry this test at an affordable size: with the table's 8 %
     ovary and 15 % brain frequencies a patient founds about one colony there in a course,
@@ -162,7 +171,7 @@ def test_soil_against_anatomy_for_the_classic_examples(name, organ):
     if (name, organ) in (("stomach", "ovary"), ("melanoma", "brain")):
         assert ratio > 1, ratio
     else:
-        assert ratio < 3, ratio
+        assert ratio <= 1 + 3 * _table_relative_error(name, organ), ratio
 
 
 def test_ewing_lung_primary_seeds_systemic_organs_first():
@@ -170,25 +179,37 @@ def test_ewing_lung_primary_seeds_systemic_organs_first():
     first capillary beds its blood-borne cells meet are systemic (in proportion to cardiac
     output: kidneys 19 %, muscle 17 %, brain 12 % ...); the lung's own capillaries only
     catch what the bronchial bed takes and what passes a systemic bed and comes back. With
-    only the blood route open, the cells arrested per organ over 60 days (millions: the
-    multinomial noise is far below the differences) put systemic organs first."""
+    only the blood route open, the cells arrested per organ over 60 days put systemic
+    organs first: a kidney or muscle leads, and the kidneys and the brain each hold
+    significantly more arrested cells than the lung. Contrast: a caval (breast) primary's
+    blood-borne cells stop in the lung first (more than in all other organs together).
+
+    Each comparison is a one-sided binomial test among the cells arrested in the two places
+    compared, at p < 1e-6. Counts are divided by the largest unit size (a cluster's cells
+    arrest together), which makes the test conservative: the units are independent."""
     from sim import MetastasisModel
     from sim.biology.anatomy import ORGAN_KEYS
+
+    def arrested_units(model) -> dict[str, int]:
+        k = max(model.scenario.clusters.cells_per_cluster, 1)
+        return {o: int(v) // k for o, v in zip(ORGAN_KEYS, model.arrested_by_organ.tolist(),
+                                                strict=True)}
+
+    def more(a: int, b: int) -> float:
+        return binomial_greater_p(a, a + b, 0.5)
 
     model = MetastasisModel("presets/lung", rng=3, hypothesis="ewing", overrides={
         "primary.routes": {"blood": 1.0, "lymph": 0.0, "cavity": 0.0, "contiguous": 0.0},
         "simulation.horizon_days": 60.0})
     model.run()
-    arrested = dict(zip(ORGAN_KEYS, model.arrested_by_organ.tolist(), strict=True))
-    total = sum(arrested.values())
-    assert total > 1e6
+    arrested = arrested_units(model)
     ranked = sorted(arrested, key=lambda o: -arrested[o])
     assert ranked[0] in ("kidney", "muscle"), ranked[:4]
-    assert arrested["kidney"] > 1.5 * arrested["lung"] and arrested["brain"] > 0.05 * total
-    # Contrast: a caval (breast) primary's blood-borne cells stop in the lung first.
+    assert more(arrested["kidney"], arrested["lung"]) < 1e-6, arrested
+    assert more(arrested["brain"], arrested["lung"]) < 1e-6, arrested
     breast = MetastasisModel("presets/breast", rng=3, hypothesis="ewing", overrides={
         "primary.routes": {"blood": 1.0, "lymph": 0.0, "cavity": 0.0, "contiguous": 0.0},
         "primary.venous_drainage": {"caval": 1.0}, "simulation.horizon_days": 30.0})
     breast.run()
-    b = dict(zip(ORGAN_KEYS, breast.arrested_by_organ.tolist(), strict=True))
-    assert b["lung"] > 0.8 * sum(b.values())
+    b = arrested_units(breast)
+    assert more(b["lung"], sum(b.values()) - b["lung"]) < 1e-6, b
