@@ -313,7 +313,7 @@ def test_at_diagnosis_summary_counts_patients_with_disease():
     rule; undiagnosed patients are counted apart. Six patients, two of whom never reach the
     diagnosis size in a 60-day course."""
     from sim.analysis import at_diagnosis
-    from sim.analysis.summaries import proportion_interval
+    from sim.analysis.intervals import proportion_interval
 
     sc = load_scenario("breast", ["primary.initial_diameter_mm=5.0",
                                   "simulation.horizon_days=300"])
