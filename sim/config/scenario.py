@@ -54,7 +54,7 @@ class ScenarioError(ValueError):
     """A scenario that cannot be used; ``str(error)`` is the message for the user."""
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
                               validate_default=True)
 
@@ -66,7 +66,7 @@ def _sums_to_one(name: str, values: Mapping[str, float]) -> None:
         raise ValueError(f"{name} must sum to 1 (got {parts} = {total:g})")
 
 
-class Subclone(_Section):
+class Subclone(Section):
     """A subclone of the primary and its trait multipliers.
 
     Each multiplier scales a *hazard* (a rate, or ``-ln(1 - p)`` for a probability), so a
@@ -84,7 +84,7 @@ class Subclone(_Section):
     awakening: NonNegativeFloat = 1.0
 
 
-class Primary(_Section):
+class Primary(Section):
     site: str = "breast"
     # false: no primary tumour (an injection experiment); ``site`` still sets the body.
     present: bool = True
@@ -153,20 +153,20 @@ class Primary(_Section):
         return diameter_to_cells(self.initial_diameter_mm)
 
 
-class Patient(_Section):
+class Patient(Section):
     # None = the site's sex if it has one (prostate: male; ovary, uterus, cervix: female),
     # else female (ICRP 89 reference female flow column).
     sex: Literal["female", "male"] | None = None
 
 
-class Invasion(_Section):
+class Invasion(Section):
     # Probability that a detached cell crosses the basement membrane and the stroma alive.
     # ASSUMPTION: 0.5 (no per-step figure is published; the cascade's overall efficiency is
     # what the literature constrains, Chambers et al. 2002, Nat Rev Cancer 2:563).
     success_probability: Probability = 0.5
 
 
-class Circulation(_Section):
+class Circulation(Section):
     # 1 - 1/12: arterial blood holds ~12-fold fewer tumour cells than the tumour's venous
     # blood (Butler & Gullino 1975), i.e. the first capillary bed holds back ~92 %.
     arrest_probability_per_pass: Probability = 0.917
@@ -176,14 +176,14 @@ class Circulation(_Section):
     pass_time_minutes: Annotated[float, Field(gt=0.0, le=60.0)] = 0.8
 
 
-class Lymph(_Section):
+class Lymph(Section):
     # ASSUMPTIONS: nodes filter about half of the cells that reach them; a fifth die per
     # node group passed.
     node_arrest_probability: Probability = 0.5
     death_probability_per_node: Probability = 0.2
 
 
-class Cavity(_Section):
+class Cavity(Section):
     # ASSUMPTIONS: of cells shed into a body cavity, 30 % implant on a serosal surface, 10 %
     # drain into the lymph, the rest die (anoikis in the fluid).
     implantation_probability: Probability = 0.3
@@ -197,7 +197,7 @@ class Cavity(_Section):
         return self
 
 
-class Clusters(_Section):
+class Clusters(Section):
     # Clusters were ~2.6 % of CTC events in Aceto et al. 2014, Cell 158:1110 (mouse; widely
     # quoted, not re-read here).
     fraction_of_shedding_events: Probability = 0.026
@@ -213,7 +213,7 @@ class Clusters(_Section):
     proliferation_multiplier: NonNegativeFloat = 8.0
 
 
-class Extravasation(_Section):
+class Extravasation(Section):
     # Luzzi et al. 1998, Am J Pathol 153:865: ~87 % of cells arrested in the liver at 90 min
     # and ~83 % extravasated by day 3, so 95 % of arrested cells leave the vessel, nearly all
     # within 3 days: competing hazards 0.95/day (out) and 0.05/day (death).
@@ -221,7 +221,7 @@ class Extravasation(_Section):
     intravascular_death_rate_per_day: Rate = 0.05
 
 
-class Colonization(_Section):
+class Colonization(Section):
     # Fate of a solitary extravasated cell, competing hazards per day. Luzzi 1998: of
     # injected cells, 36 % solitary dormant at day 13 and ~2.5 % in micrometastases at day 3,
     # so of extravasated cells ~43 % go dormant and the rest die within days.
@@ -268,7 +268,7 @@ class Colonization(_Section):
         return self
 
 
-class Tropism(_Section):
+class Tropism(Section):
     # Where affinities come from when not given: an autopsy table (sim.biology.reference).
     source: Literal["disibio2008"] = "disibio2008"
     # 0 = neutral soil, 1 = the affinities as derived; values in between interpolate on a
@@ -283,7 +283,7 @@ class Tropism(_Section):
 
 
 
-class Injection(_Section):
+class Injection(Section):
     """Tumour cells put straight into a vessel or cavity, as in an experiment.
 
     ``entry`` is where they start: ``portal`` (mesenteric or portal vein: liver first),
@@ -319,7 +319,7 @@ SYMPTOMS = {
 }
 
 
-class Intervention(_Section):
+class Intervention(Section):
     """A treatment on the patient's timeline, at a ``day`` or at an event (``at``).
 
     ``kind``: ``resection`` of the primary (``fraction_removed``); ``systemic`` therapy
@@ -360,18 +360,18 @@ class Intervention(_Section):
         return {**DEFAULT_KILL_RATE_PER_DAY, **self.kill_rate_per_day}
 
 
-class Clinical(_Section):
+class Clinical(Section):
     # An organ's metastases cause symptoms once they hold this many cells. ASSUMPTION:
     # ~1e10 cells (~10 g), a burden that typically declares itself clinically.
     symptom_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e10
 
 
-class Assay(_Section):
+class Assay(Section):
     # Days at which the fates of injected cells are reported in summary.json ("assay").
     report_days: list[Annotated[float, Field(ge=0.0, le=36_500.0)]] = Field(default_factory=list)
 
 
-class Simulation(_Section):
+class Simulation(Section):
     dt_days: Annotated[float, Field(gt=0.0, le=30.0)] = 1.0
     horizon_days: Annotated[float, Field(gt=0.0, le=36_500.0)] = 3650.0
     # True: agents carry a count of identical cells; False: one agent per cell (reference).
@@ -399,7 +399,7 @@ class Simulation(_Section):
         return self
 
 
-class Scenario(_Section):
+class Scenario(Section):
     """A fully validated scenario. Build one with :func:`load_scenario` or :func:`make_scenario`."""
 
     description: str = ""
@@ -604,7 +604,7 @@ def _allowed_keys(loc: tuple, root: Any = None) -> list[str]:
     return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
-def _format_errors(err: ValidationError, source: str,
+def format_errors(err: ValidationError, source: str,
                    overridden: Mapping[str, str], root: Any = None) -> str:
     lines = []
     for e in err.errors():
@@ -659,7 +659,7 @@ def make_scenario(data: Mapping[str, Any] | None = None,
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:
-        raise ScenarioError(_format_errors(err, source, overridden)) from None
+        raise ScenarioError(format_errors(err, source, overridden)) from None
 
 
 def _deepcopy(d: Any) -> Any:

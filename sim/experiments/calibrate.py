@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..analysis.summaries import proportion_interval, site_frequency
+from ..analysis.intervals import proportion_interval
+from ..analysis.summaries import site_frequency
 from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from ..biology.delivery import delivered_fractions
 from ..biology.reference import AUTOPSY_TABLES

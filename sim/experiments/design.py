@@ -36,9 +36,9 @@ from ..config.scenario import (
     HYPOTHESES,
     Scenario,
     ScenarioError,
-    _format_errors,
-    _Section,
+    Section,
     apply_overrides,
+    format_errors,
     make_scenario,
     parse_override,
     read_toml,
@@ -72,7 +72,7 @@ class SweepError(ScenarioError):
 
 
 # ------------------------------------------------------------------------------ schema
-class ParameterSpec(_Section):
+class ParameterSpec(Section):
     """One varied scenario key: explicit ``values`` or a range ``low``..``high``."""
 
     values: list[float | int | str | bool] | None = Field(default=None, min_length=1)
@@ -112,7 +112,7 @@ class ParameterSpec(_Section):
         return self.values
 
 
-class Design(_Section):
+class Design(Section):
     # grid: every combination of the parameters' values (ranges: ``samples`` evenly spaced
     # values each); random: ``samples`` independent uniform (or log-uniform) draws;
     # latin_hypercube: ``samples`` points of a Latin hypercube (scipy.stats.qmc).
@@ -121,7 +121,7 @@ class Design(_Section):
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
 
 
-class SensitivitySpec(_Section):
+class SensitivitySpec(Section):
     # Sobol (Saltelli sampling, bootstrap intervals) or Morris (elementary effects screen).
     method: Literal["sobol", "morris"] = "sobol"
     # Sobol: base sample N (N * (D + 2) points); Morris: trajectories (r * (D + 1) points).
@@ -132,7 +132,7 @@ class SensitivitySpec(_Section):
     bootstrap: Annotated[int, Field(ge=10, le=100_000)] = 200
 
 
-class Experiment(_Section):
+class Experiment(Section):
     description: str = ""
     # Base scenarios: bundled names (presets/breast) or paths relative to the experiment file.
     scenarios: list[str] = Field(min_length=1)
@@ -194,7 +194,7 @@ def load_experiment(path: str | Path, overrides: Sequence[str | tuple[str, Any]]
         exp = Experiment.model_validate(raw)
     except ValidationError as err:
         overridden = {k: f"--set {k}" for k, _ in pairs}
-        raise ScenarioError(_format_errors(err, str(p), overridden, Experiment)
+        raise ScenarioError(format_errors(err, str(p), overridden, Experiment)
                             .replace("invalid scenario", "invalid experiment")) from None
     twice = sorted({h for h in exp.hypotheses if exp.hypotheses.count(h) > 1})
     if twice:
@@ -249,7 +249,7 @@ def _base_scenario(data: dict, set_: dict[str, Any], cli_set: set[str], p: Path,
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:
-        msg = _format_errors(err, str(scen_path), labels)
+        msg = format_errors(err, str(scen_path), labels)
         for k, label in labels.items():
             # "<label>: <key> = <value>: why" -> "<label> = <value>: why"
             msg = msg.replace(f"{label}: {k} = ", f"{label}=" if label.startswith("--set")
@@ -418,7 +418,7 @@ def _from_unit(s: ParameterSpec, u: float, rng: np.random.Generator) -> Any:
     return float(low + u * (high - low))
 
 
-def _width(n: int) -> int:
+def id_width(n: int) -> int:
     """Digits of the indices 0..n-1 in run ids (at least 5), so ids sort in index order."""
     return max(5, len(str(max(n - 1, 0))))
 
@@ -435,7 +435,7 @@ class RunList(Sequence):
         self.replicates = int(replicates)
         self.seed = int(seed)
         self.n_points = len(points)
-        self.widths = (_width(self.n_points), _width(self.replicates))
+        self.widths = (id_width(self.n_points), id_width(self.replicates))
         self._n = len(self.labels) * len(self.hypotheses) * self.n_points * self.replicates
 
     def __len__(self) -> int:
@@ -471,11 +471,11 @@ class RunList(Sequence):
                         yield self._run(label, h, i, params, r)
 
 
-def _fmt_count(n: int) -> str:
+def format_count(n: int) -> str:
     return f"{n:,}" if n < 10**9 else f"{n:.3g}"
 
 
-def _fmt_bytes(n: float) -> str:
+def format_bytes(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if n < 1000 or unit == "PB":
             return f"{n:.3g} {unit}" if unit != "B" else f"{n:.0f} B"
@@ -486,13 +486,13 @@ def _fmt_bytes(n: float) -> str:
 def _design_shape(loaded: LoadedExperiment, n_points: int) -> str:
     exp = loaded.experiment
     shape = (f"{len(loaded.bases)} scenario(s) x {len(exp.hypotheses)} hypothesis(es) x "
-             f"{_fmt_count(n_points)} point(s)")
+             f"{format_count(n_points)} point(s)")
     d = exp.design
     if d.kind == "grid" and len(d.parameters) > 1:
-        axes = " x ".join(_fmt_count(len(s.listed) if not s.is_range else d.samples)
+        axes = " x ".join(format_count(len(s.listed) if not s.is_range else d.samples)
                           for s in d.parameters.values())
         shape += f" (a grid of {axes} values)"
-    return shape + f" x {_fmt_count(exp.replicates)} replicate(s)"
+    return shape + f" x {format_count(exp.replicates)} replicate(s)"
 
 
 def check_design_size(loaded: LoadedExperiment, n_points: int, memory_bytes: int = 0,
@@ -518,16 +518,16 @@ def check_design_size(loaded: LoadedExperiment, n_points: int, memory_bytes: int
         disk = runs * (RUN_FILE_BYTES + TABLE_BYTES_PER_RUN)
         listing = n_points * (POINT_BYTES + POINT_BYTES_PER_PARAMETER * len(exp.design.parameters))
         raise SweepError(
-            f"{loaded.source}: the design is too large: {shape} = {_fmt_count(runs)} runs, "
+            f"{loaded.source}: the design is too large: {shape} = {format_count(runs)} runs, "
             f"more than the {MAX_RUNS:,} a sweep can hold (one file per run: "
-            f"~{_fmt_bytes(disk)} on disk; listing its points alone would take "
-            f"~{_fmt_bytes(listing)} of memory). Nothing was run; {fix}")
+            f"~{format_bytes(disk)} on disk; listing its points alone would take "
+            f"~{format_bytes(listing)} of memory). Nothing was run; {fix}")
     limit = available_memory_bytes() if memory_limit is None else memory_limit
     if memory_bytes > MEMORY_FRACTION * limit:
         raise SweepError(
             f"{loaded.source}: the design does not fit in memory: {shape} = "
-            f"{_fmt_count(runs)} runs; holding its {_fmt_count(n_points)} points needs "
-            f"~{_fmt_bytes(memory_bytes)}, and {_fmt_bytes(limit)} are available (at most "
+            f"{format_count(runs)} runs; holding its {format_count(n_points)} points needs "
+            f"~{format_bytes(memory_bytes)}, and {format_bytes(limit)} are available (at most "
             f"{MEMORY_FRACTION:.0%} may be planned). Nothing was run; {fix}")
     return runs
 
@@ -551,7 +551,7 @@ def build_design(loaded: LoadedExperiment,
     return RunList(list(loaded.bases), exp.hypotheses, points, exp.replicates, exp.seed)
 
 
-def _points_record(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def points_record(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """How experiment.json (and the digest) records the points: listed, or a large grid
     by its axes."""
     if isinstance(points, GridPoints) and points.n > MANIFEST_POINTS:
@@ -570,12 +570,12 @@ def design_digest(loaded: LoadedExperiment, runs: RunList) -> str:
     design: the outputs kept, the [set] overrides, hypotheses, seed, replicates and design
     (the whole experiment but its description and sensitivity section), every base
     scenario's resolved content, and the design's points."""
-    payload = {"format": 2, **_digest_inputs(loaded), **_points_record(runs.points)}
+    payload = {"format": 2, **_digest_inputs(loaded), **points_record(runs.points)}
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _differences(old: dict, loaded: LoadedExperiment) -> list[str]:
+def differences(old: dict, loaded: LoadedExperiment) -> list[str]:
     """Which settings of a stored sweep differ from ``loaded`` (for the resume message)."""
     new = _digest_inputs(loaded)
     old_exp = {k: v for k, v in (old.get("experiment") or {}).items() if k not in _NOT_DIGESTED}

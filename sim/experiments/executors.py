@@ -544,9 +544,10 @@ class _DaskSession(_Session):
 
 
 # ---------------------------------------------------------------------------- choosing
-def open_executor(kind: str = "serial", workers: int = 1,
+def open_executor(kind: str | Executor = "serial", workers: int = 1,
                   scheduler: str | None = None) -> Executor:
-    """The executor named ``kind`` (one of :data:`EXECUTORS`) with ``workers`` workers.
+    """The executor named ``kind`` (one of :data:`EXECUTORS`) with ``workers`` workers, or
+    ``kind`` itself when it already is an executor.
 
     Raises
     ------
@@ -555,6 +556,8 @@ def open_executor(kind: str = "serial", workers: int = 1,
     """
     from ..config.scenario import ScenarioError
 
+    if isinstance(kind, Executor):
+        return kind
     if kind == "serial":
         return SerialExecutor()
     if kind == "processes":

@@ -33,8 +33,8 @@ from .design import (
     build_design,
     check_design_size,
 )
-from .executors import Executor
-from .sweep import _executor, execute, make_jobs
+from .executors import Executor, open_executor
+from .sweep import execute, make_jobs
 
 
 @dataclass
@@ -156,7 +156,7 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
     counts: dict[tuple[str, str], np.ndarray] = {}
     ran = failed = 0
     first_error = ""
-    ex = _executor(executor, workers, scheduler)
+    ex = open_executor(executor, workers, scheduler)
     bar = tqdm(total=len(runs), unit="run", desc=f"{method} ({ex.name})",
                disable=None if progress is None else not progress)
     try:
@@ -215,7 +215,7 @@ def write_sensitivity(report: dict, out: Path) -> list[Path]:
     """``sensitivity.csv`` and a bar chart per output (PNG and SVG)."""
     import pandas as pd
 
-    from ..viz.sweep_figures import save_both
+    from ..viz.style import save_both
 
     out.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(report["indices"])
@@ -223,7 +223,7 @@ def write_sensitivity(report: dict, out: Path) -> list[Path]:
     written = [out / "sensitivity.csv"]
     if df.empty or "parameter" not in df:
         return written
-    from ..viz.figures import subplots
+    from ..viz.style import subplots
 
     for (scen, hyp, output), g in df.dropna(subset=["parameter"]).groupby(
             ["scenario", "hypothesis", "output"], sort=False):

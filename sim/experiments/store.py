@@ -28,12 +28,12 @@ from .design import (
     TABLE_BYTES_PER_RUN,
     LoadedExperiment,
     RunList,
-    _differences,
-    _fmt_bytes,
-    _fmt_count,
-    _points_record,
-    _width,
     design_digest,
+    differences,
+    format_bytes,
+    format_count,
+    id_width,
+    points_record,
 )
 
 #: Rows per chunk when the runs are streamed into results.csv / results.parquet.
@@ -80,7 +80,7 @@ class ResultStore:
                     f"--out {self.folder}: already holds a sweep ({self.done_count()} runs "
                     "done); add --resume to finish it, or choose another --out")
             if old.get("design_digest") != digest:
-                differ = _differences(old, loaded)
+                differ = differences(old, loaded)
                 raise ScenarioError(
                     f"--out {self.folder}: holds a different experiment or design ("
                     + (f"these differ: {', '.join(differ)}; " if differ else "")
@@ -103,7 +103,7 @@ class ResultStore:
             "scenarios": {k: v.to_input() for k, v in loaded.bases.items()},
             "primaries": {k: v.primary.site for k, v in loaded.bases.items()},
             "run_id_widths": list(runs.widths),
-            **_points_record(runs.points),
+            **points_record(runs.points),
         }, indent=2, default=str))
 
     def _probe(self) -> None:
@@ -119,8 +119,8 @@ class ResultStore:
         free = shutil.disk_usage(self.folder).free
         if need > free:
             raise OutputError(
-                f"--out {self.folder}: {_fmt_count(runs)} runs need ~{_fmt_bytes(need)} on disk "
-                f"(a file per run, then the tables) and {_fmt_bytes(free)} are free there; "
+                f"--out {self.folder}: {format_count(runs)} runs need ~{format_bytes(need)} on disk "
+                f"(a file per run, then the tables) and {format_bytes(free)} are free there; "
                 "nothing was run. Free space, choose another --out, or make the design smaller")
 
     def done_count(self) -> int:
@@ -152,7 +152,7 @@ class ResultStore:
         hypotheses = list(m["experiment"]["hypotheses"])
         replicates = int(m["experiment"]["replicates"])
         n_points = int(m.get("points_count") or len(m.get("points") or [{}]))
-        wp, wr = m.get("run_id_widths") or (_width(n_points), _width(replicates))
+        wp, wr = m.get("run_id_widths") or (id_width(n_points), id_width(replicates))
         for prefix in sorted(f"{label}__{h}__" for label in labels for h in hypotheses):
             for p in range(n_points):
                 for r in range(replicates):

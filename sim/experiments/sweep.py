@@ -102,11 +102,6 @@ def execute(executor: Executor, jobs: Iterable[Job]) -> Generator[dict, None, No
         done_runs.close()
 
 
-def _executor(executor: str | Executor, workers: int, scheduler: str | None) -> Executor:
-    return executor if isinstance(executor, Executor) else open_executor(executor, workers,
-                                                                         scheduler)
-
-
 @dataclass
 class SweepSummary:
     runs: int
@@ -141,7 +136,7 @@ def sweep(loaded: LoadedExperiment, out: str | Path, executor: str | Executor = 
     """
     from tqdm.auto import tqdm
 
-    ex = _executor(executor, workers, scheduler)
+    ex = open_executor(executor, workers, scheduler)
     runs = build_design(loaded)
     store = ResultStore(out)
     store.prepare(loaded, runs, resume)

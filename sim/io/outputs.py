@@ -41,6 +41,7 @@ import mesa
 import numpy as np
 
 from .. import analysis
+from ..analysis.intervals import mean_interval
 from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from ..biology.reference import DISIBIO_2008
 from ..biology.stages import FUNNEL_STAGES
@@ -50,6 +51,7 @@ from ..experiments.outcomes import OUTCOMES
 from ..experiments.replicates import RunResult
 from ..experiments.seeds import describe_streams
 from ..viz import figures as plots
+from ..viz.style import save
 
 #: Written last into every output folder metasim completes: version and files written.
 MARKER = ".metasim-output.json"
@@ -554,7 +556,8 @@ def summary(run: RunResult) -> dict[str, Any]:
 
 
 def assay_summary(run: RunResult) -> dict[str, Any]:
-    """Mean fractions of injected cells in each state at each report day, with 95 % CIs."""
+    """Mean fractions of injected cells in each state at each report day, with 95 % t
+    intervals (:func:`sim.analysis.intervals.mean_interval`)."""
     patients = run.patients
     rows = []
     for i, day in enumerate(sorted(run.scenario.assay.report_days)):
@@ -565,10 +568,8 @@ def assay_summary(run: RunResult) -> dict[str, Any]:
         keys = sorted({k for s in snaps for k in s if k != "day"},
                       key=lambda k: (k.startswith("arrested_"), k))
         for key in keys:
-            values = np.array([s.get(key, 0.0) for s in snaps])
-            half = 1.96 * values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
-            row[key] = {"mean": float(values.mean()), "low": float(values.mean() - half),
-                        "high": float(values.mean() + half)}
+            mean, low, high = mean_interval(np.array([s.get(key, 0.0) for s in snaps]))
+            row[key] = {"mean": mean, "low": low, "high": high}
         rows.append(row)
     injected = [p.injected_total for p in patients]
     return {"injected_cells_per_replicate": int(np.mean(injected)),
@@ -668,18 +669,18 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
                        + [p.autopsy_by_organ.get(o, 0) for o in TARGET_ORGANS])
     if figures:
         label = f"{subject(sc)}, {sc.hypothesis}, n = {run.replicates}"
-        plots.save(plots.funnel_figure(summ["funnel"], f"Metastatic cascade ({label})"),
+        save(plots.funnel_figure(summ["funnel"], f"Metastatic cascade ({label})"),
                    stage / "figures" / "funnel.png")
-        plots.save(plots.site_frequency_figure({sc.hypothesis: summ["site_frequency"]},
+        save(plots.site_frequency_figure({sc.hypothesis: summ["site_frequency"]},
                                                observed or None, f"Metastatic sites ({label})"),
                    stage / "figures" / "site_frequency.png")
         with_series = [p for p in run.patients if p.timeseries]
         shown = (label if len(with_series) == run.replicates
                  else f"{label}, first {len(with_series)} patients shown")
-        plots.save(plots.timecourse_figure(with_series, f"Time course ({shown})"),
+        save(plots.timecourse_figure(with_series, f"Time course ({shown})"),
                    stage / "figures" / "timecourse.png")
         if summ.get("clinical"):
-            plots.save(plots.km_figure(summ["clinical"], f"After resection ({label})"),
+            save(plots.km_figure(summ["clinical"], f"After resection ({label})"),
                        stage / "figures" / "metastasis_free_survival.png")
     _json(stage / "summary.json", summ)
     return summ
@@ -701,7 +702,7 @@ def write_comparison(stage: Path, runs: Mapping[str, RunResult],
                 w.writerow([h, organ, f"{f['fraction']:.6g}", f"{f['low']:.6g}",
                             f"{f['high']:.6g}", "" if obs is None else f"{obs:.6g}"])
     label = subject(first.scenario)
-    plots.save(plots.site_frequency_figure(
+    save(plots.site_frequency_figure(
         {h: s["site_frequency"] for h, s in summaries.items()}, observed or None,
         f"{label}: metastatic sites by hypothesis (same seeds, n = {first.replicates} each)"),
         stage / "figures" / "site_frequency_by_hypothesis.png")
@@ -783,8 +784,8 @@ def write_validation(stage: Path, rows: list[dict[str, Any]],
                                for h, m in summarise(rows).items()},
         "weiss_index": indices})
     (stage / "validation.md").write_text(validation_markdown(rows), encoding="utf-8")
-    plots.save(plots.observed_vs_simulated_figure(rows), stage / "figures" / "observed_vs_simulated.png")
-    plots.save(plots.weiss_heatmap_figure(indices), stage / "figures" / "weiss_index.png")
+    save(plots.observed_vs_simulated_figure(rows), stage / "figures" / "observed_vs_simulated.png")
+    save(plots.weiss_heatmap_figure(indices), stage / "figures" / "weiss_index.png")
 
 
 def validation_markdown(rows: list[dict[str, Any]]) -> str:

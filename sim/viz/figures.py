@@ -28,23 +28,19 @@ from ..biology.anatomy import ORGANS, PRIMARY_SITES
 from ..biology.stages import STAGE_LABELS
 from ..engine.results import PatientResult
 from .style import (
-    HYPOTHESIS_STYLE,
     MISSING_COLOR,
     SINGLE_SERIES_COLOR,
     SMALL_FONTSIZE,
     hypothesis_style,
     legend,
-    new_figure,
     organ_label,
-    save,
     subplots,
     text_color_on,
 )
 
-# The style helpers stay importable from here (sim.io.outputs calls ``plots.save``).
-__all__ = ["HYPOTHESIS_STYLE", "funnel_figure", "interval_bars", "km_figure", "new_figure",
-           "observed_vs_simulated_figure", "organs_to_show", "save", "site_frequency_figure",
-           "subplots", "timecourse_figure", "weiss_heatmap_figure"]
+__all__ = ["funnel_figure", "interval_bars", "km_figure", "observed_vs_simulated_figure",
+           "organs_to_show", "site_frequency_figure", "timecourse_figure",
+           "weiss_heatmap_figure"]
 
 
 # ------------------------------------------------------------------ drawing shared with sweeps

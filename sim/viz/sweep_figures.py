@@ -32,7 +32,7 @@ from .style import hypothesis_style, legend, save_both, subplots
 
 __all__ = ["OUTPUT_KIND", "PARAMETER_LABELS", "RESPONSE_OUTPUTS",
            "funnel_by_hypothesis_figure", "output_label", "parameter_label",
-           "plot_sweep", "readable_key", "response_figure", "response_interval", "save_both",
+           "plot_sweep", "readable_key", "response_figure", "response_interval",
            "site_frequencies", "site_frequency_figure"]
 RESPONSE_OUTPUTS = {
     "metastatic_sites": "organs with metastases at autopsy (mean per patient)",
