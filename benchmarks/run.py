@@ -42,7 +42,7 @@ from sim import __version__
 from sim.biology.anatomy import TARGET_ORGANS
 from sim.config.scenario import load_scenario
 from sim.engine.model import FUNNEL_STAGES, PatientResult, simulate
-from sim.experiments.replicates import replicate_streams
+from sim.experiments.seeds import replicate_streams
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENT_YEAR = ROOT / "scenarios" / "benchmarks" / "patient_year.toml"

@@ -20,7 +20,8 @@ import pytest
 from scipy import stats
 
 from sim.config.scenario import load_scenario
-from sim.experiments.replicates import process_mapper, run_replicates
+from sim.experiments.executors import ProcessExecutor
+from sim.experiments.replicates import run_replicates
 
 from .stats import binomial_greater_p, sign_test_greater_p
 
@@ -31,7 +32,7 @@ ALPHA = 0.01
 
 def _patients(name: str, hypothesis: str, n: int, seed: int = 11):
     sc = load_scenario(f"presets/{name}", [f"hypothesis={hypothesis}"])
-    return run_replicates(sc, n, seed, progress=False, mapper=process_mapper(2)).patients
+    return run_replicates(sc, n, seed, progress=False, executor=ProcessExecutor(2)).patients
 
 
 def _counts(patients, field="autopsy_by_organ"):
@@ -192,7 +193,7 @@ def test_ewing_lung_primary_seeds_systemic_organs_first():
 
     def arrested_units(model) -> dict[str, int]:
         k = max(model.scenario.clusters.cells_per_cluster, 1)
-        return {o: int(v) // k for o, v in zip(ORGAN_KEYS, model.arrested_by_organ.tolist(),
+        return {o: int(v) // k for o, v in zip(ORGAN_KEYS, model.ledger.arrested_by_organ.tolist(),
                                                 strict=True)}
 
     def more(a: int, b: int) -> float:

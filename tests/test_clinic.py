@@ -13,7 +13,8 @@ from lifelines.statistics import logrank_test
 from sim import MetastasisModel, ScenarioError, make_scenario
 from sim.apps.cli import main
 from sim.config.scenario import load_scenario
-from sim.experiments.replicates import process_mapper, run_replicates
+from sim.experiments.executors import ProcessExecutor
+from sim.experiments.replicates import run_replicates
 
 from .stats import binomial_greater_p
 
@@ -84,7 +85,7 @@ def test_systemic_therapy_kills_proliferating_cells_and_spares_dormant_ones(smal
                 s, al, lo = m.conservation()
                 assert s == al + lo
             colonies[arm] += len(m.colonies)
-            dormant[arm] += m.cells_at(Stage.DORMANT)
+            dormant[arm] += m.cohorts.cells_at(Stage.DORMANT)
             if arm == "treated":
                 events = [e["event"] for e in m.result().events if "systemic" in e["event"]]
                 assert events[0] == "systemic_start"
@@ -133,7 +134,7 @@ def test_run_writes_events_and_the_km_figure(tmp_path):
 def _resected(diameter_mm: float, n: int):
     sc = load_scenario(RESECT, [f"primary.diagnosis_diameter_mm={diameter_mm}",
                                 "simulation.horizon_days=2600"])
-    return run_replicates(sc, n, 11, progress=False, mapper=process_mapper(2)).patients
+    return run_replicates(sc, n, 11, progress=False, executor=ProcessExecutor(2)).patients
 
 
 FIVE_YEARS = 5 * 365.25

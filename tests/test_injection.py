@@ -31,7 +31,7 @@ def test_injected_cells_are_conserved_and_the_primary_is_absent():
     model = _injected("portal")
     shed, alive, lost = model.conservation()
     assert shed == 20_000 == alive + lost
-    assert model.primary.cells == 0 and model.shed_total == 0
+    assert model.primary.cells == 0 and model.ledger.shed_total == 0
 
 
 @pytest.mark.parametrize(("entry", "first"), [("portal", "liver"), ("caval", "lung"),

@@ -10,7 +10,7 @@ from sim import FUNNEL_STAGES, MetastasisModel
 from sim.config.scenario import load_scenario
 from sim.engine.agents import Phase, Stage
 from sim.engine.model import simulate
-from sim.experiments.replicates import replicate_streams
+from sim.experiments.seeds import replicate_streams
 
 from .stats import binomial_greater_p, same_distribution_p, two_proportions_p
 
@@ -33,10 +33,10 @@ def test_every_shed_cell_is_in_exactly_one_place_at_every_step(small_scenario_pa
         shed, alive, lost = model.conservation()
         assert shed == alive + lost, (name, steps)
         # Stage counters are consistent: nothing is lost at a stage it never reached.
-        assert (model.lost <= model.reached).all()
+        assert (model.ledger.lost <= model.ledger.reached).all()
     assert steps == 30
-    assert model.shed_total > 1000
-    assert model.reached[FUNNEL_STAGES.index("macrometastasis")] > 0
+    assert model.ledger.shed_total > 1000
+    assert model.ledger.reached[FUNNEL_STAGES.index("macrometastasis")] > 0
 
 
 def test_conservation_on_a_full_breast_course():
@@ -230,7 +230,7 @@ def test_uniform_delivery_changes_where_cells_arrive_not_how_many(small_scenario
         model = MetastasisModel(small_scenario_path, rng=1, hypothesis=h).run()
         k = model.scenario.clusters.cells_per_cluster
         results[h] = model.result()
-        by_organ[h] = model.arrested_by_organ // k
+        by_organ[h] = model.ledger.arrested_by_organ // k
     ew, nu = results["ewing"], results["null"]
     assert two_proportions_p(ew.reached["arrest"] // k, ew.reached["transit"] // k,
                              nu.reached["arrest"] // k, nu.reached["transit"] // k) > 1e-3
@@ -255,7 +255,7 @@ def test_metastases_shed_cells_into_their_outflow():
         "colonization.angiogenic_switch_rate_per_day": 0.1})
     model.run()
     assert any(c.phase is Phase.MACRO for c in model.colonies)
-    assert model.shed_by_metastases > 0
+    assert model.ledger.shed_by_metastases > 0
     shed, alive, lost = model.conservation()
     assert shed == alive + lost
 
@@ -278,7 +278,7 @@ def test_colonies_below_the_avascular_limit_can_be_detected(small_scenario_path)
         "colonization.detectable_diameter_mm": 0.05})
     model.run()
     detected = [c for c in model.colonies if c.detected_day is not None]
-    assert detected and model.first_detectable_day is not None
+    assert detected and model.colonies.first_detectable_day is not None
     assert any(c.phase is not Phase.MACRO for c in detected)
 
 
@@ -339,11 +339,12 @@ def test_at_diagnosis_summary_counts_patients_with_disease():
 def test_results_do_not_depend_on_the_number_of_worker_processes(small_scenario_path):
     """Replicate streams are derived from the seed alone: serial and two worker processes
     give identical patients."""
-    from sim.experiments.replicates import process_mapper, run_replicates
+    from sim.experiments.executors import ProcessExecutor
+    from sim.experiments.replicates import run_replicates
 
     sc = load_scenario(small_scenario_path)
     serial = run_replicates(sc, 4, 9, progress=False)
-    parallel = run_replicates(sc, 4, 9, progress=False, mapper=process_mapper(2))
+    parallel = run_replicates(sc, 4, 9, progress=False, executor=ProcessExecutor(2))
     for a, b in zip(serial.patients, parallel.patients, strict=True):
         assert a.reached == b.reached and a.autopsy_by_organ == b.autopsy_by_organ
         assert a.timeseries == b.timeseries

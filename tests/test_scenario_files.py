@@ -125,7 +125,7 @@ def _scenario_checks(sc):
     def cells_shed(m):
         model = MetastasisModel(sc.to_input(), rng=sim.seed)
         model.run()
-        assert model.shed_total >= float(m[1]), model.shed_total
+        assert model.ledger.shed_total >= float(m[1]), model.ledger.shed_total
 
     return [
         (rf"from {_NUM} mm", lambda m: p.initial_diameter_mm == pytest.approx(float(m[1]))),

@@ -31,7 +31,8 @@ from sim.biology.delivery import delivered_fractions
 from sim.biology.reference import DISIBIO_2008
 from sim.biology.soil import derived_affinities
 from sim.config.bundled import scenario_dir
-from sim.experiments.replicates import compare, replicate_stream
+from sim.experiments.replicates import compare
+from sim.experiments.seeds import replicate_stream
 
 pytestmark = pytest.mark.slow
 

@@ -253,14 +253,6 @@ def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day:
     return out
 
 
-def extinction_probability(birth_rate_per_day: float, death_rate_per_day: float,
-                           founders: int = 1) -> float:
-    """Probability that a birth-death lineage from ``founders`` cells eventually dies out."""
-    if birth_rate_per_day <= death_rate_per_day:
-        return 1.0
-    return (death_rate_per_day / birth_rate_per_day) ** founders
-
-
 def angiogenic_switch(rng: np.random.Generator, waiting: int, probability: float) -> np.ndarray:
     """Which of ``waiting`` colonies at the avascular limit switch on angiogenesis this step.
 

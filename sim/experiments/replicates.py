@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from ..config.scenario import Scenario
 from ..engine.model import simulate
 from ..engine.results import PatientResult
-from .executors import Executor, SerialExecutor, local_executor
-from .seeds import replicate_stream, replicate_streams, resolve_seed
+from .executors import Executor, SerialExecutor
+from .seeds import replicate_stream, resolve_seed
 
 
 @dataclass
@@ -43,8 +43,7 @@ def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int 
                    *, progress: bool | None = None, desc: str | None = None,
                    executor: Executor | None = None,
                    on_patient: Callable[[PatientResult], None] | None = None,
-                   keep_timeseries: int | None = None,
-                   mapper: Executor | None = None) -> RunResult:
+                   keep_timeseries: int | None = None) -> RunResult:
     """Simulate ``replicates`` patients of one scenario.
 
     Parameters
@@ -64,10 +63,8 @@ def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int 
     keep_timeseries
         With ``on_patient``: keep the time series of the first this many patients only and
         drop the rest once handed over, so memory does not grow with their number.
-    mapper
-        The former name of ``executor``, accepted until every caller passes ``executor``.
     """
-    ex = executor or mapper or SerialExecutor()
+    ex = executor or SerialExecutor()
     n = replicates or scenario.simulation.replicates
     seed_value, note = resolve_seed(scenario, seed)
     t0 = time.perf_counter()
@@ -95,11 +92,10 @@ def compare(scenario: Scenario, hypotheses: Sequence[str], replicates: int | Non
             seed: int | None = None, *, progress: bool | None = None,
             executor: Executor | None = None,
             on_patient: Mapping[str, Callable[[PatientResult], None]] | None = None,
-            keep_timeseries: int | None = None,
-            mapper: Executor | None = None) -> dict[str, RunResult]:
+            keep_timeseries: int | None = None) -> dict[str, RunResult]:
     """Run each hypothesis on the same replicate streams (``on_patient`` per hypothesis),
     on one ``executor`` whose workers are kept for the whole comparison."""
-    ex = executor or mapper or SerialExecutor()
+    ex = executor or SerialExecutor()
     seed_value, note = resolve_seed(scenario, seed)
     out = {}
     with ex:
@@ -113,12 +109,6 @@ def compare(scenario: Scenario, hypotheses: Sequence[str], replicates: int | Non
     return out
 
 
-def process_mapper(workers: int) -> Executor:
-    """The former way to ask for ``workers`` local processes (this process alone for one),
-    kept until every caller uses :func:`~sim.experiments.executors.local_executor`."""
-    return local_executor(workers)
-
-
 def _simulate_job(job: tuple[Scenario, int, int, bool]) -> PatientResult:
     scenario, seed, i, day_bar = job
     return simulate(scenario, replicate_stream(seed, i), replicate=i, progress=day_bar)
@@ -130,5 +120,4 @@ def _no_bar(progress: bool | None) -> bool | None:
     return not progress
 
 
-__all__ = ["RunResult", "compare", "process_mapper", "replicate_stream", "replicate_streams",
-           "resolve_seed", "run_replicates"]
+__all__ = ["RunResult", "compare", "run_replicates"]
