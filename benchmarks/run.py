@@ -40,7 +40,7 @@ from scipy import stats
 
 from sim import __version__
 from sim.biology.anatomy import TARGET_ORGANS
-from sim.config.scenario import load_scenario
+from sim.config.loading import load_scenario
 from sim.engine.model import FUNNEL_STAGES, PatientResult, simulate
 from sim.experiments.seeds import replicate_streams
 

@@ -10,7 +10,9 @@ Quick use::
 from importlib.metadata import PackageNotFoundError, version
 
 from .biology.stages import FUNNEL_STAGES
-from .config.scenario import Scenario, ScenarioError, load_scenario, make_scenario
+from .config.errors import ScenarioError
+from .config.loading import load_scenario, make_scenario
+from .config.schema import Scenario
 from .engine.model import MetastasisModel, SimulationLimitError
 from .engine.results import PatientResult
 

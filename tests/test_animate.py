@@ -19,7 +19,7 @@ from PIL import Image
 
 from sim.apps.cli import main
 from sim.biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
-from sim.config.scenario import load_scenario
+from sim.config.loading import load_scenario
 from sim.engine.model import MetastasisModel
 from sim.viz.animate import Slides, record_course
 from sim.viz.body_layout import LAYOUT, PRIMARY_POSITION, SKIN_FILL, layout_for

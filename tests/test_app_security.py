@@ -21,7 +21,7 @@ import pytest
 
 from sim.apps import classroom as app
 from sim.config.bundled import scenario_dir
-from sim.config.scenario import ScenarioError
+from sim.config.errors import ScenarioError
 
 SECRET = "XYZ-do-not-show-me"
 TIMEOUT = 20.0  # s: a handler that has not returned by then is stuck (a FIFO blocks forever)

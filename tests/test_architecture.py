@@ -56,7 +56,7 @@ def test_the_checks_below_see_every_module():
     """A control: the walk finds the packages the architecture names."""
     names = {_module_name(p) for p in MODULES}
     for expected in ("sim.engine.model", "sim.engine.ledger", "sim.biology.cascade",
-                     "sim.config.scenario", "sim.experiments.executors", "sim.io.outputs",
+                     "sim.config.schema", "sim.experiments.executors", "sim.io.outputs",
                      "sim.viz.style", "sim.apps.cli"):
         assert expected in names
 

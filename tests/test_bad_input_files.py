@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.config.scenario import MAX_FILE_BYTES, MAX_NESTING, ScenarioError, load_scenario, make_scenario
+from sim.config.errors import ScenarioError
+from sim.config.loading import MAX_FILE_BYTES, MAX_NESTING, load_scenario, make_scenario
 
 CLI = [sys.executable, "-m", "sim.apps.cli"]
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.config.scenario import load_scenario
+from sim.config.loading import load_scenario
 from sim.experiments.executors import ProcessExecutor
 from sim.experiments.replicates import run_replicates
 

@@ -12,7 +12,8 @@ from sim.apps.cli import main
 from sim.biology.anatomy import TARGET_ORGANS
 from sim.biology.reference import DISIBIO_2008
 from sim.config.bundled import scenario_dir
-from sim.config.scenario import ScenarioError, load_scenario
+from sim.config.errors import ScenarioError
+from sim.config.loading import load_scenario
 from sim.experiments.calibrate import AFFINITY_FIELD, _z, calibrate, format_fit, write_affinities
 
 

@@ -12,7 +12,7 @@ from lifelines.statistics import logrank_test
 
 from sim import MetastasisModel, ScenarioError, make_scenario
 from sim.apps.cli import main
-from sim.config.scenario import load_scenario
+from sim.config.loading import load_scenario
 from sim.experiments.executors import ProcessExecutor
 from sim.experiments.replicates import run_replicates
 

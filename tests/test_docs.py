@@ -6,7 +6,7 @@ import typing
 
 from pydantic import BaseModel
 
-from sim.config.scenario import Scenario
+from sim.config.schema import Scenario
 from tests.conftest import ROOT
 
 DOC = ROOT / "docs" / "model-and-evidence.md"

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from sim.config.scenario import ScenarioError
+from sim.config.errors import ScenarioError
 from sim.experiments.executors import (
     DaskExecutor,
     ProcessExecutor,

@@ -17,7 +17,7 @@ from sim.analysis import clinical_outcomes, intervals
 from sim.biology.anatomy import PRIMARY_SITES
 from sim.biology.reference import DISIBIO_2008
 from sim.biology.stages import STAGE_LABELS
-from sim.config.scenario import load_scenario
+from sim.config.loading import load_scenario
 from sim.experiments.replicates import run_replicates
 from sim.experiments.validation import weiss_index
 from sim.viz import figures as plots

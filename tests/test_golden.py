@@ -34,7 +34,7 @@ CASES: dict[str, tuple[str, list[str], list[str] | None, int, int]] = {
 
 def produce(name: str) -> dict[str, Any]:
     """The summary (or the per-hypothesis summaries) of one golden case, as JSON data."""
-    from sim.config.scenario import load_scenario
+    from sim.config.loading import load_scenario
     from sim.experiments.replicates import compare, run_replicates
     from sim.io.outputs import summary
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from sim import MetastasisModel, ScenarioError, make_scenario
 from sim.apps.cli import main
-from sim.config.scenario import load_scenario
+from sim.config.loading import load_scenario
 from sim.experiments.replicates import run_replicates
 
 from .stats import binomial_p

@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from sim.apps.cli import main
-from sim.config.scenario import MAX_STEPS, ScenarioError, load_scenario
+from sim.config.errors import ScenarioError
+from sim.config.loading import load_scenario
+from sim.config.schema import MAX_STEPS
 from sim.engine.model import simulate
 from sim.experiments import limits
 from sim.experiments.executors import resolve_workers

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from sim import FUNNEL_STAGES, MetastasisModel
-from sim.config.scenario import load_scenario
+from sim.config.loading import load_scenario
 from sim.engine.agents import Phase, Stage
 from sim.engine.model import simulate
 from sim.experiments.seeds import replicate_streams
@@ -286,7 +286,7 @@ def test_diagnosis_is_recorded_when_the_primary_reaches_its_size():
     """The diagnosis event fires once, the first step the primary is at least the diagnosis
     size, and records the disseminated disease then; a course that starts above the size is
     diagnosed at day 0 with nothing disseminated yet."""
-    from sim.config.scenario import diameter_to_cells
+    from sim.biology.units import diameter_to_cells
 
     model = MetastasisModel("breast", rng=5, overrides={
         "primary.initial_diameter_mm": 5.0, "primary.diagnosis_diameter_mm": 8.0,

@@ -9,14 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.config.scenario import (
-    HYPOTHESES,
-    Scenario,
-    ScenarioError,
-    load_scenario,
-    make_scenario,
-    parse_override,
-)
+from sim.config.errors import ScenarioError
+from sim.config.loading import load_scenario, make_scenario, parse_override
+from sim.config.schema import HYPOTHESES, Scenario
 
 
 def test_defaults_are_valid_and_resolved():

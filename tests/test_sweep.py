@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from sim.apps.cli import main
-from sim.config.scenario import ScenarioError
+from sim.config.errors import ScenarioError
 from sim.experiments.design import Design, ParameterSpec, design_points
 from sim.experiments.sensitivity import Problem, analyse, sample
 from sim.experiments.sweep import ResultStore, build_design, collect, load_experiment, sweep

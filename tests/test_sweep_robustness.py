@@ -27,7 +27,7 @@ import sim.experiments.design as design_mod
 import sim.experiments.store as store_mod
 import sim.experiments.sweep as sweep_mod
 from sim.apps.cli import main
-from sim.config.scenario import ScenarioError
+from sim.config.errors import ScenarioError
 from sim.experiments.sweep import (
     ResultStore,
     SweepError,

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sim.apps.cli import main
-from sim.config.scenario import load_scenario
+from sim.config.loading import load_scenario
 from sim.experiments.validation import agreement, shared_organs, weiss_index
 
 

@@ -38,7 +38,9 @@ from solara.toestand import Singleton
 
 from ..biology.stages import FUNNEL_STAGES, STAGE_EXPLANATIONS, STAGE_LABELS
 from ..config.bundled import list_scenarios, scenario_dir
-from ..config.scenario import HYPOTHESES, ScenarioError, load_scenario
+from ..config.errors import ScenarioError
+from ..config.loading import load_scenario
+from ..config.schema import HYPOTHESES
 from ..engine.model import MetastasisModel
 from ..engine.results import detectable_metastases, dormant_cells, metastatic_burden_cells
 from ..viz.bodymap import state_of

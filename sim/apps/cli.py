@@ -15,7 +15,9 @@ import click
 
 from ..biology.anatomy import PRIMARY_SITES
 from ..config.bundled import list_scenarios
-from ..config.scenario import HYPOTHESES, Scenario, ScenarioError, load_scenario
+from ..config.errors import ScenarioError
+from ..config.loading import load_scenario
+from ..config.schema import HYPOTHESES, Scenario
 from ..engine.model import SimulationLimitError
 from ..experiments.executors import EXECUTORS, WorkerError, local_executor, resolve_workers
 from ..experiments.limits import TIMESERIES_KEPT, WARN_SECONDS, RunTooLargeError, check_run

@@ -1,6 +1,6 @@
 """Where a scenario's cells enter the circulation, and the chains that carry them.
 
-Turns a validated :class:`~sim.config.scenario.Scenario` into the numbers the model uses: the
+Turns a validated :class:`~sim.config.schema.Scenario` into the numbers the model uses: the
 probability of each entry point (route x venous drainage / cavity / neighbour) and one
 :class:`~sim.biology.anatomy.CirculationChain` per kind of travelling unit (subclone x single cell or
 cluster), since transit death differs between them.
@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 from .anatomy import (
     PRIMARY_ENTRIES,
     CirculationChain,

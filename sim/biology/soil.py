@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 from .anatomy import ORGAN_KEYS, PRIMARY_SITES, TARGET_ORGANS
 from .delivery import delivered_fractions
 from .reference import AUTOPSY_TABLES

@@ -17,7 +17,8 @@ def scenario_dir() -> Path:
 
 def is_experiment(path: Path) -> bool:
     """An experiment file (``metasim sweep``) rather than a scenario: it lists ``scenarios``."""
-    from .scenario import ScenarioError, read_toml
+    from .errors import ScenarioError
+    from .loading import read_toml
 
     try:
         return "scenarios" in read_toml(path)
@@ -68,7 +69,7 @@ def find_scenario(name: str | Path) -> Path:
     A name that is neither an existing path nor a bundled scenario raises ScenarioError with
     the closest bundled name, if any.
     """
-    from .scenario import ScenarioError
+    from .errors import ScenarioError
 
     if not str(name).strip():
         raise ScenarioError("no scenario given: name a TOML file or a bundled scenario "

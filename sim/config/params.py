@@ -3,7 +3,7 @@
 ``metasim params SCENARIO`` prints this table (as BehaviorSpace and the EMA Workbench list
 their parameters): a researcher sees at once what a scenario sets, what it leaves at the
 default, and where each default comes from. The source is the comment written above the
-field in :mod:`sim.config.scenario` (every default there carries its citation or is named an
+field in :mod:`sim.config.schema` (every default there carries its citation or is named an
 ASSUMPTION), so the table and the code cannot disagree.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel
 
-from .scenario import Scenario
+from .schema import Scenario
 
 #: Units read from the ending of a key's name (the project names keys with their units).
 _UNIT_SUFFIXES = (

@@ -31,7 +31,7 @@ import numpy as np
 from ..biology.anatomy import ORGAN_KEYS
 from ..biology.stages import Stage
 from ..biology.units import step_probability
-from ..config.scenario import SYMPTOMS, Intervention
+from ..config.schema import SYMPTOMS, Intervention
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import MetastasisModel

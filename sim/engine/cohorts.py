@@ -30,7 +30,7 @@ from .ledger import Ledger
 if TYPE_CHECKING:  # pragma: no cover
     import mesa
 
-    from ..config.scenario import Scenario
+    from ..config.schema import Scenario
 
 
 class SimulationLimitError(RuntimeError):

@@ -16,7 +16,7 @@ from ..biology.cascade import detachment, invasion, normalise, route_entry, tran
 from ..biology.delivery import CirculationChain, chain_for, entry_probabilities
 from ..biology.stages import Stage
 from ..biology.units import cells_to_grams, scale_probability
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 from .agents import CellCohort, Colony
 from .cohorts import CohortStore
 from .ledger import Ledger

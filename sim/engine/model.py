@@ -35,7 +35,8 @@ from ..biology.anatomy import ORGAN_KEYS
 from ..biology.soil import affinity_vector
 from ..biology.stages import Phase, Stage
 from ..biology.units import diameter_to_cells
-from ..config.scenario import Scenario, load_scenario, make_scenario
+from ..config.loading import load_scenario, make_scenario
+from ..config.schema import Scenario
 from .agents import PrimaryTumour
 from .clinic import Clinic
 from .cohorts import LodgedCells, SimulationLimitError, cohort_store
@@ -58,7 +59,7 @@ class MetastasisModel(mesa.Model):
     Parameters
     ----------
     scenario
-        A :class:`~sim.config.scenario.Scenario`, a mapping of scenario keys, a scenario file
+        A :class:`~sim.config.schema.Scenario`, a mapping of scenario keys, a scenario file
         or a bundled name (``"breast"``, ``"classroom/demo"``), or None for the defaults.
     rng
         Seed or generator for all randomness (int, :class:`numpy.random.SeedSequence`,

@@ -47,7 +47,9 @@ from ..biology.reference import AUTOPSY_TABLES
 from ..biology.soil import MIN_DELIVERED_FRACTION, derived_affinities
 from ..biology.soil import poisson_intensity as _intensity
 from ..biology.soil import smoothed_frequency as _smoothed
-from ..config.scenario import Scenario, ScenarioError, make_scenario, read_text_file
+from ..config.errors import ScenarioError
+from ..config.loading import make_scenario, read_text_file
+from ..config.schema import Scenario
 from ..io.outputs import OutputError
 from .executors import Executor, SerialExecutor
 from .replicates import run_replicates

@@ -32,17 +32,9 @@ import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from ..config.bundled import find_scenario, scenario_dir
-from ..config.scenario import (
-    HYPOTHESES,
-    Scenario,
-    ScenarioError,
-    Section,
-    apply_overrides,
-    format_errors,
-    make_scenario,
-    parse_override,
-    read_toml,
-)
+from ..config.errors import ScenarioError
+from ..config.loading import apply_overrides, format_errors, make_scenario, parse_override, read_toml
+from ..config.schema import HYPOTHESES, Scenario, Section
 from .limits import available_memory_bytes
 from .outcomes import OUTPUT_GROUPS, scalar_outputs
 from .seeds import design_stream, replicate_stream

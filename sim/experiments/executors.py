@@ -475,7 +475,7 @@ class DaskExecutor(Executor):
         self._cluster: Any = None
 
     def _open(self) -> None:
-        from ..config.scenario import ScenarioError
+        from ..config.errors import ScenarioError
 
         try:
             from dask.distributed import Client, LocalCluster
@@ -554,7 +554,7 @@ def open_executor(kind: str | Executor = "serial", workers: int = 1,
     ScenarioError
         An unknown ``kind`` (the message lists the allowed ones).
     """
-    from ..config.scenario import ScenarioError
+    from ..config.errors import ScenarioError
 
     if isinstance(kind, Executor):
         return kind

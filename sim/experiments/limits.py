@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..biology.cascade import gompertz, gompertz_rate_from_doubling
 from ..biology.units import diameter_to_cells
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 
 #: Wall time of one step of the aggregated engine, seconds. Measured: 0.36 ms (one
 #: patient-year of benchmarks/, dt = 1 day) to 1.5 ms (a full untreated breast preset course,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 from ..engine.model import simulate
 from ..engine.results import PatientResult
 from .executors import Executor, SerialExecutor

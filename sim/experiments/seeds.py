@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 
 #: Spawn key of a design's own stream: far above any replicate index (at most 10^6).
 DESIGN_SPAWN_KEY = 2**31

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config.scenario import ScenarioError
+from ..config.errors import ScenarioError
 from ..io.outputs import OutputError
 from .design import (
     RUN_FILE_BYTES,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config.scenario import make_scenario
+from ..config.loading import make_scenario
 from ..engine.model import simulate
 from ..engine.results import PatientResult
 from .design import LoadedExperiment, Run, SweepError, build_design, load_experiment

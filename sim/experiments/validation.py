@@ -28,7 +28,7 @@ from ..analysis.summaries import at_diagnosis, site_frequency
 from ..biology import soil
 from ..biology.anatomy import PRIMARY_SITES
 from ..biology.reference import DISIBIO_2008
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 from .replicates import RunResult
 
 

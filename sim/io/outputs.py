@@ -45,7 +45,7 @@ from ..analysis.intervals import mean_interval
 from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from ..biology.reference import DISIBIO_2008
 from ..biology.stages import FUNNEL_STAGES
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 from ..engine.results import PatientResult
 from ..experiments.outcomes import OUTCOMES
 from ..experiments.replicates import RunResult

@@ -29,7 +29,7 @@ from matplotlib.ticker import LogLocator, NullFormatter
 
 from ..biology.anatomy import PRIMARY_SITES
 from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
-from ..config.scenario import Scenario
+from ..config.schema import Scenario
 from ..engine.model import MetastasisModel
 from .bodymap import body_map, state_of
 from .style import SINGLE_SERIES_COLOR, new_figure
