@@ -37,7 +37,7 @@ MAX_SINGLE_CELL_UNITS = 2_000_000
 #: Memory a finished patient keeps while the run goes on (its result without the time
 #: series, which is written to disk as it arrives), bytes: deep size measured 11 KB (breast,
 #: colon presets) to 20 KB (clinical/late_relapse, many events); the high end, with margin.
-#: tests/test_limits.py checks the bound on several scenarios.
+#: tests/unit/test_limits.py checks the bound on several scenarios.
 BYTES_PER_PATIENT = 30_000
 #: Patients whose full time series are kept in memory for the time-course figure; the rest
 #: are written to timeseries.csv as they finish and dropped.

@@ -25,7 +25,7 @@ from sim.viz.animate import Slides, record_course
 from sim.viz.body_layout import LAYOUT, PRIMARY_POSITION, SKIN_FILL, layout_for
 from sim.viz.bodymap import body_map, state_of
 from sim.viz.style import relative_luminance
-from tests.test_viz_readability import small_texts, text_problems
+from tests.unit.test_viz_readability import small_texts, text_problems
 
 #: The small test patient dies of its tumour burden on day 12 of a 30-day course (its primary
 #: starts at 6.5e7 cells), so the course ends before the horizon.

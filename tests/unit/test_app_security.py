@@ -6,7 +6,7 @@ hypothesis handlers, and ``build_courses`` behind them) with what a hostile clie
 a FIFO, ``/dev/zero``, a TOML file holding a secret, ``/etc/passwd``, numbers out of range,
 NaN, text where a number belongs. Each must be refused promptly with a plain message, without
 opening the file, without showing its content or whether it exists, keeping the last good
-value. ``tests/test_app_browser.py`` sends the same kind of update through a real websocket.
+value. ``tests/integration/test_app_browser.py`` sends the same kind of update through a real websocket.
 """
 
 from __future__ import annotations

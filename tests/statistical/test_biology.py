@@ -23,7 +23,7 @@ from sim.config.loading import load_scenario
 from sim.experiments.executors import ProcessExecutor
 from sim.experiments.replicates import run_replicates
 
-from .stats import binomial_greater_p, sign_test_greater_p
+from ..stats import binomial_greater_p, sign_test_greater_p
 
 pytestmark = pytest.mark.slow
 

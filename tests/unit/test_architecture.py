@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SIM = Path(__file__).resolve().parents[1] / "sim"
+SIM = Path(__file__).resolve().parents[2] / "sim"
 MODULES = sorted(p for p in SIM.rglob("*.py") if "_scenarios" not in p.parts)
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from sim.apps.cli import main
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

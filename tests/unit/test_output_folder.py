@@ -20,7 +20,7 @@ from sim.apps.cli import main
 from sim.io import outputs
 from sim.io.outputs import MARKER, STAGING_MARKER, OutputError, clean_stale_staging, staged
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 SMALL = str(DATA / "small.toml")
 QUICK = ["--replicates", "1", "--set", "simulation.horizon_days=10"]
 

@@ -13,7 +13,7 @@ from sim.apps.cli import main
 from sim.config.loading import load_scenario
 from sim.experiments.replicates import run_replicates
 
-from .stats import binomial_p
+from ..stats import binomial_p
 
 ASSAY = "experiments/luzzi_liver_assay"
 

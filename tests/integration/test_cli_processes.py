@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from sim.apps.cli import main
 
-SMALL = str(Path(__file__).resolve().parent / "data" / "small.toml")
+SMALL = str(Path(__file__).resolve().parents[1] / "data" / "small.toml")
 CLI = [sys.executable, "-m", "sim.apps.cli"]
 
 

@@ -22,7 +22,7 @@ from sim.experiments.replicates import run_replicates
 from sim.experiments.validation import weiss_index
 from sim.viz import figures as plots
 from sim.viz import sweep_figures as sweep_plots
-from tests.test_viz_readability import drawn_texts, small_texts, text_problems
+from tests.unit.test_viz_readability import drawn_texts, small_texts, text_problems
 
 YEAR = 365.25
 HALF_LIFE = "circulation.ctc_half_life_hours"

@@ -13,7 +13,7 @@ from sim.apps.cli import main
 from sim.biology.anatomy import ORGANS, PRIMARY_SITES, flow_fractions
 from sim.biology.reference import DISIBIO_2008, ICRP89_FLOW, INEFFICIENCY, SOURCES, TABLES, describe
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 def test_disibio_rows_have_one_count_per_column_and_no_count_above_n():

@@ -23,7 +23,7 @@ from sim.experiments.limits import RunTooLargeError, check_run, estimate_patient
 from sim.experiments.replicates import RunResult, run_replicates
 from sim.io.outputs import PatientFiles
 
-SMALL = str(Path(__file__).resolve().parent / "data" / "small.toml")
+SMALL = str(Path(__file__).resolve().parents[1] / "data" / "small.toml")
 GB = 1024**3
 
 

@@ -6,7 +6,7 @@ kept in ``tests/data/golden/``. Integers (cell counts, patients) must match exac
 to a relative 1e-9 (room for a different order of summation, nothing more). A change that
 is meant to change results regenerates the files on purpose and says why in its commit:
 
-    python -m tests.test_golden          # rewrites tests/data/golden/*.json
+    python -m tests.integration.test_golden          # rewrites tests/data/golden/*.json
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-GOLDEN = Path(__file__).resolve().parent / "data" / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 
 #: name -> (scenario, overrides, hypotheses or None for one run, replicates, seed)
 CASES: dict[str, tuple[str, list[str], list[str] | None, int, int]] = {

@@ -20,7 +20,7 @@ from sim.biology.anatomy import (
     metastasis_entry,
 )
 
-from .stats import multinomial_gof_p
+from ..stats import multinomial_gof_p
 
 PARAMS = TransitParameters(arrest_probability_per_pass=0.917, death_probability_per_pass=0.005,
                            node_arrest_probability=0.5, lymph_death_probability_per_node=0.2,

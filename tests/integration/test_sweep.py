@@ -23,7 +23,7 @@ from sim.experiments.design import Design, ParameterSpec, design_points
 from sim.experiments.sensitivity import Problem, analyse, sample
 from sim.experiments.sweep import ResultStore, build_design, collect, load_experiment, sweep
 
-from .conftest import DATA
+from ..conftest import DATA
 
 SMALL = DATA / "small.toml"
 
