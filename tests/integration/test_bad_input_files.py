@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from sim.config.errors import ScenarioError
-from sim.config.loading import MAX_FILE_BYTES, MAX_NESTING, load_scenario, make_scenario
+from sim.config.loading import (
+    MAX_FILE_BYTES,
+    MAX_NESTING,
+    check_nesting,
+    load_scenario,
+    make_scenario,
+    nesting_depth,
+)
 
 CLI = [sys.executable, "-m", "sim.apps.cli"]
 
@@ -85,11 +92,22 @@ def test_deep_nesting_in_a_file_is_refused(tmp_path, text):
     assert_clean_failure(proc, str(path), "nested")
 
 
-def test_nesting_at_the_limit_is_not_refused_for_depth(tmp_path):
-    """The depth check does not reject ordinary files: the deepest real keys (4 levels)
-    pass, so the limit is not set so low that valid scenarios fail."""
-    sc = make_scenario({"primary": {"subclones": [{"name": "a", "fraction": 1.0}]}})
-    assert sc.primary.subclones[0].name == "a"
+def test_nesting_up_to_the_limit_is_accepted_and_one_more_level_is_refused():
+    """The depth limit sits exactly at MAX_NESTING: a value that deep passes, one level
+    deeper is refused with a message, and real scenarios (4 levels) are far below it."""
+    def nested(depth: int) -> dict:
+        value: dict = {"leaf": 1}
+        while nesting_depth(value) < depth:
+            value = {"x": value}
+        assert nesting_depth(value) == depth
+        return value
+
+    check_nesting(nested(MAX_NESTING), "test.toml")
+    with pytest.raises(ScenarioError, match=r"test\.toml.*nested"):
+        check_nesting(nested(MAX_NESTING + 1), "test.toml")
+    deepest_real = make_scenario({"primary": {"subclones": [{"name": "a", "fraction": 1.0}]}})
+    assert deepest_real.primary.subclones[0].name == "a"
+    assert nesting_depth({"primary": {"subclones": [{"name": "a"}]}}) < MAX_NESTING
 
 
 @pytest.mark.parametrize("override", [

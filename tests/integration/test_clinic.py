@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from sim import MetastasisModel, ScenarioError, make_scenario
 from sim.apps.cli import main
+from sim.biology.anatomy import ORGAN_KEYS
 from sim.config.loading import load_scenario
 
 RESECT = "scenarios/clinical/breast_resection_at_diagnosis.toml"
@@ -48,15 +49,30 @@ def test_resection_at_diagnosis_removes_the_primary_and_is_logged():
 
 
 def test_local_therapy_treats_one_organ(small_scenario_path):
+    """Local therapy with efficacy 1 removes every colony of its organ and no other: at the
+    end no colony in that organ is older than the therapy, every other organ keeps colonies
+    founded before it, and the cells of the removed colonies are counted as lost."""
     base = load_scenario(small_scenario_path)
     a = MetastasisModel(base, rng=5).run()
     organ = max(a.result().colonies_by_organ, key=a.result().colonies_by_organ.get)
+    day = 20.0
     treated = make_scenario(base.to_input(), [("intervention", [
-        {"kind": "local", "day": 29.0, "organ": organ, "efficacy": 1.0, "target": "all"}])])
-    b = MetastasisModel(treated, rng=5).run()
-    assert b.result().colonies_by_organ[organ] < a.result().colonies_by_organ[organ]
+        {"kind": "local", "day": day, "organ": organ, "efficacy": 1.0, "target": "all"}])])
+    b = MetastasisModel(treated, rng=5)
+    while b.running and b.day < day:
+        b.step()
+    before = {c.unique_id: c.organ for c in b.colonies}
+    assert any(o == ORGAN_KEYS.index(organ) for o in before.values()), "nothing to treat"
+    assert any(o != ORGAN_KEYS.index(organ) for o in before.values()), "no control organ"
+    b.step()   # the therapy acts at the start of this step
+    after = {c.unique_id: c.organ for c in b.colonies}
+    survivors = {o for uid, o in after.items() if uid in before}
+    assert ORGAN_KEYS.index(organ) not in survivors
+    assert survivors, "colonies of the other organs survive"
+    shed, alive, lost = b.conservation()
+    assert shed == alive + lost
     log = [e for e in b.result().events if e["event"] == "local_therapy"]
-    assert log and log[0]["organ"] == organ
+    assert len(log) == 1 and log[0]["organ"] == organ and log[0]["day"] == day
 
 
 def test_growth_inhibition_slows_the_primary():
