@@ -22,16 +22,8 @@ from ..engine.model import SimulationLimitError
 from ..experiments.executors import EXECUTORS, WorkerError, local_executor, resolve_workers
 from ..experiments.limits import TIMESERIES_KEPT, WARN_SECONDS, RunTooLargeError, check_run
 from ..experiments.replicates import compare, run_replicates
-from ..io.outputs import (
-    Destination,
-    OutputError,
-    PatientFiles,
-    numbered_destination,
-    staged,
-    write_comparison,
-    write_run,
-    write_validation,
-)
+from ..io.folder import Destination, OutputError, numbered_destination, staged
+from ..io.outputs import PatientFiles, write_comparison, write_run, write_validation
 
 EXIT_BAD_INPUT = 2
 

@@ -50,7 +50,7 @@ from ..biology.soil import smoothed_frequency as _smoothed
 from ..config.errors import ScenarioError
 from ..config.loading import make_scenario, read_text_file
 from ..config.schema import Scenario
-from ..io.outputs import OutputError
+from ..io.folder import OutputError
 from .executors import Executor, SerialExecutor
 from .replicates import run_replicates
 from .seeds import resolve_seed

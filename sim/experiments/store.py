@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..config.errors import ScenarioError
-from ..io.outputs import OutputError
+from ..io.folder import OutputError
 from .design import (
     RUN_FILE_BYTES,
     TABLE_BYTES_PER_RUN,
@@ -46,7 +46,7 @@ def _why(e: OSError) -> str:
 class ResultStore:
     """A sweep folder: ``experiment.json``, ``runs/<run_id>.json``, collected tables.
 
-    Every failure to write becomes an :class:`~sim.io.outputs.OutputError` naming the folder
+    Every failure to write becomes an :class:`~sim.io.folder.OutputError` naming the folder
     and the cause (one message, exit status 2 on the command line).
     """
 

@@ -37,7 +37,7 @@ from sim.experiments.sweep import (
     sweep,
     write_tables,
 )
-from sim.io.outputs import OutputError
+from sim.io.folder import OutputError
 
 from .test_sweep import GRID, SMALL, _experiment, _table
 

@@ -17,8 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from sim.apps.cli import main
+from sim.io import folder as output_folder
 from sim.io import outputs
-from sim.io.outputs import MARKER, STAGING_MARKER, OutputError, clean_stale_staging, staged
+from sim.io.folder import MARKER, STAGING_MARKER, OutputError, clean_stale_staging, staged
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SMALL = str(DATA / "small.toml")
@@ -148,7 +149,7 @@ def test_read_only_parent_is_refused_before_running(tmp_path, monkeypatch):
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("sim.io.outputs.tempfile.mkdtemp", denied)
+    monkeypatch.setattr("sim.io.folder.tempfile.mkdtemp", denied)
     calls = []
     monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", SMALL, *QUICK, "--out", str(tmp_path / "ro" / "o"))
@@ -252,7 +253,7 @@ def test_a_mount_point_is_filled_and_replaced_in_place(tmp_path, monkeypatch):
     out = tmp_path / "volume"
     out.mkdir()
     real = os.path.ismount
-    monkeypatch.setattr(outputs.os.path, "ismount", lambda p: Path(p) == out or real(p))
+    monkeypatch.setattr(output_folder.os.path, "ismount", lambda p: Path(p) == out or real(p))
     inode = out.stat().st_ino
     assert invoke("run", SMALL, *QUICK, "--out", str(out)).exit_code == 0
     assert out.stat().st_ino == inode
@@ -280,14 +281,14 @@ def test_an_empty_folder_that_takes_no_files_fails_before_the_run(tmp_path, monk
     the simulation (emulated: tests may run as root, whom modes do not stop)."""
     out = tmp_path / "ro"
     out.mkdir()
-    real = outputs.tempfile.mkstemp
+    real = output_folder.tempfile.mkstemp
 
     def refuse_in_out(*a, **k):
         if Path(k.get("dir", "")) == out:
             raise PermissionError(1, "Operation not permitted")
         return real(*a, **k)
 
-    monkeypatch.setattr("sim.io.outputs.tempfile.mkstemp", refuse_in_out)
+    monkeypatch.setattr("sim.io.folder.tempfile.mkstemp", refuse_in_out)
     calls = []
     monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
@@ -344,7 +345,7 @@ def test_results_that_cannot_be_moved_into_place_are_kept_visibly(tmp_path, monk
     def fail(*a, **k):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("sim.io.outputs._commit", fail)
+    monkeypatch.setattr("sim.io.folder._commit", fail)
     out = tmp_path / "o"
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
     assert res.exit_code == 2 and "they were saved in" in res.output
