@@ -392,6 +392,41 @@ class Simulation(Section):
         return self
 
 
+LogSpread = Annotated[float, Field(ge=0.0, le=3.0)]
+
+
+class Population(Section):
+    """How patients differ. Each patient draws its own value of these parameters from a
+    log-normal distribution whose median is the scenario's value (``primary.*``, the
+    colonisation rates) and whose spread is the standard deviation of the natural log given
+    here (0: every patient has the scenario's value). The draws come first from the patient's
+    own stream, so every hypothesis of a comparison sees the same patients."""
+
+    # false: every patient is the scenario's median patient (teaching one patient).
+    heterogeneity: bool = True
+    # Spread of primary.doubling_time_days. ASSUMPTION 0 unless a preset gives its source.
+    doubling_time_log_sd: LogSpread = 0.0
+    # Spread of primary.shedding_rate_per_gram_per_day. ASSUMPTION 0 unless a preset gives it.
+    shedding_log_sd: LogSpread = 0.0
+    # Spread of primary.diagnosis_diameter_mm (the size at which the primary is found; the
+    # doubling time keeps its reference at the scenario's diagnosis size). ASSUMPTION 0.
+    diagnosis_diameter_log_sd: LogSpread = 0.0
+    # Spread of the colonisation competence: one multiplier per patient on the proliferation
+    # and awakening hazards of its lodged cells. ASSUMPTION 0 (no evidence of its spread).
+    colonization_log_sd: LogSpread = 0.0
+
+    @property
+    def spreads(self) -> tuple[float, float, float, float]:
+        """The four log-SDs in the order the patient's draws are made."""
+        return (self.doubling_time_log_sd, self.shedding_log_sd,
+                self.diagnosis_diameter_log_sd, self.colonization_log_sd)
+
+    @property
+    def varies(self) -> bool:
+        """Patients differ: heterogeneity on and some spread above 0."""
+        return self.heterogeneity and any(v > 0 for v in self.spreads)
+
+
 class Scenario(Section):
     """A fully validated scenario. Build one with :func:`load_scenario` or :func:`make_scenario`."""
 
@@ -411,6 +446,7 @@ class Scenario(Section):
     extravasation: Extravasation = Field(default_factory=Extravasation)
     colonization: Colonization = Field(default_factory=Colonization)
     tropism: Tropism = Field(default_factory=Tropism)
+    population: Population = Field(default_factory=Population)
     simulation: Simulation = Field(default_factory=Simulation)
     injection: list[Injection] = Field(default_factory=list)
     intervention: list[Intervention] = Field(default_factory=list)

@@ -29,12 +29,16 @@ DEATH_ROUTES = [s.removeprefix("death:") for s in DEATH_STATES]
 class Dissemination:
     """Shedding and transit for one patient's scenario."""
 
-    def __init__(self, scenario: Scenario, dt_days: float, ledger: Ledger, store: CohortStore):
+    def __init__(self, scenario: Scenario, dt_days: float, ledger: Ledger, store: CohortStore,
+                 shedding_rate_per_gram_per_day: float | None = None):
         self.ledger = ledger
         self.store = store
         self.dt = dt_days
         self.clones = list(scenario.primary.subclones)
-        self.shedding_rate_per_gram_per_day = scenario.primary.shedding_rate_per_gram_per_day
+        #: This patient's rate (default: the scenario's).
+        self.shedding_rate_per_gram_per_day = (
+            scenario.primary.shedding_rate_per_gram_per_day
+            if shedding_rate_per_gram_per_day is None else shedding_rate_per_gram_per_day)
         self.cluster_fraction = scenario.clusters.fraction_of_shedding_events
         self.cluster_size = scenario.clusters.cells_per_cluster
         self.walk = scenario.simulation.circulation == "walk"

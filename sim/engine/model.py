@@ -32,6 +32,7 @@ import mesa
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
+from ..biology.patients import draw_traits
 from ..biology.soil import affinity_vector
 from ..biology.stages import Phase, Stage
 from ..biology.units import diameter_to_cells
@@ -98,20 +99,25 @@ class MetastasisModel(mesa.Model):
         self.day = 0.0
         self.step_end_day = self.dt
         self.died = False
+        #: This patient's own doubling time, shedding, diagnosis size and colonisation
+        #: competence (drawn first from its stream when the population varies).
+        self.traits = draw_traits(sc, self.rng)
         p = sc.primary
-        self.primary = PrimaryTumour(self, p.site, p.initial_cells, p.doubling_time_days,
+        self.primary = PrimaryTumour(self, p.site, p.initial_cells, self.traits.doubling_time_days,
                                      p.carrying_capacity_cells, present=p.present,
                                      doubling_at_cells=diameter_to_cells(p.diagnosis_diameter_mm))
         self.ledger = Ledger(len(ORGAN_KEYS), DEATH_ROUTES)
         self.cohorts = cohort_store(self, sc.simulation.aggregate, len(p.subclones))
         self.colonies = Colonies(self, sc, self.ledger, self.dt)
-        self.lodged = LodgedCells(sc, affinity_vector(sc), self.dt)
-        self.dissemination = Dissemination(sc, self.dt, self.ledger, self.cohorts)
+        self.lodged = LodgedCells(sc, affinity_vector(sc) * self.traits.colonization_multiplier,
+                                  self.dt)
+        self.dissemination = Dissemination(sc, self.dt, self.ledger, self.cohorts,
+                                           self.traits.shedding_rate_per_gram_per_day)
         self.clinic = Clinic(self)
         self._injections = sorted(sc.injection, key=lambda inj: inj.day)
         self._report_days = sorted(sc.assay.report_days)
         self.assay: list[dict[str, float]] = []
-        self.diagnosis_cells = diameter_to_cells(p.diagnosis_diameter_mm)
+        self.diagnosis_cells = diameter_to_cells(self.traits.diagnosis_diameter_mm)
         self.diagnosis: dict[str, float] | None = None
         if self.primary.present and self.primary.cells >= self.diagnosis_cells:
             # At diagnosis size when the course starts (nothing has disseminated yet).

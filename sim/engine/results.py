@@ -51,6 +51,9 @@ class PatientResult:
     #: was founded.
     relapse_origin: str | None = None
     relapse_founded_day: float | None = None
+    #: This patient's traits (sim.biology.patients.TRAITS): doubling time, shedding rate,
+    #: diagnosis size, colonisation multiplier.
+    traits: dict[str, float] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -214,4 +217,5 @@ def patient_result(model: Any) -> PatientResult:
         assay=[{k: float(v) for k, v in a.items()} for a in model.assay],
         diagnosis=model.diagnosis, events=list(clinic.events),
         resection_day=clinic.resection_day, relapse_day=clinic.relapse_day,
-        relapse_origin=clinic.relapse_origin, relapse_founded_day=clinic.relapse_founded_day)
+        relapse_origin=clinic.relapse_origin, relapse_founded_day=clinic.relapse_founded_day,
+        traits=model.traits.as_dict())

@@ -23,6 +23,7 @@ import numpy as np
 from .. import analysis
 from ..analysis.intervals import mean_interval
 from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
+from ..biology.patients import TRAITS
 from ..biology.reference import DISIBIO_2008
 from ..biology.stages import FUNNEL_STAGES
 from ..config.schema import Scenario
@@ -192,7 +193,7 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
                         s["patients"], run.replicates, "" if obs is None else f"{obs:.6g}"])
     with _csv(stage / "patients.csv") as w:
         w.writerow(["replicate", *TIMING_COLUMNS, "resection_day",
-                    "relapse_day", "shed_total"]
+                    "relapse_day", "shed_total", *TRAITS]
                    + [f"reached_{s}" for s in FUNNEL_STAGES] + [f"lost_{s}" for s in FUNNEL_STAGES]
                    + [f"detectable_{o}" for o in TARGET_ORGANS]
                    + [f"autopsy_{o}" for o in TARGET_ORGANS])
@@ -200,7 +201,8 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
             w.writerow([p.replicate, *(_cell(OUTCOMES[k].value(p)) for k in TIMING_COLUMNS),
                         "" if p.resection_day is None else f"{p.resection_day:g}",
                         "" if p.relapse_day is None else f"{p.relapse_day:g}",
-                        p.shed_total] + [p.reached[s] for s in FUNNEL_STAGES]
+                        p.shed_total, *(_cell(p.traits.get(t)) for t in TRAITS)]
+                       + [p.reached[s] for s in FUNNEL_STAGES]
                        + [p.lost[s] for s in FUNNEL_STAGES]
                        + [p.detectable_by_organ.get(o, 0) for o in TARGET_ORGANS]
                        + [p.autopsy_by_organ.get(o, 0) for o in TARGET_ORGANS])
