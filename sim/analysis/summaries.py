@@ -47,14 +47,17 @@ def funnel(patients: Sequence[PatientResult]) -> list[dict[str, float | str]]:
     return out
 
 
-def first_metastasis(patients: Sequence[PatientResult]) -> dict[str, float | int | None]:
-    """Time to the first detectable metastasis.
+def first_metastasis(patients: Sequence[PatientResult],
+                     kind: str = "detectable") -> dict[str, float | int | None]:
+    """Time to the first detectable metastasis (``kind="detectable"``) or to the first
+    macrometastasis, a colony past the angiogenic switch (``"macrometastasis"``).
 
     Patients without one are censored at the end of their course; the median and quartiles
     given are over the patients who had one, and ``fraction`` says how many those are.
     """
-    days = np.array([p.first_detectable_day for p in patients
-                     if p.first_detectable_day is not None], dtype=float)
+    first = [p.first_detectable_day if kind == "detectable" else p.first_macrometastasis_day
+             for p in patients]
+    days = np.array([d for d in first if d is not None], dtype=float)
     n = len(patients)
     res: dict[str, float | int | None] = {"patients_with": int(days.size),
                                           "fraction": days.size / n if n else float("nan")}

@@ -44,6 +44,9 @@ class Colonies:
         self.p_switch = step_probability(col.angiogenic_switch_rate_per_day, dt_days)
         #: End of the step in which the first colony became detectable (None: none yet).
         self.first_detectable_day: float | None = None
+        #: Start of the step in which the first colony switched on angiogenesis: the first
+        #: macrometastasis (None: none yet).
+        self.first_macrometastasis_day: float | None = None
         self._live: list[Colony] = []
 
     def __iter__(self) -> Iterator[Colony]:
@@ -95,6 +98,8 @@ class Colonies:
                     c.phase = Phase.MACRO
                     c.switched_day = day
                     self.ledger.switched_colony(c.founders)
+                    if self.first_macrometastasis_day is None:
+                        self.first_macrometastasis_day = day
         if macro:
             cells = np.fromiter((c.cells for c in macro), dtype=float, count=len(macro))
             grown = np.asarray(gompertz(cells, col.macrometastasis_gompertz_rate_per_day

@@ -54,6 +54,10 @@ class PatientResult:
     #: This patient's traits (sim.biology.patients.TRAITS): doubling time, shedding rate,
     #: diagnosis size, colonisation multiplier.
     traits: dict[str, float] = field(default_factory=dict)
+    #: Macrometastases (colonies past the angiogenic switch) alive at the end of the course.
+    macrometastases: int = 0
+    #: Day the first colony switched on angiogenesis (None: none did).
+    first_macrometastasis_day: float | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -218,4 +222,5 @@ def patient_result(model: Any) -> PatientResult:
         diagnosis=model.diagnosis, events=list(clinic.events),
         resection_day=clinic.resection_day, relapse_day=clinic.relapse_day,
         relapse_origin=clinic.relapse_origin, relapse_founded_day=clinic.relapse_founded_day,
-        traits=model.traits.as_dict())
+        traits=model.traits.as_dict(), macrometastases=macrometastases(model),
+        first_macrometastasis_day=model.colonies.first_macrometastasis_day)

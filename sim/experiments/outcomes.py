@@ -9,8 +9,10 @@ the patients table of an output folder all read them from :data:`OUTCOMES`.
 
 Two size thresholds exist (``[colonization]``): ``detectable_diameter_mm``, what imaging
 detects during the course, and ``autopsy_detectable_diameter_mm``, what an autopsy table
-counts at its end. Counts of metastases use the first, sites (and the site frequencies of
-``summary.json``) the second.
+counts at its end. Counts of detectable metastases use the first, sites (and the site
+frequencies of ``summary.json``) the second. A *macrometastasis* is, everywhere in metasim (the
+funnel stage, the model's reporter, this table, ``summary.json``), a colony past the angiogenic
+switch, whatever its size.
 """
 
 from __future__ import annotations
@@ -62,9 +64,12 @@ def _at_diagnosis(key: str) -> Callable[[PatientResult], int | None]:
 
 
 _LIST: list[Outcome] = [
-    Outcome("macrometastases", "metastases at or above colonization.detectable_diameter_mm "
-            "(detectable on imaging) at the end of the course, all organs (count)", _detectable),
-    Outcome("detectable_metastases", "the same count as macrometastases (count)", _detectable),
+    Outcome("macrometastases", "macrometastases (colonies past the angiogenic switch, "
+            "vascularised) alive at the end of the course, all organs (count)",
+            lambda p: int(p.macrometastases)),
+    Outcome("detectable_metastases", "metastases at or above "
+            "colonization.detectable_diameter_mm (detectable on imaging) at the end of the "
+            "course, all organs (count)", _detectable),
     Outcome("metastatic_sites", "organs with >= 1 metastasis of at least "
             "colonization.autopsy_detectable_diameter_mm at the end of the course (count)",
             lambda p: int(sum(1 for o in TARGET_ORGANS if p.autopsy_by_organ.get(o, 0) > 0))),

@@ -36,12 +36,14 @@ __all__ = ["OUTPUT_KIND", "PARAMETER_LABELS", "RESPONSE_OUTPUTS",
            "site_frequencies", "site_frequency_figure"]
 RESPONSE_OUTPUTS = {
     "metastatic_sites": "organs with metastases at autopsy (mean per patient)",
-    "macrometastases": "detectable metastases at the end (mean per patient)",
+    "macrometastases": "vascularised metastases at the end (mean per patient)",
+    "detectable_metastases": "detectable metastases at the end (mean per patient)",
     "died": "patients reaching the lethal burden (fraction)",
 }
 #: How each response output is summarised: "count" (mean of a count per patient, bootstrap
 #: interval) or "fraction" (share of patients, Wilson interval).
-OUTPUT_KIND = {"metastatic_sites": "count", "macrometastases": "count", "died": "fraction"}
+OUTPUT_KIND = {"metastatic_sites": "count", "macrometastases": "count",
+               "detectable_metastases": "count", "died": "fraction"}
 #: Plain names with units of the parameters experiments sweep; other keys fall back to
 #: :func:`readable_key`.
 PARAMETER_LABELS = {

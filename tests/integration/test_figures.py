@@ -112,6 +112,7 @@ def _sweep_frame() -> pd.DataFrame:
                                  f"param:{HALF_LIFE}": v,
                                  "metastatic_sites": int(r < k // 2) * (1 + r % 2),
                                  "macrometastases": int(r == 0 and k > 2),
+                                 "detectable_metastases": int(r == 0 and k > 3),
                                  "died": bool(r < k // 3)})
     return pd.DataFrame(rows)
 
@@ -122,7 +123,8 @@ def _band_limits(fig):
     return min(y.min() for y in ys), max(y.max() for y in ys)
 
 
-@pytest.mark.parametrize("output", ["metastatic_sites", "macrometastases"])
+@pytest.mark.parametrize("output", ["metastatic_sites", "macrometastases",
+                                    "detectable_metastases"])
 def test_response_bands_of_counts_never_go_below_zero(output):
     """Counts per patient cannot be negative, nor can the interval of their mean: the
     bootstrap band's low edge is >= 0 at every point (the t interval went to -0.17 for
