@@ -31,7 +31,6 @@ import resource
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,9 +39,12 @@ from scipy import stats
 
 from sim import __version__
 from sim.biology.anatomy import TARGET_ORGANS
+from sim.biology.stages import FUNNEL_STAGES
 from sim.config.loading import load_scenario
-from sim.engine.model import FUNNEL_STAGES, PatientResult, simulate
-from sim.experiments.seeds import replicate_streams
+from sim.engine.model import simulate
+from sim.engine.results import PatientResult
+from sim.experiments.executors import ProcessExecutor
+from sim.experiments.seeds import replicate_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENT_YEAR = ROOT / "scenarios" / "benchmarks" / "patient_year.toml"
@@ -55,7 +57,7 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 def _timed(job: tuple[str, list[str], int, int]) -> tuple[float, PatientResult]:
     path, overrides, seed, i = job
     sc = load_scenario(path, overrides)
-    stream = replicate_streams(seed, i + 1)[i]
+    stream = replicate_stream(seed, i)
     t0 = time.perf_counter()
     result = simulate(sc, stream, i)
     return time.perf_counter() - t0, result
@@ -70,8 +72,8 @@ def _timed_with_memory(job) -> tuple[float, float, int]:
 
 
 def _fresh(job):
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        return pool.submit(_timed_with_memory, job).result()
+    """Run ``job`` in a new worker process (its peak memory is this job's alone)."""
+    return next(iter(ProcessExecutor(1).map(_timed_with_memory, [job])))
 
 
 def _median_time(path, overrides, seeds: int, seed: int = 1) -> tuple[float, list[PatientResult]]:
@@ -122,7 +124,7 @@ def _first_colony_day(r: PatientResult) -> float:
 
 def _holm(pvalues: dict[str, float]) -> dict[str, float]:
     """Holm-adjusted p-values (step-down, monotone)."""
-    keys = sorted(pvalues, key=pvalues.get)
+    keys = sorted(pvalues, key=lambda k: pvalues[k])
     m, running, out = len(keys), 0.0, {}
     for i, k in enumerate(keys):
         running = max(running, min(1.0, (m - i) * pvalues[k]))
@@ -134,13 +136,15 @@ def engines(seeds: int, timing_seeds: int, workers: int) -> dict:
     t_agg, _ = _median_time(ENGINES, [], timing_seeds, seed=5)
     t_one, _ = _median_time(ENGINES, ["simulation.aggregate=false"], timing_seeds, seed=5)
     # Outputs: independent seeds for the two engines (two-sample tests).
-    jobs_a = [(str(ENGINES), [], 101, i) for i in range(seeds)]
+    jobs_a: list[tuple[str, list[str], int, int]] = [(str(ENGINES), [], 101, i)
+                                                     for i in range(seeds)]
     jobs_s = [(str(ENGINES), ["simulation.aggregate=false"], 202, i) for i in range(seeds)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        agg = [r for _, r in pool.map(_timed, jobs_a, chunksize=4)]
-        one = [r for _, r in pool.map(_timed, jobs_s, chunksize=4)]
+    with ProcessExecutor(workers) as pool:
+        agg = [r for _, r in pool.map(_timed, jobs_a)]
+        one = [r for _, r in pool.map(_timed, jobs_s)]
     oa, os_ = _outputs(agg), _outputs(one)
-    pvalues, means = {}, {}
+    pvalues: dict[str, float] = {}
+    means: dict[str, tuple[float | None, float | None]] = {}
     for key in oa:
         if np.ptp(np.concatenate([oa[key], os_[key]])) == 0:
             continue
@@ -165,14 +169,15 @@ def engines(seeds: int, timing_seeds: int, workers: int) -> dict:
             "median_wall_s_aggregated": t_agg, "median_wall_s_single_cell": t_one,
             "speedup": t_one / t_agg, "tests": tests,
             "min_p_holm": min(adjusted.values()) if adjusted else None,
-            "significant_at_0.05": [t["output"] for t in tests if t["p_holm"] < 0.05]}
+            "significant_at_0.05": [k for k in pvalues if adjusted[k] < 0.05]}
 
 
 def throughput(patients: int, workers: int) -> dict:
-    jobs = [(str(PATIENT_YEAR), [], 11, i) for i in range(patients)]
+    jobs: list[tuple[str, list[str], int, int]] = [(str(PATIENT_YEAR), [], 11, i)
+                                                   for i in range(patients)]
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_timed, jobs, chunksize=2))
+    with ProcessExecutor(workers) as pool:
+        list(pool.map(_timed, jobs))
     wall = time.perf_counter() - t0
     return {"workers": workers, "patient_years": patients, "wall_s": wall,
             "patient_years_per_minute": patients / wall * 60}

@@ -13,7 +13,8 @@ from .biology.stages import FUNNEL_STAGES
 from .config.errors import ScenarioError
 from .config.loading import load_scenario, make_scenario
 from .config.schema import Scenario
-from .engine.model import MetastasisModel, SimulationLimitError
+from .engine.cohorts import SimulationLimitError
+from .engine.model import MetastasisModel
 from .engine.results import PatientResult
 
 try:

@@ -42,8 +42,8 @@ from ..config.errors import ScenarioError
 from ..config.loading import load_scenario
 from ..config.schema import HYPOTHESES
 from ..engine.model import MetastasisModel
-from ..engine.results import detectable_metastases, dormant_cells, metastatic_burden_cells
-from ..viz.bodymap import state_of
+from ..engine.results import body_state, detectable_metastases, dormant_cells, metastatic_burden_cells
+from ..experiments.seeds import patient_generator
 from ..viz.svg import body_map_svg, funnel_svg, timecourse_svg
 
 HYPOTHESIS_TEXT = {
@@ -55,7 +55,6 @@ HYPOTHESIS_TEXT = {
                 "decides whether they grow.",
     "null": "Neither: cells reach every organ alike and every organ is equally good soil.",
 }
-DELIVERY_SOIL = {v: k for k, v in HYPOTHESES.items()}
 MAIN_HYPOTHESES = ("ewing", "paget", "combined")
 # (lowest, highest) a client may set; the sliders offer exactly these ranges.
 SHEDDING_RANGE = (0.01, 10.0)
@@ -164,7 +163,8 @@ def build_courses(name: str, hypothesis: str, compare_with: str | None, seed: in
     }
     courses = []
     for h in [hypothesis] + ([compare_with] if compare_with else []):
-        model = MetastasisModel(base, rng=seed, hypothesis=h, overrides=overrides)
+        model = MetastasisModel(base, rng=patient_generator(seed), hypothesis=h,
+                                overrides=overrides)
         course = Course(model, h)
         course.record()
         courses.append(course)
@@ -172,7 +172,7 @@ def build_courses(name: str, hypothesis: str, compare_with: str | None, seed: in
 
 
 def map_svg(course: Course) -> str:
-    return body_map_svg(state_of(course.model),
+    return body_map_svg(body_state(course.model),
                         title=f"{course.hypothesis}: day {course.model.day:.0f}")
 
 

@@ -18,7 +18,7 @@ from ..config.bundled import list_scenarios
 from ..config.errors import ScenarioError
 from ..config.loading import load_scenario
 from ..config.schema import HYPOTHESES, Scenario
-from ..engine.model import SimulationLimitError
+from ..engine.cohorts import SimulationLimitError
 from ..experiments.executors import EXECUTORS, WorkerError, local_executor, resolve_workers
 from ..experiments.limits import TIMESERIES_KEPT, WARN_SECONDS, RunTooLargeError, check_run
 from ..experiments.replicates import compare, run_replicates
@@ -269,7 +269,7 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
              oversubscribe: bool, progress: bool | None) -> None:
     """Compare every preset's simulated site frequencies with the autopsy table."""
     from ..config.bundled import scenario_dir
-    from ..experiments.validation import score, summarise, weiss_index
+    from ..experiments.validation import relative_weiss_index, score, summarise
 
     presets = sorted(p.stem for p in (scenario_dir() / "presets").glob("*.toml"))
     names = [n.strip() for n in primaries.split(",")] if primaries else presets
@@ -290,7 +290,7 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
     indices: dict[str, dict[str, float]] = {}
     with staged(dest) as stage, local_executor(w) as executor:
         for sc in scenarios_.values():
-            indices[sc.primary.site] = weiss_index(sc)
+            indices[sc.primary.site] = relative_weiss_index(sc)
             runs = compare(sc, hyps, progress=progress, executor=executor)
             rows.extend(score(r) for r in runs.values())
         write_validation(stage, rows, indices)
@@ -415,7 +415,8 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
     runs in flight, and --resume finishes the rest. At the end: results.csv,
     results.parquet and the comparison figures.
     """
-    from ..experiments.sweep import ResultStore, build_design, load_experiment, write_tables
+    from ..experiments.design import build_design, load_experiment
+    from ..experiments.store import ResultStore, write_tables
     from ..experiments.sweep import sweep as run_sweep
     from ..viz.sweep_figures import plot_sweep
 
@@ -452,7 +453,7 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
 @_guard
 def plot_cmd(folder: Path) -> None:
     """Draw the comparison figures of a sweep folder (PNG and SVG in FOLDER/figures)."""
-    from ..experiments.sweep import ResultStore, write_tables
+    from ..experiments.store import ResultStore, write_tables
     from ..viz.sweep_figures import plot_sweep
 
     if not (folder / "experiment.json").is_file():
@@ -481,8 +482,9 @@ def sensitivity_cmd(experiment: str, method: str | None, samples: int | None,
     """Sobol or Morris sensitivity of chosen outputs to the experiment's parameter ranges."""
     import json
 
-    from ..experiments.sensitivity import sensitivity, write_sensitivity
-    from ..experiments.sweep import load_experiment
+    from ..experiments.design import load_experiment
+    from ..experiments.sensitivity import sensitivity
+    from ..io.outputs import write_sensitivity
 
     loaded = load_experiment(experiment, overrides)
     if loaded.experiment.sensitivity is None:
@@ -599,7 +601,7 @@ def animate_cmd(scenario: str, out: Path, overrides: tuple[str, ...], seed: int 
                 frames: int, fps: int) -> None:
     """The body map over one simulated course, as an animation for slides."""
     from ..experiments.seeds import resolve_seed
-    from ..viz.animate import AnimationError, animate
+    from .animate import AnimationError, animate
 
     sc = _load(scenario, overrides, None, None)
     try:

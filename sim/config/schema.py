@@ -31,7 +31,6 @@ from ..biology.anatomy import (
 from ..biology.units import diameter_to_cells
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1e6)]
 OrganKey = Literal[TARGET_ORGANS]  # type: ignore[valid-type]
@@ -379,6 +378,11 @@ class Simulation(Section):
     lethal_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e12
     # Bounds (shedding <= 1e9 /g/day, burden <= 1e13 cells = 10 kg, horizon <= 100 years)
     # keep every cell count below 2^63; at most MAX_STEPS steps keep a run finite.
+
+    @property
+    def n_steps(self) -> int:
+        """Steps of one full course, ``ceil(horizon / dt)``: the day is always steps x dt."""
+        return max(1, math.ceil(self.horizon_days / self.dt_days - 1e-9))
 
     @model_validator(mode="after")
     def _steps(self) -> Simulation:

@@ -23,7 +23,6 @@ colony - or counted as lost at the stage where it died (:meth:`MetastasisModel.c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from ..config.loading import load_scenario, make_scenario
 from ..config.schema import Scenario
 from .agents import PrimaryTumour
 from .clinic import Clinic
-from .cohorts import LodgedCells, SimulationLimitError, cohort_store
+from .cohorts import LodgedCells, cohort_store
 from .colonies import Colonies
 from .dissemination import DEATH_ROUTES, Dissemination
 from .ledger import Ledger
@@ -95,7 +94,7 @@ class MetastasisModel(mesa.Model):
         #: dt = 0.1 over 3650 days take 36,501 steps and end on day 3650.1). Mesa's own
         #: ``steps`` counts calls of ``step``, including those after the end.
         self.step_count = 0
-        self.n_steps = max(1, math.ceil(self.horizon_days / self.dt - 1e-9))
+        self.n_steps = sc.simulation.n_steps
         self.day = 0.0
         self.step_end_day = self.dt
         self.died = False
@@ -245,4 +244,4 @@ def simulate(scenario: Scenario, seed_sequence: np.random.SeedSequence, replicat
     return model.run(progress).result()
 
 
-__all__ = ["MetastasisModel", "PatientResult", "SimulationLimitError", "simulate"]
+__all__ = ["MetastasisModel", "simulate"]

@@ -196,6 +196,22 @@ def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
     }
 
 
+def body_state(model: Any) -> dict[str, Any]:
+    """What the body map draws of a running model: the primary, per organ the cells in
+    colonies, the dormant cells and the detectable metastases, and the day."""
+    burden: dict[str, float] = {}
+    detectable: dict[str, int] = {}
+    for c in model.colonies:
+        organ = ORGAN_KEYS[c.organ]
+        burden[organ] = burden.get(organ, 0.0) + c.cells
+        if c.cells >= model.colonies.detectable_cells:
+            detectable[organ] = detectable.get(organ, 0) + 1
+    dormant = {o: v for o, v in dormant_cells_by_organ(model).items() if v}
+    return {"site": model.scenario.primary.site, "primary_cells": model.primary.cells,
+            "burden": burden, "dormant": dormant, "detectable": detectable, "day": model.day,
+            "detectable_mm": model.scenario.colonization.detectable_diameter_mm}
+
+
 def patient_result(model: Any) -> PatientResult:
     """The course of ``model`` so far as plain data."""
     ts: list[tuple[float, str, str, float]] = []

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..biology.cascade import gompertz, gompertz_rate_from_doubling
-from ..biology.units import diameter_to_cells
+from ..biology.units import cells_to_grams, diameter_to_cells
 from ..config.schema import Scenario
 
 #: Wall time of one step of the aggregated engine, seconds. Measured: 0.36 ms (one
@@ -107,10 +107,11 @@ def mean_course(scenario: Scenario) -> tuple[int, float]:
     shedding = sum(c.fraction * c.shedding for c in p.subclones)
     diagnosis_cells = diameter_to_cells(p.diagnosis_diameter_mm)
     resections = [iv for iv in scenario.intervention if iv.kind == "resection"]
-    cells, day, total, diagnosed = p.initial_cells, 0.0, 0.0, None
+    cells, total, diagnosed = p.initial_cells, 0.0, None
     steps = 0
-    for _ in range(steps_of(scenario)):
+    for step in range(steps_of(scenario)):
         steps += 1
+        day = step * dt  # in steps, as the model counts time
         if diagnosed is None and cells >= diagnosis_cells:
             diagnosed = day
         for iv in list(resections):
@@ -121,18 +122,16 @@ def mean_course(scenario: Scenario) -> tuple[int, float]:
                 resections.remove(iv)
         if cells <= 0.0:  # resected whole: nothing more to shed or grow
             continue
-        total += p.shedding_rate_per_gram_per_day * shedding * cells / 1e9 * dt
+        total += p.shedding_rate_per_gram_per_day * shedding * cells_to_grams(cells) * dt
         cells = float(gompertz(cells, rate, p.carrying_capacity_cells, dt))
-        day += dt
         if cells >= sim.lethal_burden_cells:
             break
     return steps, total / cells_per_unit + injected
 
 
 def steps_of(scenario: Scenario) -> int:
-    """Steps of one full course: ``ceil(horizon / dt)``."""
-    sim = scenario.simulation
-    return max(1, math.ceil(sim.horizon_days / sim.dt_days - 1e-9))
+    """Steps of one full course (:attr:`sim.config.schema.Simulation.n_steps`)."""
+    return scenario.simulation.n_steps
 
 
 def estimate_patient(scenario: Scenario) -> CostEstimate:

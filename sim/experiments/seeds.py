@@ -55,6 +55,12 @@ def replicate_stream(seed: int, replicate: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(int(replicate),))
 
 
+def patient_generator(seed: int, replicate: int = 0) -> np.random.Generator:
+    """The generator of patient ``replicate`` of ``seed``: ``metasim animate --seed S`` and
+    the classroom app show the same patient as replicate 0 of ``metasim run --seed S``."""
+    return np.random.default_rng(replicate_stream(seed, replicate))
+
+
 def replicate_streams(seed: int, replicates: int) -> list[np.random.SeedSequence]:
     """Independent child streams, one per replicate (:func:`replicate_stream` of each)."""
     return [replicate_stream(seed, r) for r in range(replicates)]
@@ -71,5 +77,5 @@ def describe_streams(seed: int, replicates: int) -> str:
             "with numpy's default PCG64 Generator")
 
 
-__all__ = ["DESIGN_SPAWN_KEY", "describe_streams", "design_stream", "replicate_stream",
-           "replicate_streams", "resolve_seed"]
+__all__ = ["DESIGN_SPAWN_KEY", "describe_streams", "design_stream", "patient_generator",
+           "replicate_stream", "replicate_streams", "resolve_seed"]

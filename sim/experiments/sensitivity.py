@@ -20,7 +20,6 @@ import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,39 +208,3 @@ def _value(v: Any) -> float | None:
         return None
     v = float(v)
     return None if math.isnan(v) else v
-
-
-def write_sensitivity(report: dict, out: Path) -> list[Path]:
-    """``sensitivity.csv`` and a bar chart per output (PNG and SVG)."""
-    import pandas as pd
-
-    from ..viz.style import save_both
-
-    out.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame(report["indices"])
-    df.to_csv(out / "sensitivity.csv", index=False)
-    written = [out / "sensitivity.csv"]
-    if df.empty or "parameter" not in df:
-        return written
-    from ..viz.style import subplots
-
-    for (scen, hyp, output), g in df.dropna(subset=["parameter"]).groupby(
-            ["scenario", "hypothesis", "output"], sort=False):
-        fig, ax = subplots(figsize=(7, 0.5 * len(g) + 1.8))
-        y = np.arange(len(g))
-        if report["method"] == "sobol":
-            ax.barh(y + 0.2, g["S1"], 0.4, xerr=g["S1_conf"], color="#bbbbbb",
-                    edgecolor="black", label="first order S1", capsize=2)
-            ax.barh(y - 0.2, g["ST"], 0.4, xerr=g["ST_conf"], color="#444444",
-                    edgecolor="black", hatch="//", label="total ST", capsize=2)
-            ax.set_xlabel("Sobol index (95 % bootstrap interval)")
-        else:
-            ax.barh(y, g["mu_star"], 0.6, xerr=g["mu_star_conf"], color="#777777",
-                    edgecolor="black", label="mu* (importance)", capsize=2)
-            ax.set_xlabel("Morris mu* (mean |elementary effect|, 95 % interval)")
-        ax.set_yticks(y, g["parameter"])
-        ax.set_title(f"{scen} / {hyp}: sensitivity of {output}")
-        ax.legend(fontsize=8, frameon=False)
-        safe = f"{scen}_{hyp}_{output}".replace(":", "-").replace(".", "_")
-        written += save_both(fig, out / "figures" / f"sensitivity_{safe}")
-    return written

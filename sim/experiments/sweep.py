@@ -24,14 +24,13 @@ from typing import Any
 from ..config.loading import make_scenario
 from ..engine.model import simulate
 from ..engine.results import PatientResult
-from .design import LoadedExperiment, Run, SweepError, build_design, load_experiment
+from .design import LoadedExperiment, Run, SweepError, build_design
 from .executors import Executor, open_executor
 from .outcomes import outcome_values
-from .store import ResultStore, collect, write_tables
+from .store import ResultStore, write_tables
 
-__all__ = ["Job", "LoadedExperiment", "ResultStore", "SweepError", "SweepSummary", "build_design",
-           "collect", "execute", "execute_job", "failed_record", "load_experiment", "make_jobs",
-           "record", "sweep", "write_tables"]
+__all__ = ["Job", "SweepSummary", "execute", "execute_job", "failed_record", "make_jobs", "record",
+           "sweep"]
 
 
 

@@ -51,7 +51,7 @@ def agreement(observed: Sequence[float], simulated: Sequence[float]) -> dict[str
             "r2": float(r.statistic ** 2)}
 
 
-def weiss_index(scenario: Scenario) -> dict[str, float]:
+def relative_weiss_index(scenario: Scenario) -> dict[str, float]:
     """Weiss's efficiency index per organ for the scenario's primary under anatomical
     delivery (:func:`sim.biology.soil.weiss_index`), scaled to a median of 1."""
     index = soil.weiss_index(scenario, "anatomical")

@@ -1,6 +1,7 @@
 """The files a run writes into its output folder: ``summary.json``, ``metadata.json``,
 ``patients.csv``, ``events.csv``, the time series, the figures and the validation tables (the
-output contract of DESIGN.md). Where and how the folder is written: :mod:`sim.io.folder`.
+output contract in the README's table of what a run writes). Where and how the folder is
+written: :mod:`sim.io.folder`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..engine.results import PatientResult
 from ..experiments.outcomes import OUTCOMES
 from ..experiments.replicates import RunResult
 from ..experiments.seeds import describe_streams
-from ..viz import figures as plots
+from ..viz import figures as viz_figures
 from ..viz.style import save
 
 
@@ -209,18 +210,18 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
                        + [p.autopsy_by_organ.get(o, 0) for o in TARGET_ORGANS])
     if figures:
         label = f"{subject(sc)}, {sc.hypothesis}, n = {run.replicates}"
-        save(plots.funnel_figure(summ["funnel"], f"Metastatic cascade ({label})"),
+        save(viz_figures.funnel_figure(summ["funnel"], f"Metastatic cascade ({label})"),
                    stage / "figures" / "funnel.png")
-        save(plots.site_frequency_figure({sc.hypothesis: summ["site_frequency"]},
+        save(viz_figures.site_frequency_figure({sc.hypothesis: summ["site_frequency"]},
                                                observed or None, f"Metastatic sites ({label})"),
                    stage / "figures" / "site_frequency.png")
         with_series = [p for p in run.patients if p.timeseries]
         shown = (label if len(with_series) == run.replicates
                  else f"{label}, first {len(with_series)} patients shown")
-        save(plots.timecourse_figure(with_series, f"Time course ({shown})"),
+        save(viz_figures.timecourse_figure(with_series, f"Time course ({shown})"),
                    stage / "figures" / "timecourse.png")
         if summ.get("clinical"):
-            save(plots.km_figure(summ["clinical"], f"After resection ({label})"),
+            save(viz_figures.km_figure(summ["clinical"], f"After resection ({label})"),
                        stage / "figures" / "metastasis_free_survival.png")
     _json(stage / "summary.json", summ)
     return summ
@@ -242,7 +243,7 @@ def write_comparison(stage: Path, runs: Mapping[str, RunResult],
                 w.writerow([h, organ, f"{f['fraction']:.6g}", f"{f['low']:.6g}",
                             f"{f['high']:.6g}", "" if obs is None else f"{obs:.6g}"])
     label = subject(first.scenario)
-    save(plots.site_frequency_figure(
+    save(viz_figures.site_frequency_figure(
         {h: s["site_frequency"] for h, s in summaries.items()}, observed or None,
         f"{label}: metastatic sites by hypothesis (same seeds, n = {first.replicates} each)"),
         stage / "figures" / "site_frequency_by_hypothesis.png")
@@ -324,8 +325,8 @@ def write_validation(stage: Path, rows: list[dict[str, Any]],
                                for h, m in summarise(rows).items()},
         "weiss_index": indices})
     (stage / "validation.md").write_text(validation_markdown(rows), encoding="utf-8")
-    save(plots.observed_vs_simulated_figure(rows), stage / "figures" / "observed_vs_simulated.png")
-    save(plots.weiss_heatmap_figure(indices), stage / "figures" / "weiss_index.png")
+    save(viz_figures.observed_vs_simulated_figure(rows), stage / "figures" / "observed_vs_simulated.png")
+    save(viz_figures.weiss_heatmap_figure(indices), stage / "figures" / "weiss_index.png")
 
 
 def validation_markdown(rows: list[dict[str, Any]]) -> str:
@@ -365,3 +366,25 @@ def validation_markdown(rows: list[dict[str, Any]]) -> str:
                  "correlation across organs (Font-Clos et al. 2020) between simulated and "
                  "autopsy site frequencies (diSibio & French 2008).")
     return "\n".join(lines) + "\n"
+
+
+def write_sensitivity(report: dict, out: Path) -> list[Path]:
+    """``sensitivity.csv`` and a bar chart per output (PNG and SVG) of a sensitivity report
+    (:func:`sim.experiments.sensitivity.sensitivity`)."""
+    import pandas as pd
+
+    from ..viz.style import save_both
+    from ..viz.sweep_figures import sensitivity_figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    df = pd.DataFrame(report["indices"])
+    df.to_csv(out / "sensitivity.csv", index=False)
+    written = [out / "sensitivity.csv"]
+    if df.empty or "parameter" not in df:
+        return written
+    for (scen, hyp, output), g in df.dropna(subset=["parameter"]).groupby(
+            ["scenario", "hypothesis", "output"], sort=False):
+        fig = sensitivity_figure(g, report["method"], f"{scen} / {hyp}: sensitivity of {output}")
+        safe = f"{scen}_{hyp}_{output}".replace(":", "-").replace(".", "_")
+        written += save_both(fig, out / "figures" / f"sensitivity_{safe}")
+    return written

@@ -1,7 +1,7 @@
 """The body map drawn with matplotlib: organs in their places, the primary, metastases,
 dormant cells, routes.
 
-Drawn from a running :class:`~sim.engine.model.MetastasisModel` (:func:`state_of`) or its
+Drawn from a running :class:`~sim.engine.model.MetastasisModel` (:func:`sim.engine.results.body_state`) or its
 result, for figures and ``metasim animate``; the classroom app draws the same map as SVG
 (:mod:`sim.viz.svg`). Both take the organs, the silhouette, the routes, the colour scale and
 the symbol sizes from :mod:`sim.viz.body_layout`. Organs are shaded by metastatic burden
@@ -98,7 +98,7 @@ def label_positions(layout: dict[str, tuple[float, float, float, float]],
 
 def body_map(state: dict[str, Any], ax: Axes | None = None, title: str = "",
              cax: Axes | None = None, legend: bool = True, fontsize: float = 9.0) -> Figure:
-    """Draw the body map of a state from :func:`state_of`.
+    """Draw the body map of a state from :func:`sim.engine.results.body_state`.
 
     ``state`` keys: ``site`` (primary site key), ``primary_cells``, ``burden`` (organ -> cells
     in colonies), ``dormant`` (organ -> dormant cells), ``detectable`` (organ -> detectable
@@ -182,24 +182,3 @@ def body_map(state: dict[str, Any], ax: Axes | None = None, title: str = "",
                   frameon=False, fontsize=fontsize, handlelength=2.2, columnspacing=1.5,
                   borderaxespad=0.2)
     return fig
-
-
-def state_of(model) -> dict[str, Any]:
-    """The body-map state of a running model."""
-    from ..biology.anatomy import ORGAN_KEYS
-    from ..biology.stages import Stage
-
-    burden: dict[str, float] = {}
-    detectable: dict[str, int] = {}
-    for c in model.colonies:
-        organ = ORGAN_KEYS[c.organ]
-        burden[organ] = burden.get(organ, 0.0) + c.cells
-        if c.cells >= model.colonies.detectable_cells:
-            detectable[organ] = detectable.get(organ, 0) + 1
-    dormant: dict[str, int] = {}
-    for c in model.cohorts[Stage.DORMANT]:
-        organ = ORGAN_KEYS[c.organ]
-        dormant[organ] = dormant.get(organ, 0) + c.count * c.cluster_size
-    return {"site": model.scenario.primary.site, "primary_cells": model.primary.cells,
-            "burden": burden, "dormant": dormant, "detectable": detectable, "day": model.day,
-            "detectable_mm": model.scenario.colonization.detectable_diameter_mm}

@@ -44,7 +44,7 @@ def _xy(x: float, y: float) -> tuple[float, float]:
 
 
 def body_map_svg(state: dict, title: str = "") -> str:
-    """The body map of a :func:`sim.viz.bodymap.state_of` state as an SVG string."""
+    """The body map of a :func:`sim.engine.results.body_state` state as an SVG string."""
     w, h = 10 * S + 90, BODY_TOP * S + 40
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 -30 {w:.0f} {h + 30:.0f}" '
            f'width="100%" role="img" aria-label="body map" class="body-map">',

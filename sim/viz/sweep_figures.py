@@ -33,7 +33,7 @@ from .style import hypothesis_style, legend, save_both, subplots
 __all__ = ["OUTPUT_KIND", "PARAMETER_LABELS", "RESPONSE_OUTPUTS",
            "funnel_by_hypothesis_figure", "output_label", "parameter_label",
            "plot_sweep", "readable_key", "response_figure", "response_interval",
-           "site_frequencies", "site_frequency_figure"]
+           "sensitivity_figure", "site_frequencies"]
 RESPONSE_OUTPUTS = {
     "metastatic_sites": "organs with metastases at autopsy (mean per patient)",
     "macrometastases": "vascularised metastases at the end (mean per patient)",
@@ -273,3 +273,26 @@ def plot_sweep(folder: str | Path) -> list[Path]:
                 written += save_both(response_figure(ok, p, output),
                                      figs / f"response_{output}_vs_{safe}")
     return written
+
+
+def sensitivity_figure(indices, method: str, title: str):
+    """Sensitivity indices of one output, one bar per parameter with its 95 % interval:
+    Sobol first-order and total indices, or Morris mu* (``indices``: rows of
+    :func:`sim.experiments.sensitivity.analyse` for one scenario, hypothesis and output)."""
+    fig, ax = subplots(figsize=(9, 0.6 * len(indices) + 2.2))
+    fig.set_layout_engine("constrained")
+    y = np.arange(len(indices))
+    if method == "sobol":
+        ax.barh(y + 0.2, indices["S1"], 0.4, xerr=indices["S1_conf"], color="#bbbbbb",
+                edgecolor="black", label="first order S1", capsize=2)
+        ax.barh(y - 0.2, indices["ST"], 0.4, xerr=indices["ST_conf"], color="#444444",
+                edgecolor="black", hatch="//", label="total ST", capsize=2)
+        ax.set_xlabel("Sobol index (95 % bootstrap interval)")
+    else:
+        ax.barh(y, indices["mu_star"], 0.6, xerr=indices["mu_star_conf"], color="#777777",
+                edgecolor="black", label="mu* (importance)", capsize=2)
+        ax.set_xlabel("Morris mu* (mean |elementary effect|, 95 % interval)")
+    ax.set_yticks(y, [parameter_label(str(p)) for p in indices["parameter"]])
+    ax.set_title(title)
+    legend(ax)
+    return fig

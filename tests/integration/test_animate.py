@@ -1,4 +1,4 @@
-"""The matplotlib body map (sim/viz/bodymap.py) and `metasim animate` (sim/viz/animate.py):
+"""The matplotlib body map (sim/viz/bodymap.py) and `metasim animate` (sim/apps/animate.py):
 what the map shows of a model, and what the animation file holds. The agreement of the
 matplotlib and SVG maps is in test_viz_body_layout.py."""
 
@@ -17,13 +17,14 @@ from matplotlib.colors import to_rgb
 from matplotlib.patches import Ellipse
 from PIL import Image
 
+from sim.apps.animate import Slides, record_course
 from sim.apps.cli import main
 from sim.biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from sim.config.loading import load_scenario
 from sim.engine.model import MetastasisModel
-from sim.viz.animate import Slides, record_course
+from sim.engine.results import body_state
 from sim.viz.body_layout import LAYOUT, PRIMARY_POSITION, SKIN_FILL, layout_for
-from sim.viz.bodymap import body_map, state_of
+from sim.viz.bodymap import body_map
 from sim.viz.style import relative_luminance
 from tests.unit.test_viz_readability import small_texts, text_problems
 
@@ -91,11 +92,11 @@ def test_body_map_shades_organs_by_burden_on_one_scale():
 
 
 def test_body_map_of_a_running_model_is_readable(small_scenario_path):
-    """The state of a model that ran (state_of) holds its colonies and its day, and its map
+    """The state of a model that ran (body_state) holds its colonies and its day, and its map
     keeps every text apart, inside the figure and at least MIN_FONTSIZE points."""
     model = MetastasisModel(small_scenario_path, rng=1)
     model.run()
-    state = state_of(model)
+    state = body_state(model)
     assert state["burden"] and state["day"] == model.day
     fig = body_map(state)
     assert text_problems(fig) == []
@@ -180,7 +181,7 @@ def test_an_unwritable_out_fails_before_the_course_is_simulated(small_scenario_p
     """Review of issue 11: `animate --out /proc/x.gif` simulated the course first and then
     failed with a message that did not name --out. Now it fails at once, naming --out."""
     calls = []
-    monkeypatch.setattr("sim.viz.animate.record_course", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.apps.animate.record_course", lambda *a, **k: calls.append(1))
     target = "/proc/metasim-test/x.gif" if Path("/proc").is_dir() else str(tmp_path)
     res = CliRunner().invoke(main, ["animate", str(small_scenario_path), "--out", target],
                              catch_exceptions=False)
@@ -195,7 +196,7 @@ def test_the_scenarios_seed_zero_is_used(small_scenario_path, monkeypatch):
         seen["seed"] = seed
         return out
 
-    monkeypatch.setattr("sim.viz.animate.animate", fake)
+    monkeypatch.setattr("sim.apps.animate.animate", fake)
     res = CliRunner().invoke(main, ["animate", str(small_scenario_path), "--out", "x.gif",
                                     "--set", "simulation.seed=0"], catch_exceptions=False)
     assert res.exit_code == 0 and seen["seed"] == 0

@@ -19,7 +19,7 @@ from sim.biology.reference import DISIBIO_2008
 from sim.biology.stages import STAGE_LABELS
 from sim.config.loading import load_scenario
 from sim.experiments.replicates import run_replicates
-from sim.experiments.validation import weiss_index
+from sim.experiments.validation import relative_weiss_index
 from sim.viz import figures as plots
 from sim.viz import sweep_figures as sweep_plots
 from tests.unit.test_viz_readability import drawn_texts, small_texts, text_problems
@@ -205,7 +205,7 @@ def test_weiss_heatmap_numbers_contrast_and_missing_cells_are_marked():
     dark red, 2.9 : 1); cells without a value (organs the autopsy table does not list for
     that primary) are not white like the values near 1 were, differ from the colour of 1,
     and a legend says 'not in the autopsy table'."""
-    indices = {p: weiss_index(load_scenario(p)) for p in ("breast", "colon", "prostate")}
+    indices = {p: relative_weiss_index(load_scenario(p)) for p in ("breast", "colon", "prostate")}
     fig = plots.weiss_heatmap_figure(indices)
     ax = fig.axes[0]
     im = ax.images[0]
@@ -263,7 +263,7 @@ def test_every_figure_has_readable_text(small_run):
     df = _synthetic_sweep_rows()
     frequencies, patients = sweep_plots.site_frequencies(df, "breast")
     clinical = clinical_outcomes([_patient(4.8, 9.0)] + [_patient(None, 14.0)] * 9)
-    indices = {p: weiss_index(load_scenario(p)) for p in ("breast", "colon")}
+    indices = {p: relative_weiss_index(load_scenario(p)) for p in ("breast", "colon")}
     figures = {
         "funnel": plots.funnel_figure(analysis.funnel(small_run.patients), "Cascade (test)"),
         "sites": plots.site_frequency_figure(
@@ -328,3 +328,17 @@ def test_survival_band_does_not_collapse_at_the_last_censoring():
                        ["simulation.horizon_days=900", "simulation.dt_days=5"])
     c = clinical_outcomes(run_replicates(sc, 5, 1, progress=False).patients)
     assert c["km_low"][-1] == c["km_low"][-2] > 0
+
+
+@pytest.mark.parametrize("method", ["sobol", "morris"])
+def test_sensitivity_figure_is_readable(method):
+    """The sensitivity bar chart (one bar per parameter, its interval) has no overlapping,
+    cut-off or too-small text for either method, and its axis names the index."""
+    params = ["colonization.proliferation_rate_per_day", "primary.doubling_time_days",
+              "circulation.ctc_half_life_hours"]
+    g = pd.DataFrame({"parameter": params, "S1": [0.5, 0.2, 0.1], "S1_conf": [0.05] * 3,
+                      "ST": [0.6, 0.3, 0.1], "ST_conf": [0.05] * 3,
+                      "mu_star": [3.0, 1.0, 0.2], "mu_star_conf": [0.3] * 3})
+    fig = sweep_plots.sensitivity_figure(g, method, "breast / combined: sensitivity of died")
+    assert text_problems(fig) == [] and small_texts(fig) == []
+    assert ("Sobol" if method == "sobol" else "Morris") in fig.axes[0].get_xlabel()

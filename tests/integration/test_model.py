@@ -40,7 +40,8 @@ def test_conservation_on_a_full_breast_course():
     """Conservation holds over a long course with ~10^10 cells shed (aggregated cohorts,
     colonies and their shedding all active)."""
     model = MetastasisModel("breast", rng=3, overrides={"simulation.horizon_days": 400,
-                                                        "primary.initial_diameter_mm": 10.0})
+                                                        "primary.initial_diameter_mm": 10.0,
+                                                        "population.heterogeneity": False})
     model.run()
     shed, alive, lost = model.conservation()
     assert shed == alive + lost and shed > 1e10
@@ -185,10 +186,12 @@ def test_at_diagnosis_summary_counts_patients_with_disease():
     from sim.analysis import at_diagnosis
     from sim.analysis.intervals import proportion_interval
 
+    # The median breast patient (its growth sets who reaches the diagnosis size in time).
     sc = load_scenario("breast", ["primary.initial_diameter_mm=5.0",
-                                  "simulation.horizon_days=300"])
+                                  "simulation.horizon_days=300", "population.heterogeneity=false"])
     short = load_scenario("breast", ["primary.initial_diameter_mm=5.0",
-                                     "simulation.horizon_days=60"])
+                                     "simulation.horizon_days=60",
+                                     "population.heterogeneity=false"])
     patients = [simulate(sc if i < 4 else short, s, i)
                 for i, s in enumerate(replicate_streams(4, 6))]
     diagnosed = [p.diagnosis for p in patients if p.diagnosis is not None]

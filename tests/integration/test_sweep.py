@@ -19,9 +19,10 @@ from click.testing import CliRunner
 
 from sim.apps.cli import main
 from sim.config.errors import ScenarioError
-from sim.experiments.design import Design, ParameterSpec, design_points
+from sim.experiments.design import Design, ParameterSpec, build_design, design_points, load_experiment
 from sim.experiments.sensitivity import Problem, analyse, sample
-from sim.experiments.sweep import ResultStore, build_design, collect, load_experiment, sweep
+from sim.experiments.store import ResultStore, collect
+from sim.experiments.sweep import sweep
 
 from ..conftest import DATA
 

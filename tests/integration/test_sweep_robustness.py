@@ -28,15 +28,9 @@ import sim.experiments.store as store_mod
 import sim.experiments.sweep as sweep_mod
 from sim.apps.cli import main
 from sim.config.errors import ScenarioError
-from sim.experiments.sweep import (
-    ResultStore,
-    SweepError,
-    build_design,
-    collect,
-    load_experiment,
-    sweep,
-    write_tables,
-)
+from sim.experiments.design import SweepError, build_design, load_experiment
+from sim.experiments.store import ResultStore, collect, write_tables
+from sim.experiments.sweep import sweep
 from sim.io.folder import OutputError
 
 from .test_sweep import GRID, SMALL, _experiment, _table

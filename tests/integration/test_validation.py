@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from sim.apps.cli import main
 from sim.config.loading import load_scenario
-from sim.experiments.validation import agreement, shared_organs, weiss_index
+from sim.experiments.validation import agreement, relative_weiss_index, shared_organs
 
 
 def test_agreement_statistics():
@@ -35,8 +35,8 @@ def test_weiss_index_reads_delivery_against_incidence():
     liver index falls below the median organ (a mechanical, Ewing-type pattern). With the
     assumed 30 % Batson share, bone's own index for prostate is below the median too: the
     vertebral route, not the soil, explains prostate -> bone in this model."""
-    pro = weiss_index(load_scenario("prostate"))
-    crc = weiss_index(load_scenario("colorectal"))
+    pro = relative_weiss_index(load_scenario("prostate"))
+    crc = relative_weiss_index(load_scenario("colorectal"))
     assert np.median(list(pro.values())) == pytest.approx(1.0, rel=1e-12)
     assert pro["bone"] > 3 * pro["lung"]
     assert pro["bone"] < 1.0

@@ -107,8 +107,10 @@ LAYERS = {
                "sim.analysis"),
     "engine": ("sim.experiments", "sim.io", "sim.viz", "sim.apps", "sim.analysis"),
     "analysis": ("sim.engine.model", "sim.experiments", "sim.io", "sim.viz", "sim.apps"),
-    "viz": ("sim.experiments", "sim.io", "sim.apps"),
-    "experiments": ("sim.apps", "sim.viz.bodymap", "sim.viz.svg", "sim.viz.animate"),
+    "viz": ("sim.engine.model", "sim.engine.cohorts", "sim.engine.colonies", "sim.engine.agents",
+            "sim.engine.clinic", "sim.engine.dissemination", "sim.engine.ledger",
+            "sim.experiments", "sim.io", "sim.apps", "mesa"),
+    "experiments": ("sim.apps", "sim.viz.bodymap", "sim.viz.svg"),
     "io": ("sim.apps",),
 }
 

@@ -193,3 +193,20 @@ def _alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except OSError:
         return False
+
+
+def test_animate_and_the_app_show_replicate_zero_of_run(small_scenario_path):
+    """One seed convention: the patient that ``metasim animate --seed S`` and the classroom
+    app simulate is replicate 0 of ``metasim run --seed S``."""
+    from sim import MetastasisModel
+    from sim.apps.animate import record_course
+    from sim.config.loading import load_scenario
+    from sim.engine.model import simulate
+    from sim.experiments.seeds import patient_generator
+
+    sc = load_scenario(small_scenario_path)
+    run0 = simulate(sc, replicate_stream(11, 0))
+    direct = MetastasisModel(sc, rng=patient_generator(11)).run().result()
+    assert direct.shed_total == run0.shed_total and direct.reached == run0.reached
+    course = record_course(sc, 11)
+    assert course.states[-1]["reached"] == run0.reached

@@ -14,7 +14,7 @@ from sim.biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from sim.biology.cascade import gompertz_rate_from_doubling
 from sim.biology.units import diameter_to_cells
 from sim.config.bundled import is_experiment, list_scenarios, scenario_dir
-from sim.experiments.sweep import load_experiment
+from sim.experiments.design import load_experiment
 
 FILES = sorted(p for p in scenario_dir().rglob("*.toml") if not is_experiment(p))
 

@@ -31,8 +31,10 @@ from ..biology.anatomy import PRIMARY_SITES
 from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
 from ..config.schema import Scenario
 from ..engine.model import MetastasisModel
-from .bodymap import body_map, state_of
-from .style import SINGLE_SERIES_COLOR, new_figure
+from ..engine.results import body_state
+from ..experiments.seeds import patient_generator
+from ..viz.bodymap import body_map
+from ..viz.style import SINGLE_SERIES_COLOR, new_figure
 
 #: Figure size (inches) and resolution: 1280 x 720 pixels, a 16:9 slide.
 FIGSIZE, DPI = (12.8, 7.2), 100
@@ -55,7 +57,7 @@ class Course:
 
 
 def _snapshot(model: MetastasisModel) -> dict[str, Any]:
-    s = state_of(model)
+    s = body_state(model)
     s["reached"] = {k: int(v) for k, v in zip(FUNNEL_STAGES, model.ledger.reached.tolist(),
                                               strict=True)}
     return s
@@ -63,7 +65,7 @@ def _snapshot(model: MetastasisModel) -> dict[str, Any]:
 
 def record_course(scenario: Scenario, seed: int) -> Course:
     """Simulate one patient to the end of the course, keeping the state after every step."""
-    model = MetastasisModel(scenario, rng=seed)
+    model = MetastasisModel(scenario, rng=patient_generator(seed))
     states = [_snapshot(model)]
     while model.running:
         model.step()
