@@ -33,10 +33,11 @@ def _colonies(scenario, hypothesis, n, horizon_days, seed=1, scale=100):
     Where colonies form is set by delivery x affinity; the overall colonisation scale only
     sets how many form. Raising it (and shortening the course from a 20 mm primary) gives
     every patient enough colonies for a paired test to have power, without changing the
-    question asked.
+    question asked. The median patient of the preset (no population spread): the question is
+    where anatomy and soil send cells, not how patients differ.
     """
     base = [f"hypothesis={hypothesis}", f"simulation.horizon_days={horizon_days}",
-            "primary.initial_diameter_mm=20.0"]
+            "primary.initial_diameter_mm=20.0", "population.heterogeneity=false"]
     sc = load_scenario(scenario, base)
     sc = load_scenario(scenario, [
         *base,
