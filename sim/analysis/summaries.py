@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ..biology.anatomy import TARGET_ORGANS
 from ..biology.stages import FUNNEL_STAGES
+from ..biology.units import cells_to_diameter_mm
 from ..engine.results import PatientResult
 from .intervals import proportion_interval, survival_interval_without_events
 
@@ -107,11 +109,101 @@ def at_diagnosis(patients: Sequence[PatientResult]) -> dict[str, float | int | N
     return out
 
 
+def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
+    """What a clinic would measure in this simulated population, with 95 % intervals.
+
+    * ``traits``: median and quartiles of each patient trait (``[population]``);
+    * ``diagnosed``: patients whose primary reached their diagnosis size (Wilson);
+    * ``size_at_diagnosis_mm``: the primary's diameter then (median, quartiles);
+    * ``synchronous_distant_metastasis``: diagnosed patients with a metastasis detectable on
+      imaging outside the regional nodes at diagnosis (SEER's "distant" stage; Wilson);
+    * ``survival_from_diagnosis``: Kaplan-Meier probability of not having died of the tumour
+      burden 5 and 10 years after diagnosis (censored at the end of the course), interval by
+      :data:`SURVIVAL_INTERVAL_METHOD`.
+    """
+    n = len(patients)
+    out: dict[str, Any] = {"patients": n}
+    with_traits = [p.traits for p in patients if p.traits]
+    out["traits"] = {t: _quartiles([tr[t] for tr in with_traits])
+                     for t in (with_traits[0] if with_traits else {})}
+    diag = [(p, p.diagnosis) for p in patients if p.diagnosis is not None]
+    out["diagnosed"] = _share(len(diag), n)
+    if not diag:
+        return out
+    out["size_at_diagnosis_mm"] = _quartiles([cells_to_diameter_mm(d["primary_cells"])
+                                              for _, d in diag])
+    out["synchronous_distant_metastasis"] = _share(
+        sum(1 for _, d in diag if d.get("distant_detectable", 0) > 0), len(diag))
+    dur = np.array([p.days - d["day"] for p, d in diag], dtype=float)
+    died = np.array([p.died for p, _ in diag], dtype=bool)
+    out["survival_from_diagnosis"] = survival_at_years(dur, died, (5, 10))
+    return out
+
+
+def _share(k: int, n: int) -> dict[str, float | int]:
+    lo, hi = proportion_interval(k, n)
+    return {"fraction": k / n if n else float("nan"), "low": lo, "high": hi, "patients": k,
+            "of": n}
+
+
+def _quartiles(values: Sequence[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "q1": None, "q3": None}
+    q1, med, q3 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+    return {"median": float(med), "q1": float(q1), "q3": float(q3)}
+
+
 SURVIVAL_INTERVAL_METHOD = (
     "95 % pointwise: log-log (exponential Greenwood, lifelines) once a relapse has happened; "
     "before the first relapse, where that interval collapses to [1, 1], the exact "
     "(Clopper-Pearson) binomial interval for the patients followed that long, all "
     "metastasis-free")
+
+
+def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Kaplan-Meier curve (lifelines) with its 95 % band by :data:`SURVIVAL_INTERVAL_METHOD`:
+    ``(timeline, survival, low, high)``."""
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter().fit(durations, observed)
+    timeline = kmf.survival_function_.index.to_numpy(float)
+    surv = kmf.survival_function_.iloc[:, 0].to_numpy(float)
+    ci = kmf.confidence_interval_survival_function_
+    low = ci.iloc[:, 0].to_numpy(float).copy()
+    high = ci.iloc[:, 1].to_numpy(float).copy()
+    # Before the first event the curve is 1 and lifelines' interval is [1, 1]: replace it by
+    # the exact binomial interval of those still followed (on [t_i, t_i+1) of the step
+    # curve, the patients followed beyond t_i).
+    for i, t in enumerate(timeline):
+        beyond = int(np.sum(durations > t))
+        if surv[i] >= 1.0 and beyond > 0:
+            low[i], high[i] = survival_interval_without_events(beyond)
+        elif surv[i] >= 1.0 and i > 0:  # the last time: nobody followed beyond, keep the band
+            low[i], high[i] = low[i - 1], high[i - 1]
+    return timeline, surv, low, high
+
+
+def survival_at_years(durations: np.ndarray, observed: np.ndarray,
+                      years: Sequence[float]) -> dict[str, dict]:
+    """The Kaplan-Meier survival at each of ``years`` with its 95 % interval
+    (:func:`kaplan_meier`); ``None`` where nobody was followed that long."""
+    timeline, surv, low, high = kaplan_meier(durations, observed)
+    out: dict[str, dict] = {}
+    for y in years:
+        t = 365.25 * y
+        followed = int(np.sum(durations >= t))
+        key = f"{y:g}y"
+        if followed == 0:
+            out[key] = {"survival": None, "low": None, "high": None, "followed_that_long": 0}
+            continue
+        i = int(np.searchsorted(timeline, t, side="right")) - 1
+        if not np.any(observed & (durations <= t)):
+            lo, hi = survival_interval_without_events(followed)
+        else:
+            lo, hi = float(low[i]), float(high[i])
+        out[key] = {"survival": float(surv[i]) if i >= 0 else 1.0, "low": lo, "high": hi,
+                    "followed_that_long": followed}
+    return out
 
 
 def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
@@ -132,8 +224,6 @@ def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
     resected = [p for p in patients if p.resection_day is not None]
     if not resected:
         return None
-    from lifelines import KaplanMeierFitter
-
     durations, observed = [], []
     for p in resected:
         cut = p.resection_day
@@ -146,37 +236,8 @@ def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
             observed.append(False)
     dur = np.array(durations, dtype=float)
     obs = np.array(observed, dtype=bool)
-    kmf = KaplanMeierFitter().fit(dur, obs, label="metastasis-free")
-    timeline = kmf.survival_function_.index.to_numpy(float)
-    surv = kmf.survival_function_.iloc[:, 0].to_numpy(float)
-    ci = kmf.confidence_interval_survival_function_
-    low = ci.iloc[:, 0].to_numpy(float).copy()
-    high = ci.iloc[:, 1].to_numpy(float).copy()
-    # Before the first relapse the curve is 1 and lifelines' interval is [1, 1]: replace it
-    # by the exact binomial interval of those still followed (on [t_i, t_i+1) of the step
-    # curve, the patients followed beyond t_i).
-    for i, t in enumerate(timeline):
-        beyond = int(np.sum(dur > t))
-        if surv[i] >= 1.0 and beyond > 0:
-            low[i], high[i] = survival_interval_without_events(beyond)
-        elif surv[i] >= 1.0 and i > 0:  # the last time: nobody followed beyond, keep the band
-            low[i], high[i] = low[i - 1], high[i - 1]
-    mfs: dict[str, dict] = {}
-    for years in (1, 2, 5, 10):
-        t = 365.25 * years
-        followed = int(np.sum(dur >= t))
-        if followed == 0:
-            mfs[f"{years}y"] = {"survival": None, "low": None, "high": None,
-                                "followed_that_long": 0}
-            continue
-        s = float(kmf.survival_function_at_times(t).iloc[0])
-        if not np.any(obs & (dur <= t)):
-            lo, hi = survival_interval_without_events(followed)
-        else:
-            i = int(np.searchsorted(timeline, t, side="right")) - 1
-            lo, hi = float(low[i]), float(high[i])
-        mfs[f"{years}y"] = {"survival": s, "low": lo, "high": hi,
-                            "followed_that_long": followed}
+    timeline, surv, low, high = kaplan_meier(dur, obs)
+    mfs = survival_at_years(dur, obs, (1, 2, 5, 10))
     relapse = np.sort(dur[obs])
     diag = [p.diagnosis["day"] for p in patients if p.diagnosis is not None]
     micro = [p.diagnosis["colonies"] > 0 for p in patients if p.diagnosis is not None]
@@ -201,5 +262,15 @@ def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
     return out
 
 
-__all__ = ["SURVIVAL_INTERVAL_METHOD", "at_diagnosis", "clinical_outcomes", "course",
-           "first_metastasis", "funnel", "site_frequency"]
+__all__ = [
+    "SURVIVAL_INTERVAL_METHOD",
+    "at_diagnosis",
+    "clinical_outcomes",
+    "course",
+    "first_metastasis",
+    "funnel",
+    "kaplan_meier",
+    "population",
+    "site_frequency",
+    "survival_at_years",
+]

@@ -177,7 +177,8 @@ def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
     ``disseminated_cells``: tumour cells alive outside the primary (arrested in vessels,
     solitary, dormant, or in colonies), in any organ; ``distant_cells``: the same outside the
     regional lymph nodes; ``colonies`` / ``micrometastases``: live colonies (any phase / not
-    yet vascularised); ``detectable``: colonies above the imaging threshold.
+    yet vascularised); ``detectable``: colonies above the imaging threshold, and
+    ``distant_detectable`` those outside the regional nodes (synchronous distant metastases).
     """
     colonies = model.colonies
     per_organ = model.cohorts.cells_by_organ(LODGED_STAGES, len(ORGAN_KEYS)).astype(float)
@@ -193,6 +194,8 @@ def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
         "colonies": float(len(colonies)),
         "micrometastases": float(colonies.count(macro=False)),
         "detectable": float(len(colonies.at_least(colonies.detectable_cells))),
+        "distant_detectable": float(sum(1 for c in colonies.at_least(colonies.detectable_cells)
+                                        if c.organ != regional)),
     }
 
 

@@ -85,6 +85,7 @@ def summary(run: RunResult) -> dict[str, Any]:
         "lost_in_transit_by_route": lost_routes,
         "time_to_first_macrometastasis": analysis.first_metastasis(patients, "macrometastasis"),
         "time_to_first_detectable_metastasis": analysis.first_metastasis(patients),
+        "population": analysis.population(patients),
         "course": analysis.course(patients),
         "colonies_founded": founded,
         "colonies_reaching_angiogenic_switch": survived,

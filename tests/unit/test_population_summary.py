@@ -1,0 +1,58 @@
+"""The population summary of summary.json reports what a clinic would measure, computed from
+the patients by its definition: the share diagnosed, the size at diagnosis, synchronous
+distant metastases, and survival after diagnosis (Kaplan-Meier)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.analysis import population
+from sim.analysis.intervals import proportion_interval
+from sim.biology.units import diameter_to_cells
+from sim.engine.results import PatientResult
+
+YEAR = 365.25
+
+
+def _patient(i: int, days: float, died: bool, diagnosis: dict | None,
+             traits: dict | None = None) -> PatientResult:
+    return PatientResult(
+        replicate=i, days=days, died=died, reached={}, lost={}, lost_in_transit_by_route={},
+        detectable_by_organ={}, autopsy_by_organ={}, founded_by_organ={}, colonies_by_organ={},
+        first_detectable_day=None, shed_total=0, shed_by_metastases=0, colonies_founded={},
+        colonies_survived={}, diagnosis=diagnosis, traits=traits or {})
+
+
+def _diagnosis(day: float, diameter_mm: float, distant: int) -> dict:
+    return {"day": day, "primary_cells": diameter_to_cells(diameter_mm),
+            "distant_detectable": float(distant)}
+
+
+def test_population_summary_follows_its_definitions():
+    """Four diagnosed patients dying 1, 3 and 7 years after diagnosis and one followed 12
+    years alive, plus one never diagnosed: survival is 2/4 at 5 years and 1/4 at 10 (no
+    censoring before 10 years, so Kaplan-Meier is the plain fraction); one of four has a
+    distant metastasis at diagnosis; the median size at diagnosis is the median of the four."""
+    patients = [
+        _patient(0, 100 + 1 * YEAR, True, _diagnosis(100, 10, 0), {"doubling_time_days": 50.0}),
+        _patient(1, 100 + 3 * YEAR, True, _diagnosis(100, 20, 2), {"doubling_time_days": 100.0}),
+        _patient(2, 100 + 7 * YEAR, True, _diagnosis(100, 30, 0), {"doubling_time_days": 200.0}),
+        _patient(3, 100 + 12 * YEAR, False, _diagnosis(100, 40, 0), {"doubling_time_days": 400.0}),
+        _patient(4, 3650, False, None, {"doubling_time_days": 800.0}),
+    ]
+    out = population(patients)
+    assert out["patients"] == 5
+    assert out["diagnosed"]["fraction"] == pytest.approx(4 / 5)
+    assert (out["diagnosed"]["low"], out["diagnosed"]["high"]) == proportion_interval(4, 5)
+    assert out["size_at_diagnosis_mm"]["median"] == pytest.approx(25.0)
+    assert out["synchronous_distant_metastasis"]["fraction"] == pytest.approx(0.25)
+    assert out["survival_from_diagnosis"]["5y"]["survival"] == pytest.approx(0.5)
+    assert out["survival_from_diagnosis"]["10y"]["survival"] == pytest.approx(0.25)
+    s5 = out["survival_from_diagnosis"]["5y"]
+    assert s5["low"] < 0.5 < s5["high"] and s5["followed_that_long"] == 2
+    assert out["traits"]["doubling_time_days"]["median"] == pytest.approx(200.0)
+
+
+def test_population_summary_without_diagnosed_patients_reports_only_what_exists():
+    out = population([_patient(0, 30, False, None)])
+    assert out["diagnosed"]["fraction"] == 0.0 and "survival_from_diagnosis" not in out
