@@ -117,6 +117,9 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
     * ``size_at_diagnosis_mm``: the primary's diameter then (median, quartiles);
     * ``synchronous_distant_metastasis``: diagnosed patients with a metastasis detectable on
       imaging outside the regional nodes at diagnosis (SEER's "distant" stage; Wilson);
+    * ``ctc_per_7_5ml_at_diagnosis``: CTCs counted in a 7.5 mL blood sample at diagnosis
+      (:mod:`sim.biology.measurements`): quartiles, and the shares with >= 1 and >= 5
+      (Lucci et al. 2012; Cristofanilli et al. 2004; Wilson);
     * ``survival_from_diagnosis``: Kaplan-Meier probability of not having died of the tumour
       burden 5 and 10 years after diagnosis (censored at the end of the course), interval by
       :data:`SURVIVAL_INTERVAL_METHOD`.
@@ -134,6 +137,12 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
                                               for _, d in diag])
     out["synchronous_distant_metastasis"] = _share(
         sum(1 for _, d in diag if d.get("distant_detectable", 0) > 0), len(diag))
+    sampled = [d["ctc_per_7_5ml"] for _, d in diag if "ctc_per_7_5ml" in d]
+    if sampled:
+        out["ctc_per_7_5ml_at_diagnosis"] = {
+            **_quartiles(sampled),
+            "at_least_1": _share(sum(1 for c in sampled if c >= 1), len(sampled)),
+            "at_least_5": _share(sum(1 for c in sampled if c >= 5), len(sampled))}
     dur = np.array([p.days - d["day"] for p, d in diag], dtype=float)
     died = np.array([p.died for p, _ in diag], dtype=bool)
     out["survival_from_diagnosis"] = survival_at_years(dur, died, (5, 10))

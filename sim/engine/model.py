@@ -31,6 +31,7 @@ import mesa
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
+from ..biology.measurements import ctc_per_sample_expected
 from ..biology.patients import draw_traits
 from ..biology.soil import affinity_vector
 from ..biology.stages import Phase, Stage
@@ -51,6 +52,9 @@ from .results import (
     diagnosis_snapshot,
     patient_result,
 )
+
+#: Spawn key (appended to the patient's) of the stream that measurements draw from.
+MEASUREMENT_SPAWN_KEY = 2**31 + 1
 
 
 class MetastasisModel(mesa.Model):
@@ -118,6 +122,7 @@ class MetastasisModel(mesa.Model):
         self.assay: list[dict[str, float]] = []
         self.diagnosis_cells = diameter_to_cells(self.traits.diagnosis_diameter_mm)
         self.diagnosis: dict[str, float] | None = None
+        self._measure_at_step_end = False
         if self.primary.present and self.primary.cells >= self.diagnosis_cells:
             # At diagnosis size when the course starts (nothing has disseminated yet).
             self._diagnose(0.0, "at the start of the course")
@@ -152,6 +157,8 @@ class MetastasisModel(mesa.Model):
                 and self.primary.cells >= self.diagnosis_cells):
             self._diagnose(self.step_end_day, f"primary {self.primary.diameter_mm:.1f} mm")
         self._travel()
+        if self._measure_at_step_end:
+            self._measure_at_diagnosis()
         self.step_count += 1
         self.day = self.step_end_day
         burden = self.primary.cells + self.colonies.burden_cells()
@@ -192,6 +199,22 @@ class MetastasisModel(mesa.Model):
         self.diagnosis = diagnosis_snapshot(self, day)
         self.clinic.log(day, "diagnosis", detail=detail)
         self.clinic.trigger("diagnosis", day)
+        self._measure_at_step_end = True
+
+    def _measure_at_diagnosis(self) -> None:
+        """A blood sample at diagnosis: the CTCs in 7.5 mL, drawn from this patient's own
+        measurement stream (so measuring never changes the course)."""
+        assert self.diagnosis is not None
+        self._measure_at_step_end = False
+        sc = self.scenario
+        rate = self.ledger.step_ctc / self.dt
+        mean = ctc_per_sample_expected(rate, sc.circulation.ctc_half_life_hours, sc.sex)
+        ss = self.rng.bit_generator.seed_seq
+        measure = np.random.default_rng(np.random.SeedSequence(
+            ss.entropy, spawn_key=(*ss.spawn_key, MEASUREMENT_SPAWN_KEY)))
+        self.diagnosis.update(ctc_entering_blood_per_day=float(rate),
+                              ctc_per_7_5ml_expected=float(mean),
+                              ctc_per_7_5ml=float(measure.poisson(mean)))
 
     def run(self, progress: bool = False) -> MetastasisModel:
         """Step until the horizon or the lethal burden (``progress``: a bar over the days)."""

@@ -56,3 +56,15 @@ def test_population_summary_follows_its_definitions():
 def test_population_summary_without_diagnosed_patients_reports_only_what_exists():
     out = population([_patient(0, 30, False, None)])
     assert out["diagnosed"]["fraction"] == 0.0 and "survival_from_diagnosis" not in out
+
+
+def test_ctc_shares_count_the_sampled_patients():
+    """Samples of 0, 1, 4 and 9 CTCs: 3 of 4 have >= 1 and 1 of 4 has >= 5, with the Wilson
+    interval of those counts."""
+    patients = [_patient(i, 400, False, {**_diagnosis(100, 20, 0), "ctc_per_7_5ml": c})
+                for i, c in enumerate((0.0, 1.0, 4.0, 9.0))]
+    ctc = population(patients)["ctc_per_7_5ml_at_diagnosis"]
+    assert ctc["at_least_1"]["fraction"] == pytest.approx(0.75)
+    assert ctc["at_least_5"]["fraction"] == pytest.approx(0.25)
+    assert (ctc["at_least_5"]["low"], ctc["at_least_5"]["high"]) == proportion_interval(1, 4)
+    assert ctc["median"] == pytest.approx(2.5)
