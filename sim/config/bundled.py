@@ -63,6 +63,19 @@ def suggest(name: str | Path) -> str:
     return f" (did you mean {stems[hit[0]]!r}?)" if hit else ""
 
 
+def bundled_path(name: str | Path) -> Path | None:
+    """The file of a bundled scenario name (``presets/breast``, or a bare ``breast`` looked up
+    in ``presets/`` and ``classroom/``), or None. Never a path relative to the working folder."""
+    p = Path(name)
+    root = scenario_dir()
+    if p.suffix != ".toml" and len(p.parts) <= 2 and not p.is_absolute() and ".." not in p.parts:
+        for candidate in (root / f"{p}.toml", root / "presets" / f"{p}.toml",
+                          root / "classroom" / f"{p}.toml"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
 def find_scenario(name: str | Path) -> Path:
     """A scenario path, or a bundled name like ``presets/breast`` or ``breast``.
 
@@ -81,11 +94,8 @@ def find_scenario(name: str | Path) -> Path:
         exists = True  # let the reader report why it cannot be read
     if exists:
         return p
-    root = scenario_dir()
-    if p.suffix != ".toml" and len(p.parts) <= 2:
-        for candidate in (root / f"{p}.toml", root / "presets" / f"{p}.toml",
-                          root / "classroom" / f"{p}.toml"):
-            if candidate.is_file():
-                return candidate
+    found = bundled_path(p)
+    if found is not None:
+        return found
     raise ScenarioError(f"{name}: no such file or bundled scenario{suggest(name)}; "
                         "`metasim scenarios` lists the bundled ones")

@@ -1,5 +1,6 @@
-"""Loading a scenario: reading the file safely, parsing TOML, ``--set`` overrides, and
-error messages that name the file, the key, the value and what is allowed.
+"""Loading a scenario: reading the file safely, parsing TOML, ``extends`` (a scenario built
+on another one), ``--set`` overrides, and error messages that name the file, the key, the
+value and what is allowed.
 
 Every failure is a :class:`~sim.config.errors.ScenarioError`, raised before any simulation
 starts.
@@ -113,17 +114,26 @@ def _allowed_keys(loc: tuple, root: Any = None) -> list[str]:
 
 
 def format_errors(err: ValidationError, source: str,
-                   overridden: Mapping[str, str], root: Any = None) -> str:
+                   overridden: Mapping[str, str], root: Any = None,
+                   origins: Mapping[str, str] | None = None) -> str:
+    """One line per problem, each naming where the value came from: ``source``, a ``--set``
+    (``overridden``: dotted key -> label) or, for a scenario that ``extends`` another, the
+    base file that set it (``origins``: dotted path of every value -> the file it came from,
+    see :func:`resolve_extends`)."""
     lines = []
+    bases = {k: f for k, f in (origins or {}).items() if f != source}
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if p != "[key]")
         path = ".".join(str(p) for p in loc) or "(top level)"
         where = next((label for k, label in overridden.items()
                       if k == path or path.startswith(k + ".")), None)
+        if where is None and origins:
+            where = _origin(path, source, origins)
         if where is None:
             below = [label for k, label in overridden.items() if k.startswith(path + ".")]
-            where = f"{source} (with {', '.join(below)})" if below and path != "(top level)" \
-                else source
+            below += sorted({f for k, f in bases.items()
+                             if path == "(top level)" or k.startswith(path + ".")})
+            where = f"{source} (with {', '.join(below)})" if below else source
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(loc, root)
@@ -146,28 +156,56 @@ def format_errors(err: ValidationError, source: str,
     return head + ":\n  " + "\n  ".join(lines)
 
 
+def _origin(path: str, source: str, origins: Mapping[str, str]) -> str | None:
+    """The file a value at ``path`` came from, when it is one base file (not ``source``)."""
+    hit = next((f for k, f in origins.items() if k == path or path.startswith(k + ".")), None)
+    if hit is None:
+        under = {f for k, f in origins.items() if k.startswith(path + ".")}
+        hit = under.pop() if len(under) == 1 else None
+    return None if hit in (None, source) else f"{hit} (extended by {source})"
+
+
 def make_scenario(data: Mapping[str, Any] | None = None,
                   overrides: Sequence[str | tuple[str, Any]] = (),
                   source: str = "<scenario>") -> Scenario:
     """Validate a scenario from a mapping plus ``KEY=VALUE`` overrides.
+
+    A top-level ``extends`` (a bundled scenario name, or a path, relative to ``source`` when
+    that names a file, else to the working folder) is resolved first: see
+    :func:`resolve_extends`.
 
     Raises
     ------
     ScenarioError
         With one message naming the source, the key path, the value and what is allowed.
     """
+    data = dict(data or {})
+    check_nesting(data, source)
+    origins: dict[str, str] = {}
+    if EXTENDS in data:
+        try:
+            here = Path(source)
+            is_file = here.is_file()
+        except (OSError, ValueError):
+            is_file = False
+        data, origins = resolve_extends(data, source, here.parent if is_file else None,
+                                        here if is_file else None)
+    return _validate(data, overrides, source, origins)
+
+
+def _validate(data: dict[str, Any], overrides: Sequence[str | tuple[str, Any]], source: str,
+              origins: Mapping[str, str]) -> Scenario:
     pairs = [parse_override(o) if isinstance(o, str) else o for o in overrides]
-    check_nesting(dict(data or {}), source)
     for key, value in pairs:
         if str(key).count(".") >= MAX_NESTING or nesting_depth(value) > MAX_NESTING:
             raise ScenarioError(f"--set {_short(str(key))}: nested more than {MAX_NESTING} "
                                 "levels deep")
-    raw = apply_overrides(_deepcopy(dict(data or {})), pairs)
+    raw = apply_overrides(_deepcopy(data), pairs)
     overridden = {k: f"--set {k}" for k, _ in pairs}
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:
-        raise ScenarioError(format_errors(err, source, overridden)) from None
+        raise ScenarioError(format_errors(err, source, overridden, origins=origins)) from None
 
 
 def _deepcopy(d: Any) -> Any:
@@ -270,17 +308,169 @@ def check_nesting(data: Any, source: str) -> None:
 
 
 def read_toml(path: str | Path, what: str = "scenario file") -> dict[str, Any]:
-    """Read a TOML file; every failure becomes a :class:`ScenarioError`."""
-    return parse_toml(read_text_file(path, what), str(path))
+    """Read a TOML file, with the scenario it ``extends`` merged under it (see
+    :func:`resolve_extends`); every failure becomes a :class:`ScenarioError`."""
+    data = parse_toml(read_text_file(path, what), str(path))
+    if EXTENDS in data:
+        data, _ = resolve_extends(data, str(path), Path(path).parent, Path(path))
+    return data
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str | tuple[str, Any]] = ()) -> Scenario:
-    """Load, override and validate a scenario file (a path or a bundled name)."""
+    """Load, override and validate a scenario file (a path or a bundled name).
+
+    A scenario that ``extends`` another is merged over it first (:func:`resolve_extends`);
+    ``overrides`` apply last. A bad value is reported against the file that set it.
+    """
     from .bundled import find_scenario
 
     p = find_scenario(path)
-    data = read_toml(p)
+    data = parse_toml(read_text_file(p), str(p))
     if "scenarios" in data and "primary" not in data:
         raise ScenarioError(f"{path}: this is an experiment file (it lists scenarios to run), "
                             f"not a scenario; run it with `metasim sweep {path}`")
-    return make_scenario(data, overrides, source=str(path))
+    origins: dict[str, str] = {}
+    if EXTENDS in data:
+        data, origins = resolve_extends(data, str(path), p.parent, p)
+    return _validate(data, overrides, str(path), origins)
+
+
+# ------------------------------------------------------------------------------ extends
+#: The top-level key naming the scenario a scenario file builds on.
+EXTENDS = "extends"
+#: Longest chain of ``extends`` followed (a file extending one that extends another ...).
+#: The bundled clinical scenarios use one level.
+MAX_EXTENDS_DEPTH = 8
+
+
+def merge_scenarios(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    """``child`` deep-merged over ``base`` (neither is changed).
+
+    Tables merge key by key; anything else the child sets (a number, a string, a boolean,
+    an array, an array of tables such as ``[[intervention]]`` or ``[[primary.subclones]]``)
+    replaces the base's value whole. A table replaces a plain value and vice versa.
+    """
+    out = _deepcopy(dict(base))
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_scenarios(out[key], value)
+        else:
+            out[key] = _deepcopy(value)
+    return out
+
+
+def _leaves(data: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of every value that is not a non-empty table (arrays count as values)."""
+    out: list[str] = []
+    todo: list[tuple[tuple[str, ...], Mapping[str, Any]]] = [((), data)]
+    while todo:
+        prefix, table = todo.pop()
+        for key, value in table.items():
+            path = (*prefix, str(key))
+            if isinstance(value, dict) and value:
+                todo.append((path, value))
+            else:
+                out.append(".".join(path))
+    return out
+
+
+def resolve_extends(data: Mapping[str, Any], source: str, folder: Path | None = None,
+                    file: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merge a scenario over the scenario its top-level ``extends`` names, recursively.
+
+    ``extends`` is the name of a bundled scenario (``"presets/breast"``, as ``metasim run``
+    takes it) or the path of a TOML file: absolute, or relative to ``folder`` (the extending
+    file's folder; the working folder when None). A value ending in ``.toml`` or starting
+    with ``.``, ``/`` or ``~`` is a path; anything else a bundled name. The base is read (and
+    its own ``extends`` resolved) first, then ``data`` is merged over it
+    (:func:`merge_scenarios`); ``extends`` itself is not part of the result, so the result
+    validates, and its resolved scenario reloads, without the base file.
+
+    Returns the merged data and its origins: the dotted path of every value -> the name of
+    the file it came from (``source`` for this file's own), for error messages.
+
+    Raises
+    ------
+    ScenarioError
+        A bad ``extends`` value, a missing or unreadable base, a base that is an experiment
+        file, a cycle, or a chain longer than :data:`MAX_EXTENDS_DEPTH`; each names the file
+        and its ``extends`` value.
+    """
+    chain = [(_real(file) if file is not None else None, source)]
+    return _resolve(dict(data), source, folder, chain)
+
+
+def _resolve(data: dict[str, Any], source: str, folder: Path | None,
+             chain: list[tuple[Path | None, str]]) -> tuple[dict[str, Any], dict[str, str]]:
+    if EXTENDS not in data:
+        return data, dict.fromkeys(_leaves(data), source)
+    if "scenarios" in data:
+        raise ScenarioError(f"{source}: extends: only a scenario file can extend another; an "
+                            "experiment file names its base scenarios in scenarios = [...] "
+                            "and changes them with [set]")
+    value = data.pop(EXTENDS)
+    own = dict.fromkeys(_leaves(data), source)
+    head = f"{source}: extends = {_fmt_value(value)}"
+    path, name = _find_base(value, head, folder)
+    real = _real(path)
+    names = [n for _, n in chain]
+    if any(real == seen for seen, _ in chain):
+        raise ScenarioError(f"{head}: the files extend each other in a cycle "
+                            f"({' -> '.join([*names, name])}); a scenario cannot extend "
+                            "itself or a file that extends it")
+    if len(chain) > MAX_EXTENDS_DEPTH:
+        raise ScenarioError(f"{head}: more than {MAX_EXTENDS_DEPTH} levels of extends "
+                            f"({' -> '.join([*names, name])}); extend the base scenario "
+                            "directly")
+    try:
+        base = parse_toml(read_text_file(path), name)
+    except ScenarioError as e:
+        raise ScenarioError(f"{head}: {e}") from None
+    if "scenarios" in base:
+        raise ScenarioError(f"{head}: {name} is an experiment file (it lists scenarios to "
+                            "run), not a scenario; extend one of the scenarios it lists")
+    base, base_origins = _resolve(base, name, path.parent, [*chain, (real, name)])
+    merged = merge_scenarios(base, data)
+    check_nesting(merged, source)
+    origins = {leaf: own.get(leaf) or base_origins.get(leaf, name) for leaf in _leaves(merged)}
+    return merged, origins
+
+
+def _real(path: Path) -> Path:
+    """The file's real path, to recognise it again in a cycle (its absolute path if the
+    links cannot be followed: the reader then says why)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
+def _find_base(value: Any, head: str, folder: Path | None) -> tuple[Path, str]:
+    """The file ``extends = value`` names and the name to show for it in messages."""
+    from .bundled import bundled_path, scenario_dir, suggest
+
+    allowed = ("the name of a bundled scenario (e.g. 'presets/breast'; `metasim scenarios` "
+               "lists them) or the path of a scenario file ending in .toml (relative to this "
+               "file, or absolute)")
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ScenarioError(f"{head}: must be {allowed}")
+    text = value.strip()
+    if text.endswith(".toml") or text.startswith((".", "/", "~")) or os.path.isabs(text):
+        given = Path(text).expanduser()
+        path = given if given.is_absolute() or folder is None else folder / given
+        name = os.path.normpath(path)
+        try:
+            exists = path.exists()
+        except OSError:
+            exists = True  # let the reader say why it cannot be read
+        if not exists:
+            bundled = bundled_path(text.removesuffix(".toml"))
+            hint = (f"; for the bundled scenario write extends = "
+                    f"{text.removesuffix('.toml')!r}") if bundled is not None else ""
+            raise ScenarioError(f"{head}: no such file {name}{hint}")
+        return path, name
+    found = bundled_path(text)
+    if found is None:
+        raise ScenarioError(f"{head}: no such bundled scenario{suggest(text)}; extends takes "
+                            f"{allowed}")
+    return found, found.relative_to(scenario_dir()).with_suffix("").as_posix()
