@@ -15,7 +15,10 @@ different machines compare:
    two-sample comparison of their outputs over many seeds (Mann-Whitney U on funnel counts,
    time to the first colony and colony count; Fisher's exact test on the fraction of patients
    with a colony in each organ), with a Holm correction over all the tests;
-4. **throughput**: patient-years per minute on all local cores.
+4. **throughput**: patient-years per minute on all local cores;
+5. **preset course**: seconds per full untreated course of the breast preset (its varied
+   patients, to the lethal burden or 10 years), without and with the resected twin that
+   "initiated at diagnosis" needs (issue 13's target: under 1 s a course).
 
 ``--quick`` runs fewer seeds (about a minute); the full run takes ~10 minutes on 2 cores.
 The report is written as JSON and as a Markdown table into ``benchmarks/README.md``.
@@ -47,6 +50,7 @@ from sim.experiments.executors import ProcessExecutor
 from sim.experiments.seeds import replicate_stream
 
 ROOT = Path(__file__).resolve().parent.parent
+BREAST = ROOT / "scenarios" / "presets" / "breast.toml"
 PATIENT_YEAR = ROOT / "scenarios" / "benchmarks" / "patient_year.toml"
 ENGINES = ROOT / "scenarios" / "benchmarks" / "engine_comparison.toml"
 README = Path(__file__).resolve().parent / "README.md"
@@ -172,6 +176,18 @@ def engines(seeds: int, timing_seeds: int, workers: int) -> dict:
             "significant_at_0.05": [k for k in pvalues if adjusted[k] < 0.05]}
 
 
+def preset_course(patients: int) -> dict:
+    """Seconds per course of the breast preset's patients, one process, with and without
+    the twin course of population.assess_initiated."""
+    out: dict = {"scenario": "scenarios/presets/breast.toml", "patients": patients}
+    for key, twin in (("without_twin", "false"), ("with_twin", "true")):
+        over = [f"population.assess_initiated={twin}"]
+        times = [_timed((str(BREAST), over, 17, i))[0] for i in range(patients)]
+        out[key] = {"median_s": statistics.median(times), "mean_s": statistics.fmean(times),
+                    "max_s": max(times)}
+    return out
+
+
 def throughput(patients: int, workers: int) -> dict:
     jobs: list[tuple[str, list[str], int, int]] = [(str(PATIENT_YEAR), [], 11, i)
                                                    for i in range(patients)]
@@ -218,6 +234,14 @@ def markdown(report: dict) -> str:
               " | no significant difference |",
               f"| batch throughput, {th['workers']} processes | "
               f"{th['patient_years_per_minute']:.0f} patient-years/min | — |"]
+    pc = report.get("preset_course")
+    if pc:
+        for key, label in (("without_twin", "without"), ("with_twin", "with")):
+            r = pc[key]
+            lines.append(f"| breast preset, one full untreated course {label} the resected twin "
+                         f"(mean of {pc['patients']} patients; median, max) | "
+                         f"{r['mean_s']:.2f} s ({r['median_s']:.2f} s, {r['max_s']:.2f} s) | "
+                         f"{'< 1 s' if key == 'without_twin' else '—'} |")
     lines += ["", "Output comparison (Mann-Whitney U for counts and days, Fisher's exact test "
               "for the fraction of patients with a colony in an organ; p before and after Holm):",
               "", "| output | aggregated | single-cell | p | p (Holm) |", "|---|---|---|---|---|"]
@@ -254,6 +278,8 @@ def main(argv: list[str] | None = None) -> dict:
     print("aggregated vs single-cell engine ...", flush=True)
     report["engines"] = engines(seeds=16 if q else 200, timing_seeds=2 if q else 5,
                                 workers=args.workers)
+    print("breast preset courses ...", flush=True)
+    report["preset_course"] = preset_course(5 if q else 20)
     print("throughput on all cores ...", flush=True)
     report["throughput"] = throughput(4 * args.workers if q else 20 * args.workers, args.workers)
     report["benchmark_wall_s"] = time.perf_counter() - t0

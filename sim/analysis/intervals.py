@@ -94,5 +94,17 @@ def survival_interval_without_events(followed: int,
     return float(ci.low), float(ci.high)
 
 
+def survival_interval_after_all_events(at_risk: int,
+                                       confidence: float = 0.95) -> tuple[float, float]:
+    """95 % interval of a survival probability after the curve has fallen to 0: the exact
+    (Clopper-Pearson) interval for 0 survivors of the ``at_risk`` patients still followed at
+    the last event, ``[0, 1 - (alpha / 2) ** (1 / n)]`` (the Greenwood family collapses to
+    ``[0, 0]`` there)."""
+    if at_risk <= 0:
+        return (0.0, 1.0)
+    ci = stats.binomtest(0, at_risk).proportion_ci(confidence_level=confidence, method="exact")
+    return float(ci.low), float(ci.high)
+
+
 __all__ = ["count_mean_interval", "fraction_interval", "mean_interval", "proportion_interval",
            "survival_interval_without_events"]

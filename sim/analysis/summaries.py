@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,11 @@ from ..biology.anatomy import TARGET_ORGANS
 from ..biology.stages import FUNNEL_STAGES
 from ..biology.units import cells_to_diameter_mm
 from ..engine.results import PatientResult
-from .intervals import proportion_interval, survival_interval_without_events
+from .intervals import (
+    proportion_interval,
+    survival_interval_after_all_events,
+    survival_interval_without_events,
+)
 
 
 def site_frequency(patients: Sequence[PatientResult], organs: Sequence[str] = TARGET_ORGANS,
@@ -119,10 +124,19 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
       imaging outside the regional nodes at diagnosis (SEER's "distant" stage; Wilson);
     * ``ctc_per_7_5ml_at_diagnosis``: CTCs counted in a 7.5 mL blood sample at diagnosis
       (:mod:`sim.biology.measurements`): quartiles, and the shares with >= 1 and >= 5
-      (Lucci et al. 2012; Cristofanilli et al. 2004; Wilson);
+      (Lucci et al. 2012; Cristofanilli et al. 2004; Wilson), and in 30 mL the share with
+      >= 1 (van Dalum et al. 2015);
+    * ``dtc_positive_marrow_at_diagnosis``: a bone-marrow aspirate at diagnosis holds at
+      least one tumour cell (Braun et al. 2005; Wilson);
+    * ``node_positive_at_diagnosis``: the regional nodes hold a metastasis of >= 0.2 mm, in
+      all and by the primary's size class (:data:`SIZE_CLASSES_MM`; Carter et al. 1989);
+    * ``ctc_per_7_5ml_when_metastatic``: CTCs in a blood sample when the first distant
+      metastasis becomes detectable (Cristofanilli et al. 2004's metastatic patients);
+    * ``initiated_at_diagnosis``: with ``population.assess_initiated``, the share whose twin
+      with the primary removed at diagnosis still develops a distant metastasis;
     * ``survival_from_diagnosis``: Kaplan-Meier probability of not having died of the tumour
-      burden 5 and 10 years after diagnosis (censored at the end of the course), interval by
-      :data:`SURVIVAL_INTERVAL_METHOD`.
+      burden 3, 5 and 10 years after diagnosis (censored at the end of the course), interval
+      by :data:`SURVIVAL_INTERVAL_METHOD`, and ``median_survival_from_diagnosis_years``.
     """
     n = len(patients)
     out: dict[str, Any] = {"patients": n}
@@ -143,10 +157,61 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
             **_quartiles(sampled),
             "at_least_1": _share(sum(1 for c in sampled if c >= 1), len(sampled)),
             "at_least_5": _share(sum(1 for c in sampled if c >= 5), len(sampled))}
+    sampled_30 = [d["ctc_per_30ml"] for _, d in diag if "ctc_per_30ml" in d]
+    if sampled_30:
+        out["ctc_per_30ml_at_diagnosis"] = {
+            **_quartiles(sampled_30),
+            "at_least_1": _share(sum(1 for c in sampled_30 if c >= 1), len(sampled_30))}
+    aspirates = [d["dtc_per_aspirate"] for _, d in diag if "dtc_per_aspirate" in d]
+    if aspirates:
+        out["dtc_positive_marrow_at_diagnosis"] = _share(sum(1 for c in aspirates if c >= 1),
+                                                         len(aspirates))
+    nodes = [(d["primary_diameter_mm"], d["node_positive"]) for _, d in diag
+             if "node_positive" in d]
+    if nodes:
+        out["node_positive_at_diagnosis"] = {
+            "all": _share(sum(1 for _, v in nodes if v > 0), len(nodes)),
+            **{label: _share(sum(1 for size, v in nodes if lo < size <= hi and v > 0),
+                             sum(1 for size, _ in nodes if lo < size <= hi))
+               for label, (lo, hi) in SIZE_CLASSES_MM.items()}}
+    metastatic = [p.metastatic_sample["ctc_per_7_5ml"] for p in patients
+                  if p.metastatic_sample is not None]
+    if metastatic:
+        out["ctc_per_7_5ml_when_metastatic"] = {
+            **_quartiles(metastatic),
+            "at_least_1": _share(sum(1 for c in metastatic if c >= 1), len(metastatic)),
+            "at_least_5": _share(sum(1 for c in metastatic if c >= 5), len(metastatic))}
+    twins = [p.initiated_at_diagnosis for p, _ in diag if p.initiated_at_diagnosis is not None]
+    if twins:
+        out["initiated_at_diagnosis"] = _share(sum(twins), len(twins))
     dur = np.array([p.days - d["day"] for p, d in diag], dtype=float)
     died = np.array([p.died for p, _ in diag], dtype=bool)
-    out["survival_from_diagnosis"] = survival_at_years(dur, died, (5, 10))
+    out["survival_from_diagnosis"] = survival_at_years(dur, died, (3, 5, 10))
+    out["median_survival_from_diagnosis_years"] = median_survival_years(dur, died)
     return out
+
+
+#: Size classes of the primary at diagnosis (T1 <= 20 mm, T2 20-50 mm, T3 > 50 mm: the
+#: breast T categories of the AJCC staging, used for every primary here).
+SIZE_CLASSES_MM: dict[str, tuple[float, float]] = {
+    "up_to_20_mm": (0.0, 20.0), "20_to_50_mm": (20.0, 50.0), "over_50_mm": (50.0, math.inf)}
+
+
+def median_survival_years(durations: np.ndarray, observed: np.ndarray) -> dict[str, Any]:
+    """Kaplan-Meier median survival in years with its 95 % interval (lifelines; ``None``
+    where the curve or its band does not fall to one half within the follow-up)."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    kmf = KaplanMeierFitter().fit(durations / 365.25, observed)
+    med = float(kmf.median_survival_time_)
+    ci = median_survival_times(kmf.confidence_interval_)
+    lo, hi = (float(v) for v in ci.iloc[0].tolist())
+
+    def finite(v: float) -> float | None:
+        return v if math.isfinite(v) else None
+
+    return {"median": finite(med), "low": finite(lo), "high": finite(hi)}
 
 
 def _share(k: int, n: int) -> dict[str, float | int]:
@@ -202,6 +267,12 @@ def survival_at_years(durations: np.ndarray, observed: np.ndarray,
         t = 365.25 * y
         followed = int(np.sum(durations >= t))
         key = f"{y:g}y"
+        if followed == 0 and len(surv) and surv[-1] <= 0.0 and timeline[-1] <= t:
+            # Every patient had the event before t: the curve is 0 there.
+            last = timeline[-1]
+            lo, hi = survival_interval_after_all_events(int(np.sum(durations >= last)))
+            out[key] = {"survival": 0.0, "low": lo, "high": hi, "followed_that_long": 0}
+            continue
         if followed == 0:
             out[key] = {"survival": None, "low": None, "high": None, "followed_that_long": 0}
             continue

@@ -280,6 +280,8 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
     bad = [h for h in hyps if h not in HYPOTHESES]
     if not hyps or bad:
         raise _Fail(f"--hypotheses {hypotheses!r}: unknown {bad}; allowed: {', '.join(HYPOTHESES)}")
+    # Site frequencies only: no twin courses for "initiated at diagnosis".
+    overrides = (*overrides, "population.assess_initiated=false")
     scenarios_ = {n: _load(f"presets/{n}", overrides, seed, replicates) for n in names}
     for sc in scenarios_.values():
         _plan(sc, replicates, workers, oversubscribe, runs=len(hyps))

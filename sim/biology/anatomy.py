@@ -326,16 +326,28 @@ DEATH_STATES: tuple[str, ...] = ("death:blood", "death:lymph", "death:cavity")
 
 @dataclass(frozen=True)
 class TransitParameters:
-    """Per-pass probabilities of the circulation chain.
+    """Per-bed probabilities of the circulation chain.
+
+    The blood holds two kinds of tumour cell (the derivation is in
+    ``docs/model-and-evidence.md``, "One blood compartment"):
+
+    * **retained** cells (a fraction ``first_bed_arrest_probability``): too large or too stiff
+      for a capillary, they arrest in the first capillary bed they meet, seconds after
+      entering the blood. Arterial blood holds ~12-fold fewer tumour cells than the tumour's
+      venous blood (Butler & Gullino 1975, Cancer Res 35:512): 1 - 1/12 = 0.917 are retained.
+    * **passing** cells (the rest): they cross capillary beds and circulate until they are
+      cleared, by arrest in a bed or by death, with the clearance half-life measured after
+      removal of the primary (Meng et al. 2004, Clin Cancer Res 10:8152: 1-2.4 h). These are
+      the cells a blood sample finds.
 
     Parameters
     ----------
-    arrest_probability_per_pass
-        Probability that a live cell arrests in a capillary bed it passes. Default 0.917:
-        arterial blood holds ~12-fold fewer tumour cells than the tumour's venous blood
-        (Butler & Gullino 1975, Cancer Res 35:512), so 1 - 1/12 are held back per bed.
-    death_probability_per_pass
-        Probability that a cell dies (shear, anoikis, immune attack) during one pass.
+    first_bed_arrest_probability
+        Share of cells entering the blood that are retained by the first bed they meet.
+    passing_arrest_probability_per_bed, passing_death_probability_per_bed
+        For a passing cell, the probability of arresting in, and of dying while crossing,
+        one capillary bed (a pass through the circulation crosses two: the lungs and one
+        systemic bed).
     node_arrest_probability
         Probability that a cell in the lymph arrests in a node group it passes.
     lymph_death_probability_per_node
@@ -345,8 +357,9 @@ class TransitParameters:
         (the remainder) dies.
     """
 
-    arrest_probability_per_pass: float
-    death_probability_per_pass: float
+    first_bed_arrest_probability: float
+    passing_arrest_probability_per_bed: float
+    passing_death_probability_per_bed: float
     node_arrest_probability: float
     lymph_death_probability_per_node: float
     cavity_implantation_probability: float
@@ -402,14 +415,14 @@ class CirculationChain:
         return dict(zip(self.absorbing, self.absorption(entry).tolist(), strict=True))
 
     def walk(self, rng: np.random.Generator, entry: str, count: int,
-             max_passes: int = 10_000) -> tuple[np.ndarray, int]:
+             max_passes: int = 200) -> tuple[np.ndarray, int]:
         """Move ``count`` cells from ``entry`` pass by pass until all are absorbed.
 
         Each pass splits every occupied transient state by one multinomial draw over its
         row of ``[Q | R]``: the same distribution as moving each cell on its own. Cells still
-        travelling after ``max_passes`` (only possible when arrest and death per pass are
-        both tiny) are resolved by the exact absorption probabilities of the state they are
-        in - the same distribution, since the chain is Markov.
+        travelling after ``max_passes`` (passing cells cross hundreds of beds in their mean
+        residence of t_half / ln 2) are resolved by the exact absorption probabilities of the
+        state they are in - the same distribution, since the chain is Markov.
 
         Returns
         -------
@@ -442,6 +455,10 @@ def _bed(organ: str) -> str:
     return f"bed:{organ}"
 
 
+#: Prefixes of the two kinds of cell in the blood (see :class:`TransitParameters`).
+RETAINED, PASSING = "retained:", "passing:"
+
+
 def build_chain(params: TransitParameters, sex: Sex, delivery: Delivery = "anatomical",
                 contiguous: Mapping[str, float] | None = None) -> CirculationChain:
     """Build the circulation chain for one body.
@@ -465,36 +482,48 @@ def build_chain(params: TransitParameters, sex: Sex, delivery: Delivery = "anato
     flows = flow_fractions(sex)
     organs = [k for k in ORGAN_KEYS if sex == "female" or k != "ovary"]
     conduits = list(ENTRY_POINTS)
-    transient = conduits + [_bed(o) for o in organs] + ["bed:pulmonary"]
+    blood = ["caval", "portal", "pulmonary_vein", "vertebral", "bed:pulmonary",
+             *(_bed(o) for o in organs)]
+    kinds = {RETAINED: (1.0, 0.0),
+             PASSING: (params.passing_arrest_probability_per_bed,
+                       params.passing_death_probability_per_bed)}
+    transient = conduits + [f"{kind}{s}" for kind in kinds for s in blood]
     absorbing = [f"arrest:{o}" for o in ORGAN_KEYS] + list(DEATH_STATES)
     ti = {s: i for i, s in enumerate(transient)}
     ai = {s: i for i, s in enumerate(absorbing)}
     Q = np.zeros((len(transient), len(transient)))
     R = np.zeros((len(transient), len(absorbing)))
 
-    a = params.arrest_probability_per_pass
-    d = params.death_probability_per_pass
-
-    def capillary_bed(state: str, organ: str, onward: str) -> None:
-        R[ti[state], ai["death:blood"]] += d
-        R[ti[state], ai[f"arrest:{organ}"]] += (1 - d) * a
-        Q[ti[state], ti[onward]] += (1 - d) * (1 - a)
-
-    # Venous conduits.
-    Q[ti["caval"], ti["bed:pulmonary"]] = 1.0          # right heart -> pulmonary artery
-    Q[ti["portal"], ti[_bed("liver")]] = 1.0           # portal vein -> liver sinusoids
-    # Pulmonary veins -> left heart -> aorta -> every organ by its arterial share.
+    # A cell entering the blood (at a venous entry, or from the thoracic duct) is retained
+    # or passing; each kind then travels its own copy of the vessels.
+    r = params.first_bed_arrest_probability
+    for entry in VENOUS_ENTRIES:
+        Q[ti[entry], ti[f"{RETAINED}{entry}"]] = r
+        Q[ti[entry], ti[f"{PASSING}{entry}"]] = 1.0 - r
     systemic = {o: flows[o] for o in organs}
     total = sum(systemic.values())
-    for o, f in systemic.items():
-        Q[ti["pulmonary_vein"], ti[_bed(o)]] += f / total
-    # Batson's plexus: vertebral marrow first, then back to the caval veins.
-    capillary_bed("vertebral", "bone", "caval")
-    # The pulmonary capillary bed (whole cardiac output) and every organ's own bed.
-    capillary_bed("bed:pulmonary", "lung", "pulmonary_vein")
     onward = {"caval": "caval", "portal": "portal", "arterial": "pulmonary_vein"}
-    for o in organs:
-        capillary_bed(_bed(o), o, onward[ORGANS[o].venous_return])
+    def capillary_bed(kind: str, name: str, organ: str, nxt: str, a: float, d: float) -> None:
+        """A bed of one kind of cell: death ``d``, arrest ``a``, else on to ``nxt``."""
+        i = ti[f"{kind}{name}"]
+        R[i, ai["death:blood"]] += d
+        R[i, ai[f"arrest:{organ}"]] += a
+        if a + d < 1.0:
+            Q[i, ti[f"{kind}{nxt}"]] += 1.0 - a - d
+
+    for kind, (a, d) in kinds.items():
+        # Venous conduits: right heart -> pulmonary artery; portal vein -> liver sinusoids.
+        Q[ti[f"{kind}caval"], ti[f"{kind}bed:pulmonary"]] = 1.0
+        Q[ti[f"{kind}portal"], ti[f"{kind}{_bed('liver')}"]] = 1.0
+        # Pulmonary veins -> left heart -> aorta -> every organ by its arterial share.
+        for o, f in systemic.items():
+            Q[ti[f"{kind}pulmonary_vein"], ti[f"{kind}{_bed(o)}"]] += f / total
+        # Batson's plexus: vertebral marrow first, then back to the caval veins.
+        capillary_bed(kind, "vertebral", "bone", "caval", a, d)
+        # The pulmonary capillary bed (whole cardiac output) and every organ's own bed.
+        capillary_bed(kind, "bed:pulmonary", "lung", "pulmonary_vein", a, d)
+        for o in organs:
+            capillary_bed(kind, _bed(o), o, onward[ORGANS[o].venous_return], a, d)
 
     # Lymph: regional nodes -> distant nodes -> thoracic duct -> caval veins.
     na, nd = params.node_arrest_probability, params.lymph_death_probability_per_node
@@ -552,11 +581,22 @@ def _uniform_delivery(anatomical: CirculationChain, organs: list[str]) -> Circul
     return CirculationChain(list(anatomical.transient), list(anatomical.absorbing), Q, R)
 
 
-def death_probability_per_pass(ctc_half_life_hours: float, pass_time_minutes: float) -> float:
-    """Death probability during one pass from the CTC half-life.
+def passing_cell_fates_per_bed(ctc_half_life_hours: float, bed_time_minutes: float,
+                               death_fraction: float, death_multiplier: float = 1.0,
+                               ) -> tuple[float, float]:
+    """Arrest and death probabilities of a passing cell per capillary bed it crosses.
 
-    A cell in the blood dies at rate ``ln 2 / half_life``; one pass through the circulation
-    takes ``pass_time_minutes``. ``p = 1 - exp(-rate * pass_time)``.
+    A passing cell is cleared from the blood at rate ``k = ln 2 / half_life`` (the measured
+    CTC half-life is a clearance, arrest included: Meng et al. 2004). A share
+    ``death_fraction`` of that clearance is death in the blood (hazard ``k f``, times the
+    unit's ``death_multiplier``) and the rest arrest in a bed (hazard ``k (1 - f)``). Crossing
+    one bed takes ``bed_time_minutes``; the two competing hazards give
+    ``(p_arrest, p_death)`` for that time.
     """
-    rate_per_minute = np.log(2.0) / (ctc_half_life_hours * 60.0)
-    return step_probability(rate_per_minute, pass_time_minutes)
+    k = float(np.log(2.0)) / (ctc_half_life_hours * 60.0)
+    death, arrest = k * death_fraction * death_multiplier, k * (1.0 - death_fraction)
+    total = death + arrest
+    if total <= 0.0:
+        return 0.0, 0.0
+    p = step_probability(total, bed_time_minutes)
+    return p * arrest / total, p * death / total

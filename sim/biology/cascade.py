@@ -65,26 +65,31 @@ def split(rng: np.random.Generator, count: int, probabilities: np.ndarray,
 
 def detachment(rng: np.random.Generator, mass_g: float, shedding_rate_per_gram_per_day: float,
                dt_days: float, clone_weights: np.ndarray, cluster_fraction: float,
-               cells_per_cluster: int) -> tuple[np.ndarray, np.ndarray]:
+               cells_per_cluster: int, mass_exponent: float = 1.0,
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Cells leaving the tumour mass during one step.
 
     Biology: tumour cells lose their adhesions (E-cadherin loss, EMT) and are released into
     the surrounding tissue and vessels. Shedding grows with tumour mass: a rat mammary
     tumour of 2-4 g released 3.2e6 cells per gram per day into its venous blood (Butler &
-    Gullino 1975, Cancer Res 35:512). Most leave as single cells; a few as clusters, rare
-    but 23-50x more metastatic (Aceto et al. 2014, Cell 158:1110).
+    Gullino 1975, Cancer Res 35:512); human tumours shed far fewer, to judge by the CTCs
+    found in patients (the presets' rates are calibrated to them). Most leave as single
+    cells; a few as clusters, rare but 23-50x more metastatic (Aceto et al. 2014, Cell
+    158:1110).
 
     Shedding events form a Poisson process. The expected number of *cells* is
-    ``rate * mass * dt``, divided among subclones by ``clone_weights`` (fraction x shedding
-    trait) and between single cells and clusters so that a fraction ``cluster_fraction`` of
-    *events* are clusters of ``cells_per_cluster`` cells.
+    ``rate * mass ** mass_exponent * dt`` (mass in grams: ``rate`` is the shedding of a 1 g
+    tumour; an exponent below 1 makes shedding grow like the tumour's vascularised surface
+    rather than its volume), divided among subclones by ``clone_weights`` (fraction x
+    shedding trait) and between single cells and clusters so that a fraction
+    ``cluster_fraction`` of *events* are clusters of ``cells_per_cluster`` cells.
 
     Returns
     -------
     singles, clusters : numpy.ndarray of int
         Single cells and clusters shed by each subclone.
     """
-    expected_cells = shedding_rate_per_gram_per_day * mass_g * dt_days
+    expected_cells = shedding_rate_per_gram_per_day * mass_g ** mass_exponent * dt_days
     cells_per_event = (1.0 - cluster_fraction) + cluster_fraction * cells_per_cluster
     events = expected_cells / cells_per_event * np.asarray(clone_weights, dtype=float)
     singles = rng.poisson(events * (1.0 - cluster_fraction))

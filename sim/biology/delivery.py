@@ -18,7 +18,7 @@ from .anatomy import (
     CirculationChain,
     TransitParameters,
     build_chain,
-    death_probability_per_pass,
+    passing_cell_fates_per_bed,
 )
 from .units import scale_probability
 
@@ -52,10 +52,13 @@ def transit_parameters(scenario: Scenario, death_multiplier: float = 1.0) -> Tra
     c, ly, cav = scenario.circulation, scenario.lymph, scenario.cavity
     # One circulation crosses two capillary beds (pulmonary, then one systemic bed): the time
     # spent per bed passed is half the circulation time.
-    d = death_probability_per_pass(c.ctc_half_life_hours, c.pass_time_minutes / BEDS_PER_CIRCUIT)
+    a, d = passing_cell_fates_per_bed(c.ctc_half_life_hours,
+                                      c.pass_time_minutes / BEDS_PER_CIRCUIT,
+                                      c.transit_death_fraction, death_multiplier)
     return TransitParameters(
-        arrest_probability_per_pass=c.arrest_probability_per_pass,
-        death_probability_per_pass=scale_probability(d, death_multiplier),
+        first_bed_arrest_probability=c.arrest_probability_per_pass,
+        passing_arrest_probability_per_bed=a,
+        passing_death_probability_per_bed=d,
         node_arrest_probability=ly.node_arrest_probability,
         lymph_death_probability_per_node=scale_probability(ly.death_probability_per_node,
                                                            death_multiplier),

@@ -53,11 +53,12 @@ STAGE_LABELS: dict[str, str] = {
 #: What happens at each funnel stage, in plain words (the classroom app).
 STAGE_EXPLANATIONS: dict[str, str] = {
     "detachment": "Cells let go of their neighbours and leave the tumour, alone or in small "
-                  "clumps. A tumour of one gram sheds millions of cells a day.",
+                  "clumps. A tumour of one gram sheds about ten thousand cells a day.",
     "invasion": "To reach a vessel, a cell must cut through the wall around the tumour. "
                 "Many die trying.",
     "transit": "In the blood or lymph, cells are battered by flow and attacked by immune "
-               "cells. Most die within hours.",
+               "cells. Most are caught within seconds; the few that slip through circulate "
+               "for hours, and about half of those die there.",
     "arrest": "Survivors get stuck in the first narrow capillaries they meet: the lungs for "
               "most organs, the liver for the gut (its blood goes through the portal vein).",
     "extravasation": "A stuck cell squeezes out of the vessel into the organ. This step is "

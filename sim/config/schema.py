@@ -31,6 +31,8 @@ from ..biology.anatomy import (
 from ..biology.units import diameter_to_cells
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+#: The default shedding of a 1 g tumour per day (CALIBRATED: the breast preset's value).
+SHEDDING_DEFAULT = 1.27e4
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1e6)]
 OrganKey = Literal[TARGET_ORGANS]  # type: ignore[valid-type]
@@ -90,9 +92,20 @@ class Primary(Section):
     # Gompertz plateau. Norton 1988, Cancer Res 48:7067: N_inf = 3.1e12 cells (breast;
     # widely quoted, primary text not re-read here).
     carrying_capacity_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 3.1e12
-    # Cells released per gram of tumour per day: 3.2e6 (growing rat mammary tumour, Butler &
-    # Gullino 1975, Cancer Res 35:512).
-    shedding_rate_per_gram_per_day: Annotated[float, Field(ge=0.0, le=1e9)] = 3.2e6
+    # Cells released per day by a tumour of 1 g (see shedding_mass_exponent). CALIBRATED to
+    # CTCs in patients: the breast preset's value, which gives >= 1 CTC per 7.5 mL at
+    # diagnosis in 20.2 % of stage I-III breast cancers (Janni et al. 2016, Clin Cancer Res
+    # 22:2583, 3,173 patients); see scenarios/presets/breast.toml. (A growing rat mammary
+    # tumour of 2-4 g released 3.2e6 per gram per day into its venous blood: Butler &
+    # Gullino 1975, Cancer Res 35:512.)
+    shedding_rate_per_gram_per_day: Annotated[float, Field(ge=0.0, le=1e9)] = SHEDDING_DEFAULT
+    # Shedding grows as mass ** exponent: 0.663, the fractal dimension of the colonising
+    # surface that Iwata, Kawasaki & Shigesada 2000 (J Theor Biol 203:177) fitted to the
+    # colony sizes of a human liver (colonisation rate proportional to size^0.663): a
+    # tumour sheds from its vascularised surface, not its whole volume. The CTC data agree:
+    # calibrated per gram with exponent 1, colorectal primaries (median 40 mm at diagnosis)
+    # would shed 10x less per gram than breast primaries (18 mm).
+    shedding_mass_exponent: Annotated[float, Field(ge=0.3, le=1.5)] = 0.663
     # Size at which the primary is diagnosed (an event; the course goes on untreated).
     # ~1 cm^3 ~ 1e9 cells ~ 30 doublings from one cell, the classic threshold of clinical
     # detection (widely quoted, e.g. Friberg & Mattson 1997, J Surg Oncol 65:284): a sphere of
@@ -159,11 +172,28 @@ class Invasion(Section):
 
 
 class Circulation(Section):
-    # 1 - 1/12: arterial blood holds ~12-fold fewer tumour cells than the tumour's venous
-    # blood (Butler & Gullino 1975), i.e. the first capillary bed holds back ~92 %.
+    """The blood as one compartment with two kinds of tumour cell (derivation in
+    docs/model-and-evidence.md, "One blood compartment").
+
+    A share ``arrest_probability_per_pass`` of the cells entering the blood is retained by
+    the first capillary bed they meet; the others pass capillaries and circulate until they
+    are cleared - by arrest in some bed or by death - with the measured CTC clearance
+    half-life. A blood sample finds only passing cells: at steady state the blood holds
+    (cells entering per day) x (1 - retained share) x (half-life / ln 2).
+    """
+
+    # Share of cells retained by the first capillary bed: arterial blood holds ~12-fold
+    # fewer tumour cells than the tumour's venous blood (Butler & Gullino 1975), so
+    # 1 - 1/12 are held back by the first bed.
     arrest_probability_per_pass: Probability = 0.917
-    # CTC half-life 1-2.4 h (Meng et al. 2004, Clin Cancer Res 10:8152): midpoint.
+    # Clearance half-life of passing cells, arrest included: 1-2.4 h after removal of the
+    # primary (Meng et al. 2004, Clin Cancer Res 10:8152): midpoint.
     ctc_half_life_hours: Annotated[float, Field(gt=0.0, le=1e4)] = 1.7
+    # Of that clearance, the share that is death in the blood (the rest is arrest).
+    # ASSUMPTION 0.5: no measurement separates the two for circulating human cells; the
+    # early steps are efficient for injected cells (> 80 % survive to extravasate, Koop et
+    # al. 1995; 87 % arrest, Luzzi 1998), which are mostly retained cells.
+    transit_death_fraction: Probability = 0.5
     # One full circulation: blood volume / cardiac output = 5.3 L / 6.5 L/min (ICRP 89).
     pass_time_minutes: Annotated[float, Field(gt=0.0, le=60.0)] = 0.8
 
@@ -219,16 +249,38 @@ class Colonization(Section):
     # so of extravasated cells ~43 % go dormant and the rest die within days.
     solitary_death_rate_per_day: Rate = 0.54
     dormancy_rate_per_day: Rate = 0.43
-    # Start of proliferation. Luzzi's mouse B16F1 value would be ~0.03/day; human carcinoma
-    # colonisation is far less efficient (1 metastasis per ~6e7 disseminated cells, Coumans
-    # 2013). CALIBRATED: the breast preset's site frequencies are brought to the order of
-    # the diSibio & French 2008 autopsy table (see README, "Calibration").
-    proliferation_rate_per_day: Rate = 1e-10
-    # Dormant cells: ASSUMPTIONS. Death 1e-3/day (half-life ~2 years; CTCs are found 7-22
-    # years after mastectomy, Meng 2004) and re-awakening at a tenth of the solitary
-    # proliferation hazard.
-    dormant_death_rate_per_day: Rate = 1e-3
-    awakening_rate_per_day: Rate = 1e-11
+    # Start of proliferation of a solitary cell: 0.03/day. In Luzzi 1998 ~2.5 % of injected
+    # B16F1 cells had formed micrometastases by day 3, ~3 % of the extravasated ones; against
+    # the competing hazards above, p / (0.54 + 0.43 + p) = 0.03 gives p ~ 0.03/day.
+    proliferation_rate_per_day: Rate = 0.03
+    # Colonisation competence: the multiplier of the proliferation and awakening hazards
+    # that carries what separates human disseminated carcinoma cells from B16F1 melanoma
+    # cells in a mouse liver (the one fitted constant of the colonisation steps). Luzzi's
+    # cells found macroscopic metastases at ~2e-4 per injected cell; human breast cancer
+    # makes ~1 metastasis per 6e7 disseminated cells (Coumans et al. 2013, BMC Cancer
+    # 13:283), so competence is of the order of 1e-4 to 1e-6 - the range of the frequency of
+    # tumour-initiating cells among human cancer cells in limiting-dilution assays in
+    # NOD/SCID mice (~1 in 10^6 for melanoma, Quintana et al. 2008, Nature 456:593; widely
+    # quoted). CALIBRATED per preset (metasim calibrate), with the soil affinities.
+    competence: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-5
+    # Death of dormant cells: 0.003/day (half-life ~230 days). Of breast patients with
+    # DTC-positive marrow at surgery, 19 % were still positive 12-24 months later (35/190;
+    # Hartkopf et al. 2014, Breast Cancer Res Treat, doi 10.1007/s10549-014-2853-6):
+    # -ln(0.19) / 548 days. Measured under adjuvant therapy and including cells falling
+    # below detection, so an upper bound for untreated dormant cells.
+    dormant_death_rate_per_day: Rate = 3e-3
+    # Re-awakening of a dormant cell: ASSUMPTION a tenth of the solitary proliferation
+    # hazard (mean sleep ~1 year against death at 0.003/day: no human figure is published).
+    awakening_rate_per_day: Rate = 3e-3
+    # Dormant units one organ can hold (each unit needs a niche; a unit falling dormant
+    # when the organ's niches are full dies). Disseminated cells compete for the
+    # haematopoietic stem-cell niche (Shiozawa et al. 2011, J Clin Invest 121:1298), which
+    # holds only ~10^4 stem cells (Abkowitz et al. 2002, Blood 100:2665), but Braun et al.
+    # 2005's 30.6 % positive marrow aspirates (2e6 of ~7.5e11 marrow cells sampled) imply
+    # 10^5-10^6 DTCs in a positive patient, so the dormant niche is wider than the stem-cell
+    # niche. ASSUMPTION: 10^7 per organ (~10 mg of cells), above every measured DTC load; it
+    # stops the unbounded pile-up (1.6e11 cells, ~160 g, at death without a limit).
+    dormant_niche_capacity: Annotated[int, Field(ge=0, le=10**12)] | None = 10**7
     # Avascular micrometastasis, a linear birth-death process. ASSUMPTIONS: birth 0.35/day
     # (cell cycle ~2 days), death 0.30/day: net doubling ~14 days, and 6 in 7 lineages founded
     # by one cell die out (most micrometastases vanish, Luzzi 1998).
@@ -408,16 +460,28 @@ class Population(Section):
 
     # false: every patient is the scenario's median patient (teaching one patient).
     heterogeneity: bool = True
-    # Spread of primary.doubling_time_days. ASSUMPTION 0 unless a preset gives its source.
-    doubling_time_log_sd: LogSpread = 0.0
-    # Spread of primary.shedding_rate_per_gram_per_day. ASSUMPTION 0 unless a preset gives it.
-    shedding_log_sd: LogSpread = 0.0
+    # Spread of primary.doubling_time_days. ASSUMPTION 1.0 where a preset gives no source:
+    # the lower end of the measured spreads (colorectal 0.95, Burke et al. 2020; breast 1.26,
+    # Weedon-Fekjaer et al. 2008; prostate 1.55, Schmid et al. 1993).
+    doubling_time_log_sd: LogSpread = 1.0
+    # Spread of primary.shedding_rate_per_gram_per_day. ASSUMPTION 1.0: no measurement of
+    # shedding per gram across patients; with the spread of sizes at diagnosis it gives CTC
+    # counts a log-SD of ~2, below the ~3.5 that the CTC counts of metastatic breast cancer
+    # imply (70 % >= 1 and 49 % >= 5 per 7.5 mL, Cristofanilli et al. 2004, a spread that
+    # includes their differences in tumour burden).
+    shedding_log_sd: LogSpread = 1.0
     # Spread of primary.diagnosis_diameter_mm (the size at which the primary is found; the
-    # doubling time keeps its reference at the scenario's diagnosis size). ASSUMPTION 0.
-    diagnosis_diameter_log_sd: LogSpread = 0.0
+    # doubling time keeps its reference at the scenario's diagnosis size). ASSUMPTION 0.4
+    # where a preset gives no source: a quarter of tumours below 0.76x and a quarter above
+    # 1.3x the median size.
+    diagnosis_diameter_log_sd: LogSpread = 0.4
     # Spread of the colonisation competence: one multiplier per patient on the proliferation
     # and awakening hazards of its lodged cells. ASSUMPTION 0 (no evidence of its spread).
     colonization_log_sd: LogSpread = 0.0
+    # Also run each diagnosed patient's twin with the primary removed at diagnosis and
+    # nothing else done, to tell whether the patient had "initiated the metastatic process"
+    # by then (doubles the cost of a course; summary.json population.initiated_at_diagnosis).
+    assess_initiated: bool = False
 
     @property
     def spreads(self) -> tuple[float, float, float, float]:
@@ -472,15 +536,17 @@ class Scenario(Section):
         if site.sex is not None and self.patient.sex not in (None, site.sex):
             raise ValueError(f"patient.sex = {self.patient.sex!r} is impossible for a "
                              f"{site.label} primary (needs {site.sex!r})")
-        if self.circulation.arrest_probability_per_pass == 0.0:
+        if self.circulation.transit_death_fraction == 1.0 and \
+                self.circulation.arrest_probability_per_pass < 1.0:
             multipliers = [c.transit_death for c in self.primary.subclones]
             multipliers += [c.transit_death * self.clusters.transit_death_multiplier
                             for c in self.primary.subclones]
             if min(multipliers) == 0.0:
-                raise ValueError("with circulation.arrest_probability_per_pass = 0 a transit "
-                                 "death multiplier of 0 (primary.subclones.*.transit_death or "
+                raise ValueError("with circulation.transit_death_fraction = 1 (passing cells "
+                                 "are cleared only by death) a transit death multiplier of 0 "
+                                 "(primary.subclones.*.transit_death or "
                                  "clusters.transit_death_multiplier) leaves cells circulating "
-                                 "forever; make one of them positive")
+                                 "forever; lower the fraction or make the multiplier positive")
         for i, inj in enumerate(self.injection):
             if inj.subclone >= len(self.primary.subclones):
                 raise ValueError(f"injection.{i}.subclone = {inj.subclone}: there are only "

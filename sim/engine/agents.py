@@ -62,6 +62,10 @@ class PrimaryTumour(mesa.Agent):
     def diameter_mm(self) -> float:
         return cells_to_diameter_mm(self.cells)
 
+    def lose(self, cells: float) -> None:
+        """Cells that left the tumour (shed): they are no longer part of it."""
+        self.cells = max(0.0, self.cells - cells)
+
     def resect(self, fraction_removed: float) -> float:
         """Remove ``fraction_removed`` of the tumour (1: all of it); returns the cells before."""
         before = self.cells

@@ -96,6 +96,10 @@ class CohortStore(ABC):
     def cells_at(self, stage: Stage) -> int:
         return sum(c.count * c.cluster_size for c in self._by_stage[stage])
 
+    def units_at(self, stage: Stage, organ: int) -> int:
+        """Units at ``stage`` in ``organ``."""
+        return sum(c.count for c in self._by_stage[stage] if c.organ == organ)
+
     def cells_by_organ(self, stages: tuple[Stage, ...], n_organs: int) -> np.ndarray:
         """Cells per organ at the given stages."""
         out = np.zeros(n_organs, dtype=np.int64)
@@ -179,8 +183,9 @@ class LodgedCells:
 
     Arrested: extravasate, die in the vessel, or wait. Solitary: die, fall dormant, start to
     proliferate (found a colony), or wait. Dormant: die, wake (found a colony), or sleep on.
-    Proliferation and waking are multiplied by the organ's soil affinity and by the
-    subclone's and the unit kind's multipliers.
+    Proliferation and waking are multiplied by the colonisation competence, the organ's soil
+    affinity (which carries the patient's own competence multiplier) and the subclone's and
+    the unit kind's multipliers.
     """
 
     def __init__(self, scenario: Scenario, affinity: np.ndarray, dt_days: float):
@@ -190,12 +195,14 @@ class LodgedCells:
         self.p_arrested = np.zeros((rows, 3))
         self.p_solitary = np.zeros((rows, 4))
         self.p_dormant = np.zeros((rows, 3))
+        #: Dormant units an organ can hold (None: no limit).
+        self.niche_capacity = col.dormant_niche_capacity
         for o, aff in enumerate(affinity.tolist()):
             for ci, c in enumerate(clones):
                 for unit in (0, 1):
                     r = (o * len(clones) + ci) * 2 + unit
                     unit_mult = cl.proliferation_multiplier if unit else 1.0
-                    grow = aff * c.proliferation * unit_mult
+                    grow = aff * c.proliferation * unit_mult * col.competence
                     self.p_arrested[r] = competing_risks(
                         [ex.rate_per_day * c.extravasation, ex.intravascular_death_rate_per_day],
                         dt_days)
@@ -204,7 +211,8 @@ class LodgedCells:
                          col.proliferation_rate_per_day * grow], dt_days)
                     self.p_dormant[r] = competing_risks(
                         [col.dormant_death_rate_per_day,
-                         col.awakening_rate_per_day * aff * c.awakening * unit_mult], dt_days)
+                         col.awakening_rate_per_day * col.competence * aff * c.awakening
+                         * unit_mult], dt_days)
 
     def advance(self, rng: np.random.Generator, store: CohortStore,
                 ledger: Ledger) -> tuple[list[Pending], list[Founders]]:
@@ -224,14 +232,14 @@ class LodgedCells:
                 ledger.lose("arrest", x * k)
                 c.count -= e + x
         cohorts, counts, p = store.batch(Stage.SOLITARY, self.p_solitary)
+        falling_asleep: list[tuple[CellCohort, int]] = []
         if cohorts:
             fates = solitary_cell_fate(rng, counts, p)
             for c, died, dorm, prolif in zip(cohorts, *(f.tolist() for f in fates), strict=True):
                 k = c.cluster_size
                 ledger.lose("extravasation", died * k)
                 if dorm:
-                    ledger.reach("dormancy", dorm * k)
-                    pending.append((Stage.DORMANT, c.organ, c.clone, k, dorm))
+                    falling_asleep.append((c, dorm))
                 if prolif:
                     founders.append((c.organ, c.clone, k, prolif, "solitary"))
                 c.count -= died + dorm + prolif
@@ -244,9 +252,42 @@ class LodgedCells:
                 if awake:
                     founders.append((c.organ, c.clone, k, awake, "dormant"))
                 c.count -= died + awake
+        for c, dorm in self._into_niches(rng, store, falling_asleep, ledger):
+            k = c.cluster_size
+            ledger.reach("dormancy", dorm * k)
+            pending.append((Stage.DORMANT, c.organ, c.clone, k, dorm))
         for stage in LODGED_STAGES:
             store.prune(stage)
         return pending, founders
+
+    def _into_niches(self, rng: np.random.Generator, store: CohortStore,
+                     falling_asleep: list[tuple[CellCohort, int]],
+                     ledger: Ledger) -> list[tuple[CellCohort, int]]:
+        """Units that find a free dormant niche in their organ (each holds one unit).
+
+        Where more units fall dormant in a step than the organ has free niches, which of
+        them find one is a draw without replacement (every unit has the same chance); the
+        others die for want of a niche (lost at the dormancy stage).
+        """
+        if not falling_asleep or self.niche_capacity is None:
+            return falling_asleep
+        wanting: dict[int, int] = {}
+        for c, dorm in falling_asleep:
+            wanting[c.organ] = wanting.get(c.organ, 0) + dorm
+        full = {o for o, n in wanting.items()
+                if n > self.niche_capacity - store.units_at(Stage.DORMANT, o)}
+        if not full:
+            return falling_asleep
+        out = [(c, d) for c, d in falling_asleep if c.organ not in full]
+        for organ in sorted(full):
+            group = [(c, d) for c, d in falling_asleep if c.organ == organ]
+            free = max(0, self.niche_capacity - store.units_at(Stage.DORMANT, organ))
+            kept = rng.multivariate_hypergeometric(np.array([d for _, d in group]), free)
+            for (c, d), keep in zip(group, kept.tolist(), strict=True):
+                ledger.lose("dormancy", (d - keep) * c.cluster_size)
+                if keep:
+                    out.append((c, keep))
+        return out
 
 
 __all__ = ["MAX_UNITS", "AggregateCohorts", "CohortStore", "LodgedCells", "SimulationLimitError",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..biology.anatomy import ORGAN_KEYS
 from ..biology.cascade import angiogenic_switch, birth_death, gompertz
 from ..biology.stages import Phase
 from ..biology.units import diameter_to_cells, step_probability
@@ -44,6 +45,10 @@ class Colonies:
         self.p_switch = step_probability(col.angiogenic_switch_rate_per_day, dt_days)
         #: End of the step in which the first colony became detectable (None: none yet).
         self.first_detectable_day: float | None = None
+        #: The same for the first colony outside the regional lymph nodes (a distant
+        #: metastasis).
+        self.first_distant_detectable_day: float | None = None
+        self._regional = ORGAN_KEYS.index("regional_lymph_nodes")
         #: Start of the step in which the first colony switched on angiogenesis: the first
         #: macrometastasis (None: none yet).
         self.first_macrometastasis_day: float | None = None
@@ -62,8 +67,8 @@ class Colonies:
         if len(self._live) + n > self.max_units:
             raise SimulationLimitError(
                 f"more than {self.max_units:,} colonies; the colonisation parameters "
-                "(colonization.proliferation_rate_per_day, awakening_rate_per_day) are too "
-                "high for this shedding rate")
+                "(colonization.competence, proliferation_rate_per_day, awakening_rate_per_day) "
+                "are too high for this shedding rate")
         self.ledger.founded_colonies(organ, n, cluster_size)
         for _ in range(n):
             self._live.append(Colony(self.model, organ, clone, cluster_size, day, origin))
@@ -119,6 +124,9 @@ class Colonies:
                     detected.append(c)
                     if self.first_detectable_day is None:
                         self.first_detectable_day = step_end_day
+                    if self.first_distant_detectable_day is None and \
+                            c.organ != self._regional:
+                        self.first_distant_detectable_day = step_end_day
             else:
                 c.remove()
         self._live = keep

@@ -39,6 +39,7 @@ class Dissemination:
         self.shedding_rate_per_gram_per_day = (
             scenario.primary.shedding_rate_per_gram_per_day
             if shedding_rate_per_gram_per_day is None else shedding_rate_per_gram_per_day)
+        self.mass_exponent = scenario.primary.shedding_mass_exponent
         self.cluster_fraction = scenario.clusters.fraction_of_shedding_events
         self.cluster_size = scenario.clusters.cells_per_cluster
         self.walk = scenario.simulation.circulation == "walk"
@@ -57,24 +58,28 @@ class Dissemination:
 
     # ---------------------------------------------------------------- shedding
     def shed(self, rng: np.random.Generator, primary_mass_g: float,
-             macrometastases: Iterable[Colony]) -> None:
+             macrometastases: Iterable[Colony]) -> int:
         """Poisson shedding by mass from the primary, then from each macrometastasis (cells
-        shed by a metastasis enter the chain where its organ drains)."""
+        shed by a metastasis enter the chain where its organ drains). Returns the cells shed
+        by the primary (they leave it)."""
         rate, f, k = self.shedding_rate_per_gram_per_day, self.cluster_fraction, self.cluster_size
+        a = self.mass_exponent
         singles, clusters = detachment(rng, primary_mass_g, rate, self.dt, self._clone_shedding,
-                                       f, k)
+                                       f, k, a)
         for ci in range(len(self.clones)):
             self._detached(ci, 1, int(singles[ci]), None)
             self._detached(ci, k, int(clusters[ci]), None)
+        from_primary = int(singles.sum()) + k * int(clusters.sum())
         macro = list(macrometastases)
         if macro:
-            mass = np.fromiter((cells_to_grams(c.cells) * self.clones[c.clone].shedding
+            mass = np.fromiter((cells_to_grams(c.cells) ** a * self.clones[c.clone].shedding
                                 for c in macro), dtype=float, count=len(macro))
             s_m, c_m = detachment(rng, 1.0, rate, self.dt, mass, f, k)
             for col, ns, nc in zip(macro, s_m.tolist(), c_m.tolist(), strict=True):
                 entry = metastasis_entry(ORGAN_KEYS[col.organ])
                 self._detached(col.clone, 1, ns, entry)
                 self._detached(col.clone, k, nc, entry)
+        return from_primary
 
     def _detached(self, clone: int, k: int, n: int, entry: str | None) -> None:
         if n <= 0:

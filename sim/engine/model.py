@@ -12,7 +12,8 @@ One step of ``dt`` days, in this order (each rate is per day and acts for ``dt``
 4. the cells shed in this step invade, enter a route and travel (the circulation chain)
    until they die or arrest; arrested cells wait for step 1 of the next step
    (:class:`~sim.engine.dissemination.Dissemination`);
-5. the course ends at the horizon or when the total tumour burden reaches the lethal burden.
+5. the course ends at the horizon or when the total tumour burden (the primary, the colonies
+   and the lodged cells) reaches the lethal burden.
 
 The clinic (:mod:`sim.engine.clinic`) starts and applies interventions around these steps.
 The model only orchestrates; every count of cells is kept by the ledger
@@ -31,10 +32,14 @@ import mesa
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
-from ..biology.measurements import ctc_per_sample_expected
+from ..biology.measurements import (
+    CTC_SAMPLE_ML,
+    ctc_per_sample_expected,
+    dtc_per_aspirate_expected,
+)
 from ..biology.patients import draw_traits
 from ..biology.soil import affinity_vector
-from ..biology.stages import Phase, Stage
+from ..biology.stages import LODGED_STAGES, Phase, Stage
 from ..biology.units import diameter_to_cells
 from ..config.loading import load_scenario, make_scenario
 from ..config.schema import Scenario
@@ -123,6 +128,12 @@ class MetastasisModel(mesa.Model):
         self.diagnosis_cells = diameter_to_cells(self.traits.diagnosis_diameter_mm)
         self.diagnosis: dict[str, float] | None = None
         self._measure_at_step_end = False
+        #: A blood sample when the first distant metastasis became detectable (or None).
+        self.metastatic_sample: dict[str, float] | None = None
+        ss = self.rng.bit_generator.seed_seq
+        #: Measurements draw from a stream of their own: measuring never changes the course.
+        self._measure = np.random.default_rng(np.random.SeedSequence(
+            ss.entropy, spawn_key=(*ss.spawn_key, MEASUREMENT_SPAWN_KEY)))
         if self.primary.present and self.primary.cells >= self.diagnosis_cells:
             # At diagnosis size when the course starts (nothing has disseminated yet).
             self._diagnose(0.0, "at the start of the course")
@@ -151,7 +162,9 @@ class MetastasisModel(mesa.Model):
             self.colonies.found(organ, clone, k, n, origin, self.day)
         clinic.systemic_kill()
         self.ledger.start_step()
-        self.dissemination.shed(rng, self.primary.mass_g, self.colonies.in_phase(Phase.MACRO))
+        shed = self.dissemination.shed(rng, self.primary.mass_g,
+                                       self.colonies.in_phase(Phase.MACRO))
+        self.primary.lose(shed)
         self.primary.grow(self.dt * clinic.growth_multiplier)
         if (self.diagnosis is None and self.primary.present
                 and self.primary.cells >= self.diagnosis_cells):
@@ -159,9 +172,12 @@ class MetastasisModel(mesa.Model):
         self._travel()
         if self._measure_at_step_end:
             self._measure_at_diagnosis()
+        if self.metastatic_sample is None and self.colonies.first_distant_detectable_day \
+                is not None:
+            self._measure_at_first_distant_detection()
         self.step_count += 1
         self.day = self.step_end_day
-        burden = self.primary.cells + self.colonies.burden_cells()
+        burden = self.tumour_burden_cells()
         if burden >= self.scenario.simulation.lethal_burden_cells:
             self.died = True
             self.running = False
@@ -173,6 +189,12 @@ class MetastasisModel(mesa.Model):
             self._report_days.pop(0)
             self.assay.append(assay_snapshot(self))
         self._record()
+
+    def tumour_burden_cells(self) -> float:
+        """Every tumour cell in the body: the primary, the colonies and the lodged cells
+        (arrested, solitary and dormant), against ``simulation.lethal_burden_cells``."""
+        lodged = sum(self.cohorts.cells_at(s) for s in LODGED_STAGES)
+        return self.primary.cells + self.colonies.burden_cells() + lodged
 
     def _travel(self) -> None:
         """Injected cells, then the cells shed in this step, travel and arrest."""
@@ -202,19 +224,35 @@ class MetastasisModel(mesa.Model):
         self._measure_at_step_end = True
 
     def _measure_at_diagnosis(self) -> None:
-        """A blood sample at diagnosis: the CTCs in 7.5 mL, drawn from this patient's own
-        measurement stream (so measuring never changes the course)."""
+        """At diagnosis: a blood sample (the CTCs in 7.5 mL) and a bone-marrow aspirate (the
+        DTCs among its nucleated cells), drawn from this patient's own measurement stream
+        (so measuring never changes the course)."""
         assert self.diagnosis is not None
         self._measure_at_step_end = False
+        self.diagnosis.update(self._blood_sample())
+        bone = self.cohorts.cells_by_organ(LODGED_STAGES, len(ORGAN_KEYS))[
+            ORGAN_KEYS.index("bone")]
+        mean = dtc_per_aspirate_expected(float(bone))
+        self.diagnosis.update(bone_marrow_dtc_cells=float(bone),
+                              dtc_per_aspirate_expected=float(mean),
+                              dtc_per_aspirate=float(self._measure.poisson(mean)))
+
+    def _blood_sample(self) -> dict[str, float]:
+        """CTCs in 7.5 mL of blood now: the steady state of this step's entry into the blood."""
         sc = self.scenario
         rate = self.ledger.step_ctc / self.dt
-        mean = ctc_per_sample_expected(rate, sc.circulation.ctc_half_life_hours, sc.sex)
-        ss = self.rng.bit_generator.seed_seq
-        measure = np.random.default_rng(np.random.SeedSequence(
-            ss.entropy, spawn_key=(*ss.spawn_key, MEASUREMENT_SPAWN_KEY)))
-        self.diagnosis.update(ctc_entering_blood_per_day=float(rate),
-                              ctc_per_7_5ml_expected=float(mean),
-                              ctc_per_7_5ml=float(measure.poisson(mean)))
+        mean = ctc_per_sample_expected(rate, sc.circulation.ctc_half_life_hours, sc.sex,
+                                       sc.circulation.arrest_probability_per_pass)
+        return {"ctc_entering_blood_per_day": float(rate),
+                "ctc_per_7_5ml_expected": float(mean),
+                "ctc_per_7_5ml": float(self._measure.poisson(mean)),
+                # A 30 mL sample (four CellSearch tubes, as van Dalum et al. 2015).
+                "ctc_per_30ml": float(self._measure.poisson(mean * 30.0 / CTC_SAMPLE_ML))}
+
+    def _measure_at_first_distant_detection(self) -> None:
+        """When the first distant metastasis becomes detectable (the patient is now
+        metastatic): a blood sample, as in Cristofanilli et al. 2004."""
+        self.metastatic_sample = {"day": self.step_end_day, **self._blood_sample()}
 
     def run(self, progress: bool = False) -> MetastasisModel:
         """Step until the horizon or the lethal burden (``progress``: a bar over the days)."""
@@ -261,10 +299,38 @@ def _as_scenario(scenario: Any, overrides: Mapping[str, Any] | None) -> Scenario
 
 def simulate(scenario: Scenario, seed_sequence: np.random.SeedSequence, replicate: int = 0,
              hypothesis: str | None = None, progress: bool = False) -> PatientResult:
-    """Run one patient to the end of its course and return its result."""
+    """Run one patient to the end of its course and return its result.
+
+    With ``population.assess_initiated`` the patient's twin is run too (see
+    :func:`initiated_at_diagnosis`).
+    """
     model = MetastasisModel(scenario, rng=np.random.default_rng(seed_sequence),
                             hypothesis=hypothesis, replicate=replicate)
-    return model.run(progress).result()
+    result = model.run(progress).result()
+    if model.scenario.population.assess_initiated and result.diagnosis is not None:
+        result.initiated_at_diagnosis = initiated_at_diagnosis(model.scenario, seed_sequence)
+    return result
+
+
+def resected_at_diagnosis(scenario: Scenario) -> Scenario:
+    """The same patient with the primary removed at diagnosis and nothing else done."""
+    data = scenario.to_input()
+    data["intervention"] = [{"kind": "resection", "at": "diagnosis",
+                             "name": "removal of the primary at diagnosis"}]
+    return make_scenario(data, [])
+
+
+def initiated_at_diagnosis(scenario: Scenario, seed_sequence: np.random.SeedSequence) -> bool:
+    """Had this patient "initiated the metastatic process" by diagnosis?
+
+    Operationally: the same patient (the same random stream, so the same course up to
+    diagnosis) with the primary removed at diagnosis and nothing else done goes on to have
+    a detectable metastasis outside the regional lymph nodes before the end of the course.
+    """
+    twin = MetastasisModel(resected_at_diagnosis(scenario),
+                           rng=np.random.default_rng(seed_sequence))
+    twin.run()
+    return twin.colonies.first_distant_detectable_day is not None
 
 
 __all__ = ["MetastasisModel", "simulate"]

@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
+from ..biology.measurements import NODE_METASTASIS_MIN_DIAMETER_MM
 from ..biology.stages import LODGED_STAGES, Stage
+from ..biology.units import diameter_to_cells
 
 
 @dataclass
@@ -58,6 +60,14 @@ class PatientResult:
     macrometastases: int = 0
     #: Day the first colony switched on angiogenesis (None: none did).
     first_macrometastasis_day: float | None = None
+    #: Day the first metastasis outside the regional lymph nodes became detectable.
+    first_distant_detectable_day: float | None = None
+    #: A blood sample on that day (the patient is now metastatic): CTCs per 7.5 mL.
+    metastatic_sample: dict[str, float] | None = None
+    #: Would a distant metastasis have become detectable had the primary been removed at
+    #: diagnosis and nothing else done ("initiated the metastatic process at diagnosis";
+    #: None: not assessed). Set by the experiments' twin course (sim.experiments.replicates).
+    initiated_at_diagnosis: bool | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -174,6 +184,8 @@ def assay_snapshot(model: Any) -> dict[str, float]:
 def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
     """Disseminated disease when the primary reaches its diagnosis size.
 
+    ``primary_diameter_mm``: the primary's size then; ``node_positive``: 1 when the regional
+    nodes hold a metastasis of at least 0.2 mm (pN1mi, AJCC 8th edition), else 0;
     ``disseminated_cells``: tumour cells alive outside the primary (arrested in vessels,
     solitary, dormant, or in colonies), in any organ; ``distant_cells``: the same outside the
     regional lymph nodes; ``colonies`` / ``micrometastases``: live colonies (any phase / not
@@ -185,9 +197,11 @@ def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
     for col in colonies:
         per_organ[col.organ] += col.cells
     regional = ORGAN_KEYS.index("regional_lymph_nodes")
+    node_min = diameter_to_cells(NODE_METASTASIS_MIN_DIAMETER_MM)
     return {
         "day": float(day),
         "primary_cells": float(model.primary.cells),
+        "primary_diameter_mm": float(model.primary.diameter_mm),
         "disseminated_cells": float(per_organ.sum()),
         "distant_cells": float(per_organ.sum() - per_organ[regional]),
         "dormant_cells": float(model.cohorts.cells_at(Stage.DORMANT)),
@@ -196,6 +210,8 @@ def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
         "detectable": float(len(colonies.at_least(colonies.detectable_cells))),
         "distant_detectable": float(sum(1 for c in colonies.at_least(colonies.detectable_cells)
                                         if c.organ != regional)),
+        "node_positive": float(any(c.organ == regional and c.cells >= node_min
+                                   for c in colonies)),
     }
 
 
@@ -242,4 +258,6 @@ def patient_result(model: Any) -> PatientResult:
         resection_day=clinic.resection_day, relapse_day=clinic.relapse_day,
         relapse_origin=clinic.relapse_origin, relapse_founded_day=clinic.relapse_founded_day,
         traits=model.traits.as_dict(), macrometastases=macrometastases(model),
-        first_macrometastasis_day=model.colonies.first_macrometastasis_day)
+        first_macrometastasis_day=model.colonies.first_macrometastasis_day,
+        first_distant_detectable_day=model.colonies.first_distant_detectable_day,
+        metastatic_sample=model.metastatic_sample)

@@ -104,19 +104,18 @@ class Calibration:
     #: Delivery-weighted mean of the fitted affinities (anatomical fits; 1 for uniform).
     scale: float = 1.0
 
-    def normalised(self) -> tuple[dict[str, float], float, float]:
-        """(affinities / scale, proliferation rate x scale, awakening rate x scale).
+    def normalised(self) -> tuple[dict[str, float], float]:
+        """(affinities / scale, colonisation competence x scale).
 
         The same model (every hazard that an affinity multiplies is multiplied by the
-        colonisation rates too), written so that the affinities have a delivery-weighted mean
-        of 1 and the colonisation rates carry the overall level. Ewing's neutral soil then
-        colonises at the level the fit found, and only the soil's *distribution* over organs
-        differs between the hypotheses.
+        competence too), written so that the affinities have a delivery-weighted mean of 1
+        and the competence carries the overall level. Ewing's neutral soil then colonises at
+        the level the fit found, and only the soil's *distribution* over organs differs
+        between the hypotheses.
         """
         col = self.scenario.colonization
         return ({o: a / self.scale for o, a in self.affinities.items()},
-                col.proliferation_rate_per_day * self.scale,
-                col.awakening_rate_per_day * self.scale)
+                col.competence * self.scale)
 
     @property
     def iterations(self) -> int:
@@ -139,6 +138,8 @@ def _for_delivery(scenario: Scenario, delivery: str, affinities: dict[str, float
     data["tropism"] = dict(data.get("tropism", {}))
     data["tropism"]["strength"] = 1.0
     data["tropism"][AFFINITY_FIELD[delivery]] = dict(affinities)
+    # Site frequencies only: no twin courses for "initiated at diagnosis".
+    data["population"] = {**data.get("population", {}), "assess_initiated": False}
     return make_scenario(data, source="<calibration>")
 
 
@@ -352,18 +353,16 @@ def write_affinities(cal: Calibration, path: str | Path, command: str = "",
     note = (f"on {date.today().isoformat()}: {cal.delivery} delivery, {cal.replicates} patients "
             f"(seed {cal.seed}), {state} after {cal.iterations} iteration(s); "
             f"{cal.source} '{cal.table_row}', n = {cal.table_patients}.")
-    affinities, proliferation, awakening = cal.normalised()
+    affinities, competence = cal.normalised()
     if cal.scale != 1.0:
-        # The overall level goes into the colonisation rates (see Calibration.normalised).
+        # The overall level goes into the competence (see Calibration.normalised).
         if "colonization" not in doc:
             doc["colonization"] = tomlkit.table()
         col = doc["colonization"]
-        for k, v in (("proliferation_rate_per_day", proliferation),
-                     ("awakening_rate_per_day", awakening)):
-            item = tomlkit.item(float(f"{v:.4g}"))
-            item.comment("CALIBRATED: metasim calibrate (see [tropism])")
-            col[k] = item
-        note += (f" Colonisation rates x {cal.scale:.4g} and affinities / {cal.scale:.4g} "
+        item = tomlkit.item(float(f"{competence:.4g}"))
+        item.comment("CALIBRATED: metasim calibrate (see [tropism])")
+        col["competence"] = item
+        note += (f" Competence x {cal.scale:.4g} and affinities / {cal.scale:.4g} "
                  "(delivery-weighted mean affinity 1).")
     # A sub-table, one organ per line ([tropism.affinity]), with the note on top.
     table = tomlkit.table()

@@ -88,11 +88,13 @@ def human_seconds(s: float) -> str:
 def mean_course(scenario: Scenario) -> tuple[int, float]:
     """Steps of the course and units (cells, clusters) the primary sheds, mean growth curve.
 
-    The primary grows deterministically (Gompertz, as in the model) and sheds
-    ``shedding_rate_per_gram_per_day`` per gram; the course ends at the horizon or when the
-    primary alone reaches the lethal burden (metastases would end it sooner, so this is an
-    upper end). A resection (at a day or at diagnosis) removes its fraction of the primary.
-    Metastases' own shedding is left out.
+    The median patient's primary grows deterministically (Gompertz, as in the model) and
+    sheds ``shedding_rate_per_gram_per_day`` x mass ** ``shedding_mass_exponent``, times the
+    mean of the patients' log-normal shedding multiplier (``exp(sd^2 / 2)``) when patients
+    differ; the course ends at the horizon or when the primary alone reaches the lethal
+    burden (metastases would end it sooner, so this is an upper end). A resection (at a day
+    or at diagnosis) removes its fraction of the primary. Metastases' own shedding is left
+    out.
     """
     p, sim = scenario.primary, scenario.simulation
     injected = float(sum(inj.cells for inj in scenario.injection))
@@ -105,6 +107,9 @@ def mean_course(scenario: Scenario) -> tuple[int, float]:
     f, k = scenario.clusters.fraction_of_shedding_events, scenario.clusters.cells_per_cluster
     cells_per_unit = (1.0 - f) + f * k
     shedding = sum(c.fraction * c.shedding for c in p.subclones)
+    if scenario.population.varies:
+        shedding *= math.exp(scenario.population.shedding_log_sd ** 2 / 2.0)
+    exponent = p.shedding_mass_exponent
     diagnosis_cells = diameter_to_cells(p.diagnosis_diameter_mm)
     resections = [iv for iv in scenario.intervention if iv.kind == "resection"]
     cells, total, diagnosed = p.initial_cells, 0.0, None
@@ -122,7 +127,8 @@ def mean_course(scenario: Scenario) -> tuple[int, float]:
                 resections.remove(iv)
         if cells <= 0.0:  # resected whole: nothing more to shed or grow
             continue
-        total += p.shedding_rate_per_gram_per_day * shedding * cells_to_grams(cells) * dt
+        total += p.shedding_rate_per_gram_per_day * shedding * cells_to_grams(cells) ** exponent \
+            * dt
         cells = float(gompertz(cells, rate, p.carrying_capacity_cells, dt))
         if cells >= sim.lethal_burden_cells:
             break

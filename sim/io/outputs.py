@@ -196,7 +196,7 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
                         s["patients"], run.replicates, "" if obs is None else f"{obs:.6g}"])
     with _csv(stage / "patients.csv") as w:
         w.writerow(["replicate", *TIMING_COLUMNS, "resection_day",
-                    "relapse_day", "shed_total", *TRAITS]
+                    "relapse_day", "shed_total", *TRAITS, *MEASUREMENT_COLUMNS]
                    + [f"reached_{s}" for s in FUNNEL_STAGES] + [f"lost_{s}" for s in FUNNEL_STAGES]
                    + [f"detectable_{o}" for o in TARGET_ORGANS]
                    + [f"autopsy_{o}" for o in TARGET_ORGANS])
@@ -204,7 +204,8 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
             w.writerow([p.replicate, *(_cell(OUTCOMES[k].value(p)) for k in TIMING_COLUMNS),
                         "" if p.resection_day is None else f"{p.resection_day:g}",
                         "" if p.relapse_day is None else f"{p.relapse_day:g}",
-                        p.shed_total, *(_cell(p.traits.get(t)) for t in TRAITS)]
+                        p.shed_total, *(_cell(p.traits.get(t)) for t in TRAITS),
+                        *(_cell(v) for v in measurements(p))]
                        + [p.reached[s] for s in FUNNEL_STAGES]
                        + [p.lost[s] for s in FUNNEL_STAGES]
                        + [p.detectable_by_organ.get(o, 0) for o in TARGET_ORGANS]
@@ -254,6 +255,24 @@ def write_comparison(stage: Path, runs: Mapping[str, RunResult],
             "autopsy_reference": observed}
     _json(stage / "summary.json", comp)
     return comp
+
+
+#: What the clinic measured in each patient (summary.json "population" summarises them).
+MEASUREMENT_COLUMNS = ("diagnosis_day", "size_at_diagnosis_mm", "ctc_per_7_5ml_at_diagnosis",
+                       "ctc_per_30ml_at_diagnosis", "dtc_per_aspirate_at_diagnosis",
+                       "node_positive_at_diagnosis", "distant_metastasis_at_diagnosis",
+                       "ctc_per_7_5ml_when_metastatic", "initiated_at_diagnosis")
+
+
+def measurements(p: PatientResult) -> tuple[float | bool | None, ...]:
+    """The :data:`MEASUREMENT_COLUMNS` of one patient (None: not measured)."""
+    d = p.diagnosis or {}
+    return (d.get("day"), d.get("primary_diameter_mm"), d.get("ctc_per_7_5ml"),
+            d.get("ctc_per_30ml"), d.get("dtc_per_aspirate"),
+            None if "node_positive" not in d else bool(d["node_positive"]),
+            None if "distant_detectable" not in d else bool(d["distant_detectable"] > 0),
+            None if p.metastatic_sample is None else p.metastatic_sample["ctc_per_7_5ml"],
+            p.initiated_at_diagnosis)
 
 
 #: Columns of patients.csv that are declared outcomes (sim.experiments.outcomes).

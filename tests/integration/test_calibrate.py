@@ -83,18 +83,17 @@ def test_write_affinities_keeps_the_file_and_its_comments(tmp_path, small_fit):
     assert "Fitted by `metasim calibrate presets/breast --replicates 8`" in text
     data = tomllib.loads(text)
     written = data["tropism"][AFFINITY_FIELD["anatomical"]]
-    affinities, proliferation, awakening = cal.normalised()
+    affinities, competence = cal.normalised()
     assert set(written) == set(cal.affinities)
     for organ, value in affinities.items():
         assert written[organ] == pytest.approx(value, rel=1e-3)
-        # Normalising moves the level into the colonisation rates: the hazards are unchanged.
-        assert value * proliferation == pytest.approx(
-            cal.affinities[organ] * cal.scenario.colonization.proliferation_rate_per_day)
-    # The written file is a valid scenario and uses the affinities and rates.
+        # Normalising moves the level into the competence: the hazards are unchanged.
+        assert value * competence == pytest.approx(
+            cal.affinities[organ] * cal.scenario.colonization.competence)
+    # The written file is a valid scenario and uses the affinities and the competence.
     sc = load_scenario(target)
     assert sc.tropism.affinity["liver"] == pytest.approx(affinities["liver"], rel=1e-3)
-    assert sc.colonization.proliferation_rate_per_day == pytest.approx(proliferation, rel=1e-3)
-    assert sc.colonization.awakening_rate_per_day == pytest.approx(awakening, rel=1e-3)
+    assert sc.colonization.competence == pytest.approx(competence, rel=1e-3)
     # Writing again replaces the table rather than adding a second one.
     write_affinities(cal, target)
     assert len(re.findall(r"^\[tropism.affinity\]", target.read_text(), flags=re.M)) == 1

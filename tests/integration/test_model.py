@@ -122,7 +122,7 @@ def test_colony_phases_progress_in_order(small_scenario_path):
 def test_metastases_shed_cells_into_their_outflow():
     """Vascularised colonies shed like the primary (by mass) into their organ's drainage."""
     model = MetastasisModel("breast", rng=4, overrides={
-        "simulation.horizon_days": 500, "colonization.proliferation_rate_per_day": 1e-7,
+        "simulation.horizon_days": 500, "colonization.competence": 1e-3,
         "colonization.angiogenic_switch_rate_per_day": 0.1})
     model.run()
     assert any(c.phase is Phase.MACRO for c in model.colonies)

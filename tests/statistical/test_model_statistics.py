@@ -41,8 +41,7 @@ def _colonies(scenario, hypothesis, n, horizon_days, seed=1, scale=100):
     sc = load_scenario(scenario, base)
     sc = load_scenario(scenario, [
         *base,
-        f"colonization.proliferation_rate_per_day={scale * sc.colonization.proliferation_rate_per_day}",
-        f"colonization.awakening_rate_per_day={scale * sc.colonization.awakening_rate_per_day}"])
+        f"colonization.competence={min(1.0, scale * sc.colonization.competence)}"])
     patients = [simulate(sc, s, i) for i, s in enumerate(replicate_streams(seed, n))]
     organs = patients[0].colonies_by_organ
     return {o: np.array([p.colonies_by_organ[o] for p in patients]) for o in organs}
@@ -113,7 +112,7 @@ def test_selection_enriches_the_aggressive_subclone_among_colonies():
     exact binomial test of the colonies' clones against 5 %, p < 1e-6 (the rate at which a
     model without selection would pass by luck); a model ignoring the traits fails."""
     model = MetastasisModel("breast", rng=9, overrides={
-        "simulation.horizon_days": 600, "colonization.proliferation_rate_per_day": 1e-8,
+        "simulation.horizon_days": 600, "colonization.competence": 1e-4,
         "primary.initial_diameter_mm": 10.0})
     clones = model.scenario.primary.subclones
     weights = np.array([c.fraction * c.shedding for c in clones])

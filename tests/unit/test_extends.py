@@ -294,8 +294,9 @@ replicates = 1
 def test_clinical_scenarios_run_on_the_calibrated_preset_patient(name):
     """Each clinical scenario extends its preset, and every calibrated value of the preset
     (soil affinities under both deliveries, colonisation rates, growth, shedding, subclones,
-    the cascade) is the preset's; only the clinical story (interventions, sizes, course,
-    seed, and late_relapse's long-lived dormant cells) differs."""
+    the cascade, how patients differ) is the preset's; only the clinical story
+    (interventions, sizes, course, seed, late_relapse's long-lived dormant cells, and no
+    resected twin) differs."""
     preset_name = CLINICAL[name]
     raw = (scenario_dir() / f"{name}.toml").read_text(encoding="utf-8")
     assert f'extends = "{preset_name}"' in raw
@@ -308,8 +309,12 @@ def test_clinical_scenarios_run_on_the_calibrated_preset_patient(name):
         pcol.pop("dormant_death_rate_per_day")
     assert col == pcol
     for section in ("patient", "invasion", "circulation", "lymph", "cavity", "clusters",
-                    "extravasation", "population"):
+                    "extravasation"):
         assert getattr(sc, section) == getattr(preset, section), section
+    # The same patients; a treated course need not run the untreated twin.
+    pop, ppop = sc.population.model_dump(), preset.population.model_dump()
+    pop.pop("assess_initiated"), ppop.pop("assess_initiated")
+    assert pop == ppop
     p, pp = sc.primary.model_dump(), preset.primary.model_dump()
     for key in ("initial_diameter_mm", "diagnosis_diameter_mm"):
         p.pop(key), pp.pop(key)

@@ -36,12 +36,16 @@ def test_the_model_uses_the_patients_traits(small_scenario_path):
 
 
 def test_the_median_patient_draws_nothing(small_scenario_path):
-    """Without spread the generator is not touched (so old seeds give old courses)."""
-    sc = load_scenario(small_scenario_path)
-    rng = np.random.default_rng(1)
-    state = rng.bit_generator.state
-    assert draw_traits(sc, rng) == median_traits(sc)
-    assert rng.bit_generator.state == state
+    """Without spread, or with heterogeneity off, the generator is not touched (so a
+    teaching scenario of one patient keeps its course)."""
+    zero = [f"population.{k}=0" for k in ("doubling_time_log_sd", "shedding_log_sd",
+                                          "diagnosis_diameter_log_sd", "colonization_log_sd")]
+    for over in (zero, ["population.heterogeneity=false"]):
+        sc = load_scenario(small_scenario_path, over)
+        rng = np.random.default_rng(1)
+        state = rng.bit_generator.state
+        assert draw_traits(sc, rng) == median_traits(sc)
+        assert rng.bit_generator.state == state
 
 
 def test_a_drawn_shedding_rate_is_capped_at_the_schemas_bound(small_scenario_path):

@@ -68,3 +68,59 @@ def test_ctc_shares_count_the_sampled_patients():
     assert ctc["at_least_5"]["fraction"] == pytest.approx(0.25)
     assert (ctc["at_least_5"]["low"], ctc["at_least_5"]["high"]) == proportion_interval(1, 4)
     assert ctc["median"] == pytest.approx(2.5)
+
+
+def test_node_involvement_is_counted_by_size_class_and_marrow_by_aspirate():
+    """Node involvement by the primary's size class (<= 20, 20-50, > 50 mm: each patient in
+    exactly one class) and DTC-positive aspirates (>= 1 tumour cell), with Wilson intervals."""
+    rows = [(15, 0, 0.0), (18, 1, 2.0), (25, 1, 0.0), (40, 0, 1.0), (45, 1, 0.0), (60, 1, 3.0)]
+    patients = [_patient(i, 400, False, {**_diagnosis(100, size, 0), "primary_diameter_mm": size,
+                                         "node_positive": float(n), "dtc_per_aspirate": d})
+                for i, (size, n, d) in enumerate(rows)]
+    out = population(patients)
+    nodes = out["node_positive_at_diagnosis"]
+    assert nodes["all"]["fraction"] == pytest.approx(4 / 6)
+    assert (nodes["up_to_20_mm"]["patients"], nodes["up_to_20_mm"]["of"]) == (1, 2)
+    assert (nodes["20_to_50_mm"]["patients"], nodes["20_to_50_mm"]["of"]) == (2, 3)
+    assert (nodes["over_50_mm"]["patients"], nodes["over_50_mm"]["of"]) == (1, 1)
+    dtc = out["dtc_positive_marrow_at_diagnosis"]
+    assert dtc["fraction"] == pytest.approx(3 / 6)
+    assert (dtc["low"], dtc["high"]) == proportion_interval(3, 6)
+
+
+def test_initiated_and_metastatic_samples_count_only_assessed_patients():
+    """"Initiated at diagnosis" counts the patients whose twin was run (None = not
+    assessed); CTCs when metastatic count the patients who had a distant metastasis."""
+    patients = []
+    for i, (twin, sample) in enumerate([(True, 7.0), (False, None), (True, 2.0), (None, None)]):
+        p = _patient(i, 400, False, _diagnosis(100, 20, 0))
+        p.initiated_at_diagnosis = twin
+        p.metastatic_sample = None if sample is None else {"day": 300.0, "ctc_per_7_5ml": sample}
+        patients.append(p)
+    out = population(patients)
+    assert (out["initiated_at_diagnosis"]["patients"], out["initiated_at_diagnosis"]["of"]) == (2, 3)
+    met = out["ctc_per_7_5ml_when_metastatic"]
+    assert met["at_least_1"]["fraction"] == 1.0 and met["at_least_5"]["fraction"] == 0.5
+
+
+def test_median_survival_is_the_kaplan_meier_median():
+    """Deaths 1, 2, 3 and 4 years after diagnosis: the Kaplan-Meier curve first falls to one
+    half at 2 years; with a fifth patient alive at 10 years it falls below one half at 3."""
+    patients = [_patient(i, 100 + y * YEAR, True, _diagnosis(100, 20, 0))
+                for i, y in enumerate((1, 2, 3, 4))]
+    assert population(patients)["median_survival_from_diagnosis_years"]["median"] == \
+        pytest.approx(2.0)
+    patients.append(_patient(9, 100 + 10 * YEAR, False, _diagnosis(100, 20, 0)))
+    assert population(patients)["median_survival_from_diagnosis_years"]["median"] == \
+        pytest.approx(3.0)
+
+
+def test_survival_after_every_patient_died_is_zero_not_missing():
+    """Deaths 1, 2 and 3 years after diagnosis and nobody left: survival at 5 years is 0
+    (not "not followed"), with the exact interval for 0 survivors of the one patient still
+    followed at the last death."""
+    patients = [_patient(i, 100 + y * YEAR, True, _diagnosis(100, 20, 0))
+                for i, y in enumerate((1, 2, 3))]
+    s5 = population(patients)["survival_from_diagnosis"]["5y"]
+    assert s5["survival"] == 0.0 and s5["low"] == 0.0
+    assert s5["high"] == pytest.approx(1 - 0.025 ** (1 / 1))

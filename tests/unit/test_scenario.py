@@ -160,7 +160,7 @@ def test_any_single_override_is_accepted_or_rejected_cleanly(key, value):
 
 # Regressions from review: inputs that used to crash or mislead.
 REVIEW = [
-    ({"circulation": {"arrest_probability_per_pass": 0.0},
+    ({"circulation": {"transit_death_fraction": 1.0},
       "clusters": {"transit_death_multiplier": 0.0}}, [], "circulating forever"),
     ({"primary": {"initial_diameter_mm": 1e-120}}, [], "greater than or equal to 0.05"),
     ({"primary": {"subclones": [1, 2]}}, ["primary.subclones.0.name=x"], "not a section"),
