@@ -214,10 +214,11 @@ def median_survival_years(durations: np.ndarray, observed: np.ndarray) -> dict[s
     return {"median": finite(med), "low": finite(lo), "high": finite(hi)}
 
 
-def _share(k: int, n: int) -> dict[str, float | int]:
+def _share(k: int, n: int) -> dict[str, float | int | None]:
+    """k of n with its Wilson interval; with nobody to count (n = 0), no fraction (None: JSON
+    has no NaN) and the uninformative interval [0, 1]."""
     lo, hi = proportion_interval(k, n)
-    return {"fraction": k / n if n else float("nan"), "low": lo, "high": hi, "patients": k,
-            "of": n}
+    return {"fraction": k / n if n else None, "low": lo, "high": hi, "patients": k, "of": n}
 
 
 def _quartiles(values: Sequence[float]) -> dict[str, float | None]:

@@ -453,8 +453,8 @@ LogSpread = Annotated[float, Field(ge=0.0, le=3.0)]
 
 class Population(Section):
     """How patients differ. Each patient draws its own value of these parameters from a
-    log-normal distribution whose median is the scenario's value (``primary.*``, the
-    colonisation rates) and whose spread is the standard deviation of the natural log given
+    log-normal distribution whose median is the scenario's value (``primary.*``; for
+    colonisation, a multiplier of median 1 on the competence) and whose spread is the standard deviation of the natural log given
     here (0: every patient has the scenario's value). The draws come first from the patient's
     own stream, so every hypothesis of a comparison sees the same patients."""
 

@@ -173,6 +173,30 @@ class SingleCellCohorts(CohortStore):
             self._new(stage, organ, clone, cluster_size, 1, entry)
 
 
+#: numpy's multivariate hypergeometric draw needs fewer than 10^9 items in all.
+_HYPERGEOMETRIC_LIMIT = 10**9
+
+
+def draw_without_replacement(rng: np.random.Generator, counts: np.ndarray, n: int) -> np.ndarray:
+    """How many of each group are among ``n`` units drawn without replacement (``n`` below
+    the total): the exact multivariate hypergeometric draw. Beyond numpy's limit of 10^9
+    units it is drawn with replacement (multinomial), overflow moved to groups with room:
+    the variance is then too large by at most total / (total - n), under 1 % when the
+    organ's free niches (n) are under 1 % of the candidates, as with the default capacity."""
+    total = int(counts.sum())
+    if total < _HYPERGEOMETRIC_LIMIT:
+        return rng.multivariate_hypergeometric(counts, n)
+    kept = np.minimum(rng.multinomial(n, counts / total), counts)
+    short = n - int(kept.sum())
+    for i in range(len(counts)):
+        if short <= 0:
+            break
+        add = min(short, int(counts[i] - kept[i]))
+        kept[i] += add
+        short -= add
+    return kept
+
+
 def cohort_store(model: mesa.Model, aggregate: bool, n_clones: int) -> CohortStore:
     """The cohort store of ``simulation.aggregate``."""
     return (AggregateCohorts if aggregate else SingleCellCohorts)(model, n_clones)
@@ -282,7 +306,8 @@ class LodgedCells:
         for organ in sorted(full):
             group = [(c, d) for c, d in falling_asleep if c.organ == organ]
             free = max(0, self.niche_capacity - store.units_at(Stage.DORMANT, organ))
-            kept = rng.multivariate_hypergeometric(np.array([d for _, d in group]), free)
+            kept = draw_without_replacement(rng, np.array([d for _, d in group], dtype=np.int64),
+                                        free)
             for (c, d), keep in zip(group, kept.tolist(), strict=True):
                 ledger.lose("dormancy", (d - keep) * c.cluster_size)
                 if keep:

@@ -267,7 +267,7 @@ def format_fit(cal: Calibration) -> str:
                      f"{f.simulated_high:.3f}]  {f.affinity:9.3g}  {agree}")
     if cal.scale != 1.0:
         lines.append(f"(affinities as fitted, absolute; written normalised: / {cal.scale:.4g}, "
-                     f"with the colonisation rates x {cal.scale:.4g})")
+                     f"with the competence x {cal.scale:.4g})")
     state = ("converged" if cal.converged else "NOT converged") + \
         f" after {cal.iterations} iteration(s) in {cal.wall_time_s:.0f} s"
     out = cal.outside()

@@ -78,3 +78,19 @@ def test_the_lethal_burden_counts_every_tumour_cell(small_scenario_path):
     assert lodged > 0
     assert m.tumour_burden_cells() == pytest.approx(
         m.primary.cells + m.colonies.burden_cells() + lodged)
+
+
+def test_niche_draws_beyond_numpys_limit_keep_the_counts():
+    """With more than 10^9 candidates for the free niches (a heavily shedding primary),
+    the draw still gives exactly the free number of niches, never more units of a group
+    than it has, and shares close to the groups' shares (3e9 vs 1e9 candidates for 10^6
+    niches: 750,000 +- 433 in the first group; 10 standard deviations: false-failure rate
+    ~1e-23)."""
+    from sim.engine.cohorts import draw_without_replacement
+
+    rng = np.random.default_rng(5)
+    kept = draw_without_replacement(rng, np.array([3 * 10**9, 10**9], dtype=np.int64), 10**6)
+    assert kept.sum() == 10**6 and (kept <= [3 * 10**9, 10**9]).all()
+    assert abs(kept[0] - 750_000) < 10 * 433
+    small = draw_without_replacement(rng, np.array([3, 1], dtype=np.int64), 4)
+    assert small.tolist() == [3, 1]

@@ -124,3 +124,17 @@ def test_survival_after_every_patient_died_is_zero_not_missing():
     s5 = population(patients)["survival_from_diagnosis"]["5y"]
     assert s5["survival"] == 0.0 and s5["low"] == 0.0
     assert s5["high"] == pytest.approx(1 - 0.025 ** (1 / 1))
+
+
+def test_an_empty_size_class_has_no_fraction_and_the_summary_is_valid_json():
+    """Every primary at diagnosis below 20 mm: the 20-50 and > 50 mm classes hold nobody,
+    their fraction is None (not NaN, which JSON cannot hold), and the summary serialises
+    under allow_nan=False as summary.json is written."""
+    import json
+
+    patients = [_patient(i, 400, False, {**_diagnosis(100, 12, 0), "primary_diameter_mm": 12.0,
+                                         "node_positive": 0.0}) for i in range(3)]
+    out = population(patients)
+    assert out["node_positive_at_diagnosis"]["over_50_mm"]["fraction"] is None
+    assert out["node_positive_at_diagnosis"]["over_50_mm"]["of"] == 0
+    json.dumps(out, allow_nan=False)
