@@ -191,6 +191,55 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
     return out
 
 
+def population_lines(pop: dict[str, Any]) -> list[str]:
+    """The population summary in plain lines (what ``metasim run`` prints): how the
+    patients differ and what the clinic measured, each share with its 95 % interval."""
+
+    def share(d: dict | None) -> str:
+        if not d or d.get("fraction") is None:
+            return "not measured"
+        return (f"{d['fraction']:.0%} [{d['low']:.0%}, {d['high']:.0%}] "
+                f"({d['patients']} of {d['of']})")
+
+    def spread(d: dict | None, unit: str, scale: float = 1.0) -> str:
+        if not d or d.get("median") is None:
+            return "not measured"
+        return (f"median {d['median'] * scale:.3g}{unit} (quartiles {d['q1'] * scale:.3g}-"
+                f"{d['q3'] * scale:.3g}{unit})")
+
+    out = [f"{pop['patients']} patients, {pop['diagnosed']['patients']} diagnosed"]
+    traits = pop.get("traits") or {}
+    if "doubling_time_days" in traits:
+        out.append(f"  doubling time of the primary: {spread(traits['doubling_time_days'], ' d')}")
+    if "size_at_diagnosis_mm" not in pop:
+        return out
+    out.append(f"  size at diagnosis: {spread(pop['size_at_diagnosis_mm'], ' mm')}")
+    ctc = pop.get("ctc_per_7_5ml_at_diagnosis") or {}
+    if ctc:
+        out.append(f"  CTCs per 7.5 mL at diagnosis: {spread(ctc, '')}; >= 1 in "
+                   f"{share(ctc.get('at_least_1'))}, >= 5 in {share(ctc.get('at_least_5'))}")
+    if "dtc_positive_marrow_at_diagnosis" in pop:
+        out.append(f"  DTC-positive marrow aspirate at diagnosis: "
+                   f"{share(pop['dtc_positive_marrow_at_diagnosis'])}")
+    nodes = pop.get("node_positive_at_diagnosis")
+    if nodes:
+        out.append(f"  regional nodes involved at diagnosis: {share(nodes['all'])}")
+    out.append(f"  distant metastasis detectable at diagnosis: "
+               f"{share(pop.get('synchronous_distant_metastasis'))}")
+    if "initiated_at_diagnosis" in pop:
+        out.append(f"  initiated the metastatic process by diagnosis: "
+                   f"{share(pop['initiated_at_diagnosis'])}")
+    med = pop.get("median_survival_from_diagnosis_years") or {}
+    surv = pop.get("survival_from_diagnosis") or {}
+    five = surv.get("5y") or {}
+    if med.get("median") is not None or five.get("survival") is not None:
+        m = "not reached" if med.get("median") is None else f"{med['median']:.1f} years"
+        f5 = ("not followed" if five.get("survival") is None
+              else f"{five['survival']:.0%} [{five['low']:.0%}, {five['high']:.0%}]")
+        out.append(f"  survival after diagnosis: median {m}; alive at 5 years {f5}")
+    return out
+
+
 #: Size classes of the primary at diagnosis (T1 <= 20 mm, T2 20-50 mm, T3 > 50 mm: the
 #: breast T categories of the AJCC staging, used for every primary here).
 SIZE_CLASSES_MM: dict[str, tuple[float, float]] = {
@@ -344,6 +393,7 @@ def clinical_outcomes(patients: Sequence[PatientResult]) -> dict | None:
 
 
 __all__ = [
+    "SIZE_CLASSES_MM",
     "SURVIVAL_INTERVAL_METHOD",
     "at_diagnosis",
     "clinical_outcomes",
@@ -351,7 +401,9 @@ __all__ = [
     "first_metastasis",
     "funnel",
     "kaplan_meier",
+    "median_survival_years",
     "population",
+    "population_lines",
     "site_frequency",
     "survival_at_years",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..analysis.summaries import population_lines
 from ..biology.anatomy import PRIMARY_SITES
 from ..config.bundled import list_scenarios
 from ..config.errors import ScenarioError
@@ -707,6 +708,10 @@ def _print_summary(summ: dict, out: Path, wall: float) -> None:
                    f"{d['fraction_distant']:.0%}, a growing micrometastasis in "
                    f"{d['fraction_with_micrometastasis']:.0%}, a detectable metastasis in "
                    f"{d['fraction_with_detectable_metastasis']:.0%}")
+    if (summ.get("population") or {}).get("diagnosed", {}).get("patients"):
+        click.echo("\nThe population (95 % intervals):")
+        for line in population_lines(summ["population"]):
+            click.echo(f"  {line}")
     if summ.get("assay") and not (summ.get("autopsy_reference") or {}).get("site_frequency"):
         click.echo(f"\nWrote {out}/ (summary.json with the assay fates, figures/)")
         return

@@ -262,7 +262,7 @@ class Colonization(Section):
     # tumour-initiating cells among human cancer cells in limiting-dilution assays in
     # NOD/SCID mice (~1 in 10^6 for melanoma, Quintana et al. 2008, Nature 456:593; widely
     # quoted). CALIBRATED per preset (metasim calibrate), with the soil affinities.
-    competence: Annotated[float, Field(ge=0.0, le=1.0)] = 1e-5
+    competence: Annotated[float, Field(ge=0.0, le=1e6)] = 1e-5
     # Death of dormant cells: 0.003/day (half-life ~230 days). Of breast patients with
     # DTC-positive marrow at surgery, 19 % were still positive 12-24 months later (35/190;
     # Hartkopf et al. 2014, Breast Cancer Res Treat, doi 10.1007/s10549-014-2853-6):
@@ -454,8 +454,9 @@ LogSpread = Annotated[float, Field(ge=0.0, le=3.0)]
 class Population(Section):
     """How patients differ. Each patient draws its own value of these parameters from a
     log-normal distribution whose median is the scenario's value (``primary.*``; for
-    colonisation, a multiplier of median 1 on the competence) and whose spread is the standard deviation of the natural log given
-    here (0: every patient has the scenario's value). The draws come first from the patient's
+    colonisation, a multiplier of median 1 on the competence) and whose spread is the
+    standard deviation of the natural log given here (0: every patient has the scenario's
+    value). The draws come first from the patient's
     own stream, so every hypothesis of a comparison sees the same patients."""
 
     # false: every patient is the scenario's median patient (teaching one patient).

@@ -166,29 +166,15 @@ def test_demo_note_soil_views_rank_the_organs_closer_to_the_autopsies():
     _claims_demo_ranking(_runs(DEMO))
 
 
-def _claims_demo_overshoot(runs) -> None:
-    observed = DISIBIO_2008.frequencies("colon")
-    table = sum(observed.values())
-    for h, ps in runs.items():
-        sf = site_frequency(ps)
-        ratio = sum(sf[o]["fraction"] for o in observed) / table
-        assert 1.5 <= ratio <= 4.5, (h, ratio)
-        # Beyond sampling noise: even the lower ends of the 95 % intervals add up to more
-        # than the table, so more patients would not close the gap.
-        assert sum(sf[o]["low"] for o in observed) > table, h
-
-
-def test_demo_note_all_three_overshoot_the_autopsies_two_to_four_fold():
-    """Summed over organs, every hypothesis finds metastases in 2-4 times as many patients
-    as the table (seed 2026: 2.2, 2.6, 3.7; seeds 1-5: 1.8-3.5; 60 patients on seed 7,
-    combined: 3.2), and the lower 95 % bounds alone exceed the table. The 'why' of the note:
-    every patient reaches the lethal burden, after about seven years."""
-    _says(DEMO, "all three find metastases in 2 to 4 times as many patients as the autopsies",
-          "more patients would not change that",
-          "sheds cells for about seven years in every patient")
-    runs = _runs(DEMO)
-    _claims_demo_overshoot(runs)
-    for ps in runs.values():
+def test_demo_note_every_patient_lives_about_seven_years_with_the_tumour():
+    """The 'why' of the note's caveat (not fitted to the table): every patient reaches the
+    lethal burden, after about seven years (scenario seed: median 7.3 years, every hypothesis).
+    Since issue 13 the demo's tumours shed what CTC counts imply and its metastases no longer
+    overshoot the table 2-4 fold (1.1-1.5 fold summed over organs), so the note no longer
+    says they do."""
+    _says(DEMO, "sheds cells for about seven years in every patient",
+          "compare which organs lead, not the percentages")
+    for ps in _runs(DEMO).values():
         assert all(p.died for p in ps)
         assert 6.0 <= statistics.median(p.days for p in ps) / YEAR <= 8.0
 
@@ -226,24 +212,28 @@ def test_colon_liver_note():
 # ----------------------------------------------------------- classroom/prostate_bone
 def _claims_prostate_bone(runs) -> None:
     ewing, combined = _metastases(runs["ewing"]), _metastases(runs["combined"])
-    assert site_frequency(runs["ewing"])["bone"]["fraction"] == 1.0
+    # "Nearly every patient": 9 or 10 of the scenario's 10 (seed 5: 9 under Ewing).
+    assert site_frequency(runs["ewing"])["bone"]["fraction"] >= 0.9
     assert _top(ewing) == "lung", ewing
     assert combined["lung"] < 0.5 * ewing["lung"], (combined["lung"], ewing["lung"])
-    assert _top(combined, NODES) == "bone", combined
+    assert site_frequency(runs["combined"])["bone"]["fraction"] >= 0.9
+    # The table-derived soil overshoots in the liver, which receives few cells.
+    assert _top(combined) == "liver", combined
 
 
 def test_prostate_bone_note():
     """About a fifth of the lodging cells reach bone, nearly all through Batson's plexus;
     under Ewing every patient has bone metastases but the lungs collect the most; with the
-    soil the lungs keep less than half and bone is first outside the nodes, as in the
-    autopsy row; bone's implied soil is about average, the lungs' poor. Seeds 1-3 and 5
-    (the scenario's): Ewing's lung 15-17 metastases per patient, combined 2.8-4.6; bone
-    first outside the nodes every time; seed 4 passes too."""
+    soil the lungs keep less than half and nearly every patient has bone metastases, while the
+    liver, reached by few cells and so given a rich soil by the table, collects the most;
+    bone's implied soil is about average, the lungs' poor. Scenario seed: Ewing's lung 6.7
+    metastases per patient, combined 2.3; combined's liver 5.0."""
     _says(PROSTATE_BONE, "About one in five of the cells that lodge anywhere goes straight to "
-          "the spine through Batson's plexus", "even under Ewing every patient gets bone",
-          "under Ewing the lungs collect the most", "the lungs lose most of theirs and bone "
-          "becomes the first site outside the lymph nodes, as in the autopsy series",
-          "The soil the autopsy table implies for bone is about average and for the lungs poor")
+          "the spine through Batson's plexus", "even under Ewing nearly every patient gets bone",
+          "under Ewing the lungs collect the most", "the lungs lose most of theirs and nearly "
+          "every patient has bone metastases",
+          "The soil the autopsy table implies for bone is about average and for the lungs poor",
+          "a soil read off the table overshoots where few cells arrive")
     share = _lodging_share(PROSTATE_BONE)
     assert 0.15 <= share["bone"] <= 0.25 and share["lung"] > 0.5, share
     without_plexus = _lodging_share(PROSTATE_BONE, **{"primary.venous_drainage": "{caval=1.0}"})
@@ -293,7 +283,7 @@ def test_dormancy_note():
 def _claims_inefficiency(patients) -> None:
     f = {s["stage"]: s for s in funnel(patients)}
     reached = {k: v["reached"] for k, v in f.items()}
-    assert 0.5e12 <= reached["detachment"] <= 2e12                      # about a trillion
+    assert 2.5e8 <= reached["detachment"] <= 1e9                        # about half a billion
     assert 100 <= reached["micrometastasis"] < 1000                     # a few hundred
     assert 12 <= reached["macrometastasis"] < 60                        # a few dozen
     assert reached["invasion"] / reached["detachment"] == pytest.approx(1.0)
@@ -302,21 +292,21 @@ def _claims_inefficiency(patients) -> None:
     assert 0.4 <= f["extravasation"]["lost_fraction"] <= 0.6           # about half die
     alive = reached["extravasation"] - f["extravasation"]["lost"]
     assert reached["dormancy"] >= 0.8 * alive                           # most fall asleep
-    assert reached["dormancy"] >= 1e11                                  # hundreds of billions
+    assert 3e7 <= reached["dormancy"] <= 3e8                            # a hundred million or so
     stages = list(reached)
     passing = {b: reached[b] / reached[a] for a, b in itertools.pairwise(stages)}
     narrowest = min(passing, key=passing.get)
-    assert narrowest == "micrometastasis" and passing[narrowest] < 1e-6, passing
+    assert narrowest == "micrometastasis" and passing[narrowest] < 1e-4, passing
     assert min(v for k, v in passing.items() if k != narrowest) >= 0.01, passing
 
 
 def test_inefficiency_note():
-    """Per patient, ~10^12 cells shed, a few hundred micrometastases, a few dozen
-    vascularised metastases; half invade, ~9 in 10 of those lodge, about half of those that
-    get out of the vessels die and most others go dormant; the step into growth
-    (micrometastasis) passes ~4 in 10^9, every other step at least 1 in 100. Seed 7 (the
-    scenario's) and seeds 1-4: micrometastases 780-810, metastases 29-32 per patient."""
-    _says(INEFFICIENCY, "a trillion cells shed, a few dozen metastases",
+    """Per patient, ~5x10^8 cells shed (the human shedding calibrated to CTC counts), a few
+    hundred micrometastases, a few dozen vascularised metastases; half invade, ~9 in 10 of
+    those lodge, about half of those that get out of the vessels die and most others go
+    dormant; the step into growth (micrometastasis) passes under 1 in 10^4 (~7 in 10^6 on
+    seed 7), every other step at least 1 in 100."""
+    _says(INEFFICIENCY, "half a billion cells shed, a few dozen metastases",
           "a few hundred micrometastases, then a few dozen metastases",
           "half of the shed cells invade, and nearly nine in ten of those survive the blood "
           "and lodge in an organ", "about half die there and most of the rest fall asleep",

@@ -80,9 +80,9 @@ def test_metastasis_risk_grows_with_the_size_at_resection():
     """Coumans et al. 2013 (BMC Cancer 13:283): the 5-year metastasis risk of breast cancer
     falls with the size at removal, ~1 % when removed at <= 2.7 mm. Resection at diagnosis
     at 2.7 and 30 mm, 60 patients each (at 20 mm the calibrated breast patient relapses
-    too rarely within 7 years for 60 patients to separate the two): (1) metastasis-free survival differs (log-rank,
-    p < 0.01) and in the direction of more relapses after the later resection; (2) the
-    relapses within 5 years at 2.7 mm are compatible with a 1 % risk (one-sided exact
+    too rarely within 7 years for 60 patients to separate the two): (1) metastasis-free
+    survival differs (log-rank, p < 0.01) and in the direction of more relapses after the
+    later resection; (2) the relapses within 5 years at 2.7 mm are compatible with a 1 % risk (one-sided exact
     binomial test, p > 1e-3: a model with the published 1 % risk fails on ~1 seed in 1,000,
     and 60 patients reject a risk of ~10 % or more)."""
     small, large = _resected(2.7, 60), _resected(30.0, 60)
@@ -105,12 +105,18 @@ def test_metastasis_risk_grows_with_the_size_at_resection():
 
 @pytest.mark.slow
 def test_late_relapse_from_dormant_cells():
-    """Years after the resection, relapses still happen, and they grow from cells that
-    had been dormant: lodged cells that do not go dormant resolve within days, so a colony
-    founded long after the resection (when the primary sheds no more) woke from dormancy."""
+    """Years after the resection, relapses still happen, and most grow from cells that had
+    been dormant. Lodged cells that do not go dormant resolve within days, so a relapsing
+    colony founded after the resection woke from dormancy, or came from a cell shed by a
+    vascularised metastasis already in the body (the only other source of new cells once the
+    primary is gone); a colony founded before the resection can also surface years later,
+    after waiting at the avascular limit for its angiogenic switch (a mean year)."""
     ps = [p for p in _resected(20.0, 60) if p.relapse_day is not None]
     assert ps
     late = [p for p in ps if p.relapse_day - p.resection_day > 3 * 365]
     assert late, [round((p.relapse_day - p.resection_day) / 365, 1) for p in ps]
-    assert all(p.relapse_origin == "dormant" for p in late)
-    assert all(p.relapse_founded_day > p.resection_day + 30 for p in late)
+    for p in late:
+        assert p.relapse_origin == "dormant" or p.relapse_founded_day <= p.resection_day or (
+            p.first_macrometastasis_day is not None
+            and p.first_macrometastasis_day < p.relapse_founded_day), p
+    assert sum(p.relapse_origin == "dormant" for p in late) > len(late) / 2

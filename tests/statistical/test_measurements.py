@@ -54,7 +54,7 @@ def test_ctc_counts_are_poisson_around_their_mean(small_scenario_path):
     (|z| < 4.4: false-failure rate 1e-5), and each patient's mean is the model's at the
     step of diagnosis."""
     sc = load_scenario(small_scenario_path, [("primary.diagnosis_diameter_mm", 5.4),
-                                             ("primary.shedding_rate_per_gram_per_day", 6e5),
+                                             ("primary.shedding_rate_per_gram_per_day", 1.2e6),
                                              ("population.shedding_log_sd", 0.5),
                                              ("population.doubling_time_log_sd", 0.0),
                                              ("population.diagnosis_diameter_log_sd", 0.0)])
