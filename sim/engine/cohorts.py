@@ -298,14 +298,18 @@ class LodgedCells:
         wanting: dict[int, int] = {}
         for c, dorm in falling_asleep:
             wanting[c.organ] = wanting.get(c.organ, 0) + dorm
+        asleep: dict[int, int] = {}
+        for c in store[Stage.DORMANT]:
+            asleep[c.organ] = asleep.get(c.organ, 0) + c.count
+        # One pass over the dormant cohorts; most steps no organ is anywhere near full.
         full = {o for o, n in wanting.items()
-                if n > self.niche_capacity - store.units_at(Stage.DORMANT, o)}
+                if n > self.niche_capacity - asleep.get(o, 0)}
         if not full:
             return falling_asleep
         out = [(c, d) for c, d in falling_asleep if c.organ not in full]
         for organ in sorted(full):
             group = [(c, d) for c, d in falling_asleep if c.organ == organ]
-            free = max(0, self.niche_capacity - store.units_at(Stage.DORMANT, organ))
+            free = max(0, self.niche_capacity - asleep.get(organ, 0))
             kept = draw_without_replacement(rng, np.array([d for _, d in group], dtype=np.int64),
                                         free)
             for (c, d), keep in zip(group, kept.tolist(), strict=True):
