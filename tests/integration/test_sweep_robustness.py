@@ -50,6 +50,9 @@ seed = 4
 [set]
 "simulation.horizon_days" = 30.0
 """
+# Still running half a second after it starts, on any machine: 400 courses of ~3 years
+# (~0.5 s each; since shedding follows human CTC counts 30-day courses end too soon).
+LONGER = LONG.replace('"simulation.horizon_days" = 30.0', '"simulation.horizon_days" = 1000.0')
 
 # A grid of 10^15 points (three ranges of 100,000 values each).
 HUGE_GRID = """[design]
@@ -386,7 +389,7 @@ def test_ctrl_c_of_a_processes_sweep_prints_one_line(tmp_path):
     start ends a processes sweep with status 130, one message and no worker tracebacks, and
     no process left (the old sweep printed ~160 lines: a KeyboardInterrupt traceback per
     worker and the pool's manager thread's InvalidStateError)."""
-    exp = _experiment(tmp_path, LONG)
+    exp = _experiment(tmp_path, LONGER)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "sweep", str(exp), "--executor",
                              "processes", "--workers", "2", "--out", str(out), "--no-plots",
