@@ -69,8 +69,11 @@ def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path):
     """Item 6: Ctrl-C with --workers 2 used to print ~80 lines of worker tracebacks. Now:
     exit 130, one short message, no traceback, no worker left, nothing written."""
     out = tmp_path / "o"
-    proc = subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "40", "--workers", "2",
-                             "--no-progress", "--out", str(out)],
+    # Many short courses: still running when interrupted, each task over quickly.
+    proc = subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "2000", "--workers",
+                             "2", "--set", "simulation.horizon_days=200", "--set",
+                             "population.assess_initiated=false", "--no-progress",
+                             "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert wait_until(lambda: len(children(proc.pid)) >= 2, 60), "workers never started"
     workers = children(proc.pid)
@@ -191,8 +194,11 @@ def test_sigterm_and_sighup_stop_a_run_cleanly(tmp_path, sig):
     ended a run with Python's warnings and a staging folder left behind. Now: one line,
     exit 128 + signal, no worker, nothing written."""
     out = tmp_path / "o"
-    proc = subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "40", "--workers", "2",
-                             "--no-progress", "--out", str(out)],
+    # Many short courses: still running when interrupted, each task over quickly.
+    proc = subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "2000", "--workers",
+                             "2", "--set", "simulation.horizon_days=200", "--set",
+                             "population.assess_initiated=false", "--no-progress",
+                             "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert wait_until(lambda: len(children(proc.pid)) >= 2, 60), "workers never started"
     workers = children(proc.pid)
