@@ -77,7 +77,10 @@ def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert wait_until(lambda: len(children(proc.pid)) >= 2, 60), "workers never started"
     workers = children(proc.pid)
-    time.sleep(1.0)  # let them be busy simulating
+    # Interrupt once the workers are simulating (patients are being written): a fresh
+    # install's workers compile their modules on start and can take seconds to get there.
+    assert wait_until(lambda: any(p.stat().st_size > 0
+                                  for p in tmp_path.glob(".o.partial-*/timeseries.csv")), 60)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -396,10 +396,9 @@ def test_ctrl_c_of_a_processes_sweep_prints_one_line(tmp_path):
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
-        deadline = time.time() + 60
-        while not (out / "experiment.json").is_file() and time.time() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.5)   # the workers are being started
+        # Interrupt once the workers are simulating (their first runs written): a fresh
+        # install's workers compile their modules on start and can take seconds to get there.
+        _wait_for_runs(out, 1, proc)
         children = _descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=30)
