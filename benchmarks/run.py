@@ -19,7 +19,13 @@ different machines compare:
 4. **throughput**: patient-years per minute on all local cores;
 5. **preset course**: seconds per full untreated course of the breast preset (its varied
    patients, to the lethal burden or 10 years), without and with the resected twin that
-   "initiated at diagnosis" needs (issue 13's target: under 1 s a course).
+   "initiated at diagnosis" needs (issue 13's target: under 1 s a course);
+6. **population engine** (issue 14): the same courses with ``sim/engine/population.py``, one
+   process, as a ratio to the Mesa model's seconds per course of item 5 (target >= 100x);
+   its cost per patient for cohorts of 100, 1,000 and 10,000 patients (CPU seconds per
+   patient summed over the batches; target: flat or falling); and 10,000 courses on all
+   cores in a fresh process (wall time and peak memory of the largest process; target
+   under a minute and 2 GB).
 
 ``--quick`` runs fewer seeds (about a minute); the full run takes ~10 minutes on 2 cores.
 The report is written as JSON and as a Markdown table into ``benchmarks/README.md``.
@@ -33,6 +39,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -48,7 +55,8 @@ from sim.config.loading import load_scenario
 from sim.engine.model import simulate
 from sim.engine.results import PatientResult
 from sim.experiments.executors import ProcessExecutor
-from sim.experiments.seeds import replicate_stream
+from sim.experiments.replicates import run_replicates, simulate_batch
+from sim.experiments.seeds import population_batches, replicate_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 BREAST = ROOT / "scenarios" / "presets" / "breast.toml"
@@ -193,6 +201,58 @@ def preset_course(patients: int) -> dict:
     return out
 
 
+def _batch_timed(job: tuple[str, list[str], int, range]) -> tuple[float, int, float]:
+    """One batch of the population engine: wall time, patients, patient-days simulated."""
+    path, overrides, seed, replicates = job
+    sc = load_scenario(path, overrides)
+    t0 = time.perf_counter()
+    out = simulate_batch(sc, seed, replicates)
+    return time.perf_counter() - t0, len(out), sum(r.days for r in out)
+
+
+def _cohort_in_fresh_process(job: tuple[str, list[str], int, int, int]) -> dict:
+    """In a fresh process: ``n`` courses on ``workers`` worker processes (the executor of
+    ``metasim run``), their time series dropped as ``metasim run`` does once written."""
+    path, overrides, seed, n, workers = job
+    sc = load_scenario(path, overrides)
+    t0 = time.perf_counter()
+    with ProcessExecutor(workers) as pool:
+        run = run_replicates(sc, n, seed, progress=False, executor=pool,
+                             on_patient=lambda p: None, keep_timeseries=0)
+    wall = time.perf_counter() - t0
+    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale
+    return {"patients": n, "workers": workers, "engine": run.engine, "wall_s": wall,
+            "peak_rss_mb_parent": own, "peak_rss_mb_largest_worker": children}
+
+
+def population_engine(mesa_s_per_course: float, batch: int, cohorts: tuple[int, ...],
+                      big_cohort: int, workers: int) -> dict:
+    """The population engine on the breast preset's untreated courses (no twin)."""
+    over = ["population.assess_initiated=false"]
+    t, n, days = _batch_timed((str(BREAST), over, 17, range(batch)))
+    out: dict = {"batch_patients": n, "s_per_course": t / n, "us_per_patient_day": t / days * 1e6,
+                 "mesa_s_per_course": mesa_s_per_course, "ratio": mesa_s_per_course / (t / n)}
+    scaling = []
+    for size in cohorts:
+        jobs = [(str(BREAST), over, 23, b) for b in population_batches(size)]
+        with ProcessExecutor(workers) as pool:
+            timed = list(pool.map(_batch_timed, jobs))
+        cpu = sum(x[0] for x in timed)
+        scaling.append({"patients": size, "cpu_s_per_patient": cpu / size})
+    out["scaling"] = scaling
+    # A new interpreter (worker processes cannot start workers of their own), so that the
+    # peak memory is this cohort's alone.
+    job = (str(BREAST), over, 29, big_cohort, workers)
+    code = ("import json, sys; from benchmarks.run import _cohort_in_fresh_process as f; "
+            f"print(json.dumps(f({job!r})))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    out["cohort"] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
 def throughput(patients: int, workers: int) -> dict:
     jobs: list[tuple[str, list[str], int, int]] = [(str(PATIENT_YEAR), [], 11, i)
                                                    for i in range(patients)]
@@ -247,6 +307,21 @@ def markdown(report: dict) -> str:
                          f"(mean of {pc['patients']} patients; median, max) | "
                          f"{r['mean_s']:.2f} s ({r['median_s']:.2f} s, {r['max_s']:.2f} s) | "
                          f"{'< 1 s' if key == 'without_twin' else '—'} |")
+    pe = report.get("population_engine")
+    if pe:
+        co = pe["cohort"]
+        lines.append(f"| population engine, breast course ({pe['batch_patients']} patients in one "
+                     f"process) | {pe['s_per_course'] * 1e3:.0f} ms a course "
+                     f"({pe['us_per_patient_day']:.0f} us a patient-day) | — |")
+        lines.append(f"| population engine vs Mesa model, courses per minute, one process | "
+                     f"{pe['ratio']:.0f}x | >= 100x |")
+        for r in pe["scaling"]:
+            lines.append(f"| population engine, cost per patient, cohort of {r['patients']:,} | "
+                         f"{r['cpu_s_per_patient'] * 1e3:.0f} ms CPU | flat or falling |")
+        lines.append(f"| {co['patients']:,} breast courses, {co['workers']} processes | "
+                     f"{co['wall_s']:.0f} s; peak memory {co['peak_rss_mb_parent']:.0f} MB "
+                     f"(parent), {co['peak_rss_mb_largest_worker']:.0f} MB (largest worker) | "
+                     "< 60 s, < 2 GB |")
     lines += ["", "Output comparison (Mann-Whitney U for counts and days, Fisher's exact test "
               "for the fraction of patients with a colony in an organ; p before and after Holm):",
               "", "| output | aggregated | single-cell | p | p (Holm) |", "|---|---|---|---|---|"]
@@ -285,6 +360,11 @@ def main(argv: list[str] | None = None) -> dict:
                                 workers=args.workers)
     print("breast preset courses ...", flush=True)
     report["preset_course"] = preset_course(5 if q else 20)
+    print("population engine ...", flush=True)
+    report["population_engine"] = population_engine(
+        report["preset_course"]["without_twin"]["mean_s"], batch=250,
+        cohorts=(100, 1000) if q else (100, 1000, 10_000), big_cohort=2000 if q else 10_000,
+        workers=args.workers)
     print("throughput on all cores ...", flush=True)
     report["throughput"] = throughput(4 * args.workers if q else 20 * args.workers, args.workers)
     report["benchmark_wall_s"] = time.perf_counter() - t0

@@ -270,7 +270,7 @@ def angiogenic_switch(rng: np.random.Generator, waiting: int, probability: float
     return rng.random(waiting) < probability
 
 
-def gompertz(cells: np.ndarray | float, rate_per_day: float, carrying_capacity_cells: float,
+def gompertz(cells: np.ndarray | float, rate_per_day: np.ndarray | float, carrying_capacity_cells: float,
              dt_days: float) -> np.ndarray | float:
     """Deterministic Gompertz growth over ``dt_days`` (exact solution).
 
@@ -279,7 +279,11 @@ def gompertz(cells: np.ndarray | float, rate_per_day: float, carrying_capacity_c
     Biol 203:177; Norton 1988, Cancer Res 48:7067).
     """
     K = carrying_capacity_cells
-    return K * np.exp(np.log(np.asarray(cells, dtype=float) / K) * math.exp(-rate_per_day * dt_days))
+    if np.ndim(rate_per_day):  # one rate per tumour (the population engine's patients)
+        decay = np.exp(-np.asarray(rate_per_day, dtype=float) * dt_days)
+    else:
+        decay = math.exp(-rate_per_day * dt_days)
+    return K * np.exp(np.log(np.asarray(cells, dtype=float) / K) * decay)
 
 
 def gompertz_rate_from_doubling(doubling_time_days: float, cells: float,

@@ -67,5 +67,16 @@ def competing_risks(rates_per_day: Sequence[float], dt_days: float) -> np.ndarra
     return out
 
 
+def competing_risks_array(rates_per_day: np.ndarray, dt_days: float) -> np.ndarray:
+    """:func:`competing_risks` for many sets of rates at once: the competing rates on the
+    last axis of ``rates_per_day``; the result has one more entry there (none happened)."""
+    rates = np.asarray(rates_per_day, dtype=float)
+    total = rates.sum(axis=-1, keepdims=True)
+    p_any = -np.expm1(-total * dt_days)
+    share = np.divide(rates, total, out=np.zeros_like(rates), where=total > 0.0)
+    return np.concatenate([p_any * share, 1.0 - p_any], axis=-1)
+
+
 __all__ = ["CELLS_PER_GRAM", "CELLS_PER_MM3", "cells_to_diameter_mm", "cells_to_grams",
-           "competing_risks", "diameter_to_cells", "scale_probability", "step_probability"]
+           "competing_risks", "competing_risks_array", "diameter_to_cells", "scale_probability",
+           "step_probability"]

@@ -425,6 +425,12 @@ class Simulation(Section):
     # "absorbing": one multinomial draw over the exact absorption probabilities;
     # "walk": the same chain pass by pass (classroom view, tests).
     circulation: Literal["absorbing", "walk"] = "absorbing"
+    # Which engine simulates the patients: "mesa" (the Mesa model, one patient at a time:
+    # single-patient inspection, the classroom app, the single-cell reference) or
+    # "population" (many patients at once, the same biology: sim/engine/population.py).
+    # Unset: the command's choice (the population engine for two patients or more when the
+    # scenario allows it; README, "Which engine").
+    engine: Literal["mesa", "population"] | None = None
     # The course ends when primary + metastases reach this many cells (~1 kg; widely quoted
     # as the lethal tumour burden, e.g. Norton 1988).
     lethal_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e12
@@ -557,6 +563,10 @@ class Scenario(Section):
                                  f"simulation.horizon_days = {self.simulation.horizon_days:g}")
         if self.assay.report_days and not self.injection:
             raise ValueError("assay.report_days reports on injected cells: add an [[injection]]")
+        blockers = self.population_engine_blockers()
+        if self.simulation.engine == "population" and blockers:
+            raise ValueError('simulation.engine = "population" does not run '
+                             + "; ".join(blockers) + ': use simulation.engine = "mesa"')
         routes = self.primary.routes or site.routes
         contiguous = self.primary.contiguous if self.primary.contiguous is not None \
             else site.contiguous
@@ -570,6 +580,17 @@ class Scenario(Section):
                              f"{site.label} has no body cavity; set primary.cavity, e.g. "
                              "{ peritoneal = 1.0 }")
         return self
+
+    def population_engine_blockers(self) -> list[str]:
+        """What in this scenario only the Mesa engine runs (empty: both engines run it)."""
+        out = []
+        if self.injection:
+            out.append("injection experiments ([[injection]])")
+        if self.simulation.circulation != "absorbing":
+            out.append('simulation.circulation = "walk"')
+        if not self.simulation.aggregate:
+            out.append("simulation.aggregate = false (the single-cell reference)")
+        return out
 
     @property
     def sex(self) -> Sex:

@@ -37,7 +37,7 @@ from ..biology.measurements import (
     ctc_per_sample_expected,
     dtc_per_aspirate_expected,
 )
-from ..biology.patients import draw_traits
+from ..biology.patients import PatientTraits, draw_traits
 from ..biology.soil import affinity_vector
 from ..biology.stages import LODGED_STAGES, Phase, Stage
 from ..biology.units import diameter_to_cells
@@ -286,6 +286,16 @@ class MetastasisModel(mesa.Model):
         return patient_result(self)
 
 
+def patient_traits(scenario: Scenario, seed_sequence: np.random.SeedSequence) -> PatientTraits:
+    """The traits of the patient whose stream is ``seed_sequence``, exactly as
+    :class:`MetastasisModel` draws them: Mesa's ``Model`` first takes one integer from the
+    generator (the seed of its stdlib ``random``), then the traits come. The population
+    engine uses this so that both engines simulate the same patients."""
+    rng = np.random.default_rng(seed_sequence)
+    rng.integers(np.iinfo(np.int32).max)
+    return draw_traits(scenario, rng)
+
+
 def _as_scenario(scenario: Any, overrides: Mapping[str, Any] | None) -> Scenario:
     pairs = list((overrides or {}).items())
     if isinstance(scenario, Scenario):
@@ -333,4 +343,4 @@ def initiated_at_diagnosis(scenario: Scenario, seed_sequence: np.random.SeedSequ
     return twin.colonies.first_distant_detectable_day is not None
 
 
-__all__ = ["MetastasisModel", "simulate"]
+__all__ = ["MetastasisModel", "patient_traits", "simulate"]

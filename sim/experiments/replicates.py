@@ -11,16 +11,18 @@ seeds.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from ..config.schema import Scenario
 from ..engine.model import simulate
+from ..engine.population import PopulationEngine
 from ..engine.results import PatientResult
 from .executors import Executor, SerialExecutor
-from .seeds import replicate_stream, resolve_seed
+from .seeds import batch_stream, population_batches, replicate_stream, resolve_seed
 
 
 @dataclass
@@ -33,6 +35,8 @@ class RunResult:
     wall_time_s: float
     seed_note: str = ""
     extra: dict = field(default_factory=dict)
+    #: The engine that simulated the patients ("mesa" or "population").
+    engine: str = "mesa"
 
     @property
     def replicates(self) -> int:
@@ -69,13 +73,20 @@ def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int 
     seed_value, note = resolve_seed(scenario, seed)
     t0 = time.perf_counter()
     day_bar = False
-    if ex.in_process and n == 1 and progress is not False:
-        from .limits import estimate_patient
+    engine = choose_engine(scenario, n)
+    if engine == "population":
+        stream: Iterable[PatientResult] = (
+            p for batch in ex.map(_simulate_batch_job, ((scenario, seed_value, b)
+                                                        for b in population_batches(n)))
+            for p in batch)
+    else:
+        if ex.in_process and n == 1 and progress is not False:
+            from .limits import estimate_patient
 
-        day_bar = estimate_patient(scenario).seconds_per_patient > 30.0
-    jobs = ((scenario, seed_value, i, day_bar) for i in range(n))
+            day_bar = estimate_patient(scenario).seconds_per_patient > 30.0
+        stream = ex.map(_simulate_job, ((scenario, seed_value, i, day_bar) for i in range(n)))
     patients = []
-    for i, patient in enumerate(tqdm(ex.map(_simulate_job, jobs), total=n,
+    for i, patient in enumerate(tqdm(stream, total=n,
                                      disable=_no_bar(progress) or day_bar,
                                      desc=desc or f"{scenario.primary.site} / "
                                                   f"{scenario.hypothesis}",
@@ -85,7 +96,21 @@ def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int 
             if keep_timeseries is not None and i >= keep_timeseries:
                 patient.timeseries = []
         patients.append(patient)
-    return RunResult(scenario, seed_value, patients, time.perf_counter() - t0, note)
+    return RunResult(scenario, seed_value, patients, time.perf_counter() - t0, note,
+                     engine=engine)
+
+
+def choose_engine(scenario: Scenario, replicates: int) -> str:
+    """The engine that simulates ``replicates`` patients of ``scenario``:
+    ``simulation.engine`` when set; else the population engine for two patients or more
+    (the same biology, many times faster: :mod:`sim.engine.population`) unless the scenario
+    needs the Mesa model (:meth:`~sim.config.schema.Scenario.population_engine_blockers`);
+    else the Mesa model (one patient, with its day-by-day progress)."""
+    if scenario.simulation.engine is not None:
+        return scenario.simulation.engine
+    if replicates >= 2 and not scenario.population_engine_blockers():
+        return "population"
+    return "mesa"
 
 
 def compare(scenario: Scenario, hypotheses: Sequence[str], replicates: int | None = None,
@@ -109,6 +134,20 @@ def compare(scenario: Scenario, hypotheses: Sequence[str], replicates: int | Non
     return out
 
 
+def simulate_batch(scenario: Scenario, seed: int, replicates: range) -> list[PatientResult]:
+    """Patients ``replicates`` (one batch of :func:`~sim.experiments.seeds.population_batches`)
+    of ``scenario`` with the population engine."""
+    from .seeds import BATCH_PATIENTS
+
+    rng = np.random.default_rng(batch_stream(seed, replicates.start // BATCH_PATIENTS))
+    return PopulationEngine(scenario, [replicate_stream(seed, r) for r in replicates], rng,
+                            replicates).run()
+
+
+def _simulate_batch_job(job: tuple[Scenario, int, range]) -> list[PatientResult]:
+    return simulate_batch(*job)
+
+
 def _simulate_job(job: tuple[Scenario, int, int, bool]) -> PatientResult:
     scenario, seed, i, day_bar = job
     return simulate(scenario, replicate_stream(seed, i), replicate=i, progress=day_bar)
@@ -120,4 +159,4 @@ def _no_bar(progress: bool | None) -> bool | None:
     return not progress
 
 
-__all__ = ["RunResult", "compare", "run_replicates"]
+__all__ = ["RunResult", "choose_engine", "compare", "run_replicates", "simulate_batch"]

@@ -23,6 +23,11 @@ from ..config.schema import Scenario
 
 #: Spawn key of a design's own stream: far above any replicate index (at most 10^6).
 DESIGN_SPAWN_KEY = 2**31
+#: Spawn key (after the seed) of the population engine's batch streams.
+POPULATION_SPAWN_KEY = 2**31 + 2
+#: Patients the population engine steps together (fixed: see :func:`population_batches`;
+#: large enough that numpy's cost per call is spread thin, benchmarks/README.md).
+BATCH_PATIENTS = 250
 
 
 def resolve_seed(scenario: Scenario, seed: int | None,
@@ -71,11 +76,46 @@ def design_stream(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(DESIGN_SPAWN_KEY,)))
 
 
+def batch_stream(seed: int, batch: int) -> np.random.SeedSequence:
+    """The stream of the courses of the population engine's batch ``batch`` (patients
+    ``batch * BATCH_PATIENTS`` onwards, :func:`population_batches`); each patient's traits
+    and measurements still come from its own :func:`replicate_stream`."""
+    return np.random.SeedSequence(seed, spawn_key=(POPULATION_SPAWN_KEY, int(batch)))
+
+
+def population_batches(replicates: int) -> list[range]:
+    """The patients of each batch of the population engine, in order. Batches are fixed by
+    the patients' numbers, never by the number of workers, so a seed gives the same
+    patients whatever runs them."""
+    return [range(b, min(b + BATCH_PATIENTS, replicates))
+            for b in range(0, replicates, BATCH_PATIENTS)]
+
+
+def describe_population_streams(seed: int) -> str:
+    """How the population engine's courses draw their random numbers (``metadata.json``)."""
+    return (f"population engine: patients in batches of {BATCH_PATIENTS} (0-"
+            f"{BATCH_PATIENTS - 1}, ...); batch b draws its courses from SeedSequence({seed}, "
+            f"spawn_key=({POPULATION_SPAWN_KEY}, b)); each patient's traits and measurements "
+            "come from its replicate stream")
+
+
 def describe_streams(seed: int, replicates: int) -> str:
     """How the replicate streams of a run were derived (for ``metadata.json``)."""
     return (f"numpy.random.SeedSequence({seed}).spawn({replicates}); replicate i uses child i "
             "with numpy's default PCG64 Generator")
 
 
-__all__ = ["DESIGN_SPAWN_KEY", "describe_streams", "design_stream", "patient_generator",
-           "replicate_stream", "replicate_streams", "resolve_seed"]
+__all__ = [
+    "BATCH_PATIENTS",
+    "DESIGN_SPAWN_KEY",
+    "POPULATION_SPAWN_KEY",
+    "batch_stream",
+    "describe_population_streams",
+    "describe_streams",
+    "design_stream",
+    "patient_generator",
+    "population_batches",
+    "replicate_stream",
+    "replicate_streams",
+    "resolve_seed",
+]

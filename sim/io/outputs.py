@@ -31,7 +31,7 @@ from ..config.schema import Scenario
 from ..engine.results import PatientResult
 from ..experiments.outcomes import OUTCOMES
 from ..experiments.replicates import RunResult
-from ..experiments.seeds import describe_streams
+from ..experiments.seeds import describe_population_streams, describe_streams
 from ..viz import figures as viz_figures
 from ..viz.style import save
 
@@ -132,6 +132,9 @@ def metadata(run: RunResult, command: list[str] | None = None) -> dict[str, Any]
         "seed": run.seed,
         "seed_source": run.seed_note,
         "replicate_streams": describe_streams(run.seed, run.replicates),
+        "engine": run.engine,
+        **({"course_streams": describe_population_streams(run.seed)} if run.engine == "population"
+           else {}),
         "wall_time_s": round(run.wall_time_s, 3),
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": command or sys.argv,

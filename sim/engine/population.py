@@ -1,0 +1,1083 @@
+"""The population engine: many patients at once, the same biology as the Mesa model.
+
+:class:`~sim.engine.model.MetastasisModel` steps one patient, one Python call per cohort
+and per colony. Here a *batch* of patients is stepped together: every per-patient quantity
+is an array with a patient axis (one row per patient), the lodged cells are a dense array
+``(stage, patient, organ x subclone x unit kind)`` and the colonies of all patients are one
+table of columns. Each step applies, in the same order as :meth:`MetastasisModel.step`, the
+same transitions with the same probabilities (taken from the same functions:
+:mod:`sim.biology.cascade`, :class:`~sim.engine.cohorts.LodgedCells`, the circulation chain
+of :mod:`sim.biology.delivery`); only the draws are made for all patients at once. A
+multinomial split is drawn as the equivalent sequence of conditional binomials. The engine
+is therefore exact in distribution - not an approximation - and the statistical test in
+``tests/statistical/test_population_engine.py`` checks it against the Mesa model.
+
+What differs from the Mesa model:
+
+* the random numbers: a batch draws its courses from one stream
+  (:func:`sim.experiments.seeds.batch_stream`), so a patient's course depends on the seed
+  and on the batch it is in (batches are fixed by the patients' numbers, never by the
+  number of workers). A patient's
+  traits and its measurements come from its own replicate stream, as in the Mesa model, so
+  both engines simulate the same patients;
+* "initiated the metastatic process at diagnosis" (``population.assess_initiated``): the
+  patient's twin is a copy of its state at the end of the diagnosis step, with the primary
+  removed at the start of the next step (the Mesa model replays the patient's stream to
+  the same point; both give the course after diagnosis its exact conditional law). A
+  patient treated before its diagnosis has its twin run by the Mesa model;
+* scenarios it does not run (:func:`unsupported`): injection experiments, the step-by-step
+  circulation walk and the single-cell reference (``simulation.aggregate = false``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+
+from ..biology.anatomy import DEATH_STATES, ORGAN_KEYS, PRIMARY_ENTRIES, VENOUS_ENTRIES, metastasis_entry
+from ..biology.cascade import birth_death, gompertz, gompertz_rate_from_doubling, normalise
+from ..biology.delivery import chain_for, entry_probabilities
+from ..biology.measurements import (
+    CTC_SAMPLE_ML,
+    NODE_METASTASIS_MIN_DIAMETER_MM,
+    ctc_per_sample_expected,
+    dtc_per_aspirate_expected,
+)
+from ..biology.patients import PatientTraits
+from ..biology.soil import affinity_vector
+from ..biology.stages import FUNNEL_INDEX, FUNNEL_STAGES
+from ..biology.units import (
+    cells_to_diameter_mm,
+    competing_risks_array,
+    diameter_to_cells,
+    scale_probability,
+    step_probability,
+)
+from ..config.schema import SYMPTOMS, Scenario
+from .model import MEASUREMENT_SPAWN_KEY, initiated_at_diagnosis, patient_traits
+from .results import MODEL_REPORTERS, ORGAN_REPORTERS, PatientResult
+
+N_ORGANS = len(ORGAN_KEYS)
+DEATH_ROUTES = [s.removeprefix("death:") for s in DEATH_STATES]
+_REGIONAL = ORGAN_KEYS.index("regional_lymph_nodes")
+_BONE = ORGAN_KEYS.index("bone")
+_F = FUNNEL_INDEX
+#: Colony phases (the values of :class:`~sim.biology.stages.Phase`, as small integers).
+MICRO, LIMIT, MACRO = 0, 1, 2
+#: Lodged stages, in the order of ``lodged``'s first axis.
+ARRESTED, SOLITARY, DORMANT = 0, 1, 2
+_ORIGINS = ("solitary", "dormant")
+
+
+def unsupported(scenario: Scenario) -> list[str]:
+    """What in ``scenario`` the population engine does not run (empty: it runs it)."""
+    return scenario.population_engine_blockers()
+
+
+def conditional_probabilities(p: np.ndarray) -> np.ndarray:
+    """For outcome probabilities on the last axis of ``p`` (the last one "none of these"):
+    the probability of each outcome but the last given that none of the earlier ones
+    happened. Drawing the outcomes one after the other with these binomials is a draw from
+    the multinomial (the same distribution as :func:`~sim.biology.cascade.split_cohorts`)."""
+    p = np.asarray(p, dtype=float)
+    before = np.concatenate([np.zeros((*p.shape[:-1], 1)), np.cumsum(p[..., :-2], axis=-1)],
+                            axis=-1)
+    rest = 1.0 - before
+    q = np.divide(p[..., :-1], rest, out=np.zeros_like(rest), where=rest > 1e-300)
+    return np.clip(q, 0.0, 1.0)
+
+
+def split_sparse(rng: np.random.Generator, counts: np.ndarray,
+                 q: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Multinomial splits of the non-zero entries of ``counts`` (patients x rows).
+
+    ``q`` holds the conditional probabilities (:func:`conditional_probabilities`) of the
+    outcomes on its last axis, per row (``rows x outcomes``, shared by the patients) or per
+    patient and row. Returns the flat indices of the non-zero entries and, per outcome but
+    the last, how many of their units had it.
+    """
+    flat = counts.reshape(-1)
+    idx = np.flatnonzero(flat)
+    left = flat[idx]
+    if q.ndim == 2:
+        qf = q[idx % counts.shape[1]]
+    else:
+        qf = q.reshape(-1, q.shape[-1])[idx]
+    out = []
+    for i in range(q.shape[-1]):
+        k = rng.binomial(left, qf[:, i])
+        out.append(k)
+        left = left - k
+    return idx, out
+
+
+class _Colonies:
+    """The colonies of every patient of the batch: one column per attribute."""
+
+    COLUMNS: ClassVar[dict[str, type]] = {
+        "row": np.int64, "organ": np.int64, "clone": np.int64, "founders": np.int64,
+        "cells": float, "phase": np.int8, "founded_day": float, "switched_day": float,
+        "detected_day": float, "origin": np.int8}
+
+    def __init__(self) -> None:
+        for name, dtype in self.COLUMNS.items():
+            setattr(self, name, np.zeros(0, dtype=dtype))
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def append(self, **cols: np.ndarray) -> None:
+        n = len(cols["row"])
+        if not n:
+            return
+        for name, dtype in self.COLUMNS.items():
+            new = cols.get(name)
+            if new is None:
+                new = np.full(n, np.nan if dtype is float else 0, dtype=dtype)
+            setattr(self, name, np.concatenate([getattr(self, name), np.asarray(new, dtype)]))
+
+    def keep(self, mask: np.ndarray) -> None:
+        for name in self.COLUMNS:
+            setattr(self, name, getattr(self, name)[mask])
+
+    def take(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name)[index] for name in self.COLUMNS}
+
+
+class PopulationEngine:
+    """A batch of patients of ``scenario``, stepped together.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (:func:`unsupported` must be empty).
+    streams
+        Each patient's own stream: its traits and its measurements draw from it, as in
+        :class:`~sim.engine.model.MetastasisModel`.
+    rng
+        The generator of the courses (all patients of the batch).
+    replicates
+        Each patient's number, recorded in its result (default 0, 1, ...).
+
+    >>> import numpy as np
+    >>> from sim import load_scenario
+    >>> sc = load_scenario("presets/breast", [("simulation.horizon_days", 30)])
+    >>> streams = [np.random.SeedSequence(1, spawn_key=(i,)) for i in range(3)]
+    >>> results = PopulationEngine(sc, streams, np.random.default_rng(2)).run()
+    >>> [r.replicate for r in results]
+    [0, 1, 2]
+    """
+
+    def __init__(self, scenario: Scenario, streams: Sequence[np.random.SeedSequence],
+                 rng: np.random.Generator, replicates: Sequence[int] | None = None):
+        problems = unsupported(scenario)
+        if problems:
+            raise ValueError("the population engine does not run " + "; ".join(problems))
+        sc = self.scenario = scenario
+        self.streams = list(streams)
+        n = len(self.streams)
+        self.replicates = list(range(n) if replicates is None else replicates)
+        self.rng = rng
+        self.traits: list[PatientTraits] = [patient_traits(sc, s) for s in self.streams]
+        self.dt = sc.simulation.dt_days
+        self.n_steps = sc.simulation.n_steps
+        self.record_every_days = max(self.dt, min(30.0, sc.simulation.horizon_days / 100.0))
+        self.clones = list(sc.primary.subclones)
+        self.C = len(self.clones)
+        self.R = N_ORGANS * self.C * 2
+        self.k_cluster = sc.clusters.cells_per_cluster
+        #: Cells per unit of each lodged row (1 or the cluster size).
+        self.unit_cells = np.tile(np.array([1, self.k_cluster], dtype=np.int64),
+                                  N_ORGANS * self.C)
+        self.row_organ = np.repeat(np.arange(N_ORGANS), self.C * 2)
+        self.row_clone = np.tile(np.repeat(np.arange(self.C), 2), N_ORGANS)
+        #: The lodged rows of each organ (organ x subclone x unit kind), in order.
+        self.organ_rows = np.arange(self.R).reshape(N_ORGANS, self.C * 2)
+        #: (row, organ) indicator: lodged counts per row @ this = counts per organ.
+        self.organ_of_row = (self.row_organ[:, None] == np.arange(N_ORGANS)).astype(np.int64)
+        col = sc.colonization
+        self.detectable_cells = diameter_to_cells(col.detectable_diameter_mm)
+        self.autopsy_cells = diameter_to_cells(col.autopsy_detectable_diameter_mm)
+        self.avascular_cells = diameter_to_cells(col.avascular_diameter_mm)
+        self.node_min_cells = diameter_to_cells(NODE_METASTASIS_MIN_DIAMETER_MM)
+        self.p_switch = step_probability(col.angiogenic_switch_rate_per_day, self.dt)
+        self._transit_tables()
+        self._rows(n)
+
+    # ------------------------------------------------------------------ set-up
+    def _transit_tables(self) -> None:
+        sc = self.scenario
+        self.entry_p = entry_probabilities(sc)
+        self.p_invasion = np.array([scale_probability(sc.invasion.success_probability,
+                                                      c.invasion) for c in self.clones])
+        self.clone_weights = np.array([c.fraction * c.shedding for c in self.clones])
+        self.clone_shedding = np.array([c.shedding for c in self.clones])
+        # The outcomes of a shed unit, in the order drawn by _marks: failed invasion, then
+        # each final state of the circulation chain (arrest in an organ, death on a route)
+        # after entering the blood, then the same after entering by another route.
+        entries = sorted(set(PRIMARY_ENTRIES) | {metastasis_entry(o) for o in ORGAN_KEYS})
+        self.organ_entry_index = np.array([entries.index(metastasis_entry(o))
+                                           for o in ORGAN_KEYS])
+        self.primary_marks: dict[tuple[int, int], np.ndarray] = {}
+        self.metastasis_marks: dict[tuple[int, int, int], np.ndarray] = {}
+        for ci, clone in enumerate(self.clones):
+            p_inv = float(self.p_invasion[ci])
+            for unit in (0, 1):
+                mult = clone.transit_death * (sc.clusters.transit_death_multiplier
+                                              if unit else 1.0)
+                chain = chain_for(sc, mult)
+                absorbed = {e: normalise(chain.absorption(e)) for e in entries}
+                size = len(absorbed[entries[0]])
+                venous, other = np.zeros(size), np.zeros(size)
+                for e, pe in zip(PRIMARY_ENTRIES, self.entry_p.tolist(), strict=True):
+                    if e in VENOUS_ENTRIES:
+                        venous += pe * absorbed[e]
+                    else:
+                        other += pe * absorbed[e]
+                self.primary_marks[(ci, unit)] = np.concatenate(
+                    [[1.0 - p_inv], p_inv * venous, p_inv * other])
+                for i, e in enumerate(entries):
+                    zero = np.zeros(size)
+                    v = e in VENOUS_ENTRIES
+                    self.metastasis_marks[(i, ci, unit)] = np.concatenate(
+                        [[1.0 - p_inv], p_inv * absorbed[e] if v else zero,
+                         zero if v else p_inv * absorbed[e]])
+        ex, col, cl = sc.extravasation, sc.colonization, sc.clusters
+        unit_mult = np.where(np.arange(self.R) % 2 == 1, cl.proliferation_multiplier, 1.0)
+        c_ext = np.array([self.clones[c].extravasation for c in self.row_clone])
+        self.q_arrested = conditional_probabilities(competing_risks_array(np.stack(
+            [ex.rate_per_day * c_ext, np.full(self.R, ex.intravascular_death_rate_per_day)],
+            axis=-1), self.dt))
+        # Per patient: the soil affinity carries the patient's competence multiplier.
+        self._affinity = affinity_vector(sc)[self.row_organ]
+        self._grow = (np.array([self.clones[c].proliferation for c in self.row_clone])
+                      * unit_mult * col.competence)
+        self._wake = (np.array([self.clones[c].awakening for c in self.row_clone])
+                      * unit_mult * col.competence)
+        self._dormancy = np.array([self.clones[c].dormancy for c in self.row_clone])
+
+    def _lodged_tables(self, multiplier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(solitary, dormant) outcome probabilities per patient and row, as
+        :class:`~sim.engine.cohorts.LodgedCells` builds them for one patient."""
+        col = self.scenario.colonization
+        aff = multiplier[:, None] * self._affinity[None, :]
+        n = len(multiplier)
+        sol = competing_risks_array(np.stack([
+            np.full((n, self.R), col.solitary_death_rate_per_day),
+            np.broadcast_to(col.dormancy_rate_per_day * self._dormancy, (n, self.R)),
+            col.proliferation_rate_per_day * aff * self._grow], axis=-1), self.dt)
+        dorm = competing_risks_array(np.stack([
+            np.full((n, self.R), col.dormant_death_rate_per_day),
+            col.awakening_rate_per_day * aff * self._wake], axis=-1), self.dt)
+        return sol, dorm
+
+    def _rows(self, n: int) -> None:
+        """Per-row state for ``n`` patients (twins are appended as rows later)."""
+        sc, p = self.scenario, self.scenario.primary
+        t = self.traits
+        self.patient = np.arange(n)                 # patient index of each row
+        self.is_twin = np.zeros(n, dtype=bool)
+        self.active = np.ones(n, dtype=bool)
+        dbl = np.array([x.doubling_time_days for x in t])
+        self.shedding = np.array([x.shedding_rate_per_gram_per_day for x in t])
+        self.multiplier = np.array([x.colonization_multiplier for x in t])
+        self.diagnosis_cells = np.array([diameter_to_cells(x.diagnosis_diameter_mm) for x in t])
+        at = diameter_to_cells(p.diagnosis_diameter_mm)
+        self.primary = np.full(n, float(p.initial_cells) if p.present else 0.0)
+        self.gompertz_rate = np.array([gompertz_rate_from_doubling(d, at,
+                                                                   p.carrying_capacity_cells)
+                                       for d in dbl])
+        p_solitary, p_dormant = self._lodged_tables(self.multiplier)
+        self.q_solitary = conditional_probabilities(p_solitary)
+        self.q_dormant = conditional_probabilities(p_dormant)
+        self.lodged = np.zeros((3, n, self.R), dtype=np.int64)
+        F, O = len(FUNNEL_STAGES), N_ORGANS
+        self.reached = np.zeros((n, F), dtype=np.int64)
+        self.lost = np.zeros((n, F), dtype=np.int64)
+        self.lost_route = np.zeros((n, len(DEATH_ROUTES)), dtype=np.int64)
+        self.shed_total = np.zeros(n, dtype=np.int64)
+        self.shed_by_met = np.zeros(n, dtype=np.int64)
+        self.founded = np.zeros((n, 2), dtype=np.int64)
+        self.switched = np.zeros((n, 2), dtype=np.int64)
+        self.founded_by_organ = np.zeros((n, O), dtype=np.int64)
+        self.arrested_by_organ = np.zeros((n, O), dtype=np.int64)
+        self.step_shed = np.zeros(n, dtype=np.int64)
+        self.step_ctc = np.zeros(n, dtype=np.int64)
+        self.died = np.zeros(n, dtype=bool)
+        self.end_day = np.full(n, np.nan)
+        self.first_detectable = np.full(n, np.nan)
+        self.first_distant = np.full(n, np.nan)
+        self.first_macro = np.full(n, np.nan)
+        self.diagnosed = np.zeros(n, dtype=bool)
+        self.measure_due = np.zeros(n, dtype=bool)
+        self.resection_day = np.full(n, np.nan)
+        self.relapse_day = np.full(n, np.nan)
+        self.twin_resect = np.zeros(n, dtype=bool)   # a twin's resection at the next step
+        self.touched = np.zeros(n, dtype=bool)       # an intervention started (the twin rule)
+        self.detected_organs = np.zeros((n, O), dtype=bool)
+        self.symptomatic = np.zeros((n, O), dtype=bool)
+        its = sc.intervention
+        J = len(its)
+        self.its = list(its)
+        self.sched = np.full((n, J), np.inf)
+        self.pending_at = np.zeros((n, J), dtype=bool)
+        self.active_end = np.full((n, J), np.nan)
+        for j, it in enumerate(its):
+            if it.day is not None:
+                self.sched[:, j] = it.day + it.delay_days
+            else:
+                self.pending_at[:, j] = True
+        self.colonies = _Colonies()
+        # Per patient (not per row): plain Python, written rarely.
+        self.events: list[list[dict]] = [[] for _ in range(n)]
+        self.diagnosis: list[dict | None] = [None] * n
+        self.metastatic_sample: list[dict | None] = [None] * n
+        self.relapse: list[tuple[str, float] | None] = [None] * n
+        self.initiated: list[bool | None] = [None] * n
+        self.results: list[PatientResult | None] = [None] * n
+        self.series: list[list[tuple[float, np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
+        self._twin_of: dict[int, int] = {}           # twin row -> patient
+        self._measure: dict[int, np.random.Generator] = {}   # patient -> its stream
+        self.twins_assessed = sc.population.assess_initiated
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> list[PatientResult]:
+        """Every patient of the batch to the end of its course, in replicate order."""
+        self.day = 0.0
+        self.step_count = 0
+        start = self.diagnosis_cells <= self.primary
+        if self.scenario.primary.present:
+            for r in np.flatnonzero(start & ~self.is_twin).tolist():
+                self._diagnose(r, 0.0, "at the start of the course")
+        self._record(np.flatnonzero(self.active))
+        self.next_record = self.record_every_days
+        if self.twins_assessed:
+            self._spawn_twins(np.flatnonzero(self.measure_due & ~self.is_twin))
+        while self.active.any():
+            self.step()
+        out = []
+        for p, res in enumerate(self.results):
+            assert res is not None  # every course ends by the horizon
+            if self.twins_assessed and res.diagnosis is not None:
+                res.initiated_at_diagnosis = self.initiated[p]
+            out.append(res)
+        return out
+
+    def step(self) -> None:
+        dt = self.dt
+        self.step_end_day = (self.step_count + 1) * dt
+        act = self.active
+        gm = self._start_of_step()
+        founders = self._advance_lodged()
+        first_before = np.isnan(self.first_detectable)
+        self._advance_colonies(gm)
+        newly = first_before & ~np.isnan(self.first_detectable) & act
+        self._trigger("first_detection", np.flatnonzero(newly), self.step_end_day)
+        self.lodged[SOLITARY] += self._pending[0]
+        self.lodged[DORMANT] += self._pending[1]
+        self._found(founders)
+        self._systemic_kill()
+        self.step_shed[:] = 0
+        self.step_ctc[:] = 0
+        arrivals = self._shed_and_travel()
+        grow = act & (self.primary > 0)
+        if grow.any():
+            self.primary[grow] = gompertz(self.primary[grow],
+                                          self.gompertz_rate[grow] * gm[grow],
+                                          self.scenario.primary.carrying_capacity_cells, dt)
+        newly_dx = act & ~self.diagnosed & (self.primary > 0) & \
+            (self.primary >= self.diagnosis_cells) & ~self.is_twin
+        if self.scenario.primary.present:
+            for r in np.flatnonzero(newly_dx).tolist():
+                self._diagnose(r, self.step_end_day,
+                               f"primary {cells_to_diameter_mm(self.primary[r]):.1f} mm")
+        self._lodge(arrivals)
+        for r in np.flatnonzero(self.measure_due & act & ~self.is_twin).tolist():
+            self._measure_at_diagnosis(r)
+        met = act & ~self.is_twin & ~np.isnan(self.first_distant)
+        for r in np.flatnonzero(met).tolist():
+            if self.metastatic_sample[self.patient[r]] is None:
+                self.metastatic_sample[self.patient[r]] = {"day": self.step_end_day,
+                                                           **self._blood_sample(r)}
+        self.step_count += 1
+        self.day = self.step_end_day
+        burden = self.primary + self._colony_burden() + self._lodged_cells()
+        dying = act & (burden >= self.scenario.simulation.lethal_burden_cells)
+        for r in np.flatnonzero(dying).tolist():
+            self._log(r, self.day, "death", detail=f"tumour burden {burden[r]:.3g} cells")
+        self.died |= dying
+        self._end_of_step()
+        ending = dying | (act & (self.step_count >= self.n_steps))
+        due = self.day >= self.next_record - 1e-9
+        if due:
+            self.next_record = self.day + self.record_every_days
+        self._record(np.flatnonzero(act if due else ending))
+        if self.twins_assessed:
+            self._spawn_twins(np.flatnonzero(newly_dx & ~ending))
+            for r in np.flatnonzero(newly_dx & ending).tolist():
+                # The course ends in the diagnosis step: the twin's ends there as well.
+                self.initiated[self.patient[r]] = not math.isnan(self.first_distant[r])
+        self._finish(np.flatnonzero(ending))
+
+    # ------------------------------------------------------------------ the clinic
+    def _log(self, r: int, day: float, event: str, organ: str = "", detail: str = "") -> None:
+        if self.is_twin[r]:
+            return
+        self.events[self.patient[r]].append({"day": float(day), "event": event,
+                                             "organ": organ, "detail": detail})
+
+    def _trigger(self, event: str, rows: np.ndarray, day: float) -> None:
+        for j, it in enumerate(self.its):
+            if it.at != event or not len(rows):
+                continue
+            hit = rows[self.pending_at[rows, j]]
+            self.sched[hit, j] = day + it.delay_days
+            self.pending_at[hit, j] = False
+
+    def _start_of_step(self) -> np.ndarray:
+        """Interventions that end or start now; returns the growth multiplier per row."""
+        now, dt = self.day, self.dt
+        gm = np.ones(len(self.active))
+        tw = np.flatnonzero(self.twin_resect & self.active)
+        if len(tw):
+            self.primary[tw] = 0.0
+            self.resection_day[tw] = np.where(np.isnan(self.resection_day[tw]), now,
+                                              self.resection_day[tw])
+            self.twin_resect[tw] = False
+        if not self.its:
+            return gm
+        ending = self.active[:, None] & (self.active_end <= now + 1e-9)
+        for r, j in zip(*np.nonzero(ending), strict=True):
+            it = self.its[j]
+            self._log(r, self.active_end[r, j], f"{it.kind}_end", detail=it.name or it.kind)
+            self.active_end[r, j] = np.nan
+        due = self.active[:, None] & (self.sched < now + dt - 1e-9)
+        rows, js = np.nonzero(due)
+        order = np.lexsort((js, self.sched[rows, js], rows))
+        for r, j in zip(rows[order].tolist(), js[order].tolist(), strict=True):
+            start = max(float(self.sched[r, j]), now)
+            self.sched[r, j] = np.inf
+            self._start(r, j, start)
+        for j, it in enumerate(self.its):
+            if it.kind == "growth_inhibition":
+                gm = np.where(~np.isnan(self.active_end[:, j]), gm * it.growth_multiplier, gm)
+        return gm
+
+    def _start(self, r: int, j: int, day: float) -> None:
+        it = self.its[j]
+        label = it.name or it.kind
+        self.touched[r] = True
+        if it.kind == "resection":
+            before = self.primary[r]
+            self.primary[r] = 0.0 if it.fraction_removed >= 1.0 else \
+                before * (1.0 - it.fraction_removed)
+            if math.isnan(self.resection_day[r]):
+                self.resection_day[r] = day
+            self._log(r, day, "resection", detail=f"{label}: {before:.3g} cells, "
+                                                  f"{it.fraction_removed:.0%} removed")
+        elif it.kind == "local":
+            organ = ORGAN_KEYS.index(it.organ)
+            c = self.colonies
+            sel = (c.row == r) & (c.organ == organ)
+            if it.target == "detectable":
+                sel &= c.cells >= self.detectable_cells
+            killed = self._thin_colonies(sel, np.full(len(c), it.efficacy))
+            self._log(r, day, "local_therapy", it.organ or "",
+                      f"{label}: {killed:.3g} cells killed ({it.efficacy:.0%} of {it.target})")
+        else:
+            self.active_end[r, j] = day + it.duration_days
+            self._log(r, day, f"{it.kind}_start",
+                      detail=f"{label} for {it.duration_days:g} days")
+
+    def _kill_rates(self) -> dict[str, np.ndarray] | None:
+        """Summed kill rates per row of the systemic therapies running now."""
+        running = [j for j, it in enumerate(self.its) if it.kind == "systemic"
+                   and not np.isnan(self.active_end[:, j]).all()]
+        if not running:
+            return None
+        out: dict[str, np.ndarray] = {}
+        for j in running:
+            on = ~np.isnan(self.active_end[:, j])
+            for k, v in self.its[j].kill_rates().items():
+                out[k] = out.get(k, np.zeros(len(on))) + np.where(on, v, 0.0)
+        return out
+
+    def _systemic_kill(self) -> None:
+        rates = self._kill_rates()
+        if rates is None:
+            return
+        zero = np.zeros(len(self.active))
+        for stage, (compartment, funnel) in enumerate((("arrested", "arrest"),
+                                                       ("solitary", "extravasation"),
+                                                       ("dormant", "dormancy"))):
+            p = -np.expm1(-rates.get(compartment, zero) * self.dt)
+            killed = self.rng.binomial(self.lodged[stage], p[:, None])
+            self.lodged[stage] -= killed
+            self.lost[:, _F[funnel]] += (killed * self.unit_cells).sum(axis=1)
+        c = self.colonies
+        if len(c):
+            rate = np.where(c.phase == MACRO, rates.get("macrometastasis", zero)[c.row],
+                            rates.get("micrometastasis", zero)[c.row])
+            self._thin_colonies(np.ones(len(c), dtype=bool), -np.expm1(-rate * self.dt))
+
+    def _thin_colonies(self, sel: np.ndarray, p: np.ndarray) -> float:
+        """Kill each cell of the selected colonies with probability ``p`` (binomially below
+        10^9 cells, by the expected fraction above), as :meth:`Colonies.thin`."""
+        c = self.colonies
+        hit = sel & (p > 0)
+        if not hit.any():
+            return 0.0
+        before = c.cells.copy()
+        small = hit & (c.cells < 1e9)
+        cells = c.cells.copy()
+        if small.any():
+            cells[small] = self.rng.binomial(c.cells[small].astype(np.int64),
+                                             1.0 - p[small]).astype(float)
+        big = hit & ~small
+        cells[big] = c.cells[big] * (1.0 - p[big])
+        cells[big & (cells < 1.0)] = 0.0
+        c.cells = cells
+        killed = float((before - cells)[hit].sum())
+        alive = cells >= 1.0
+        back = hit & alive & (c.phase != MACRO) & (cells < self.avascular_cells)
+        c.phase[back] = MICRO
+        gone = hit & ~alive
+        if gone.any():
+            macro = gone & (c.phase == MACRO)
+            np.add.at(self.lost[:, _F["macrometastasis"]], c.row[macro], c.founders[macro])
+            np.add.at(self.lost[:, _F["micrometastasis"]], c.row[gone & ~macro],
+                      c.founders[gone & ~macro])
+            c.keep(~gone)
+        return killed
+
+    def _end_of_step(self) -> None:
+        """Relapse after a resection and symptoms, as :meth:`Clinic.end_of_step`."""
+        c = self.colonies
+        act = self.active
+        day = self.day
+        watching = act & ~np.isnan(self.resection_day) & np.isnan(self.relapse_day)
+        if watching.any() and len(c):
+            big = (c.cells >= self.detectable_cells) & watching[c.row]
+            if big.any():
+                idx = np.flatnonzero(big)
+                order = np.lexsort((idx, c.founded_day[idx], c.row[idx]))
+                idx = idx[order]
+                rows, first = np.unique(c.row[idx], return_index=True)
+                for r, i in zip(rows.tolist(), idx[first].tolist(), strict=True):
+                    self.relapse_day[r] = day
+                    origin = _ORIGINS[c.origin[i]]
+                    founded = float(c.founded_day[i])
+                    self.relapse[self.patient[r]] = (origin, founded) if not self.is_twin[r] \
+                        else None
+                    self._log(r, day, "relapse", ORGAN_KEYS[c.organ[i]],
+                              f"{day - self.resection_day[r]:g} days after resection; the "
+                              f"colony was founded on day {founded:g} by a {origin} cell")
+        if not len(c):
+            return
+        threshold = self.scenario.clinical.symptom_burden_cells
+        n = len(act)
+        burden = np.bincount(c.row * N_ORGANS + c.organ, weights=c.cells,
+                             minlength=n * N_ORGANS).reshape(n, N_ORGANS)
+        new = act[:, None] & (burden >= threshold) & ~self.symptomatic
+        if not new.any():
+            return
+        for r in np.flatnonzero(new.any(axis=1)).tolist():
+            # In the order the organs' colonies were founded, as the Mesa model logs them.
+            mine = np.flatnonzero(c.row == r)
+            organs = list(dict.fromkeys(c.organ[mine].tolist()))
+            for o in organs:
+                if new[r, o]:
+                    self.symptomatic[r, o] = True
+                    key = ORGAN_KEYS[o]
+                    self._log(r, day, "symptoms", key, SYMPTOMS.get(key,
+                                                                    "organ-specific symptoms"))
+
+    # ------------------------------------------------------------------ lodged cells
+    def _advance_lodged(self) -> list[tuple[np.ndarray, int]]:
+        """Step 1 of the model: arrested, solitary and dormant units move on (as
+        :meth:`LodgedCells.advance`). Returns the founders (units per row and lodged row,
+        and their origin); the units moving to a later lodged stage wait in ``_pending``."""
+        rng, L = self.rng, self.lodged
+        shape = L.shape[1:]
+        idx, (ext, died) = split_sparse(rng, L[ARRESTED], self.q_arrested)
+        self._count(idx, ext, "reached", "extravasation")
+        self._count(idx, died, "lost", "arrest")
+        L[ARRESTED].reshape(-1)[idx] -= ext + died
+        moved = np.zeros(shape, dtype=np.int64)
+        moved.reshape(-1)[idx] = ext
+        idx, (died, dorm, prolif) = split_sparse(rng, L[SOLITARY], self.q_solitary)
+        self._count(idx, died, "lost", "extravasation")
+        L[SOLITARY].reshape(-1)[idx] -= died + dorm + prolif
+        asleep = np.zeros(shape, dtype=np.int64)
+        asleep.reshape(-1)[idx] = dorm
+        founders = np.zeros(shape, dtype=np.int64)
+        founders.reshape(-1)[idx] = prolif
+        idx, (died, awake) = split_sparse(rng, L[DORMANT], self.q_dormant)
+        self._count(idx, died, "lost", "dormancy")
+        L[DORMANT].reshape(-1)[idx] -= died + awake
+        woken = np.zeros(shape, dtype=np.int64)
+        woken.reshape(-1)[idx] = awake
+        asleep = self._into_niches(asleep)
+        self.reached[:, _F["dormancy"]] += asleep @ self.unit_cells
+        self._pending = (moved, asleep)
+        return [(founders, 0), (woken, 1)]
+
+    def _count(self, idx: np.ndarray, units: np.ndarray, which: str, stage: str) -> None:
+        """Add the cells of ``units`` (at flat lodged indices ``idx``) to the ledger."""
+        if not len(idx):
+            return
+        R = self.R
+        cells = units * self.unit_cells[idx % R]
+        getattr(self, which)[:, _F[stage]] += np.bincount(idx // R, weights=cells,
+                                                          minlength=len(self.active)
+                                                          ).astype(np.int64)
+
+    def _into_niches(self, dorm: np.ndarray) -> np.ndarray:
+        """Units that find a free dormant niche in their organ (see
+        :meth:`LodgedCells._into_niches`); the others die at the dormancy stage."""
+        cap = self.scenario.colonization.dormant_niche_capacity
+        if cap is None or not dorm.any():
+            return dorm
+        wanting = dorm @ self.organ_of_row
+        asleep = self.lodged[DORMANT] @ self.organ_of_row
+        full = wanting > cap - asleep
+        if not full.any():
+            return dorm
+        # Which of the units wanting a niche in a full organ find one: a draw without
+        # replacement, as draw_without_replacement, made as the equivalent sequence of
+        # univariate hypergeometric draws over the organ's rows (all full organs at once).
+        dorm = dorm.copy()
+        rows, organs = np.nonzero(full)
+        cols = self.organ_rows[organs]                       # (pairs, rows per organ)
+        group = dorm[rows[:, None], cols]
+        free = np.maximum(0, cap - asleep[rows, organs])
+        kept = np.zeros_like(group)
+        left = group.sum(axis=1)
+        for j in range(group.shape[1]):
+            left = left - group[:, j]
+            take = free > 0
+            if j == group.shape[1] - 1:
+                kept[:, j] = np.where(take, free, 0)
+            elif take.any():
+                kept[take, j] = self.rng.hypergeometric(group[take, j], left[take], free[take])
+            free = free - kept[:, j]
+        lost = ((group - kept) * self.unit_cells[cols]).sum(axis=1)
+        np.add.at(self.lost[:, _F["dormancy"]], rows, lost)
+        dorm[rows[:, None], cols] = kept
+        return dorm
+
+    def _found(self, founders: list[tuple[np.ndarray, int]]) -> None:
+        """New colonies, one per founding unit (as :meth:`Colonies.found`)."""
+        for counts, origin in founders:
+            if not counts.any():
+                continue
+            rows, cols = np.nonzero(counts)
+            reps = counts[rows, cols]
+            rows, cols = np.repeat(rows, reps), np.repeat(cols, reps)
+            organ = self.row_organ[cols]
+            size = self.unit_cells[cols]
+            kind = (size > 1).astype(np.int64)
+            np.add.at(self.reached[:, _F["micrometastasis"]], rows, size)
+            np.add.at(self.founded, (rows, kind), 1)
+            np.add.at(self.founded_by_organ, (rows, organ), 1)
+            self.colonies.append(row=rows, organ=organ, clone=self.row_clone[cols],
+                                 founders=size, cells=size.astype(float),
+                                 phase=np.full(len(rows), MICRO),
+                                 founded_day=np.full(len(rows), self.day),
+                                 origin=np.full(len(rows), origin))
+
+    # ------------------------------------------------------------------ colonies
+    def _advance_colonies(self, gm: np.ndarray) -> None:
+        """Step 2: growth, the angiogenic switch, detection (as :meth:`Colonies.advance`)."""
+        c = self.colonies
+        if not len(c):
+            return
+        col, dt, rng = self.scenario.colonization, self.dt, self.rng
+        micro = np.flatnonzero(c.phase == MICRO)
+        waiting = np.flatnonzero(c.phase == LIMIT)
+        macro = np.flatnonzero(c.phase == MACRO)
+        cells = c.cells.copy()
+        if len(micro):
+            mult = gm[c.row[micro]]
+            new = np.empty(len(micro), dtype=np.int64)
+            for g in np.unique(mult):
+                sel = mult == g
+                new[sel] = birth_death(rng, c.cells[micro[sel]].astype(np.int64),
+                                       col.micrometastasis_birth_rate_per_day * g,
+                                       col.micrometastasis_death_rate_per_day, dt)
+            dead = micro[new == 0]
+            np.add.at(self.lost[:, _F["micrometastasis"]], c.row[dead], c.founders[dead])
+            cells[micro] = np.minimum(new, self.avascular_cells).astype(float)
+            c.phase[micro[new >= self.avascular_cells]] = LIMIT
+            cells[micro[new >= self.avascular_cells]] = self.avascular_cells
+        if len(waiting):
+            on = waiting[rng.random(len(waiting)) < self.p_switch]
+            c.phase[on] = MACRO
+            c.switched_day[on] = self.day
+            np.add.at(self.reached[:, _F["macrometastasis"]], c.row[on], c.founders[on])
+            np.add.at(self.switched, (c.row[on], (c.founders[on] > 1).astype(np.int64)), 1)
+            first = np.isnan(self.first_macro[c.row[on]])
+            self.first_macro[c.row[on][first]] = self.day
+        if len(macro):
+            mult = gm[c.row[macro]]
+            for g in np.unique(mult):
+                sel = macro[mult == g]
+                cells[sel] = gompertz(c.cells[sel],
+                                      col.macrometastasis_gompertz_rate_per_day * g,
+                                      col.macrometastasis_carrying_capacity_cells, dt)
+        c.cells = cells
+        alive = cells > 0
+        found = alive & np.isnan(c.detected_day) & (cells >= self.detectable_cells)
+        if found.any():
+            end = self.step_end_day
+            c.detected_day[found] = end
+            idx = np.flatnonzero(found)
+            for i in idx.tolist():
+                r = int(c.row[i])
+                if math.isnan(self.first_detectable[r]):
+                    self.first_detectable[r] = end
+                if math.isnan(self.first_distant[r]) and c.organ[i] != _REGIONAL:
+                    self.first_distant[r] = end
+                o = int(c.organ[i])
+                if not self.detected_organs[r, o]:
+                    self.detected_organs[r, o] = True
+                    mm = col.detectable_diameter_mm
+                    self._log(r, end, "metastasis_detected", ORGAN_KEYS[o],
+                              f"{cells[i]:.3g} cells (>= {mm:g} mm)")
+        if not alive.all():
+            c.keep(alive)
+
+    def _colony_burden(self) -> np.ndarray:
+        c = self.colonies
+        return np.bincount(c.row, weights=c.cells, minlength=len(self.active))
+
+    def _lodged_cells(self) -> np.ndarray:
+        return (self.lodged.sum(axis=0) * self.unit_cells).sum(axis=1).astype(float)
+
+    # ------------------------------------------------------------------ dissemination
+    def _shed_and_travel(self) -> dict[tuple[int, int], np.ndarray]:
+        """Steps 3 and 4: shedding from the primary and the macrometastases, invasion, route
+        entry and transit, down to the units that arrest in each organ.
+
+        The Mesa model draws the shed units (Poisson, by mass) and then splits them by
+        binomial and multinomial draws (:meth:`Dissemination.shed`,
+        :meth:`Dissemination.disseminate`). Splitting a Poisson count by independent
+        choices gives independent Poisson counts for the outcomes (the splitting property
+        of the Poisson distribution), so here each outcome - failed invasion; arrest in
+        each organ or death on each route, after entering the blood or not - is drawn as
+        its own Poisson count, and the units shed are their sum: the same distribution,
+        with far fewer draws. Returns the arrested units per (subclone, cluster size): they
+        lodge after the diagnosis check, as in the Mesa model.
+        """
+        sc, dt, _rng = self.scenario, self.dt, self.rng
+        f, k = sc.clusters.fraction_of_shedding_events, self.k_cluster
+        a = sc.primary.shedding_mass_exponent
+        per_event = (1.0 - f) + f * k
+        n = len(self.active)
+        mass = np.where(self.active, self.primary / 1e9, 0.0)
+        events = (self.shedding * mass ** a * dt / per_event)[:, None] * self.clone_weights
+        arrivals: dict[tuple[int, int], np.ndarray] = {}
+        from_primary = np.zeros(n, dtype=np.int64)
+        for ci in range(self.C):
+            for unit, share in ((0, 1.0 - f), (1, f)):
+                marks = self._marks(events[:, ci] * share, self.primary_marks[(ci, unit)])
+                from_primary += self._travelled(marks, ci, unit, arrivals)
+        self._count_shed(from_primary, False)
+        c = self.colonies
+        macro = np.flatnonzero((c.phase == MACRO) & self.active[c.row]) if len(c) else []
+        if len(macro):
+            w = (c.cells[macro] / 1e9) ** a * self.clone_shedding[c.clone[macro]]
+            ev = self.shedding[c.row[macro]] * w * dt / per_event
+            entry = self.organ_entry_index[c.organ[macro]]
+            for e in np.unique(entry).tolist():
+                for ci in range(self.C):
+                    sel = (entry == e) & (c.clone[macro] == ci)
+                    if not sel.any():
+                        continue
+                    lam = np.bincount(c.row[macro][sel], weights=ev[sel], minlength=n)
+                    for unit, share in ((0, 1.0 - f), (1, f)):
+                        marks = self._marks(lam * share, self.metastasis_marks[(e, ci, unit)])
+                        self._count_shed(self._travelled(marks, ci, unit, arrivals), True)
+        self.primary = np.maximum(0.0, self.primary - from_primary)
+        return arrivals
+
+    def _marks(self, lam: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Independent Poisson counts with means ``lam[row] * p[outcome]``: one draw each
+        where the mean is at least 1, and for the rest of a row one Poisson total split by
+        a multinomial (the same distribution, cheaper when the outcomes are rare)."""
+        out = np.zeros((len(lam), len(p)), dtype=np.int64)
+        rows = np.flatnonzero(lam > 0)
+        if not len(rows):
+            return out
+        cats = np.flatnonzero(p)
+        mean = lam[rows, None] * p[None, cats]
+        big = mean >= 1.0
+        sub = np.zeros(mean.shape, dtype=np.int64)
+        sub[big] = self.rng.poisson(mean[big])
+        small = np.where(big, 0.0, mean)
+        total = small.sum(axis=1)
+        m = self.rng.poisson(total)
+        some = np.flatnonzero(m)
+        if len(some):
+            sub[some] += self.rng.multinomial(m[some], small[some] / total[some, None])
+        out[rows[:, None], cats[None, :]] = sub
+        return out
+
+    def _travelled(self, marks: np.ndarray, ci: int, unit: int,
+                   arrivals: dict[tuple[int, int], np.ndarray]) -> np.ndarray:
+        """Write the outcomes of one kind of shed unit to the ledger and the arrivals;
+        returns the cells shed per row."""
+        k = self.k_cluster if unit else 1
+        O, D = N_ORGANS, len(DEATH_ROUTES)
+        shed = marks.sum(axis=1) * k
+        failed = marks[:, 0] * k
+        venous = marks[:, 1:1 + O + D]
+        other = marks[:, 1 + O + D:]
+        self.lost[:, _F["invasion"]] += failed
+        self.reached[:, _F["transit"]] += shed - failed
+        self.step_ctc += venous.sum(axis=1) * k
+        dead = (venous[:, O:] + other[:, O:]) * k
+        self.lost_route += dead
+        self.lost[:, _F["transit"]] += dead.sum(axis=1)
+        arrived = venous[:, :O] + other[:, :O]
+        self.reached[:, _F["arrest"]] += arrived.sum(axis=1) * k
+        key = (ci, k)
+        arrivals[key] = arrivals[key] + arrived if key in arrivals else arrived
+        return shed
+
+    def _count_shed(self, cells: np.ndarray, by_metastasis: bool) -> None:
+        self.shed_total += cells
+        self.step_shed += cells
+        self.reached[:, _F["detachment"]] += cells
+        self.reached[:, _F["invasion"]] += cells
+        if by_metastasis:
+            self.shed_by_met += cells
+
+    def _lodge(self, arrivals: dict[tuple[int, int], np.ndarray]) -> None:
+        """Arrested units join the lodged cells (systemic therapy kills some on the way,
+        as :meth:`Clinic.thin_arrivals`)."""
+        rates = self._kill_rates()
+        p_kill = None
+        if rates is not None and "circulating" in rates:
+            p_kill = -np.expm1(-rates["circulating"] * self.dt)
+        for (ci, k), arrived in arrivals.items():
+            if p_kill is not None:
+                killed = self.rng.binomial(arrived, p_kill[:, None])
+                self.lost[:, _F["transit"]] += killed.sum(axis=1) * k
+                self.reached[:, _F["arrest"]] -= killed.sum(axis=1) * k
+                arrived = arrived - killed
+            self.arrested_by_organ += arrived * k
+            cols = (np.arange(N_ORGANS) * self.C + ci) * 2 + int(k > 1)
+            self.lodged[ARRESTED][:, cols] += arrived
+
+    # ------------------------------------------------------------------ measurements
+    def _diagnose(self, r: int, day: float, detail: str) -> None:
+        self.diagnosed[r] = True
+        self.diagnosis[self.patient[r]] = self._diagnosis_snapshot(r, day)
+        self._log(r, day, "diagnosis", detail=detail)
+        self._trigger("diagnosis", np.array([r]), day)
+        self.measure_due[r] = True
+
+    def _diagnosis_snapshot(self, r: int, day: float) -> dict[str, float]:
+        """As :func:`~sim.engine.results.diagnosis_snapshot` for row ``r``."""
+        c = self.colonies
+        mine = c.row == r
+        per_organ = np.zeros(N_ORGANS)
+        np.add.at(per_organ, self.row_organ,
+                  (self.lodged[:, r, :].sum(axis=0) * self.unit_cells).astype(float))
+        np.add.at(per_organ, c.organ[mine], c.cells[mine])
+        big = mine & (c.cells >= self.detectable_cells)
+        return {
+            "day": float(day),
+            "primary_cells": float(self.primary[r]),
+            "primary_diameter_mm": float(cells_to_diameter_mm(self.primary[r])),
+            "disseminated_cells": float(per_organ.sum()),
+            "distant_cells": float(per_organ.sum() - per_organ[_REGIONAL]),
+            "dormant_cells": float((self.lodged[DORMANT, r] * self.unit_cells).sum()),
+            "colonies": float(mine.sum()),
+            "micrometastases": float((mine & (c.phase != MACRO)).sum()),
+            "detectable": float(big.sum()),
+            "distant_detectable": float((big & (c.organ != _REGIONAL)).sum()),
+            "node_positive": float((mine & (c.organ == _REGIONAL)
+                                    & (c.cells >= self.node_min_cells)).any()),
+        }
+
+    def _measure_stream(self, r: int) -> np.random.Generator:
+        ss = self.streams[self.patient[r]]
+        return np.random.default_rng(np.random.SeedSequence(
+            ss.entropy, spawn_key=(*ss.spawn_key, MEASUREMENT_SPAWN_KEY)))
+
+    def _blood_sample(self, r: int) -> dict[str, float]:
+        sc = self.scenario
+        rate = float(self.step_ctc[r]) / self.dt
+        mean = ctc_per_sample_expected(rate, sc.circulation.ctc_half_life_hours, sc.sex,
+                                       sc.circulation.arrest_probability_per_pass)
+        g = self._measurements(r)
+        return {"ctc_entering_blood_per_day": float(rate),
+                "ctc_per_7_5ml_expected": float(mean),
+                "ctc_per_7_5ml": float(g.poisson(mean)),
+                "ctc_per_30ml": float(g.poisson(mean * 30.0 / CTC_SAMPLE_ML))}
+
+    def _measurements(self, r: int) -> np.random.Generator:
+        p = self.patient[r]
+        if p not in self._measure:
+            self._measure[p] = self._measure_stream(r)
+        return self._measure[p]
+
+    def _measure_at_diagnosis(self, r: int) -> None:
+        self.measure_due[r] = False
+        d = self.diagnosis[self.patient[r]]
+        assert d is not None
+        d.update(self._blood_sample(r))
+        bone = float((self.lodged[:, r, self.row_organ == _BONE]
+                      * self.unit_cells[self.row_organ == _BONE]).sum())
+        mean = dtc_per_aspirate_expected(bone)
+        d.update(bone_marrow_dtc_cells=bone, dtc_per_aspirate_expected=float(mean),
+                 dtc_per_aspirate=float(self._measurements(r).poisson(mean)))
+
+    # ------------------------------------------------------------------ twins
+    def _spawn_twins(self, rows: np.ndarray) -> None:
+        """The twin of each diagnosed row: a copy of its state whose primary is removed at
+        the start of the next step (``resected_at_diagnosis``). A patient already treated
+        has its twin run by the Mesa model instead (its course before diagnosis differs)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return
+        treated = self.touched[rows]
+        for r in rows[treated].tolist():
+            p = self.patient[r]
+            self.initiated[p] = initiated_at_diagnosis(self.scenario, self.streams[p])
+        rows = rows[~treated]
+        if not len(rows):
+            return
+        n0 = len(self.active)
+        for name in ("patient", "is_twin", "active", "shedding", "multiplier", "diagnosis_cells",
+                     "primary", "gompertz_rate", "q_solitary", "q_dormant", "reached", "lost",
+                     "lost_route", "shed_total", "shed_by_met", "founded", "switched",
+                     "founded_by_organ", "arrested_by_organ", "step_shed", "step_ctc", "died",
+                     "end_day", "first_detectable", "first_distant", "first_macro",
+                     "diagnosed", "measure_due", "resection_day", "relapse_day", "twin_resect",
+                     "touched", "detected_organs", "symptomatic", "sched", "pending_at",
+                     "active_end"):
+            a = getattr(self, name)
+            setattr(self, name, np.concatenate([a, a[rows]]))
+        self.lodged = np.concatenate([self.lodged, self.lodged[:, rows]], axis=1)
+        new = np.arange(n0, n0 + len(rows))
+        self.is_twin[new] = True
+        self.twin_resect[new] = True
+        self.measure_due[new] = False
+        # The twin's scenario has one intervention: the resection at diagnosis.
+        self.sched[new] = np.inf
+        self.pending_at[new] = False
+        self.active_end[new] = np.nan
+        c = self.colonies
+        if len(c):
+            remap = np.full(n0, -1)
+            remap[rows] = new
+            mine = np.flatnonzero(remap[c.row] >= 0)
+            copy = c.take(mine)
+            copy["row"] = remap[copy["row"]]
+            c.append(**copy)
+        for r, t in zip(rows.tolist(), new.tolist(), strict=True):
+            self._twin_of[t] = int(self.patient[r])
+
+    # ------------------------------------------------------------------ output
+    def _record(self, rows: np.ndarray) -> None:
+        """One row of the time series for each of ``rows`` (the model's DataCollector)."""
+        rows = rows[~self.is_twin[rows]]
+        if not len(rows):
+            return
+        c = self.colonies
+        n = len(self.active)
+        count = np.bincount(c.row, minlength=n)
+        macro = np.bincount(c.row[c.phase == MACRO], minlength=n)
+        big = c.cells >= self.detectable_cells
+        det = np.bincount(c.row[big], minlength=n)
+        burden = np.bincount(c.row, weights=c.cells, minlength=n)
+        cells = self.lodged * self.unit_cells
+        values = np.stack([self.primary, self.step_shed / self.dt, self.step_ctc / self.dt,
+                           cells[ARRESTED].sum(axis=1), cells[SOLITARY].sum(axis=1),
+                           cells[DORMANT].sum(axis=1), count - macro, macro, det, burden],
+                          axis=1)[rows].astype(float)
+        by_organ = np.zeros((3, n, N_ORGANS))
+        np.add.at(by_organ[0], (c.row, c.organ), 1)
+        np.add.at(by_organ[1], (c.row[big], c.organ[big]), 1)
+        by_organ[2] = cells[DORMANT] @ self.organ_of_row
+        organs = by_organ[:, rows]
+        for i, r in enumerate(rows.tolist()):
+            self.series[self.patient[r]].append((self.day, values[i], organs[:, i]))
+
+    def _finish(self, rows: np.ndarray) -> None:
+        """The courses of ``rows`` ended this step: keep their results, drop their state."""
+        if not len(rows):
+            return
+        for r in rows.tolist():
+            if self.is_twin[r]:
+                self.initiated[self._twin_of[r]] = not math.isnan(self.first_distant[r])
+            else:
+                self.results[self.patient[r]] = self._result(r)
+        self.active[rows] = False
+        done = np.zeros(len(self.active), dtype=bool)
+        done[rows] = True
+        c = self.colonies
+        if len(c):
+            c.keep(~done[c.row])
+        self.lodged[:, rows] = 0
+
+    def _result(self, r: int) -> PatientResult:
+        c = self.colonies
+        mine = c.row == r
+        p = self.patient[r]
+
+        def per_organ(sel: np.ndarray) -> dict[str, int]:
+            return _per_organ(np.bincount(c.organ[sel], minlength=N_ORGANS))
+
+        def opt(x: float) -> float | None:
+            return None if math.isnan(x) else float(x)
+
+        ts: list[tuple[float, str, str, float]] = []
+        names = list(MODEL_REPORTERS)
+        series = self.series[p]
+        for i, name in enumerate(names):
+            ts.extend((d, name, "", float(v[i])) for d, v, _ in series)
+        for k, name in enumerate(ORGAN_REPORTERS):
+            for d, _, organs in series:
+                ts.extend((d, name, ORGAN_KEYS[o], float(organs[k, o]))
+                          for o in np.flatnonzero(organs[k]).tolist())
+        relapse = self.relapse[p]
+        traits = self.traits[p]
+        return PatientResult(
+            replicate=self.replicates[p], days=float(self.day), died=bool(self.died[r]),
+            reached=dict(zip(FUNNEL_STAGES, self.reached[r].tolist(), strict=True)),
+            lost=dict(zip(FUNNEL_STAGES, self.lost[r].tolist(), strict=True)),
+            lost_in_transit_by_route=dict(zip(DEATH_ROUTES, self.lost_route[r].tolist(),
+                                              strict=True)),
+            detectable_by_organ=per_organ(mine & (c.cells >= self.detectable_cells)),
+            autopsy_by_organ=per_organ(mine & (c.cells >= self.autopsy_cells)),
+            founded_by_organ=_per_organ(self.founded_by_organ[r]),
+            colonies_by_organ=per_organ(mine),
+            first_detectable_day=opt(self.first_detectable[r]),
+            shed_total=int(self.shed_total[r]), shed_by_metastases=int(self.shed_by_met[r]),
+            colonies_founded={"single": int(self.founded[r, 0]),
+                              "cluster": int(self.founded[r, 1])},
+            colonies_survived={"single": int(self.switched[r, 0]),
+                               "cluster": int(self.switched[r, 1])},
+            timeseries=ts, injected_total=0, assay=[],
+            diagnosis=self.diagnosis[p], events=self.events[p],
+            resection_day=opt(self.resection_day[r]), relapse_day=opt(self.relapse_day[r]),
+            relapse_origin=relapse[0] if relapse else None,
+            relapse_founded_day=relapse[1] if relapse else None,
+            traits=traits.as_dict(), macrometastases=int((mine & (c.phase == MACRO)).sum()),
+            first_macrometastasis_day=opt(self.first_macro[r]),
+            first_distant_detectable_day=opt(self.first_distant[r]),
+            metastatic_sample=self.metastatic_sample[p])
+
+
+def _per_organ(values: np.ndarray) -> dict[str, int]:
+    return dict(zip(ORGAN_KEYS, (int(v) for v in values.tolist()), strict=True))
+
+
+__all__ = ["PopulationEngine", "conditional_probabilities", "split_sparse", "unsupported"]
