@@ -26,10 +26,18 @@ dies, even by ``kill -9``. Each has its own pipe and runs one item at a time, so
 dies (a segfault, the out-of-memory killer) the parent knows which item it held, reports
 that item (:func:`died_message`), starts a new worker and goes on; nothing else is lost and
 no shared queue is left with a lock held.
+
+While a worker starts, the parent holds Ctrl-C, SIGTERM and SIGHUP (blocked, not ignored):
+one that arrives then is raised as soon as the worker is in the pool, so it is neither lost
+nor leaves a half-started worker behind; workers still running when the interpreter exits
+are killed, not waited for. A process started with SIGINT already ignored (``cmd &`` in a
+script: POSIX shells start background jobs so) keeps ignoring it, as Unix programs do;
+SIGTERM still stops it.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -39,6 +47,7 @@ import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
@@ -244,7 +253,11 @@ class _SerialSession(_Session):
 # ----------------------------------------------------------------- local processes
 def _worker_init(parent_pid: int) -> None:
     """In a worker: leave Ctrl-C to the parent, and exit when the parent dies."""
+    # Started with the stop signals blocked (see _stop_signals_held): ignoring SIGINT drops
+    # a Ctrl-C that came while this interpreter started, then SIGTERM and SIGHUP act again.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if sys.platform.startswith("linux"):
         # The kernel kills us when the parent (the thread that started us) exits.
         with contextlib.suppress(Exception):
@@ -328,18 +341,57 @@ class _Worker:
     task: tuple[object, int] | None = None
 
 
+#: Ctrl-C, SIGTERM and SIGHUP: what stops a run (see ``_guard`` in :mod:`sim.apps.cli`).
+_STOP_SIGNALS = frozenset(s for s in (signal.SIGINT, signal.SIGTERM,
+                                     getattr(signal, "SIGHUP", None)) if s is not None)
+
+
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while a worker starts, so it starts ignoring it (an inherited SIG_IGN
-    is kept by Python) and a Ctrl-C during its imports reaches the parent alone."""
-    if threading.current_thread() is not threading.main_thread():
+def _stop_signals_held() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while a worker starts: one that arrives meanwhile is
+    raised on the way out, once the worker is in the pool (so stopping kills it too).
+
+    The starting thread blocks them and the worker inherits that mask, so a Ctrl-C sent to
+    the whole process group during its imports (seconds in a fresh install) stays pending
+    there until :func:`_worker_init` ignores SIGINT: no traceback from it. Another thread of
+    this process (tqdm's monitor, say) may still take the signal, so the main thread's
+    handlers only note it until then. The old way, ignoring SIGINT meanwhile, lost a Ctrl-C
+    that came then; a SIGTERM raised half-way through ``start()`` left a child reading a
+    truncated pipe. The standard library starts its resource tracker with such a mask
+    (bpo-33613).
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
         yield
         return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The tracker's own start unblocks SIGINT and SIGTERM: start it before holding them.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    arrived: list[int] = []
+    holding = True
+    previous: dict[int, Callable] = {}
+
+    def note(signum: int, frame: Any) -> None:
+        if holding:
+            arrived.append(signum)
+        else:  # left installed by an exception below: the usual handler
+            previous[signum](signum, frame)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            if callable(handler := signal.getsignal(sig)):  # not SIG_IGN, SIG_DFL
+                previous[sig] = handler
+                signal.signal(sig, note)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        holding = False
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if arrived:
+            previous[arrived[0]](arrived[0], None)   # raises KeyboardInterrupt, or Stopped
 
 
 class ProcessExecutor(Executor):
@@ -365,19 +417,20 @@ class ProcessExecutor(Executor):
         parent_end, child_end = ctx.Pipe(duplex=True)
         proc = ctx.Process(target=_worker_main, args=(child_end, os.getpid()), daemon=True,
                            name="metasim-worker")
-        with _sigint_ignored():
+        with _stop_signals_held():  # a Ctrl-C now is raised once the worker is in the pool
             proc.start()
-        child_end.close()
-        worker = _Worker(proc, parent_end)
-        self._pool.append(worker)
+            child_end.close()
+            worker = _Worker(proc, parent_end)
+            self._pool.append(worker)
+            _at_exit_kill(self)
         return worker
 
-    def _remove(self, worker: _Worker) -> int | None:
+    def _remove(self, worker: _Worker, timeout: float = 10) -> int | None:
         """Forget a worker that died (or was killed) and return its exit status."""
         self._pool.remove(worker)
         with contextlib.suppress(OSError):
             worker.conn.close()
-        worker.proc.join(timeout=10)
+        worker.proc.join(timeout=timeout)
         return worker.proc.exitcode
 
 
@@ -435,10 +488,34 @@ class _ProcessSession(_Session):
     def abandon(self) -> None:
         """Kill the workers still running this session's items: their results would be
         stale, and an interruption should not wait for them."""
-        for w in self._mine():
+        mine = self._mine()
+        for w in mine:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 w.proc.kill()
-            self.ex._remove(w)
+        deadline = time.monotonic() + 5  # all killed first: one wait, not one per worker
+        for w in mine:
+            self.ex._remove(w, timeout=max(0.1, deadline - time.monotonic()))
+
+
+_LEFT_RUNNING: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
+
+
+def _at_exit_kill(executor: ProcessExecutor) -> None:
+    """Kill ``executor``'s workers if the interpreter exits with them still running (a
+    ``map`` whose consumer was interrupted is closed only when its traceback is freed).
+    Registered after multiprocessing's own exit hook, so it runs first: that one would ask
+    each worker to terminate and wait for it without a time limit."""
+    if not _LEFT_RUNNING:
+        atexit.unregister(_kill_left_workers)
+        atexit.register(_kill_left_workers)
+    _LEFT_RUNNING.add(executor)
+
+
+def _kill_left_workers() -> None:
+    for executor in list(_LEFT_RUNNING):
+        _stop_workers(executor._pool, graceful=False)
+        executor._pool = []
+    _LEFT_RUNNING.clear()
 
 
 def _stop_workers(pool: list[_Worker], graceful: bool) -> None:

@@ -64,25 +64,63 @@ def wait_until(predicate, timeout: float, step: float = 0.1) -> bool:
 needs_proc = pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 
 
-@needs_proc
-def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path):
-    """Item 6: Ctrl-C with --workers 2 used to print ~80 lines of worker tracebacks. Now:
-    exit 130, one short message, no traceback, no worker left, nothing written."""
-    out = tmp_path / "o"
-    # Many short courses: still running when interrupted, each task over quickly.
-    proc = subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "2000", "--workers",
+def as_in_a_terminal() -> None:
+    """In the command's process before it starts: Ctrl-C and SIGHUP act as they do on a
+    command typed in a terminal. A test run started in the background of a script (``cmd
+    &``: POSIX shells then ignore SIGINT) or under nohup would otherwise hand its commands
+    these signals ignored, and a command rightly keeps ignoring them (the run goes on)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def start_run(out: Path) -> subprocess.Popen:
+    """A run with two workers that is still running when the test stops it: many short
+    courses, so that each worker's task is over quickly."""
+    return subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "2000", "--workers",
                              "2", "--set", "simulation.horizon_days=200", "--set",
                              "population.assess_initiated=false", "--no-progress",
                              "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert wait_until(lambda: len(children(proc.pid)) >= 2, 60), "workers never started"
-    workers = children(proc.pid)
-    # Interrupt once the workers are simulating (patients are being written): a fresh
-    # install's workers compile their modules on start and can take seconds to get there.
-    assert wait_until(lambda: any(p.stat().st_size > 0
-                                  for p in tmp_path.glob(".o.partial-*/timeseries.csv")), 60)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_in_a_terminal)
+
+
+def stop(proc: subprocess.Popen, sig: int) -> tuple[str, set[int]]:
+    """Send ``sig``; return the command's stderr once it ended and every process it had
+    meanwhile (a worker may start after the signal). The time limit only bounds a hung
+    command, it is not what the test measures; a command still running then is killed (its
+    workers die with it), so a failure does not load the rest of the suite."""
+    seen = children(proc.pid)
+    try:
+        proc.send_signal(sig)
+        end = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < end:
+            seen |= children(proc.pid)
+            time.sleep(0.02)
+        return proc.communicate(timeout=5)[1], seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@needs_proc
+@pytest.mark.parametrize("when", ["workers starting", "workers simulating"])
+def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path, when):
+    """Item 6: Ctrl-C with --workers 2 used to print ~80 lines of worker tracebacks. Now:
+    exit 130, one short message, no traceback, no worker left, nothing written - whether
+    the workers are still starting (a fresh install's workers compile their modules for
+    seconds) or already simulating."""
+    out = tmp_path / "o"
+    proc = start_run(out)
+    try:
+        assert wait_until(lambda: children(proc.pid), 60), "no worker ever started"
+        if when == "workers simulating":
+            assert wait_until(lambda: len(children(proc.pid)) >= 2, 60)
+            # Patients are being written: the workers got going.
+            assert wait_until(lambda: any(p.stat().st_size > 0 for p in
+                                          tmp_path.glob(".o.partial-*/timeseries.csv")), 120)
+    finally:
+        err, workers = stop(proc, signal.SIGINT)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert len([line for line in err.splitlines() if line.strip()]) <= 2, err
@@ -197,17 +235,12 @@ def test_sigterm_and_sighup_stop_a_run_cleanly(tmp_path, sig):
     ended a run with Python's warnings and a staging folder left behind. Now: one line,
     exit 128 + signal, no worker, nothing written."""
     out = tmp_path / "o"
-    # Many short courses: still running when interrupted, each task over quickly.
-    proc = subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "2000", "--workers",
-                             "2", "--set", "simulation.horizon_days=200", "--set",
-                             "population.assess_initiated=false", "--no-progress",
-                             "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert wait_until(lambda: len(children(proc.pid)) >= 2, 60), "workers never started"
-    workers = children(proc.pid)
-    time.sleep(1.0)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    proc = start_run(out)
+    try:
+        assert wait_until(lambda: len(children(proc.pid)) >= 2, 60), "workers never started"
+        time.sleep(1.0)
+    finally:
+        err, workers = stop(proc, sig)
     assert proc.returncode == 128 + sig, err
     assert "Traceback" not in err and f"stopped by {sig.name}" in err
     assert len([line for line in err.splitlines() if line.strip()]) <= 2, err

@@ -384,27 +384,48 @@ def test_kill_9_of_the_parent_leaves_no_worker(tmp_path):
 
 
 # ----------------------------------------------------------------------- item 6: Ctrl-C
-def test_ctrl_c_of_a_processes_sweep_prints_one_line(tmp_path):
+def _as_in_a_terminal() -> None:
+    """Before the command starts: Ctrl-C acts as on a command typed in a terminal. Tests
+    started in the background of a script (``cmd &``: POSIX shells then ignore SIGINT)
+    would otherwise hand it SIGINT ignored, which a command rightly keeps ignoring."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("when", ["workers starting", "workers simulating"])
+def test_ctrl_c_of_a_processes_sweep_prints_one_line(tmp_path, when):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while the workers
-    start ends a processes sweep with status 130, one message and no worker tracebacks, and
-    no process left (the old sweep printed ~160 lines: a KeyboardInterrupt traceback per
-    worker and the pool's manager thread's InvalidStateError)."""
+    start or once they simulate ends a processes sweep with status 130, one message and no
+    worker tracebacks, and no process left (the old sweep printed ~160 lines: a
+    KeyboardInterrupt traceback per worker and the pool's manager thread's
+    InvalidStateError)."""
     exp = _experiment(tmp_path, LONGER)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "sweep", str(exp), "--executor",
                              "processes", "--workers", "2", "--out", str(out), "--no-plots",
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=_as_in_a_terminal)
+    children: set[int] = set()
     try:
-        # Interrupt once the workers are simulating (their first runs written): a fresh
-        # install's workers compile their modules on start and can take seconds to get there.
-        _wait_for_runs(out, 1, proc)
-        children = _descendants(proc.pid)
+        deadline = time.time() + 60
+        while not (children := _descendants(proc.pid)) and time.time() < deadline:
+            time.sleep(0.02)
+        assert children, "no worker ever started"
+        if when == "workers simulating":
+            # Their first runs are written: a fresh install's workers compile their modules
+            # on start and can take seconds to get there.
+            _wait_for_runs(out, 1, proc, timeout=120)
+            children = _descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        # The time limit only bounds a hung sweep; it is not what the test measures.
+        end = time.time() + 120
+        while proc.poll() is None and time.time() < end:
+            children |= _descendants(proc.pid)   # a worker may start after the signal
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=5)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     lines = [ln for ln in err.splitlines() if ln.strip()]

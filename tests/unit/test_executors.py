@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -53,8 +54,11 @@ def sleepy(i: int) -> int:
     return i
 
 
-def worker_state(_: int) -> tuple[int, bool]:
-    return os.getpid(), signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+def worker_state(_: int) -> tuple[int, bool, bool]:
+    """(pid, SIGINT ignored, SIGTERM or SIGHUP blocked)."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    return (os.getpid(), signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+            bool(blocked & {signal.SIGTERM, signal.SIGHUP}))
 
 
 @pytest.fixture(scope="module")
@@ -165,12 +169,44 @@ def test_leaving_early_stops_the_workers_at_once(pool):
 
 
 def test_workers_ignore_ctrl_c_and_are_kept_for_a_with_block(pool):
-    """Workers start with SIGINT ignored (Ctrl-C is the parent's); in a with block the same
+    """Workers start with SIGINT ignored (Ctrl-C is the parent's) and SIGTERM and SIGHUP
+    acting again (they are held only while a worker starts); in a with block the same
     workers serve every call."""
     first = set(pool.map(worker_state, range(4)))
     second = set(pool.map(worker_state, range(4)))
-    assert all(ignored for _, ignored in first | second)
-    assert {pid for pid, _ in second} <= {pid for pid, _ in first}
+    assert all(ignored and not blocked for _, ignored, blocked in first | second)
+    assert {pid for pid, _, _ in second} <= {pid for pid, _, _ in first}
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="signal handlers are set in the main thread only")
+def test_a_ctrl_c_while_a_worker_starts_is_raised_once_it_is_in_the_pool(monkeypatch):
+    """A Ctrl-C that came while a worker process started was lost (SIGINT was ignored
+    meanwhile) and the run went on. Now it is raised as soon as that worker is in the pool,
+    and the worker is killed with the others."""
+    import multiprocessing.context
+
+    started: list[int] = []
+    start = multiprocessing.context.SpawnProcess.start
+
+    def interrupted_start(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C, half-way through the start
+        start(self)
+        started.append(self.pid)
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", interrupted_start)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        ex = ProcessExecutor(1)
+        with pytest.raises(KeyboardInterrupt):
+            list(ex.map(draw, range(3)))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(started) == 1 and ex._pool == []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(started[0]):
+        time.sleep(0.05)
+    assert not _alive(started[0])
 
 
 def test_executors_are_chosen_by_name():
