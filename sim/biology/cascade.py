@@ -279,6 +279,7 @@ def gompertz(cells: np.ndarray | float, rate_per_day: np.ndarray | float, carryi
     Biol 203:177; Norton 1988, Cancer Res 48:7067).
     """
     K = carrying_capacity_cells
+    decay: np.ndarray | float
     if np.ndim(rate_per_day):  # one rate per tumour (the population engine's patients)
         decay = np.exp(-np.asarray(rate_per_day, dtype=float) * dt_days)
     else:

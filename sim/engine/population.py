@@ -90,14 +90,17 @@ def conditional_probabilities(p: np.ndarray) -> np.ndarray:
     return np.clip(q, 0.0, 1.0)
 
 
-def split_sparse(rng: np.random.Generator, counts: np.ndarray,
-                 q: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+def split_sparse(rng: np.random.Generator, counts: np.ndarray, q: np.ndarray,
+                 rare_last: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
     """Multinomial splits of the non-zero entries of ``counts`` (patients x rows).
 
     ``q`` holds the conditional probabilities (:func:`conditional_probabilities`) of the
     outcomes on its last axis, per row (``rows x outcomes``, shared by the patients) or per
     patient and row. Returns the flat indices of the non-zero entries and, per outcome but
     the last, how many of their units had it.
+
+    ``rare_last``: the last outcome is rare (a lodged cell founding a colony); it is then
+    drawn by :func:`rare_outcome`, one draw per patient instead of one per entry.
     """
     flat = counts.reshape(-1)
     idx = np.flatnonzero(flat)
@@ -108,10 +111,38 @@ def split_sparse(rng: np.random.Generator, counts: np.ndarray,
         qf = q.reshape(-1, q.shape[-1])[idx]
     out = []
     for i in range(q.shape[-1]):
-        k = rng.binomial(left, qf[:, i])
+        if rare_last and i == q.shape[-1] - 1:
+            k = rare_outcome(rng, left, qf[:, i], idx // counts.shape[1])
+        else:
+            k = rng.binomial(left, qf[:, i])
         out.append(k)
         left = left - k
     return idx, out
+
+
+def rare_outcome(rng: np.random.Generator, n: np.ndarray, p: np.ndarray,
+                 patient: np.ndarray) -> np.ndarray:
+    """``Binomial(n[i], p[i])`` for every entry ``i`` (sorted by ``patient``), drawn by
+    thinning when the outcome is rare: each unit is a candidate with the largest ``p``, so a
+    patient's candidates are one binomial draw over all its units; the candidates are spread
+    over its entries without replacement (every unit alike) and each is kept with
+    ``p[i] / p_max``. A unit is then kept with probability ``p[i]``, independently of the
+    others: the same distribution as one binomial per entry, with one draw per patient."""
+    p_max = float(p.max()) if len(p) else 0.0
+    if p_max <= 0.0:
+        return np.zeros(len(n), dtype=np.int64)
+    patients, first = np.unique(patient, return_index=True)
+    totals = np.add.reduceat(n, first) if len(first) else np.zeros(0, dtype=np.int64)
+    if float(totals.sum()) * p_max > 0.05 * len(patients):
+        return rng.binomial(n, p)      # not rare here: one draw per entry is cheaper
+    candidates = rng.binomial(totals, p_max)
+    out = np.zeros(len(n), dtype=np.int64)
+    ends = np.append(first[1:], len(n))
+    for j in np.flatnonzero(candidates).tolist():
+        lo, hi = int(first[j]), int(ends[j])
+        chosen = rng.multivariate_hypergeometric(n[lo:hi], int(candidates[j]))
+        out[lo:hi] = rng.binomial(chosen, p[lo:hi] / p_max)
+    return out
 
 
 class _Colonies:
@@ -123,8 +154,20 @@ class _Colonies:
         "detected_day": float, "origin": np.int8}
 
     def __init__(self) -> None:
-        for name, dtype in self.COLUMNS.items():
-            setattr(self, name, np.zeros(0, dtype=dtype))
+        #: The patient row of each colony (twins have rows of their own).
+        self.row = np.zeros(0, dtype=np.int64)
+        self.organ = np.zeros(0, dtype=np.int64)
+        self.clone = np.zeros(0, dtype=np.int64)
+        #: Cells of the founding unit (1, or the cluster size).
+        self.founders = np.zeros(0, dtype=np.int64)
+        self.cells = np.zeros(0, dtype=float)
+        #: MICRO, LIMIT or MACRO.
+        self.phase = np.zeros(0, dtype=np.int8)
+        self.founded_day = np.zeros(0, dtype=float)
+        self.switched_day = np.zeros(0, dtype=float)
+        self.detected_day = np.zeros(0, dtype=float)
+        #: 0: a solitary cell that proliferated; 1: a dormant cell that woke (_ORIGINS).
+        self.origin = np.zeros(0, dtype=np.int8)
 
     def __len__(self) -> int:
         return len(self.row)
@@ -608,14 +651,15 @@ class PopulationEngine:
         L[ARRESTED].reshape(-1)[idx] -= ext + died
         moved = np.zeros(shape, dtype=np.int64)
         moved.reshape(-1)[idx] = ext
-        idx, (died, dorm, prolif) = split_sparse(rng, L[SOLITARY], self.q_solitary)
+        idx, (died, dorm, prolif) = split_sparse(rng, L[SOLITARY], self.q_solitary,
+                                                 rare_last=True)
         self._count(idx, died, "lost", "extravasation")
         L[SOLITARY].reshape(-1)[idx] -= died + dorm + prolif
         asleep = np.zeros(shape, dtype=np.int64)
         asleep.reshape(-1)[idx] = dorm
         founders = np.zeros(shape, dtype=np.int64)
         founders.reshape(-1)[idx] = prolif
-        idx, (died, awake) = split_sparse(rng, L[DORMANT], self.q_dormant)
+        idx, (died, awake) = split_sparse(rng, L[DORMANT], self.q_dormant, rare_last=True)
         self._count(idx, died, "lost", "dormancy")
         L[DORMANT].reshape(-1)[idx] -= died + awake
         woken = np.zeros(shape, dtype=np.int64)
@@ -787,7 +831,7 @@ class PopulationEngine:
                 from_primary += self._travelled(marks, ci, unit, arrivals)
         self._count_shed(from_primary, False)
         c = self.colonies
-        macro = np.flatnonzero((c.phase == MACRO) & self.active[c.row]) if len(c) else []
+        macro = np.flatnonzero((c.phase == MACRO) & self.active[c.row])
         if len(macro):
             w = (c.cells[macro] / 1e9) ** a * self.clone_shedding[c.clone[macro]]
             ev = self.shedding[c.row[macro]] * w * dt / per_event
@@ -1080,4 +1124,5 @@ def _per_organ(values: np.ndarray) -> dict[str, int]:
     return dict(zip(ORGAN_KEYS, (int(v) for v in values.tolist()), strict=True))
 
 
-__all__ = ["PopulationEngine", "conditional_probabilities", "split_sparse", "unsupported"]
+__all__ = ["PopulationEngine", "conditional_probabilities", "rare_outcome", "split_sparse",
+           "unsupported"]

@@ -103,6 +103,8 @@ class Calibration:
     wall_time_s: float = 0.0
     #: Delivery-weighted mean of the fitted affinities (anatomical fits; 1 for uniform).
     scale: float = 1.0
+    #: The engine that simulated the patients ("mesa" or "population").
+    engine: str = "mesa"
 
     def normalised(self) -> tuple[dict[str, float], float]:
         """(affinities / scale, colonisation competence x scale).
@@ -200,11 +202,13 @@ def calibrate(scenario: Scenario, delivery: str = "anatomical", *, replicates: i
     history: list[dict[str, Any]] = []
     organs: list[OrganFit] = []
     converged = False
+    engine = "mesa"
     with ex:  # the same workers for every iteration
         for it in range(max_iterations):
             sc = _for_delivery(scenario, delivery, aff)
             run = run_replicates(sc, replicates, seed_value, progress=progress, executor=ex,
                                  desc=f"calibrate {scenario.primary.site} / {delivery} #{it + 1}")
+            engine = run.engine
             freq = site_frequency(run.patients, list(counts))
             organs = []
             for o, k in counts.items():
@@ -244,7 +248,7 @@ def calibrate(scenario: Scenario, delivery: str = "anatomical", *, replicates: i
     return Calibration(scenario, delivery, scenario.tropism.source, site.disibio_row, n,
                        replicates, seed_value, confidence,
                        dict(aff), organs, history, converged,
-                       time.perf_counter() - t0, scale)
+                       time.perf_counter() - t0, scale, engine)
 
 
 # --------------------------------------------------------------------------------------
@@ -351,7 +355,7 @@ def write_affinities(cal: Calibration, path: str | Path, command: str = "",
     state = "converged" if cal.converged else "NOT converged"
     head = f"Fitted by `metasim calibrate{(' ' + command) if command else ''}`"
     note = (f"on {date.today().isoformat()}: {cal.delivery} delivery, {cal.replicates} patients "
-            f"(seed {cal.seed}), {state} after {cal.iterations} iteration(s); "
+            f"(seed {cal.seed}, {cal.engine} engine), {state} after {cal.iterations} iteration(s); "
             f"{cal.source} '{cal.table_row}', n = {cal.table_patients}.")
     affinities, competence = cal.normalised()
     if cal.scale != 1.0:

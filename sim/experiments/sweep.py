@@ -27,6 +27,8 @@ from ..engine.results import PatientResult
 from .design import LoadedExperiment, Run, SweepError, build_design
 from .executors import Executor, open_executor
 from .outcomes import outcome_values
+from .replicates import choose_engine, simulate_batch
+from .seeds import BATCH_PATIENTS, population_batches
 from .store import ResultStore, write_tables
 
 __all__ = ["Job", "SweepSummary", "execute", "execute_job", "failed_record", "make_jobs", "record",
@@ -58,45 +60,96 @@ def failed_record(run: Run, error: str, wall_s: float = 0.0, tb: str = "") -> di
 
 @dataclass
 class Job:
-    """Everything a worker needs for one run (picklable; no shared state)."""
+    """Everything a worker needs for the runs of one job (picklable; no shared state).
 
-    run: Run
+    A job is one run (the Mesa model), or the runs of one design point whose replicates the
+    population engine simulates together: ``batch`` is then the whole batch of replicates
+    (:func:`~sim.experiments.seeds.population_batches`), simulated even when some of them
+    are already stored (a resumed sweep gets the same patients as one never interrupted),
+    and ``runs`` those to record.
+    """
+
+    runs: tuple[Run, ...]
     scenario: dict
     outputs: tuple[str, ...]
+    batch: range | None = None
+
+    @property
+    def run(self) -> Run:
+        """The first run of the job."""
+        return self.runs[0]
 
 
 def make_jobs(loaded: LoadedExperiment, runs: Iterable[Run]) -> Iterator[Job]:
-    """The jobs of ``runs``, made one at a time as the executor asks for them."""
+    """The jobs of ``runs``, made one at a time as the executor asks for them: consecutive
+    runs of the same design point and population-engine batch go into one job when the
+    population engine runs the base scenario (:func:`~sim.experiments.replicates.choose_engine`)."""
     outputs = tuple(loaded.experiment.outputs)
     base_inputs = {label: sc.to_input() for label, sc in loaded.bases.items()}
-    return (Job(run, base_inputs[run.scenario], outputs) for run in runs)
+    engines: dict[tuple[str, int], str] = {}
+    group: list[Run] = []
+
+    def flush() -> Iterator[Job]:
+        if group:
+            first = group[0]
+            batch = population_batches(first.replicates)[first.replicate // BATCH_PATIENTS]
+            yield Job(tuple(group), base_inputs[first.scenario], outputs, batch)
+            group.clear()
+
+    for run in runs:
+        key = (run.scenario, run.replicates)
+        if key not in engines:
+            engines[key] = choose_engine(loaded.bases[run.scenario], run.replicates)
+        if engines[key] != "population":
+            yield from flush()
+            yield Job((run,), base_inputs[run.scenario], outputs)
+            continue
+        if group and (group[0].scenario, group[0].hypothesis, group[0].point,
+                      group[0].replicate // BATCH_PATIENTS) != (
+                run.scenario, run.hypothesis, run.point, run.replicate // BATCH_PATIENTS):
+            yield from flush()
+        group.append(run)
+    yield from flush()
 
 
-def execute_job(job: Job) -> dict:
-    """Run one job; any exception becomes an error record (the sweep goes on)."""
-    run = job.run
+def execute_job(job: Job) -> list[dict]:
+    """Run one job; any exception becomes an error record for each of its runs (the sweep
+    goes on)."""
+    first = job.runs[0]
     t0 = time.perf_counter()
     try:
-        overrides = [("hypothesis", run.hypothesis), *run.params]
-        sc = make_scenario(job.scenario, overrides, source=run.run_id)
-        result = simulate(sc, run.stream, run.replicate)
-        return record(run, result, job.outputs, time.perf_counter() - t0)
+        overrides = [("hypothesis", first.hypothesis), *first.params]
+        sc = make_scenario(job.scenario, overrides, source=first.run_id)
+        if job.batch is not None and choose_engine(sc, len(job.batch)) == "population":
+            results = {p.replicate: p for p in simulate_batch(sc, first.seed, job.batch)}
+        else:   # one run, or a point whose parameters need the Mesa model
+            results = {run.replicate: simulate(sc, run.stream, run.replicate)
+                       for run in job.runs}
+        wall = (time.perf_counter() - t0) / len(job.runs)
+        return [record(run, results[run.replicate], job.outputs, wall) for run in job.runs]
     except Exception as e:  # recorded with its error, not swallowed
-        return failed_record(run, f"{type(e).__name__}: {e}".strip(), time.perf_counter() - t0,
-                             traceback.format_exc(limit=8))
+        wall = (time.perf_counter() - t0) / len(job.runs)
+        tb = traceback.format_exc(limit=8)
+        return [failed_record(run, f"{type(e).__name__}: {e}".strip(), wall, tb)
+                for run in job.runs]
 
 
 def execute(executor: Executor, jobs: Iterable[Job]) -> Generator[dict, None, None]:
-    """Each job's record as it finishes (completion order).
+    """Each run's record as its job finishes (completion order).
 
     ``jobs`` is consumed lazily, a few at a time, so it may be a generator over millions of
     runs. A job whose worker dies (or that fails outside the simulation) yields an error
-    record; the others go on. Close the generator (or let it finish) to stop the workers.
+    record for each of its runs; the others go on. Close the generator (or let it finish)
+    to stop the workers.
     """
     done_runs = executor.as_completed(execute_job, jobs)
     try:
         for done in done_runs:
-            yield done.value if done.ok else failed_record(done.item.run, done.error)
+            if done.ok:
+                yield from done.value
+            else:
+                for run in done.item.runs:
+                    yield failed_record(run, done.error)
     finally:
         done_runs.close()
 

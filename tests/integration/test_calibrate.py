@@ -135,23 +135,23 @@ def test_cli_prints_the_fit_and_writes_a_copy(tmp_path, small_scenario_path):
     assert sc.simulation.horizon_days == load_scenario(small_scenario_path).simulation.horizon_days
 
 
-def _recorded_fit(name: str) -> tuple[int, int, str]:
-    """Replicates, seed and delivery recorded in a preset's calibration comment."""
+def _recorded_fit(name: str) -> tuple[int, int, str, str]:
+    """Replicates, seed, delivery and engine recorded in a preset's calibration comment."""
     text = (scenario_dir() / "presets" / f"{name}.toml").read_text(encoding="utf-8")
     m = re.search(r"Fitted by `metasim calibrate \S+ --delivery (anatomical) --replicates (\d+) "
-                  r"--seed (\d+)[^`]*`", text)
+                  r"--seed (\d+)(?: --set simulation.engine=(\w+))?[^`]*`", text)
     assert m, f"presets/{name}.toml has no calibration note"
-    return int(m.group(2)), int(m.group(3)), m.group(1)
+    return int(m.group(2)), int(m.group(3)), m.group(1), m.group(4) or "population"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["bone_sarcoma", "cervix"])
 def test_presets_still_reproduce_their_fit(name):
-    """Re-running the fit from a preset's stored affinities, with the replicates and seed it
-    records, finds every organ within sampling error at once: the stored affinities are
-    what `metasim calibrate` produces for the model as it is now."""
-    replicates, seed, delivery = _recorded_fit(name)
-    sc = load_scenario(f"presets/{name}")
+    """Re-running the fit from a preset's stored affinities, with the replicates, seed and
+    engine it records, finds every organ within sampling error at once: the stored
+    affinities are what `metasim calibrate` produces for the model as it is now."""
+    replicates, seed, delivery, engine = _recorded_fit(name)
+    sc = load_scenario(f"presets/{name}", [("simulation.engine", engine)])
     cal = calibrate(sc, delivery, replicates=replicates, max_iterations=1, seed=seed,
                     start="scenario")
     assert cal.converged, format_fit(cal)

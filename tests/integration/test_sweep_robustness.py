@@ -5,6 +5,7 @@ be written, and experiment files whose mistakes are named where they are."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -29,6 +30,7 @@ import sim.experiments.sweep as sweep_mod
 from sim.apps.cli import main
 from sim.config.errors import ScenarioError
 from sim.experiments.design import SweepError, build_design, load_experiment
+from sim.experiments.seeds import BATCH_PATIENTS
 from sim.experiments.store import ResultStore, collect, write_tables
 from sim.experiments.sweep import sweep
 from sim.io.folder import OutputError
@@ -196,7 +198,8 @@ def test_a_million_replicates_is_a_lazy_design_of_constant_memory(tmp_path):
 def test_a_sweep_holds_nothing_per_run(tmp_path):
     """A sweep of 200,000 replicates starts at once and its memory does not grow with the
     design (the old code listed every run and job, and spent ~2 s per run spawning 200,000
-    seed streams); the first runs are identical to a small sweep's."""
+    seed streams); the first runs are identical to those of a sweep of one population-engine
+    batch (a patient's course depends on the seed and on its batch of 250 patients)."""
     exp = _experiment(tmp_path, TINY.replace("replicates = 3", "replicates = 200000"))
     loaded = load_experiment(exp)
 
@@ -219,7 +222,7 @@ def test_a_sweep_holds_nothing_per_run(tmp_path):
     assert time.perf_counter() - t0 < 20
     assert peak < 15e6, peak
     small = tmp_path / "small"
-    sweep(load_experiment(exp, ["replicates=3"]), small, progress=False)
+    sweep(load_experiment(exp, [f"replicates={BATCH_PATIENTS}"]), small, progress=False)
     ours = {r["replicate"]: r for r in rows}
     theirs = {r["replicate"]: r for r in ResultStore(small).iter_rows()}
     for rep in (0, 1, 2):
@@ -324,17 +327,19 @@ class _Deadly(dict):
 
 
 def test_a_worker_killed_mid_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
-    """A worker killed by SIGKILL (as by the out-of-memory killer) costs only its run: that
-    run is recorded as failed with the signal named, a new worker takes over, every other
-    run is identical to a serial sweep's (the old code died with BrokenProcessPool)."""
+    """A worker killed by SIGKILL (as by the out-of-memory killer) costs only its job: the
+    runs it held (here the three replicates of one point, which the population engine
+    simulates together) are recorded as failed with the signal named, a new worker takes
+    over, every other run is identical to a serial sweep's (the old code died with
+    BrokenProcessPool)."""
     exp = _experiment(tmp_path, GRID)
     loaded = load_experiment(exp)
     real = sweep_mod.make_jobs
 
     def deadly_jobs(loaded, runs):
         for job in real(loaded, runs):
-            if job.run.replicate == 1 and job.run.point == 1:
-                job = sweep_mod.Job(job.run, _Deadly(job.scenario), job.outputs)
+            if any(r.replicate == 1 and r.point == 1 for r in job.runs):
+                job = dataclasses.replace(job, scenario=_Deadly(job.scenario))
             yield job
 
     serial = tmp_path / "serial"
@@ -343,17 +348,17 @@ def test_a_worker_killed_mid_run_is_recorded_and_the_sweep_goes_on(tmp_path, mon
     monkeypatch.setattr(sweep_mod, "make_jobs", deadly_jobs)
     out = tmp_path / "processes"
     summ = sweep(loaded, out, executor="processes", workers=2, progress=False)
-    assert summ.runs == 12 and summ.ran == 12 and summ.errors == 2
+    assert summ.runs == 12 and summ.ran == 12 and summ.errors == 6
     df = collect(ResultStore(out))
     bad = df[df["status"] == "error"]
-    assert sorted(bad["run_id"]) == ["small__combined__p00001__r00001",
-                                     "small__ewing__p00001__r00001"]
+    assert sorted(bad["run_id"]) == [f"small__{h}__p00001__r0000{r}"
+                                     for h in ("combined", "ewing") for r in range(3)]
     assert bad["error"].str.contains("worker process").all()
     assert bad["error"].str.contains("signal 9").all()
     ok = _table(out).query("status == 'ok'").drop(columns="error").reset_index(drop=True)
     ref = _table(serial).drop(columns="error")
     ref = ref[ref["run_id"].isin(ok["run_id"])].reset_index(drop=True)
-    assert len(ok) == 10
+    assert len(ok) == 6
     pd.testing.assert_frame_equal(ok, ref, check_dtype=False)
 
 
