@@ -174,7 +174,7 @@ class SingleCellCohorts(CohortStore):
 
 
 #: numpy's multivariate hypergeometric draw needs fewer than 10^9 items in all.
-_HYPERGEOMETRIC_LIMIT = 10**9
+HYPERGEOMETRIC_LIMIT = 10**9
 
 
 def draw_without_replacement(rng: np.random.Generator, counts: np.ndarray, n: int) -> np.ndarray:
@@ -184,7 +184,7 @@ def draw_without_replacement(rng: np.random.Generator, counts: np.ndarray, n: in
     the variance is then too large by at most total / (total - n), under 1 % when the
     organ's free niches (n) are under 1 % of the candidates, as with the default capacity."""
     total = int(counts.sum())
-    if total < _HYPERGEOMETRIC_LIMIT:
+    if total < HYPERGEOMETRIC_LIMIT:
         return rng.multivariate_hypergeometric(counts, n)
     kept = np.minimum(rng.multinomial(n, counts / total), counts)
     short = n - int(kept.sum())
@@ -319,5 +319,5 @@ class LodgedCells:
         return out
 
 
-__all__ = ["MAX_UNITS", "AggregateCohorts", "CohortStore", "LodgedCells", "SimulationLimitError",
-           "SingleCellCohorts", "cohort_store"]
+__all__ = ["HYPERGEOMETRIC_LIMIT", "MAX_UNITS", "AggregateCohorts", "CohortStore", "LodgedCells",
+           "SimulationLimitError", "SingleCellCohorts", "cohort_store", "draw_without_replacement"]

@@ -57,6 +57,7 @@ from ..biology.units import (
     step_probability,
 )
 from ..config.schema import SYMPTOMS, Scenario
+from .cohorts import HYPERGEOMETRIC_LIMIT, draw_without_replacement
 from .model import MEASUREMENT_SPAWN_KEY, initiated_at_diagnosis, patient_traits
 from .results import MODEL_REPORTERS, ORGAN_REPORTERS, PatientResult
 
@@ -143,6 +144,21 @@ def rare_outcome(rng: np.random.Generator, n: np.ndarray, p: np.ndarray,
         chosen = rng.multivariate_hypergeometric(n[lo:hi], int(candidates[j]))
         out[lo:hi] = rng.binomial(chosen, p[lo:hi] / p_max)
     return out
+
+
+def categorical_counts(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Multinomial counts of ``n[i]`` units over the outcomes of row ``p[i]`` (rows summing
+    to 1), drawn unit by unit: one uniform number per unit, placed in its row's cumulative
+    distribution. The same distribution as ``rng.multinomial(n, p)``, and cheaper when the
+    rows have many outcomes and few units."""
+    rows, k = p.shape
+    unit_row = np.repeat(np.arange(rows), n)
+    cum = np.cumsum(p, axis=1)
+    cum[:, -1] = 1.0                       # rounding: every uniform number lands in a row
+    flat = (cum + np.arange(rows)[:, None]).ravel()
+    u = rng.random(len(unit_row)) + unit_row
+    where = np.minimum(np.searchsorted(flat, u, side="right"), flat.size - 1)
+    return np.bincount(where, minlength=rows * k).reshape(rows, k)
 
 
 class _Colonies:
@@ -700,14 +716,21 @@ class PopulationEngine:
         free = np.maximum(0, cap - asleep[rows, organs])
         kept = np.zeros_like(group)
         left = group.sum(axis=1)
-        for j in range(group.shape[1]):
-            left = left - group[:, j]
-            take = free > 0
-            if j == group.shape[1] - 1:
-                kept[:, j] = np.where(take, free, 0)
+        huge = left >= HYPERGEOMETRIC_LIMIT      # beyond numpy's hypergeometric: as the model
+        for i in np.flatnonzero(huge).tolist():
+            kept[i] = draw_without_replacement(self.rng, group[i], int(free[i]))
+        ok = np.flatnonzero(~huge)
+        g, f, left = group[ok], free[ok], left[ok]
+        k = np.zeros_like(g)
+        for j in range(g.shape[1]):
+            left = left - g[:, j]
+            take = f > 0
+            if j == g.shape[1] - 1:
+                k[:, j] = np.where(take, f, 0)
             elif take.any():
-                kept[take, j] = self.rng.hypergeometric(group[take, j], left[take], free[take])
-            free = free - kept[:, j]
+                k[take, j] = self.rng.hypergeometric(g[take, j], left[take], f[take])
+            f = f - k[:, j]
+        kept[ok] = k
         lost = ((group - kept) * self.unit_cells[cols]).sum(axis=1)
         np.add.at(self.lost[:, _F["dormancy"]], rows, lost)
         dorm[rows[:, None], cols] = kept
@@ -866,7 +889,7 @@ class PopulationEngine:
         m = self.rng.poisson(total)
         some = np.flatnonzero(m)
         if len(some):
-            sub[some] += self.rng.multinomial(m[some], small[some] / total[some, None])
+            sub[some] += categorical_counts(self.rng, m[some], small[some] / total[some, None])
         out[rows[:, None], cats[None, :]] = sub
         return out
 
@@ -1124,5 +1147,5 @@ def _per_organ(values: np.ndarray) -> dict[str, int]:
     return dict(zip(ORGAN_KEYS, (int(v) for v in values.tolist()), strict=True))
 
 
-__all__ = ["PopulationEngine", "conditional_probabilities", "rare_outcome", "split_sparse",
-           "unsupported"]
+__all__ = ["PopulationEngine", "categorical_counts", "conditional_probabilities",
+           "rare_outcome", "split_sparse", "unsupported"]
