@@ -205,7 +205,7 @@ def run(scenario: str, hypothesis: str | None, overrides: tuple[str, ...], seed:
                                 on_patient=files, keep_timeseries=TIMESERIES_KEPT)
         summ = write_run(stage, result, files=files)
     _say_replaced(dest)
-    _print_summary(summ, dest.final, result.wall_time_s)
+    _print_summary(summ, dest.final, result.wall_time_s, result.engine)
 
 
 @main.command(name="compare")
@@ -688,9 +688,10 @@ def demo(out: Path, replicates: int | None) -> None:
     _print_comparison(comp, dest.final)
 
 
-def _print_summary(summ: dict, out: Path, wall: float) -> None:
+def _print_summary(summ: dict, out: Path, wall: float, engine: str = "mesa") -> None:
+    by = "population engine" if engine == "population" else "Mesa model"
     click.echo(f"{summ['primary']} / {summ['hypothesis']}: {summ['replicates']} patients, "
-               f"seed {summ['seed']}, {wall:.1f} s")
+               f"seed {summ['seed']}, {wall:.1f} s ({by})")
     click.echo("\nCascade funnel (cells per patient):")
     for f in summ["funnel"]:
         click.echo(f"  {f['stage']:<16} reached {f['reached']:>12.4g}   lost {f['lost']:>12.4g}")
