@@ -27,7 +27,8 @@ different machines compare:
    10,000 courses on all cores in a fresh process (wall time and peak memory of the parent
    and of the largest worker; target under a minute and 2 GB). ``--quick`` runs them too.
 
-``--quick`` runs fewer seeds (about a minute); the full run takes ~10 minutes on 2 cores.
+``--quick`` runs fewer seeds (about 15 minutes on 2 cores, most of them the population
+engine's 10,000 courses, which both modes run); the full run takes ~25 minutes.
 The report is written as JSON and as a Markdown table into ``benchmarks/README.md``.
 """
 
@@ -346,7 +347,8 @@ def write_readme(report: dict, path: Path = README) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer seeds (about a minute)")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer seeds (about 15 minutes on 2 cores)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results.json",
                     help="JSON report (default: benchmarks/results.json)")
     ap.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
