@@ -22,7 +22,8 @@ from ..config.schema import HYPOTHESES, Scenario
 from ..engine.cohorts import SimulationLimitError
 from ..experiments.executors import EXECUTORS, WorkerError, local_executor, resolve_workers
 from ..experiments.limits import TIMESERIES_KEPT, WARN_SECONDS, RunTooLargeError, check_run
-from ..experiments.replicates import compare, run_replicates
+from ..experiments.replicates import choose_engine, compare, run_replicates
+from ..experiments.seeds import population_batches
 from ..io.folder import Destination, OutputError, numbered_destination, staged
 from ..io.outputs import PatientFiles, write_comparison, write_run, write_validation
 
@@ -128,8 +129,12 @@ def _plan(sc: Scenario, replicates: int, workers: int | None, oversubscribe: boo
 
     Returns the worker processes to use: ``--workers`` if given, else all cores - or one,
     when the whole run is estimated under :data:`SERIAL_BELOW_S` seconds."""
-    w = min(resolve_workers(workers, oversubscribe), max(1, replicates))
-    est = check_run(sc, replicates, w, runs)
+    engine = choose_engine(sc, replicates)
+    # The population engine hands out batches: by default no more workers than batches.
+    jobs = len(population_batches(replicates)) if engine == "population" and workers is None \
+        else replicates
+    w = min(resolve_workers(workers, oversubscribe), max(1, jobs))
+    est = check_run(sc, replicates, w, runs, engine=engine)
     if workers is None and est.seconds_per_patient * replicates * runs < SERIAL_BELOW_S:
         w = 1
     total = est.seconds_per_patient * replicates * runs / w

@@ -27,6 +27,10 @@ from ..config.schema import Scenario
 #: patient-year of benchmarks/, dt = 1 day) to 1.5 ms (a full untreated breast preset course,
 #: 1,360 steps in 2.1 s, when colonies are many); the high end.
 SECONDS_PER_STEP = 1.5e-3
+#: Wall time of one patient-day of the population engine, seconds. Measured (benchmarks/,
+#: 2026-11-26): 92 us a patient-day for a batch of 250 breast courses, 136 us for a batch of
+#: 100; the high end, with margin.
+SECONDS_PER_PATIENT_STEP_POPULATION = 2e-4
 #: Wall time per unit (cell or cluster) shed, single-cell engine: 3.90 s for 1.54e5 cells in
 #: benchmarks/ (engine comparison), 25 us, rounded up.
 SECONDS_PER_SINGLE_CELL_UNIT = 3e-5
@@ -46,8 +50,9 @@ TIMESERIES_KEPT = 200
 #: organ) of ~106 bytes each, measured; rounded up to 40 rows of 120 bytes.
 BYTES_PER_TIMESERIES_RECORD = 40 * 120
 #: Memory of one worker process (Python, numpy, Mesa and the package imported, one patient
-#: in progress): ~200-220 MB measured; rounded up.
-BYTES_PER_WORKER = 250_000_000
+#: in progress): ~200-220 MB measured; with the population engine's batch of 250 patients and
+#: their time series, 335 MB (benchmarks/, 10,000 breast courses); rounded up.
+BYTES_PER_WORKER = 350_000_000
 #: Fraction of the available memory a run may plan to use.
 MEMORY_FRACTION = 0.8
 #: Estimated total time above which the command line warns before starting, seconds.
@@ -140,11 +145,13 @@ def steps_of(scenario: Scenario) -> int:
     return scenario.simulation.n_steps
 
 
-def estimate_patient(scenario: Scenario) -> CostEstimate:
-    """Cost of one patient course, predicted from the scenario alone."""
+def estimate_patient(scenario: Scenario, engine: str = "mesa") -> CostEstimate:
+    """Cost of one patient course with ``engine`` ("mesa" or "population"), predicted from
+    the scenario alone."""
     steps, units = mean_course(scenario)
     single = not scenario.simulation.aggregate
-    seconds = steps * SECONDS_PER_STEP + (units * SECONDS_PER_SINGLE_CELL_UNIT if single else 0.0)
+    per_step = SECONDS_PER_PATIENT_STEP_POPULATION if engine == "population" else SECONDS_PER_STEP
+    seconds = steps * per_step + (units * SECONDS_PER_SINGLE_CELL_UNIT if single else 0.0)
     return CostEstimate(steps, units, seconds, single)
 
 
@@ -198,7 +205,7 @@ def run_memory_bytes(scenario: Scenario, replicates: int) -> int:
 
 
 def check_run(scenario: Scenario, replicates: int, workers: int = 1, runs: int = 1,
-              available_bytes: int | None = None) -> CostEstimate:
+              available_bytes: int | None = None, engine: str = "mesa") -> CostEstimate:
     """Refuse, before any simulation, a run that cannot fit; return its cost estimate.
 
     Parameters
@@ -213,7 +220,7 @@ def check_run(scenario: Scenario, replicates: int, workers: int = 1, runs: int =
         in one course, or the results would need more than :data:`MEMORY_FRACTION` of the
         available memory. The message gives the estimate, the limit and what to change.
     """
-    est = estimate_patient(scenario)
+    est = estimate_patient(scenario, engine)
     if est.single_cell and est.units_shed > MAX_SINGLE_CELL_UNITS:
         raise RunTooLargeError(
             f"simulation.aggregate = false: the single-cell engine would create about "

@@ -135,8 +135,9 @@ def test_too_many_steps_are_refused_with_a_time_estimate():
 
 def test_long_runs_are_announced_with_an_estimate(monkeypatch):
     """Item 10: a run estimated above WARN_SECONDS says so (with the estimate) before it
-    starts."""
+    starts, whichever engine runs it."""
     monkeypatch.setattr(limits, "SECONDS_PER_STEP", 100.0)
+    monkeypatch.setattr(limits, "SECONDS_PER_PATIENT_STEP_POPULATION", 100.0)
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
@@ -195,7 +196,7 @@ def test_every_bundled_scenario_can_be_estimated():
 
 
 def test_the_memory_check_counts_the_workers():
-    """Each worker process holds ~250 MB: a run that fits with one worker is refused with
+    """Each worker process holds ~350 MB: a run that fits with one worker is refused with
     more workers than the memory can carry."""
     sc = load_scenario(SMALL)
     check_run(sc, 4, workers=1, available_bytes=2 * GB)
