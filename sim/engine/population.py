@@ -7,19 +7,28 @@ is an array with a patient axis (one row per patient), the lodged cells are a de
 table of columns. Each step applies, in the same order as :meth:`MetastasisModel.step`, the
 same transitions with the same probabilities (taken from the same functions:
 :mod:`sim.biology.cascade`, :class:`~sim.engine.cohorts.LodgedCells`, the circulation chain
-of :mod:`sim.biology.delivery`); only the draws are made for all patients at once. A
-multinomial split is drawn as the equivalent sequence of conditional binomials. The engine
-is therefore exact in distribution - not an approximation - and the statistical test in
-``tests/statistical/test_population_engine.py`` checks it against the Mesa model.
+of :mod:`sim.biology.delivery`); only the draws are made for all patients at once, each by
+a construction with the same distribution as the Mesa model's draw:
+
+* a multinomial split of lodged cells: conditional binomials on the occupied places only
+  (:func:`split_sparse`);
+* shedding, invasion, route entry and transit: one Poisson count per outcome (the splitting
+  property of the Poisson distribution; :meth:`PopulationEngine._marks`), the rare outcomes
+  placed unit by unit (:func:`categorical_counts`);
+* a lodged cell founding a colony: thinning, one draw per patient (:func:`rare_outcome`);
+* the dormant niches: univariate hypergeometric draws.
+
+The engine is therefore exact in distribution - not an approximation - and
+``tests/statistical/test_population_engine.py`` and ``tests/unit/test_population_draws.py``
+check it against the Mesa model (docs/model-and-evidence.md, "Two engines, one model").
 
 What differs from the Mesa model:
 
 * the random numbers: a batch draws its courses from one stream
   (:func:`sim.experiments.seeds.batch_stream`), so a patient's course depends on the seed
   and on the batch it is in (batches are fixed by the patients' numbers, never by the
-  number of workers). A patient's
-  traits and its measurements come from its own replicate stream, as in the Mesa model, so
-  both engines simulate the same patients;
+  number of workers). A patient's traits and its measurements come from its own replicate
+  stream, as in the Mesa model, so both engines simulate the same patients;
 * "initiated the metastatic process at diagnosis" (``population.assess_initiated``): the
   patient's twin is a copy of its state at the end of the diagnosis step, with the primary
   removed at the start of the next step (the Mesa model replays the patient's stream to
