@@ -59,6 +59,27 @@ def dtc_per_aspirate_expected(marrow_tumour_cells: float,
     return marrow_tumour_cells * sample_cells / marrow_cells
 
 
+def blood_sample(rng, entering_per_day: float, half_life_hours: float, sex: str,
+                 retained_share: float) -> dict[str, float]:
+    """A blood sample now: the CTCs in 7.5 mL (CellSearch) and in 30 mL (four tubes, as
+    van Dalum et al. 2015), Poisson around the steady state of ``entering_per_day``, drawn
+    from ``rng`` (the patient's measurement stream)."""
+    mean = ctc_per_sample_expected(entering_per_day, half_life_hours, sex, retained_share)
+    return {"ctc_entering_blood_per_day": float(entering_per_day),
+            "ctc_per_7_5ml_expected": float(mean),
+            "ctc_per_7_5ml": float(rng.poisson(mean)),
+            "ctc_per_30ml": float(rng.poisson(mean * 30.0 / CTC_SAMPLE_ML))}
+
+
+def marrow_sample(rng, marrow_tumour_cells: float) -> dict[str, float]:
+    """A bone-marrow aspirate now: the DTCs among its nucleated cells, Poisson, drawn from
+    ``rng`` (the patient's measurement stream)."""
+    mean = dtc_per_aspirate_expected(marrow_tumour_cells)
+    return {"bone_marrow_dtc_cells": float(marrow_tumour_cells),
+            "dtc_per_aspirate_expected": float(mean),
+            "dtc_per_aspirate": float(rng.poisson(mean))}
+
+
 __all__ = ["BLOOD_VOLUME_ML", "CTC_SAMPLE_ML", "MARROW_NUCLEATED_CELLS", "MARROW_SAMPLE_CELLS",
-           "NODE_METASTASIS_MIN_DIAMETER_MM", "ctc_per_sample_expected",
-           "dtc_per_aspirate_expected"]
+           "NODE_METASTASIS_MIN_DIAMETER_MM", "blood_sample", "ctc_per_sample_expected",
+           "dtc_per_aspirate_expected", "marrow_sample"]

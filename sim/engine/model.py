@@ -32,11 +32,7 @@ import mesa
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
-from ..biology.measurements import (
-    CTC_SAMPLE_ML,
-    ctc_per_sample_expected,
-    dtc_per_aspirate_expected,
-)
+from ..biology.measurements import blood_sample, marrow_sample
 from ..biology.patients import PatientTraits, draw_traits
 from ..biology.soil import affinity_vector
 from ..biology.stages import LODGED_STAGES, Phase, Stage
@@ -130,10 +126,8 @@ class MetastasisModel(mesa.Model):
         self._measure_at_step_end = False
         #: A blood sample when the first distant metastasis became detectable (or None).
         self.metastatic_sample: dict[str, float] | None = None
-        ss = self.rng.bit_generator.seed_seq
         #: Measurements draw from a stream of their own: measuring never changes the course.
-        self._measure = np.random.default_rng(np.random.SeedSequence(
-            ss.entropy, spawn_key=(*ss.spawn_key, MEASUREMENT_SPAWN_KEY)))
+        self._measure = measurement_stream(self.rng.bit_generator.seed_seq)
         if self.primary.present and self.primary.cells >= self.diagnosis_cells:
             # At diagnosis size when the course starts (nothing has disseminated yet).
             self._diagnose(0.0, "at the start of the course")
@@ -232,22 +226,13 @@ class MetastasisModel(mesa.Model):
         self.diagnosis.update(self._blood_sample())
         bone = self.cohorts.cells_by_organ(LODGED_STAGES, len(ORGAN_KEYS))[
             ORGAN_KEYS.index("bone")]
-        mean = dtc_per_aspirate_expected(float(bone))
-        self.diagnosis.update(bone_marrow_dtc_cells=float(bone),
-                              dtc_per_aspirate_expected=float(mean),
-                              dtc_per_aspirate=float(self._measure.poisson(mean)))
+        self.diagnosis.update(marrow_sample(self._measure, float(bone)))
 
     def _blood_sample(self) -> dict[str, float]:
         """CTCs in 7.5 mL of blood now: the steady state of this step's entry into the blood."""
-        sc = self.scenario
-        rate = self.ledger.step_ctc / self.dt
-        mean = ctc_per_sample_expected(rate, sc.circulation.ctc_half_life_hours, sc.sex,
-                                       sc.circulation.arrest_probability_per_pass)
-        return {"ctc_entering_blood_per_day": float(rate),
-                "ctc_per_7_5ml_expected": float(mean),
-                "ctc_per_7_5ml": float(self._measure.poisson(mean)),
-                # A 30 mL sample (four CellSearch tubes, as van Dalum et al. 2015).
-                "ctc_per_30ml": float(self._measure.poisson(mean * 30.0 / CTC_SAMPLE_ML))}
+        c = self.scenario.circulation
+        return blood_sample(self._measure, self.ledger.step_ctc / self.dt, c.ctc_half_life_hours,
+                            self.scenario.sex, c.arrest_probability_per_pass)
 
     def _measure_at_first_distant_detection(self) -> None:
         """When the first distant metastasis becomes detectable (the patient is now
@@ -284,6 +269,14 @@ class MetastasisModel(mesa.Model):
     def result(self) -> PatientResult:
         """The course so far as plain data."""
         return patient_result(self)
+
+
+def measurement_stream(seed_sequence: np.random.SeedSequence) -> np.random.Generator:
+    """The stream a patient's measurements draw from: a child of its own stream, apart from
+    its course (measuring never changes the course)."""
+    ss = seed_sequence
+    return np.random.default_rng(np.random.SeedSequence(
+        ss.entropy, spawn_key=(*ss.spawn_key, MEASUREMENT_SPAWN_KEY)))
 
 
 def patient_traits(scenario: Scenario, seed_sequence: np.random.SeedSequence) -> PatientTraits:
@@ -343,4 +336,4 @@ def initiated_at_diagnosis(scenario: Scenario, seed_sequence: np.random.SeedSequ
     return twin.colonies.first_distant_detectable_day is not None
 
 
-__all__ = ["MetastasisModel", "patient_traits", "simulate"]
+__all__ = ["MetastasisModel", "measurement_stream", "patient_traits", "simulate"]

@@ -49,12 +49,7 @@ import numpy as np
 from ..biology.anatomy import DEATH_STATES, ORGAN_KEYS, PRIMARY_ENTRIES, VENOUS_ENTRIES, metastasis_entry
 from ..biology.cascade import birth_death, gompertz, gompertz_rate_from_doubling, normalise
 from ..biology.delivery import chain_for, entry_probabilities
-from ..biology.measurements import (
-    CTC_SAMPLE_ML,
-    NODE_METASTASIS_MIN_DIAMETER_MM,
-    ctc_per_sample_expected,
-    dtc_per_aspirate_expected,
-)
+from ..biology.measurements import NODE_METASTASIS_MIN_DIAMETER_MM, blood_sample, marrow_sample
 from ..biology.patients import PatientTraits
 from ..biology.soil import affinity_vector
 from ..biology.stages import FUNNEL_INDEX, FUNNEL_STAGES
@@ -67,8 +62,8 @@ from ..biology.units import (
 )
 from ..config.schema import SYMPTOMS, Scenario
 from .cohorts import HYPERGEOMETRIC_LIMIT, draw_without_replacement
-from .model import MEASUREMENT_SPAWN_KEY, initiated_at_diagnosis, patient_traits
-from .results import MODEL_REPORTERS, ORGAN_REPORTERS, PatientResult
+from .model import initiated_at_diagnosis, measurement_stream, patient_traits
+from .results import MODEL_REPORTERS, ORGAN_REPORTERS, PatientResult, per_organ
 
 N_ORGANS = len(ORGAN_KEYS)
 DEATH_ROUTES = [s.removeprefix("death:") for s in DEATH_STATES]
@@ -961,17 +956,17 @@ class PopulationEngine:
         """As :func:`~sim.engine.results.diagnosis_snapshot` for row ``r``."""
         c = self.colonies
         mine = c.row == r
-        per_organ = np.zeros(N_ORGANS)
-        np.add.at(per_organ, self.row_organ,
+        in_organ = np.zeros(N_ORGANS)
+        np.add.at(in_organ, self.row_organ,
                   (self.lodged[:, r, :].sum(axis=0) * self.unit_cells).astype(float))
-        np.add.at(per_organ, c.organ[mine], c.cells[mine])
+        np.add.at(in_organ, c.organ[mine], c.cells[mine])
         big = mine & (c.cells >= self.detectable_cells)
         return {
             "day": float(day),
             "primary_cells": float(self.primary[r]),
             "primary_diameter_mm": float(cells_to_diameter_mm(self.primary[r])),
-            "disseminated_cells": float(per_organ.sum()),
-            "distant_cells": float(per_organ.sum() - per_organ[_REGIONAL]),
+            "disseminated_cells": float(in_organ.sum()),
+            "distant_cells": float(in_organ.sum() - in_organ[_REGIONAL]),
             "dormant_cells": float((self.lodged[DORMANT, r] * self.unit_cells).sum()),
             "colonies": float(mine.sum()),
             "micrometastases": float((mine & (c.phase != MACRO)).sum()),
@@ -981,38 +976,27 @@ class PopulationEngine:
                                     & (c.cells >= self.node_min_cells)).any()),
         }
 
-    def _measure_stream(self, r: int) -> np.random.Generator:
-        ss = self.streams[self.patient[r]]
-        return np.random.default_rng(np.random.SeedSequence(
-            ss.entropy, spawn_key=(*ss.spawn_key, MEASUREMENT_SPAWN_KEY)))
-
-    def _blood_sample(self, r: int) -> dict[str, float]:
-        sc = self.scenario
-        rate = float(self.step_ctc[r]) / self.dt
-        mean = ctc_per_sample_expected(rate, sc.circulation.ctc_half_life_hours, sc.sex,
-                                       sc.circulation.arrest_probability_per_pass)
-        g = self._measurements(r)
-        return {"ctc_entering_blood_per_day": float(rate),
-                "ctc_per_7_5ml_expected": float(mean),
-                "ctc_per_7_5ml": float(g.poisson(mean)),
-                "ctc_per_30ml": float(g.poisson(mean * 30.0 / CTC_SAMPLE_ML))}
-
     def _measurements(self, r: int) -> np.random.Generator:
+        """The measurement stream of row ``r``'s patient (as the Mesa model's)."""
         p = self.patient[r]
         if p not in self._measure:
-            self._measure[p] = self._measure_stream(r)
+            self._measure[p] = measurement_stream(self.streams[p])
         return self._measure[p]
+
+    def _blood_sample(self, r: int) -> dict[str, float]:
+        c = self.scenario.circulation
+        return blood_sample(self._measurements(r), float(self.step_ctc[r]) / self.dt,
+                            c.ctc_half_life_hours, self.scenario.sex,
+                            c.arrest_probability_per_pass)
 
     def _measure_at_diagnosis(self, r: int) -> None:
         self.measure_due[r] = False
         d = self.diagnosis[self.patient[r]]
         assert d is not None
         d.update(self._blood_sample(r))
-        bone = float((self.lodged[:, r, self.row_organ == _BONE]
-                      * self.unit_cells[self.row_organ == _BONE]).sum())
-        mean = dtc_per_aspirate_expected(bone)
-        d.update(bone_marrow_dtc_cells=bone, dtc_per_aspirate_expected=float(mean),
-                 dtc_per_aspirate=float(self._measurements(r).poisson(mean)))
+        bone = self.row_organ == _BONE
+        d.update(marrow_sample(self._measurements(r),
+                               float((self.lodged[:, r, bone] * self.unit_cells[bone]).sum())))
 
     # ------------------------------------------------------------------ twins
     def _spawn_twins(self, rows: np.ndarray) -> None:
@@ -1108,8 +1092,8 @@ class PopulationEngine:
         mine = c.row == r
         p = self.patient[r]
 
-        def per_organ(sel: np.ndarray) -> dict[str, int]:
-            return _per_organ(np.bincount(c.organ[sel], minlength=N_ORGANS))
+        def colonies_in(sel: np.ndarray) -> dict[str, int]:
+            return per_organ(np.bincount(c.organ[sel], minlength=N_ORGANS))
 
         def opt(x: float) -> float | None:
             return None if math.isnan(x) else float(x)
@@ -1131,10 +1115,10 @@ class PopulationEngine:
             lost=dict(zip(FUNNEL_STAGES, self.lost[r].tolist(), strict=True)),
             lost_in_transit_by_route=dict(zip(DEATH_ROUTES, self.lost_route[r].tolist(),
                                               strict=True)),
-            detectable_by_organ=per_organ(mine & (c.cells >= self.detectable_cells)),
-            autopsy_by_organ=per_organ(mine & (c.cells >= self.autopsy_cells)),
-            founded_by_organ=_per_organ(self.founded_by_organ[r]),
-            colonies_by_organ=per_organ(mine),
+            detectable_by_organ=colonies_in(mine & (c.cells >= self.detectable_cells)),
+            autopsy_by_organ=colonies_in(mine & (c.cells >= self.autopsy_cells)),
+            founded_by_organ=per_organ(self.founded_by_organ[r]),
+            colonies_by_organ=colonies_in(mine),
             first_detectable_day=opt(self.first_detectable[r]),
             shed_total=int(self.shed_total[r]), shed_by_metastases=int(self.shed_by_met[r]),
             colonies_founded={"single": int(self.founded[r, 0]),
@@ -1150,10 +1134,6 @@ class PopulationEngine:
             first_macrometastasis_day=opt(self.first_macro[r]),
             first_distant_detectable_day=opt(self.first_distant[r]),
             metastatic_sample=self.metastatic_sample[p])
-
-
-def _per_organ(values: np.ndarray) -> dict[str, int]:
-    return dict(zip(ORGAN_KEYS, (int(v) for v in values.tolist()), strict=True))
 
 
 __all__ = ["PopulationEngine", "categorical_counts", "conditional_probabilities",

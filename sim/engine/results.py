@@ -118,26 +118,27 @@ def metastatic_burden_cells(model: Any) -> float:
     return model.colonies.burden_cells()
 
 
-def _per_organ(values: np.ndarray) -> dict[str, int]:
+def per_organ(values: np.ndarray) -> dict[str, int]:
+    """Per-organ values (in ORGAN_KEYS order) as {organ: int}."""
     return dict(zip(ORGAN_KEYS, (int(v) for v in values.tolist()), strict=True))
 
 
 def colonies_by_organ(model: Any) -> dict[str, int]:
-    return _per_organ(model.colonies.by_organ(len(ORGAN_KEYS)))
+    return per_organ(model.colonies.by_organ(len(ORGAN_KEYS)))
 
 
 def detectable_by_organ(model: Any) -> dict[str, int]:
     """Colonies detectable on imaging, per organ."""
-    return _per_organ(model.colonies.by_organ(len(ORGAN_KEYS), model.colonies.detectable_cells))
+    return per_organ(model.colonies.by_organ(len(ORGAN_KEYS), model.colonies.detectable_cells))
 
 
 def autopsy_by_organ(model: Any) -> dict[str, int]:
     """Colonies large enough to be found at autopsy, per organ."""
-    return _per_organ(model.colonies.by_organ(len(ORGAN_KEYS), model.colonies.autopsy_cells))
+    return per_organ(model.colonies.by_organ(len(ORGAN_KEYS), model.colonies.autopsy_cells))
 
 
 def dormant_cells_by_organ(model: Any) -> dict[str, int]:
-    return _per_organ(model.cohorts.cells_by_organ((Stage.DORMANT,), len(ORGAN_KEYS)))
+    return per_organ(model.cohorts.cells_by_organ((Stage.DORMANT,), len(ORGAN_KEYS)))
 
 
 MODEL_REPORTERS = {f.__name__: f for f in (
@@ -247,7 +248,7 @@ def patient_result(model: Any) -> PatientResult:
         reached=ledger.stage_counts("reached"), lost=ledger.stage_counts("lost"),
         lost_in_transit_by_route=dict(ledger.lost_by_route),
         detectable_by_organ=detectable_by_organ(model), autopsy_by_organ=autopsy_by_organ(model),
-        founded_by_organ=_per_organ(ledger.founded_by_organ),
+        founded_by_organ=per_organ(ledger.founded_by_organ),
         colonies_by_organ=colonies_by_organ(model),
         first_detectable_day=model.colonies.first_detectable_day,
         shed_total=int(ledger.shed_total), shed_by_metastases=int(ledger.shed_by_metastases),
