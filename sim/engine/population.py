@@ -12,9 +12,13 @@ a construction with the same distribution as the Mesa model's draw:
 
 * a multinomial split of lodged cells: conditional binomials on the occupied places only
   (:func:`split_sparse`);
-* shedding, invasion, route entry and transit: one Poisson count per outcome (the splitting
-  property of the Poisson distribution; :meth:`PopulationEngine._marks`), the rare outcomes
-  placed unit by unit (:func:`categorical_counts`);
+* shedding, invasion, route entry and transit: the units arresting in each lodged place are
+  one Poisson count for the primary and one for the macrometastases, whatever route they
+  took, and the units of each kind and source that did not arrest one Poisson count, split
+  into failed invasion and death on each route only when looked at (the splitting and
+  superposition properties of the Poisson distribution;
+  :meth:`PopulationEngine._shed_and_travel`); counts expected fewer than once are one
+  Poisson total placed unit by unit (:func:`categorical_counts`);
 * a lodged cell founding a colony: thinning, one draw per patient (:func:`rare_outcome`);
 * the dormant niches: univariate hypergeometric draws.
 
@@ -259,8 +263,6 @@ class PopulationEngine:
         self.row_clone = np.tile(np.repeat(np.arange(self.C), 2), N_ORGANS)
         #: The lodged rows of each organ (organ x subclone x unit kind), in order.
         self.organ_rows = np.arange(self.R).reshape(N_ORGANS, self.C * 2)
-        #: (row, organ) indicator: lodged counts per row @ this = counts per organ.
-        self.organ_of_row = (self.row_organ[:, None] == np.arange(N_ORGANS)).astype(np.int64)
         col = sc.colonization
         self.detectable_cells = diameter_to_cells(col.detectable_diameter_mm)
         self.autopsy_cells = diameter_to_cells(col.autopsy_detectable_diameter_mm)
@@ -278,14 +280,29 @@ class PopulationEngine:
                                                       c.invasion) for c in self.clones])
         self.clone_weights = np.array([c.fraction * c.shedding for c in self.clones])
         self.clone_shedding = np.array([c.shedding for c in self.clones])
-        # The outcomes of a shed unit, in the order drawn by _marks: failed invasion, then
-        # each final state of the circulation chain (arrest in an organ, death on a route)
-        # after entering the blood, then the same after entering by another route.
         entries = sorted(set(PRIMARY_ENTRIES) | {metastasis_entry(o) for o in ORGAN_KEYS})
         self.organ_entry_index = np.array([entries.index(metastasis_entry(o))
                                            for o in ORGAN_KEYS])
-        self.primary_marks: dict[tuple[int, int], np.ndarray] = {}
-        self.metastasis_marks: dict[tuple[int, int, int], np.ndarray] = {}
+        # A *group* is one kind of shed unit from one source: (subclone, unit kind) from the
+        # primary, (entry route, subclone, unit kind) from the macrometastases. Per group:
+        # the probability of arresting in each organ (by the blood or another route), and
+        # of each other outcome - failed invasion, death on each route after entering the
+        # blood, death on each route after entering otherwise (``_nonlodging``).
+        O, D = N_ORGANS, len(DEATH_ROUTES)
+        groups: list[tuple[int, int, int]] = [(-1, ci, unit) for ci in range(self.C)
+                                              for unit in (0, 1)]
+        groups += [(e, ci, unit) for e in range(len(entries)) for ci in range(self.C)
+                   for unit in (0, 1)]
+        self.group_index = {g: i for i, g in enumerate(groups)}
+        G = len(groups)
+        self.group_unit_cells = np.array([self.k_cluster if g[2] else 1 for g in groups])
+        self.group_cols = np.array([(np.arange(O) * self.C + g[1]) * 2 + g[2] for g in groups])
+        self.group_arrest = np.zeros((G, O))       # per organ, by any route
+        self.group_venous_arrest = np.zeros((G, O))
+        self.group_nonlodging = np.zeros(G)        # all the other outcomes together
+        self.group_outcomes = np.zeros((G, 1 + 2 * D))   # those outcomes, given one of them
+        self.venous_death = np.zeros(1 + 2 * D, dtype=bool)
+        self.venous_death[1:1 + D] = True
         for ci, clone in enumerate(self.clones):
             p_inv = float(self.p_invasion[ci])
             for unit in (0, 1):
@@ -300,14 +317,24 @@ class PopulationEngine:
                         venous += pe * absorbed[e]
                     else:
                         other += pe * absorbed[e]
-                self.primary_marks[(ci, unit)] = np.concatenate(
-                    [[1.0 - p_inv], p_inv * venous, p_inv * other])
+                marks = {self.group_index[(-1, ci, unit)]: (p_inv * venous, p_inv * other)}
                 for i, e in enumerate(entries):
                     zero = np.zeros(size)
                     v = e in VENOUS_ENTRIES
-                    self.metastasis_marks[(i, ci, unit)] = np.concatenate(
-                        [[1.0 - p_inv], p_inv * absorbed[e] if v else zero,
-                         zero if v else p_inv * absorbed[e]])
+                    marks[self.group_index[(i, ci, unit)]] = (
+                        p_inv * absorbed[e] if v else zero, zero if v else p_inv * absorbed[e])
+                for g, (ven, oth) in marks.items():
+                    self.group_arrest[g] = ven[:O] + oth[:O]
+                    self.group_venous_arrest[g] = ven[:O]
+                    rest = np.concatenate([[1.0 - p_inv], ven[O:], oth[O:]])
+                    self.group_nonlodging[g] = rest.sum()
+                    self.group_outcomes[g] = rest / rest.sum() if rest.sum() > 0 else 0.0
+        # The same per lodged row (zero in the rows of other subclones and unit kinds).
+        self.group_arrest_rows = np.zeros((G, self.R))
+        self.group_venous_rows = np.zeros((G, self.R))
+        for g in range(G):
+            self.group_arrest_rows[g, self.group_cols[g]] = self.group_arrest[g]
+            self.group_venous_rows[g, self.group_cols[g]] = self.group_venous_arrest[g]
         ex, col, cl = sc.extravasation, sc.colonization, sc.clusters
         unit_mult = np.where(np.arange(self.R) % 2 == 1, cl.proliferation_multiplier, 1.0)
         c_ext = np.array([self.clones[c].extravasation for c in self.row_clone])
@@ -369,6 +396,16 @@ class PopulationEngine:
         self.arrested_by_organ = np.zeros((n, O), dtype=np.int64)
         self.step_shed = np.zeros(n, dtype=np.int64)
         self.step_ctc = np.zeros(n, dtype=np.int64)
+        #: Whether step_ctc has been drawn for this step (it is drawn when looked at).
+        self.step_ctc_known = np.ones(n, dtype=bool)
+        G = len(self.group_unit_cells)
+        #: Shed units that did not arrest, per group: not yet split into their outcomes.
+        self.nonlodging_units = np.zeros((G, n), dtype=np.int64)
+        self.nonlodging_step = np.zeros((G, n), dtype=np.int64)
+        self.arrived_primary = np.zeros((n, self.R), dtype=np.int64)
+        self.venous_share_primary = np.zeros((n, self.R))
+        self.arrived_met: np.ndarray | None = None
+        self.venous_share_met: np.ndarray | None = None
         self.died = np.zeros(n, dtype=bool)
         self.end_day = np.full(n, np.nan)
         self.first_detectable = np.full(n, np.nan)
@@ -444,7 +481,6 @@ class PopulationEngine:
         self._found(founders)
         self._systemic_kill()
         self.step_shed[:] = 0
-        self.step_ctc[:] = 0
         arrivals = self._shed_and_travel()
         grow = act & (self.primary > 0)
         if grow.any():
@@ -705,8 +741,9 @@ class PopulationEngine:
         cap = self.scenario.colonization.dormant_niche_capacity
         if cap is None or not dorm.any():
             return dorm
-        wanting = dorm @ self.organ_of_row
-        asleep = self.lodged[DORMANT] @ self.organ_of_row
+        n = len(dorm)
+        wanting = dorm.reshape(n, N_ORGANS, -1).sum(axis=2)
+        asleep = self.lodged[DORMANT].reshape(n, N_ORGANS, -1).sum(axis=2)
         full = wanting > cap - asleep
         if not full.any():
             return dorm
@@ -829,62 +866,110 @@ class PopulationEngine:
         return (self.lodged.sum(axis=0) * self.unit_cells).sum(axis=1).astype(float)
 
     # ------------------------------------------------------------------ dissemination
-    def _shed_and_travel(self) -> dict[tuple[int, int], np.ndarray]:
+    def _shed_and_travel(self) -> np.ndarray:
         """Steps 3 and 4: shedding from the primary and the macrometastases, invasion, route
         entry and transit, down to the units that arrest in each organ.
 
         The Mesa model draws the shed units (Poisson, by mass) and then splits them by
         binomial and multinomial draws (:meth:`Dissemination.shed`,
         :meth:`Dissemination.disseminate`). Splitting a Poisson count by independent
-        choices gives independent Poisson counts for the outcomes (the splitting property
-        of the Poisson distribution), so here each outcome - failed invasion; arrest in
-        each organ or death on each route, after entering the blood or not - is drawn as
-        its own Poisson count, and the units shed are their sum: the same distribution,
-        with far fewer draws. Returns the arrested units per (subclone, cluster size): they
-        lodge after the diagnosis check, as in the Mesa model.
+        choices gives independent Poisson counts for the outcomes, and independent Poisson
+        counts add up to a Poisson count (the splitting and superposition properties), so
+        here:
+
+        * the units arresting in each lodged row (organ x subclone x unit kind) are one
+          Poisson count for the primary and one for the macrometastases, whatever the
+          route they took (``_poisson``);
+        * the units of each group (``group_index``) with any other outcome - failed
+          invasion, death on a route - are one Poisson count, split into those outcomes
+          only when they are looked at: the ledger at the end of the course, the
+          circulating cells of a blood sample or a record (:meth:`_settle_transit`).
+
+        The same distribution as the Mesa model's draws, with far fewer draws. Returns the
+        arrested units per lodged row: they lodge after the diagnosis check, as in the Mesa
+        model.
         """
-        sc, dt, _rng = self.scenario, self.dt, self.rng
-        f, k = sc.clusters.fraction_of_shedding_events, self.k_cluster
+        sc, dt, rng = self.scenario, self.dt, self.rng
+        f = sc.clusters.fraction_of_shedding_events
         a = sc.primary.shedding_mass_exponent
-        per_event = (1.0 - f) + f * k
+        per_event = (1.0 - f) + f * self.k_cluster
         n = len(self.active)
+        G = len(self.group_unit_cells)
         mass = np.where(self.active, self.primary / 1e9, 0.0)
         events = (self.shedding * mass ** a * dt / per_event)[:, None] * self.clone_weights
-        arrivals: dict[tuple[int, int], np.ndarray] = {}
-        from_primary = np.zeros(n, dtype=np.int64)
+        # Mean units per group and patient this step.
+        lam = np.zeros((G, n))
         for ci in range(self.C):
             for unit, share in ((0, 1.0 - f), (1, f)):
-                marks = self._marks(events[:, ci] * share, self.primary_marks[(ci, unit)])
-                from_primary += self._travelled(marks, ci, unit, arrivals)
-        self._count_shed(from_primary, False)
+                lam[self.group_index[(-1, ci, unit)]] = events[:, ci] * share
         c = self.colonies
         macro = np.flatnonzero((c.phase == MACRO) & self.active[c.row])
-        if len(macro):
+        met = len(macro) > 0
+        if met:
             w = (c.cells[macro] / 1e9) ** a * self.clone_shedding[c.clone[macro]]
             ev = self.shedding[c.row[macro]] * w * dt / per_event
             entry = self.organ_entry_index[c.organ[macro]]
+            clone = c.clone[macro]
             for e in np.unique(entry).tolist():
                 for ci in range(self.C):
-                    sel = (entry == e) & (c.clone[macro] == ci)
-                    if not sel.any():
-                        continue
-                    lam = np.bincount(c.row[macro][sel], weights=ev[sel], minlength=n)
-                    for unit, share in ((0, 1.0 - f), (1, f)):
-                        marks = self._marks(lam * share, self.metastasis_marks[(e, ci, unit)])
-                        self._count_shed(self._travelled(marks, ci, unit, arrivals), True)
+                    sel = (entry == e) & (clone == ci)
+                    if sel.any():
+                        lam_e = np.bincount(c.row[macro][sel], weights=ev[sel], minlength=n)
+                        for unit, share in ((0, 1.0 - f), (1, f)):
+                            lam[self.group_index[(e, ci, unit)]] = lam_e * share
+        n_primary = 2 * self.C
+        mean_primary, venous_primary = self._arrest_means(lam[:n_primary], 0)
+        arrived = self._poisson(mean_primary)
+        self.arrived_primary = arrived
+        self.venous_share_primary = venous_primary
+        if met:
+            mean_met, venous_met = self._arrest_means(lam[n_primary:], n_primary)
+            self.arrived_met = self._poisson(mean_met)
+            self.venous_share_met = venous_met
+            arrived = arrived + self.arrived_met
+        else:
+            self.arrived_met = None
+        # The other outcomes: one Poisson count per group (units).
+        nl = np.zeros((G, n), dtype=np.int64)
+        mean_nl = lam * self.group_nonlodging[:, None]
+        live = np.flatnonzero(mean_nl.any(axis=1))
+        if len(live):
+            nl[live] = rng.poisson(mean_nl[live])
+        self.nonlodging_step = nl
+        self.nonlodging_units += nl
+        self.step_ctc_known[:] = False
+        k_rows = self.unit_cells
+        nl_cells = nl * self.group_unit_cells[:, None]
+        from_primary = (self.arrived_primary @ k_rows) + nl_cells[:n_primary].sum(axis=0)
+        self._count_shed(from_primary, False)
+        if met:
+            self._count_shed(self.arrived_met @ k_rows + nl_cells[n_primary:].sum(axis=0), True)
+        cells = arrived @ k_rows
+        self.reached[:, _F["transit"]] += cells       # the rest when the others are split
+        self.reached[:, _F["arrest"]] += cells
         self.primary = np.maximum(0.0, self.primary - from_primary)
-        return arrivals
+        return arrived
 
-    def _marks(self, lam: np.ndarray, p: np.ndarray) -> np.ndarray:
-        """Independent Poisson counts with means ``lam[row] * p[outcome]``: one draw each
-        where the mean is at least 1, and for the rest of a row one Poisson total split by
-        a multinomial (the same distribution, cheaper when the outcomes are rare)."""
-        out = np.zeros((len(lam), len(p)), dtype=np.int64)
-        rows = np.flatnonzero(lam > 0)
+    def _arrest_means(self, lam: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean units arresting per patient and lodged row for the groups ``first``, ...
+        with means ``lam`` (groups x patients), and the share of them that came by the
+        blood."""
+        last = first + len(lam)
+        mean = lam.T @ self.group_arrest_rows[first:last]
+        venous = lam.T @ self.group_venous_rows[first:last]
+        share = np.divide(venous, mean, out=np.zeros_like(mean), where=mean > 0)
+        return mean, share
+
+    def _poisson(self, mean: np.ndarray) -> np.ndarray:
+        """Independent Poisson counts with the given means (patients x outcomes): one draw
+        each where the mean is at least 1, and for the rest of a patient's outcomes one
+        Poisson total placed unit by unit (the same distribution, cheaper when the outcomes
+        are rare)."""
+        out = np.zeros(mean.shape, dtype=np.int64)
+        rows = np.flatnonzero(mean.any(axis=1))
         if not len(rows):
             return out
-        cats = np.flatnonzero(p)
-        mean = lam[rows, None] * p[None, cats]
+        mean = mean[rows]
         big = mean >= 1.0
         sub = np.zeros(mean.shape, dtype=np.int64)
         sub[big] = self.rng.poisson(mean[big])
@@ -894,30 +979,49 @@ class PopulationEngine:
         some = np.flatnonzero(m)
         if len(some):
             sub[some] += categorical_counts(self.rng, m[some], small[some] / total[some, None])
-        out[rows[:, None], cats[None, :]] = sub
+        out[rows] = sub
         return out
 
-    def _travelled(self, marks: np.ndarray, ci: int, unit: int,
-                   arrivals: dict[tuple[int, int], np.ndarray]) -> np.ndarray:
-        """Write the outcomes of one kind of shed unit to the ledger and the arrivals;
-        returns the cells shed per row."""
-        k = self.k_cluster if unit else 1
-        O, D = N_ORGANS, len(DEATH_ROUTES)
-        shed = marks.sum(axis=1) * k
-        failed = marks[:, 0] * k
-        venous = marks[:, 1:1 + O + D]
-        other = marks[:, 1 + O + D:]
-        self.lost[:, _F["invasion"]] += failed
-        self.reached[:, _F["transit"]] += shed - failed
-        self.step_ctc += venous.sum(axis=1) * k
-        dead = (venous[:, O:] + other[:, O:]) * k
-        self.lost_route += dead
-        self.lost[:, _F["transit"]] += dead.sum(axis=1)
-        arrived = venous[:, :O] + other[:, :O]
-        self.reached[:, _F["arrest"]] += arrived.sum(axis=1) * k
-        key = (ci, k)
-        arrivals[key] = arrivals[key] + arrived if key in arrivals else arrived
-        return shed
+    def _ctc(self, rows: np.ndarray) -> None:
+        """Circulating units of ``rows`` this step (cells, in ``step_ctc``): those that
+        entered the blood and arrested, and those that died in it. Drawn when first looked
+        at (a record or a blood sample): the arrested units by their route (binomial,
+        given the step's arrested units and the share of them that came by the blood), the
+        others by splitting the step's units that did not arrest (:meth:`_settle_transit`).
+        """
+        rows = rows[~self.step_ctc_known[rows]]
+        if not len(rows):
+            return
+        venous = np.zeros(len(rows), dtype=np.int64)
+        for arrived, share in ((self.arrived_primary, self.venous_share_primary),
+                               (self.arrived_met, self.venous_share_met)):
+            if arrived is None:
+                continue
+            a = arrived[rows]
+            if a.any():
+                venous += self.rng.binomial(a, share[rows]) @ self.unit_cells
+        venous += self._settle_transit(rows, self.nonlodging_step[:, rows])
+        self.step_ctc[rows] = venous
+        self.step_ctc_known[rows] = True
+
+    def _settle_transit(self, rows: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Split ``units`` (groups x ``rows``) of the shed units that did not arrest into
+        failed invasion and death on each route (a multinomial draw per group and row, the
+        group's fixed probabilities), write them to the ledger and take them off
+        ``nonlodging_units``. Returns the cells of them that died in the blood, per row."""
+        D = len(DEATH_ROUTES)
+        venous = np.zeros(len(rows), dtype=np.int64)
+        for g in np.flatnonzero(units.any(axis=1)).tolist():
+            out = self.rng.multinomial(units[g], self.group_outcomes[g])
+            k = int(self.group_unit_cells[g])
+            self.nonlodging_units[g, rows] -= units[g]
+            dead = (out[:, 1:1 + D] + out[:, 1 + D:]) * k
+            self.lost[rows, _F["invasion"]] += out[:, 0] * k
+            self.lost_route[rows] += dead
+            self.lost[rows, _F["transit"]] += dead.sum(axis=1)
+            self.reached[rows, _F["transit"]] += dead.sum(axis=1)
+            venous += out[:, self.venous_death].sum(axis=1) * k
+        return venous
 
     def _count_shed(self, cells: np.ndarray, by_metastasis: bool) -> None:
         self.shed_total += cells
@@ -927,22 +1031,20 @@ class PopulationEngine:
         if by_metastasis:
             self.shed_by_met += cells
 
-    def _lodge(self, arrivals: dict[tuple[int, int], np.ndarray]) -> None:
+    def _lodge(self, arrived: np.ndarray) -> None:
         """Arrested units join the lodged cells (systemic therapy kills some on the way,
         as :meth:`Clinic.thin_arrivals`)."""
         rates = self._kill_rates()
-        p_kill = None
         if rates is not None and "circulating" in rates:
             p_kill = -np.expm1(-rates["circulating"] * self.dt)
-        for (ci, k), arrived in arrivals.items():
-            if p_kill is not None:
-                killed = self.rng.binomial(arrived, p_kill[:, None])
-                self.lost[:, _F["transit"]] += killed.sum(axis=1) * k
-                self.reached[:, _F["arrest"]] -= killed.sum(axis=1) * k
-                arrived = arrived - killed
-            self.arrested_by_organ += arrived * k
-            cols = (np.arange(N_ORGANS) * self.C + ci) * 2 + int(k > 1)
-            self.lodged[ARRESTED][:, cols] += arrived
+            killed = self.rng.binomial(arrived, p_kill[:, None])
+            cells = killed @ self.unit_cells
+            self.lost[:, _F["transit"]] += cells
+            self.reached[:, _F["arrest"]] -= cells
+            arrived = arrived - killed
+        self.arrested_by_organ += (arrived * self.unit_cells).reshape(
+            len(arrived), N_ORGANS, -1).sum(axis=2)
+        self.lodged[ARRESTED] += arrived
 
     # ------------------------------------------------------------------ measurements
     def _diagnose(self, r: int, day: float, detail: str) -> None:
@@ -985,6 +1087,7 @@ class PopulationEngine:
 
     def _blood_sample(self, r: int) -> dict[str, float]:
         c = self.scenario.circulation
+        self._ctc(np.array([r]))
         return blood_sample(self._measurements(r), float(self.step_ctc[r]) / self.dt,
                             c.ctc_half_life_hours, self.scenario.sex,
                             c.arrest_probability_per_pass)
@@ -1013,11 +1116,14 @@ class PopulationEngine:
         rows = rows[~treated]
         if not len(rows):
             return
+        # The ledger so far is the patient's and its twin's: settled once, then copied.
+        self._settle_transit(rows, self.nonlodging_units[:, rows])
         n0 = len(self.active)
         for name in ("patient", "is_twin", "active", "shedding", "multiplier", "diagnosis_cells",
                      "primary", "gompertz_rate", "q_solitary", "q_dormant", "reached", "lost",
                      "lost_route", "shed_total", "shed_by_met", "founded", "switched",
                      "founded_by_organ", "arrested_by_organ", "step_shed", "step_ctc", "died",
+                     "step_ctc_known", "arrived_primary", "venous_share_primary",
                      "end_day", "first_detectable", "first_distant", "first_macro",
                      "diagnosed", "measure_due", "resection_day", "relapse_day", "twin_resect",
                      "touched", "detected_organs", "symptomatic", "sched", "pending_at",
@@ -1025,6 +1131,13 @@ class PopulationEngine:
             a = getattr(self, name)
             setattr(self, name, np.concatenate([a, a[rows]]))
         self.lodged = np.concatenate([self.lodged, self.lodged[:, rows]], axis=1)
+        for name in ("nonlodging_units", "nonlodging_step"):
+            a = getattr(self, name)
+            setattr(self, name, np.concatenate([a, a[:, rows]], axis=1))
+        for name in ("arrived_met", "venous_share_met"):
+            a = getattr(self, name)
+            if a is not None:
+                setattr(self, name, np.concatenate([a, a[rows]]))
         new = np.arange(n0, n0 + len(rows))
         self.is_twin[new] = True
         self.twin_resect[new] = True
@@ -1057,6 +1170,7 @@ class PopulationEngine:
         big = c.cells >= self.detectable_cells
         det = np.bincount(c.row[big], minlength=n)
         burden = np.bincount(c.row, weights=c.cells, minlength=n)
+        self._ctc(rows)
         cells = self.lodged * self.unit_cells
         values = np.stack([self.primary, self.step_shed / self.dt, self.step_ctc / self.dt,
                            cells[ARRESTED].sum(axis=1), cells[SOLITARY].sum(axis=1),
@@ -1065,7 +1179,7 @@ class PopulationEngine:
         by_organ = np.zeros((3, n, N_ORGANS))
         np.add.at(by_organ[0], (c.row, c.organ), 1)
         np.add.at(by_organ[1], (c.row[big], c.organ[big]), 1)
-        by_organ[2] = cells[DORMANT] @ self.organ_of_row
+        by_organ[2] = cells[DORMANT].reshape(n, N_ORGANS, -1).sum(axis=2)
         organs = by_organ[:, rows]
         for i, r in enumerate(rows.tolist()):
             self.series[self.patient[r]].append((self.day, values[i], organs[:, i]))
@@ -1074,6 +1188,7 @@ class PopulationEngine:
         """The courses of ``rows`` ended this step: keep their results, drop their state."""
         if not len(rows):
             return
+        self._settle_transit(rows, self.nonlodging_units[:, rows])
         for r in rows.tolist():
             if self.is_twin[r]:
                 self.initiated[self._twin_of[r]] = not math.isnan(self.first_distant[r])
