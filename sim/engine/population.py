@@ -922,13 +922,13 @@ class PopulationEngine:
         arrived = self._poisson(mean_primary)
         self.arrived_primary = arrived
         self.venous_share_primary = venous_primary
+        arrived_met = None
         if met:
             mean_met, venous_met = self._arrest_means(lam[n_primary:], n_primary)
-            self.arrived_met = self._poisson(mean_met)
+            arrived_met = self._poisson(mean_met)
             self.venous_share_met = venous_met
-            arrived = arrived + self.arrived_met
-        else:
-            self.arrived_met = None
+            arrived = arrived + arrived_met
+        self.arrived_met = arrived_met
         # The other outcomes: one Poisson count per group (units).
         nl = np.zeros((G, n), dtype=np.int64)
         mean_nl = lam * self.group_nonlodging[:, None]
@@ -942,8 +942,8 @@ class PopulationEngine:
         nl_cells = nl * self.group_unit_cells[:, None]
         from_primary = (self.arrived_primary @ k_rows) + nl_cells[:n_primary].sum(axis=0)
         self._count_shed(from_primary, False)
-        if met:
-            self._count_shed(self.arrived_met @ k_rows + nl_cells[n_primary:].sum(axis=0), True)
+        if arrived_met is not None:
+            self._count_shed(arrived_met @ k_rows + nl_cells[n_primary:].sum(axis=0), True)
         cells = arrived @ k_rows
         self.reached[:, _F["transit"]] += cells       # the rest when the others are split
         self.reached[:, _F["arrest"]] += cells
@@ -995,7 +995,7 @@ class PopulationEngine:
         venous = np.zeros(len(rows), dtype=np.int64)
         for arrived, share in ((self.arrived_primary, self.venous_share_primary),
                                (self.arrived_met, self.venous_share_met)):
-            if arrived is None:
+            if arrived is None or share is None:
                 continue
             a = arrived[rows]
             if a.any():
