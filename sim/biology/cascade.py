@@ -217,6 +217,52 @@ def dormancy(rng: np.random.Generator, count, probabilities: np.ndarray):
     return s[:, 0], s[:, 1]
 
 
+def kendall_parameters(birth_rate_per_day: float, death_rate_per_day: float,
+                       t_days: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Kendall's (1948) ``alpha`` and ``beta`` of a linear birth-death process after
+    ``t_days`` from one cell (see :func:`birth_death`): extinct with probability ``alpha``,
+    otherwise geometric on {1, 2, ...} with parameter ``1 - beta``. Vectorised over
+    ``t_days``."""
+    b, d = birth_rate_per_day, death_rate_per_day
+    t = np.asarray(t_days, dtype=float)
+    if math.isclose(b, d, rel_tol=1e-12):
+        alpha = beta = b * t / (1.0 + b * t)
+    elif b > d:
+        # Divide through by g so that nothing overflows for large (b - d) t.
+        e = np.exp(-(b - d) * t)
+        alpha = d * (1.0 - e) / (b - d * e)
+        beta = b * (1.0 - e) / (b - d * e)
+    else:
+        g = np.exp((b - d) * t)  # <= 1
+        denom = b * g - d
+        alpha = d * (g - 1.0) / denom
+        beta = b * (g - 1.0) / denom
+    return np.clip(alpha, 0.0, 1.0), np.clip(beta, 0.0, 1.0 - 1e-15)
+
+
+def reaches_probability(founders: int, age_days: np.ndarray | float, cells: float,
+                        birth_rate_per_day: float, death_rate_per_day: float) -> np.ndarray:
+    """Probability that a colony founded by ``founders`` cells ``age_days`` ago, growing by
+    the linear birth-death process of :func:`birth_death`, holds at least ``cells`` cells
+    now. Exact: of the ``founders`` lineages ``m ~ Binomial(founders, 1 - alpha)`` survive,
+    holding ``m + NegativeBinomial(m, 1 - beta)`` cells (Kendall 1948). Zero for ages <= 0
+    (unless the founders are already enough). It ignores the avascular limit, so it holds
+    for thresholds below it (:func:`sim.experiments.emulator.site_emulator` checks)."""
+    from scipy import stats
+
+    age = np.asarray(age_days, dtype=float)
+    if founders >= cells:
+        return np.ones_like(age)
+    alpha, beta = kendall_parameters(birth_rate_per_day, death_rate_per_day,
+                                     np.maximum(age, 0.0))
+    out = np.zeros_like(age)
+    for m in range(1, founders + 1):
+        alive = stats.binom.pmf(m, founders, 1.0 - alpha)
+        # P(m + NB >= cells) = P(NB >= cells - m) = sf(cells - m - 1)
+        out += alive * stats.nbinom.sf(math.ceil(cells) - m - 1, m, 1.0 - beta)
+    return np.where(age > 0, out, 0.0)
+
+
 def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day: float,
                 death_rate_per_day: float, dt_days: float) -> np.ndarray:
     """Exact sizes after ``dt_days`` of a linear birth-death process, for many colonies.
@@ -236,20 +282,7 @@ def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day:
     b, d, t = birth_rate_per_day, death_rate_per_day, dt_days
     if b <= 0.0 and d <= 0.0:
         return sizes.copy()
-    if math.isclose(b, d, rel_tol=1e-12):
-        alpha = beta = b * t / (1.0 + b * t)
-    elif b > d:
-        # Divide through by g so that nothing overflows for large (b - d) t.
-        e = math.exp(-(b - d) * t)
-        alpha = d * (1.0 - e) / (b - d * e)
-        beta = b * (1.0 - e) / (b - d * e)
-    else:
-        g = math.exp((b - d) * t)  # <= 1
-        denom = b * g - d
-        alpha = d * (g - 1.0) / denom
-        beta = b * (g - 1.0) / denom
-    alpha = min(max(alpha, 0.0), 1.0)
-    beta = min(max(beta, 0.0), 1.0 - 1e-15)
+    alpha, beta = (float(x) for x in kendall_parameters(b, d, t))
     survivors = rng.binomial(sizes, 1.0 - alpha)
     out = survivors.copy()
     alive = survivors > 0

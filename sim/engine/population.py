@@ -228,6 +228,12 @@ class PopulationEngine:
         The generator of the courses (all patients of the batch).
     replicates
         Each patient's number, recorded in its result (default 0, 1, ...).
+    exposure_bin_days
+        If given, record :attr:`founding_exposure`: per time bin of this width, patient,
+        organ and unit kind (single cell, cluster), the expected number of colonies founded
+        (the sum over steps of the units at risk times their probability of founding one).
+        What :func:`sim.experiments.emulator.site_emulator` needs; it draws nothing, so the
+        courses are the same with or without it.
 
     >>> import numpy as np
     >>> from sim import load_scenario
@@ -239,7 +245,8 @@ class PopulationEngine:
     """
 
     def __init__(self, scenario: Scenario, streams: Sequence[np.random.SeedSequence],
-                 rng: np.random.Generator, replicates: Sequence[int] | None = None):
+                 rng: np.random.Generator, replicates: Sequence[int] | None = None,
+                 exposure_bin_days: float | None = None):
         problems = unsupported(scenario)
         if problems:
             raise ValueError("the population engine does not run " + "; ".join(problems))
@@ -271,6 +278,12 @@ class PopulationEngine:
         self.p_switch = step_probability(col.angiogenic_switch_rate_per_day, self.dt)
         self._transit_tables()
         self._rows(n)
+        self.exposure_bin_days = exposure_bin_days
+        #: (bin, patient, organ, unit kind): expected colonies founded (``exposure_bin_days``).
+        self.founding_exposure: np.ndarray | None = None
+        if exposure_bin_days is not None:
+            bins = int(sc.simulation.horizon_days // exposure_bin_days) + 2
+            self.founding_exposure = np.zeros((bins, n, N_ORGANS, 2))
 
     # ------------------------------------------------------------------ set-up
     def _transit_tables(self) -> None:
@@ -723,7 +736,23 @@ class PopulationEngine:
         asleep = self._into_niches(asleep)
         self.reached[:, _F["dormancy"]] += asleep @ self.unit_cells
         self._pending = (moved, asleep)
+        if self.founding_exposure is not None:
+            self._record_exposure(founders, woken)
         return [(founders, 0), (woken, 1)]
+
+    def _record_exposure(self, founders: np.ndarray, woken: np.ndarray) -> None:
+        """Add this step's expected founders to ``founding_exposure``: the units that
+        could found a colony (solitary ones neither dead nor dormant, dormant ones not dead)
+        times their conditional probability of founding one (the last outcome of the split).
+        Patients only (twins, appended later, are left out)."""
+        assert self.founding_exposure is not None and self.exposure_bin_days is not None
+        n = self.founding_exposure.shape[1]
+        L = self.lodged
+        at_risk_s = (L[SOLITARY, :n] + founders[:n]) * self.q_solitary[:n, :, -1]
+        at_risk_d = (L[DORMANT, :n] + woken[:n]) * self.q_dormant[:n, :, -1]
+        e = (at_risk_s + at_risk_d).reshape(n, N_ORGANS, -1, 2).sum(axis=2)
+        b = min(int(self.day // self.exposure_bin_days), len(self.founding_exposure) - 1)
+        self.founding_exposure[b] += e
 
     def _count(self, idx: np.ndarray, units: np.ndarray, which: str, stage: str) -> None:
         """Add the cells of ``units`` (at flat lodged indices ``idx``) to the ledger."""
