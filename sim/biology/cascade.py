@@ -224,16 +224,19 @@ def kendall_parameters(birth_rate_per_day: float, death_rate_per_day: float,
     otherwise geometric on {1, 2, ...} with parameter ``1 - beta``. Vectorised over
     ``t_days``."""
     b, d = birth_rate_per_day, death_rate_per_day
-    t = np.asarray(t_days, dtype=float)
+    scalar = np.ndim(t_days) == 0
+    t = float(t_days) if scalar else np.asarray(t_days, dtype=float)
+    # math.exp for one time (birth_death, every step): bit for bit the draws it always made.
+    exp = math.exp if scalar else np.exp
     if math.isclose(b, d, rel_tol=1e-12):
         alpha = beta = b * t / (1.0 + b * t)
     elif b > d:
         # Divide through by g so that nothing overflows for large (b - d) t.
-        e = np.exp(-(b - d) * t)
+        e = exp(-(b - d) * t)
         alpha = d * (1.0 - e) / (b - d * e)
         beta = b * (1.0 - e) / (b - d * e)
     else:
-        g = np.exp((b - d) * t)  # <= 1
+        g = exp((b - d) * t)  # <= 1
         denom = b * g - d
         alpha = d * (g - 1.0) / denom
         beta = b * (g - 1.0) / denom

@@ -987,7 +987,7 @@ class PopulationEngine:
         mean = lam.T @ self.group_arrest_rows[first:last]
         venous = lam.T @ self.group_venous_rows[first:last]
         share = np.divide(venous, mean, out=np.zeros_like(mean), where=mean > 0)
-        return mean, share
+        return mean, np.minimum(share, 1.0)      # a share; rounding must not pass 1
 
     def _poisson(self, mean: np.ndarray) -> np.ndarray:
         """Independent Poisson counts with the given means (patients x outcomes): one draw
@@ -1145,7 +1145,9 @@ class PopulationEngine:
         rows = rows[~treated]
         if not len(rows):
             return
-        # The ledger so far is the patient's and its twin's: settled once, then copied.
+        # The ledger so far is the patient's and its twin's: settled once, then copied (this
+        # step's circulating cells first, so that they are never split twice).
+        self._ctc(rows)
         self._settle_transit(rows, self.nonlodging_units[:, rows])
         n0 = len(self.active)
         for name in ("patient", "is_twin", "active", "shedding", "multiplier", "diagnosis_cells",
