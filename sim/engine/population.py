@@ -309,9 +309,11 @@ class PopulationEngine:
         self.group_index = {g: i for i, g in enumerate(groups)}
         G = len(groups)
         self.group_unit_cells = np.array([self.k_cluster if g[2] else 1 for g in groups])
-        self.group_cols = np.array([(np.arange(O) * self.C + g[1]) * 2 + g[2] for g in groups])
-        self.group_arrest = np.zeros((G, O))       # per organ, by any route
-        self.group_venous_arrest = np.zeros((G, O))
+        # Per lodged row (zero in the rows of other subclones and unit kinds): arrest by any
+        # route, and by the blood.
+        cols = [(np.arange(O) * self.C + g[1]) * 2 + g[2] for g in groups]
+        self.group_arrest_rows = np.zeros((G, self.R))
+        self.group_venous_rows = np.zeros((G, self.R))
         self.group_nonlodging = np.zeros(G)        # all the other outcomes together
         self.group_outcomes = np.zeros((G, 1 + 2 * D))   # those outcomes, given one of them
         self.venous_death = np.zeros(1 + 2 * D, dtype=bool)
@@ -337,17 +339,11 @@ class PopulationEngine:
                     marks[self.group_index[(i, ci, unit)]] = (
                         p_inv * absorbed[e] if v else zero, zero if v else p_inv * absorbed[e])
                 for g, (ven, oth) in marks.items():
-                    self.group_arrest[g] = ven[:O] + oth[:O]
-                    self.group_venous_arrest[g] = ven[:O]
+                    self.group_arrest_rows[g, cols[g]] = ven[:O] + oth[:O]
+                    self.group_venous_rows[g, cols[g]] = ven[:O]
                     rest = np.concatenate([[1.0 - p_inv], ven[O:], oth[O:]])
                     self.group_nonlodging[g] = rest.sum()
                     self.group_outcomes[g] = rest / rest.sum() if rest.sum() > 0 else 0.0
-        # The same per lodged row (zero in the rows of other subclones and unit kinds).
-        self.group_arrest_rows = np.zeros((G, self.R))
-        self.group_venous_rows = np.zeros((G, self.R))
-        for g in range(G):
-            self.group_arrest_rows[g, self.group_cols[g]] = self.group_arrest[g]
-            self.group_venous_rows[g, self.group_cols[g]] = self.group_venous_arrest[g]
         ex, col, cl = sc.extravasation, sc.colonization, sc.clusters
         unit_mult = np.where(np.arange(self.R) % 2 == 1, cl.proliferation_multiplier, 1.0)
         c_ext = np.array([self.clones[c].extravasation for c in self.row_clone])

@@ -46,9 +46,10 @@ from ..biology.cascade import reaches_probability
 from ..biology.units import diameter_to_cells
 from ..config.errors import ScenarioError
 from ..config.schema import Scenario
-from ..engine.population import PopulationEngine, unsupported
+from ..engine.population import unsupported
 from .executors import Executor, SerialExecutor
-from .seeds import batch_stream, population_batches, replicate_stream
+from .replicates import batch_engine
+from .seeds import population_batches
 
 #: Width of the founding-exposure bins, days: a colony's growth changes little in 10 days
 #: (a net birth-death rate of 0.05 a day: x1.6), and 10 years are 366 bins.
@@ -117,11 +118,7 @@ def _expected(scenario: Scenario, exposure: np.ndarray, end_days: np.ndarray) ->
 
 def _batch(job: tuple[Scenario, int, range]) -> tuple[np.ndarray, np.ndarray]:
     scenario, seed, replicates = job
-    from .seeds import BATCH_PATIENTS
-
-    rng = np.random.default_rng(batch_stream(seed, replicates.start // BATCH_PATIENTS))
-    engine = PopulationEngine(scenario, [replicate_stream(seed, r) for r in replicates], rng,
-                              replicates, exposure_bin_days=BIN_DAYS)
+    engine = batch_engine(scenario, seed, replicates, exposure_bin_days=BIN_DAYS)
     results = engine.run()
     assert engine.founding_exposure is not None
     end = np.array([r.days for r in results])

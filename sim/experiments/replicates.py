@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -134,14 +135,22 @@ def compare(scenario: Scenario, hypotheses: Sequence[str], replicates: int | Non
     return out
 
 
-def simulate_batch(scenario: Scenario, seed: int, replicates: range) -> list[PatientResult]:
-    """Patients ``replicates`` (one batch of :func:`~sim.experiments.seeds.population_batches`)
-    of ``scenario`` with the population engine."""
+def batch_engine(scenario: Scenario, seed: int, replicates: range,
+                 **options: Any) -> PopulationEngine:
+    """The population engine for patients ``replicates`` (one batch of
+    :func:`~sim.experiments.seeds.population_batches`) of ``scenario``, with the batch's own
+    stream; ``options`` go to :class:`PopulationEngine`."""
     from .seeds import BATCH_PATIENTS
 
     rng = np.random.default_rng(batch_stream(seed, replicates.start // BATCH_PATIENTS))
     return PopulationEngine(scenario, [replicate_stream(seed, r) for r in replicates], rng,
-                            replicates).run()
+                            replicates, **options)
+
+
+def simulate_batch(scenario: Scenario, seed: int, replicates: range) -> list[PatientResult]:
+    """Patients ``replicates`` (one batch of :func:`~sim.experiments.seeds.population_batches`)
+    of ``scenario`` with the population engine."""
+    return batch_engine(scenario, seed, replicates).run()
 
 
 def _simulate_batch_job(job: tuple[Scenario, int, range]) -> list[PatientResult]:
@@ -159,4 +168,5 @@ def _no_bar(progress: bool | None) -> bool | None:
     return not progress
 
 
-__all__ = ["RunResult", "choose_engine", "compare", "run_replicates", "simulate_batch"]
+__all__ = ["RunResult", "batch_engine", "choose_engine", "compare", "run_replicates",
+           "simulate_batch"]
