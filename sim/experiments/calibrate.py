@@ -280,7 +280,7 @@ def format_fit(cal: Calibration) -> str:
     return "\n".join(lines)
 
 
-def _parse_scenario_toml(path: Path, what: str):
+def parse_scenario_toml(path: Path, what: str):
     """tomlkit document of a scenario file; any problem is a ScenarioError naming it."""
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
@@ -303,7 +303,7 @@ def check_write_target(path: str | Path) -> None:
     if p.exists() or p.is_symlink():
         if p.is_dir():
             raise OutputError(f"--write {p}: is a directory")
-        doc = _parse_scenario_toml(p, what)
+        doc = parse_scenario_toml(p, what)
         try:  # only a scenario file is updated (not pyproject.toml, not `tropism = 5`)
             make_scenario(doc.unwrap(), source=str(p))
         except ScenarioError as e:
@@ -338,9 +338,9 @@ def write_affinities(cal: Calibration, path: str | Path, command: str = "",
 
     p = Path(path)
     if p.exists():
-        doc = _parse_scenario_toml(p, "--write file")
+        doc = parse_scenario_toml(p, "--write file")
     elif template is not None:
-        doc = _parse_scenario_toml(Path(template), "scenario file")
+        doc = parse_scenario_toml(Path(template), "scenario file")
     else:
         doc = tomlkit.document()
         for k, v in cal.scenario.to_input().items():

@@ -116,7 +116,8 @@ def _expected(scenario: Scenario, exposure: np.ndarray, end_days: np.ndarray) ->
     return out
 
 
-def _batch(job: tuple[Scenario, int, range]) -> tuple[np.ndarray, np.ndarray]:
+def exposure_batch(job: tuple[Scenario, int, range]) -> tuple[np.ndarray, np.ndarray]:
+    """One batch's (Lambda_io, observed) of :func:`site_emulator` (a job for an executor)."""
     scenario, seed, replicates = job
     engine = batch_engine(scenario, seed, replicates, exposure_bin_days=BIN_DAYS)
     results = engine.run()
@@ -155,9 +156,9 @@ def site_emulator(scenario: Scenario, seed: int, patients: int,
     ex = executor or SerialExecutor()
     jobs = [(scenario, seed, b) for b in population_batches(patients)]
     with ex:
-        parts: Sequence[tuple[np.ndarray, np.ndarray]] = list(ex.map(_batch, jobs))
+        parts: Sequence[tuple[np.ndarray, np.ndarray]] = list(ex.map(exposure_batch, jobs))
     return SiteEmulator(scenario, np.concatenate([p[0] for p in parts]),
                         np.concatenate([p[1] for p in parts]))
 
 
-__all__ = ["BIN_DAYS", "SiteEmulator", "check_emulable", "site_emulator"]
+__all__ = ["BIN_DAYS", "SiteEmulator", "check_emulable", "exposure_batch", "site_emulator"]
