@@ -40,10 +40,12 @@ def test_usage_commands_run(command, tmp_path, monkeypatch):
     args = shlex.split(command)[1:]
     if args[0] in ("run", "compare", "validate", "calibrate"):
         args = [a.replace("scenarios/", str(ROOT / "scenarios") + "/") for a in args]
-        args += ["--set", "simulation.horizon_days=60", "--set", "simulation.dt_days=5",
-                 "--replicates", "2" if args[0] != "calibrate" else "5"]
+        args += ["--set", "simulation.horizon_days=60", "--set", "simulation.dt_days=5"]
         if args[0] == "calibrate":
-            args += ["--iterations", "1"]
+            args += ["--population", "8", "--generations", "1", "--cohort", "5",
+                     "--soil-patients", "20"]
+        else:
+            args += ["--replicates", "2"]
     res = CliRunner().invoke(main, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
 

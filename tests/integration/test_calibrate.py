@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
@@ -115,19 +116,21 @@ def test_bad_calibration_requests_are_clear(small_scenario_path):
     with pytest.raises(ScenarioError, match="delivery"):
         calibrate(sc, "sideways", replicates=5, max_iterations=1)
     runner = CliRunner()
-    res = runner.invoke(main, ["calibrate", "presets/nowhere", "--replicates", "5"])
+    res = runner.invoke(main, ["calibrate", "presets/nowhere", "--method", "point", "--replicates", "5"])
     assert res.exit_code == 2 and "no such file or bundled scenario" in res.output
-    res = runner.invoke(main, ["calibrate", str(small_scenario_path), "--write",
-                               "/no/such/folder/x.toml"])
+    res = runner.invoke(main, ["calibrate", str(small_scenario_path), "--method", "point",
+                               "--write", "/no/such/folder/x.toml"])
     assert res.exit_code == 2 and "does not exist" in res.output
-    res = runner.invoke(main, ["calibrate", str(small_scenario_path), "--delivery", "both"])
+    res = runner.invoke(main, ["calibrate", str(small_scenario_path), "--method", "point",
+                               "--delivery", "both"])
     assert res.exit_code == 2
 
 
 def test_cli_prints_the_fit_and_writes_a_copy(tmp_path, small_scenario_path):
     target = tmp_path / "fitted.toml"
-    res = CliRunner().invoke(main, ["calibrate", str(small_scenario_path), "--replicates", "5",
-                                    "--iterations", "1", "--seed", "2", "--write", str(target)])
+    res = CliRunner().invoke(main, ["calibrate", str(small_scenario_path), "--method", "point",
+                                    "--replicates", "5", "--iterations", "1", "--seed", "2",
+                                    "--write", str(target)])
     assert res.exit_code == 0, res.output
     assert "regional_lymph_nodes" in res.output and "interval" in res.output
     sc = load_scenario(target)
@@ -135,26 +138,17 @@ def test_cli_prints_the_fit_and_writes_a_copy(tmp_path, small_scenario_path):
     assert sc.simulation.horizon_days == load_scenario(small_scenario_path).simulation.horizon_days
 
 
-def _recorded_fit(name: str) -> tuple[int, int, str, str]:
-    """Replicates, seed, delivery and engine recorded in a preset's calibration comment."""
-    text = (scenario_dir() / "presets" / f"{name}.toml").read_text(encoding="utf-8")
-    m = re.search(r"Fitted by `metasim calibrate \S+ --delivery (anatomical) --replicates (\d+) "
-                  r"--seed (\d+)(?: --set simulation.engine=(\w+))?[^`]*`", text)
-    assert m, f"presets/{name}.toml has no calibration note"
-    return int(m.group(2)), int(m.group(3)), m.group(1), m.group(4) or "population"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["bone_sarcoma", "cervix"])
-def test_presets_still_reproduce_their_fit(name):
-    """Re-running the fit from a preset's stored affinities, with the replicates, seed and
-    engine it records, finds every organ within sampling error at once: the stored
-    affinities are what `metasim calibrate` produces for the model as it is now."""
-    replicates, seed, delivery, engine = _recorded_fit(name)
-    sc = load_scenario(f"presets/{name}", [("simulation.engine", engine)])
-    cal = calibrate(sc, delivery, replicates=replicates, max_iterations=1, seed=seed,
-                    start="scenario")
-    assert cal.converged, format_fit(cal)
+def test_presets_record_their_bayesian_calibration():
+    """Every preset was regenerated from the joint Bayesian calibration (issue 15): its fitted
+    tables say which command, seed and pyabc version made them, and name every organ (an
+    organ left out would take a Weiss-index default on another scale)."""
+    for path in sorted((scenario_dir() / "presets").glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        assert re.search(r"Fitted by `metasim calibrate-presets --seed \d+` on [\d-]+: seed "
+                         r"\d+, pyabc [\d.]+", text), path.name
+        sc = load_scenario(path)
+        assert set(sc.tropism.affinity) >= set(TARGET_ORGANS), path.name
+        assert set(sc.tropism.affinity_uniform_delivery) >= set(TARGET_ORGANS), path.name
 
 
 @pytest.mark.parametrize("text", ["tropism = 5\n", "colonization = 3\n",
@@ -174,8 +168,66 @@ def test_write_target_that_is_not_a_scenario_is_refused_before_the_fit(tmp_path,
     target.write_text(text)
     calls = []
     monkeypatch.setattr("sim.experiments.calibrate.calibrate", lambda *a, **k: calls.append(1))
-    res = CliRunner().invoke(main, ["calibrate", "presets/colon", "--replicates", "5",
-                                    "--iterations", "1", "--write", str(target)],
+    res = CliRunner().invoke(main, ["calibrate", "presets/colon", "--method", "point",
+                                    "--replicates", "5", "--iterations", "1",
+                                    "--write", str(target)],
                              catch_exceptions=False)
     assert res.exit_code == 2 and str(target) in res.output and calls == []
     assert target.read_text() == text
+
+
+# --------------------------------------------------------------------------------------
+# --method bayes (issue 15)
+# --------------------------------------------------------------------------------------
+
+_QUICK = ["--set", "simulation.horizon_days=120", "--set", "simulation.dt_days=5",
+          "--soil-patients", "20", "--workers", "1"]
+
+
+def test_bayes_refuses_bad_requests_before_any_simulation(tmp_path, monkeypatch):
+    """Each refusal is one message naming the option, exit status 2, and comes before the
+    calibration starts (it is replaced by a function that records being called)."""
+    calls = []
+    monkeypatch.setattr("sim.experiments.inference.calibrate_preset",
+                        lambda *a, **k: calls.append(1))
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "mine.txt").write_text("not metasim's")
+    cases = [
+        (["--out", str(held)], "already holds files"),
+        (["--out", str(tmp_path / "new"), "--resume"], "no calibration to continue"),
+        (["--parameters", "shedding,charm"], "--parameters"),
+        (["--replicates", "5"], "--replicates is an option of --method point"),
+        (["--method", "point", "--generations", "2"], "--generations is an option of --method bayes"),
+    ]
+    for extra, words in cases:
+        res = CliRunner().invoke(main, ["calibrate", "presets/colon", *extra])
+        assert res.exit_code == 2, (extra, res.output)
+        assert words in res.output and "Traceback" not in res.output, (extra, res.output)
+    assert calls == []
+    assert (held / "mine.txt").read_text() == "not metasim's"  # nothing of the user's touched
+
+
+@pytest.mark.slow
+def test_bayes_writes_the_posterior_a_scenario_and_figures(tmp_path):
+    """A preset without population targets (colon) end to end on short courses: the files
+    the README lists are written, the scenario loads and records its provenance (seed, data,
+    pyabc version), and its affinities are the soil posterior's medians."""
+    out = tmp_path / "cal"
+    res = CliRunner().invoke(main, ["calibrate", "presets/colon", "--out", str(out),
+                                    "--seed", "4", *_QUICK])
+    assert res.exit_code == 0, res.output
+    for name in ("calibration.json", "course_posterior.parquet", "soil_posterior.parquet",
+                 "scenario.toml", "figures/predictive_sites.png"):
+        assert (out / name).is_file(), name
+    text = (out / "scenario.toml").read_text(encoding="utf-8")
+    assert "Fitted by `metasim calibrate presets/colon --seed 4" in text and "pyabc" in text
+    assert set(sc_organs := load_scenario(out / "scenario.toml").tropism.affinity) >= set(
+        TARGET_ORGANS), sc_organs  # every organ explicit, none left to a rescaled default
+    summ = json.loads((out / "calibration.json").read_text())
+    sc = load_scenario(out / "scenario.toml")
+    for organ, value in summ["soil"]["combined"]["affinity"].items():
+        assert sc.tropism.affinity[organ] == pytest.approx(value, rel=1e-3)
+    assert sc.colonization.competence == pytest.approx(summ["soil"]["combined"]["competence"],
+                                                       rel=1e-3)
+    assert "no population target" in " ".join(summ["notes"])
