@@ -338,6 +338,35 @@ def _print_calibrated_scores(primaries: list[str]) -> None:
         click.echo(line)
 
 
+def _with(options):
+    def deco(fn):
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+    return deco
+
+
+def _calibration_opts(tag: str) -> list:
+    """The ABC-SMC and soil-cohort options of calibrate and calibrate-presets (defaults:
+    :class:`~sim.experiments.inference.Settings`)."""
+    from ..experiments.inference import Settings
+
+    d = Settings()
+    return [
+        click.option("--population", "population_size", type=click.IntRange(8, 10000),
+                     default=d.population_size, show_default=True,
+                     help=f"{tag}ABC-SMC particles per generation (shared by the three "
+                          "hypotheses)."),
+        click.option("--generations", type=click.IntRange(1, 50), default=d.generations,
+                     show_default=True, help=f"{tag}ABC-SMC generations at most."),
+        click.option("--cohort", type=click.IntRange(5, 250), default=d.cohort,
+                     show_default=True, help=f"{tag}Patients simulated per ABC particle."),
+        click.option("--soil-patients", type=click.IntRange(20, 5000), default=d.soil_patients,
+                     show_default=True,
+                     help=f"{tag}Patients of each hypothesis' cohort for the site emulator."),
+    ]
+
+
 @main.command()
 @_scenario_arg
 @click.option("--method", type=click.Choice(["bayes", "point"]), default="bayes",
@@ -351,15 +380,7 @@ def _print_calibrated_scores(primaries: list[str]) -> None:
               help="[bayes] Folder for the posterior, scenario and figures (default: "
                    "out/calibration/<scenario>); --resume continues the run stored there.")
 @click.option("--resume", is_flag=True, help="[bayes] Continue the ABC-SMC run in --out.")
-@click.option("--population", "population_size", type=click.IntRange(8, 10000), default=24,
-              show_default=True, help="[bayes] ABC-SMC particles per generation (shared by "
-                                      "the three hypotheses).")
-@click.option("--generations", type=click.IntRange(1, 50), default=3, show_default=True,
-              help="[bayes] ABC-SMC generations at most.")
-@click.option("--cohort", type=click.IntRange(5, 250), default=20, show_default=True,
-              help="[bayes] Patients simulated per ABC particle.")
-@click.option("--soil-patients", type=click.IntRange(20, 5000), default=160, show_default=True,
-              help="[bayes] Patients of each hypothesis' cohort for the site emulator.")
+@_with(_calibration_opts("[bayes] "))
 @click.option("--rounds", type=click.IntRange(1, 5), default=1, show_default=True,
               help="[bayes] Soil cohorts: 1 at the preset's own soil, each further round "
                    "again at the posterior median.")
@@ -587,14 +608,7 @@ def _calibrate_point(scenario: str, delivery: str, overrides: tuple[str, ...], s
               help="Folder for every preset's calibration and the joint results; --resume "
                    "reuses the presets already calibrated there.")
 @click.option("--resume", is_flag=True, help="Keep the presets already calibrated in --out.")
-@click.option("--population", "population_size", type=click.IntRange(8, 10000), default=24,
-              show_default=True, help="ABC-SMC particles per generation.")
-@click.option("--generations", type=click.IntRange(1, 50), default=3, show_default=True,
-              help="ABC-SMC generations at most.")
-@click.option("--cohort", type=click.IntRange(5, 250), default=20, show_default=True,
-              help="Patients simulated per ABC particle.")
-@click.option("--soil-patients", type=click.IntRange(20, 5000), default=160, show_default=True,
-              help="Patients of each hypothesis' cohort for the site emulator.")
+@_with(_calibration_opts(""))
 @click.option("--write-presets", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write each preset at its posterior medians into this folder "
                    "(NAME.toml, updated in place, comments kept).")
@@ -659,7 +673,8 @@ def calibrate_presets(names: str | None, seed: int | None, out: Path, resume: bo
             cals.append(cal)
             click.echo(f"{n}: {cal.wall_time_s:.0f} s", err=True)
     joint = joint_soil(cals, seed_value)
-    command = f"calibrate-presets --seed {seed_value}"
+    command = (f"calibrate-presets --population {population_size} --generations {generations} "
+               f"--cohort {cohort} --soil-patients {soil_patients} --seed {seed_value}")
     for i, (n, cal) in enumerate(zip(scen, cals, strict=True)):
         cal.soil = {h: slice_posterior(post, i) for h, post in joint.items()}
         cal.notes.append("soil: the joint hierarchical fit of " + ", ".join(scen))
@@ -698,14 +713,6 @@ _executor_opts = [
                  help="Address of a running Dask scheduler (tcp://host:8786); default: a "
                       "LocalCluster on this machine."),
 ]
-
-
-def _with(options):
-    def deco(fn):
-        for opt in reversed(options):
-            fn = opt(fn)
-        return fn
-    return deco
 
 
 @main.command()

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..analysis.intervals import proportion_interval
 from ..biology.anatomy import TARGET_ORGANS
+from ..biology.delivery import delivered_fractions
 from ..biology.targets import targets_for
 from .inference import (
     COURSE_PARAMETERS,
@@ -73,7 +74,8 @@ def site_predictive(cal: PresetCalibration, hypothesis: str, draws: int = 400,
         a = np.repeat(rng.normal(d.level_mean, d.level_sd, draws)[:, None], len(d.organs), 1)
     out = []
     for j in range(len(d.organs)):
-        f = np.interp(a[:, j], A_GRID, d.frequency[j])
+        # An organ the cohort cannot reach has no a (NaN) and f = 0 at any a.
+        f = np.interp(np.nan_to_num(a[:, j], nan=A_GRID[0]), A_GRID, d.frequency[j])
         k = rng.binomial(d.patients, np.clip(f, 0, 1)) / d.patients
         out.append((float(np.median(k)), float(np.quantile(k, 0.05)),
                     float(np.quantile(k, 0.95))))
@@ -213,7 +215,15 @@ def write_scenario(summary: dict[str, Any], template: Path, path: Path) -> Path:
     day = summary["date"]
     course = {p: v["median"] for p, v in summary["course"]["combined"].items()}
     soil = summary["soil"]
-    comp = float(soil["combined"]["competence"])
+    # The file's competence carries the combined soil's delivery-weighted mean level and the
+    # affinities have a delivery-weighted mean of 1 (the convention of the presets): the
+    # hazards are the same, and `--hypothesis ewing` on the file colonises at that level.
+    delivered = delivered_fractions(base, "anatomical")
+    combined = soil["combined"]["affinity"]
+    weights = {o: delivered.get(o, 0.0) for o in combined if delivered.get(o, 0.0) > 0}
+    total = sum(weights.values())
+    scale = (sum(w * combined[o] for o, w in weights.items()) / total) if total > 0 else 1.0
+    comp = float(soil["combined"]["competence"]) * scale
     abc = summary.get("abc")
     why = "posterior median" if abc else "prior median (no population target)"
     tag = f"CALIBRATED: metasim calibrate, {why} ({day})"
@@ -232,7 +242,8 @@ def write_scenario(summary: dict[str, Any], template: Path, path: Path) -> Path:
         table, key = param.key.split(".")
         put(table, key, param.value(value, base))
     put("colonization", "competence", comp,
-        f"CALIBRATED: metasim calibrate, posterior median of the soil's level ({day})")
+        f"CALIBRATED: metasim calibrate, posterior median of the soil's level x the "
+        f"delivery-weighted mean affinity ({day})")
     if "tropism" not in doc:
         doc["tropism"] = tomlkit.table()
     trop = doc["tropism"]
@@ -242,13 +253,16 @@ def write_scenario(summary: dict[str, Any], template: Path, path: Path) -> Path:
     prov = (f"Fitted by `metasim {summary['command']}` on {day}: seed {summary['seed']}, pyabc "
             f"{summary['versions']['pyabc']}; data: {summary['data']['autopsy']}"
             + (f" and {n_targets} population targets (sim/biology/targets.py), ABC-SMC "
-               f"{abc['generations']} generations, {abc['simulations']} simulated cohorts"
+               f"{abc['generations']} generations of {summary['settings']['population_size']} "
+               f"particles (cohorts of {summary['settings']['cohort']} patients), "
+               f"{abc['simulations']} simulated cohorts"
                if abc else "; no population target, so the course is the prior's median")
             + (". Course, posterior median [90 % interval]: " + "; ".join(
                 f"{name} {v['median']:.3g} [{v['q05']:.3g}, {v['q95']:.3g}] ({v['coordinate']})"
                 for name, v in summary["course"]["combined"].items()) if abc else "")
             + f". Posterior medians of the hierarchical soil (tau "
-            f"{soil['combined']['tau_median']:.2f}), relative to the competence above; an organ "
+            f"{soil['combined']['tau_median']:.2f}), relative to the competence above (combined: "
+            "delivery-weighted mean 1); an organ "
             "no autopsy table reports: as receptive as the least receptive one that this "
             "primary's does (ASSUMPTION). Full posterior: that run's calibration.json.")
     for key, h in (("affinity", "combined"), ("affinity_uniform_delivery", "paget")):
@@ -262,7 +276,7 @@ def write_scenario(summary: dict[str, Any], template: Path, path: Path) -> Path:
         if key in trop:
             del trop[key]
         fitted = tomlkit.table()
-        for line in textwrap.wrap(prov, 88):
+        for line in textwrap.wrap(prov, 88, break_on_hyphens=False, break_long_words=False):
             fitted.add(tomlkit.comment(line))
         for organ in sorted(a):
             fitted.add(organ, float(f"{a[organ]:.4g}"))
