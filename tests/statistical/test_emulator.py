@@ -54,7 +54,7 @@ def test_emulator_at_the_simulated_soil_is_the_cohorts_own_outcome(preset):
     p = em.probabilities()
     seen = em.observed.mean(axis=0)
     keep = (seen > 0.03) & (seen < 0.97)
-    assert keep.sum() >= 8
+    assert keep.sum() >= 4  # enough organs for the check to mean something
     diff = (em.observed - p).mean(axis=0)[keep]
     se = np.sqrt((p * (1 - p)).sum(axis=0))[keep] / em.patients
     organs = [o for o, k in zip(ORGAN_KEYS, keep, strict=True) if k]
