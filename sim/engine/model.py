@@ -137,6 +137,25 @@ class MetastasisModel(mesa.Model):
             "day": lambda m: m.day, **MODEL_REPORTERS, **ORGAN_REPORTERS})
         self._record()
 
+    def retune(self, overrides: Mapping[str, Any], shedding_multiplier: float = 1.0) -> None:
+        """Go on from today with new values of the parameters that act on cells from now on
+        (the classroom app's "continue from now"): ``overrides`` (dotted keys, validated like
+        a scenario file) may change shedding, transit survival (``circulation.*``) and the
+        soil (``tropism.*``, ``colonization.*``); the patient's own shedding rate is multiplied
+        by ``shedding_multiplier``. Nothing already in the body changes: the tumour, the
+        lodged cells, the colonies and the ledger carry on; only the per-step probabilities
+        are rebuilt. With no override and a multiplier of 1 the course goes on exactly as
+        if nothing had been called (tested)."""
+        sc = _as_scenario(self.scenario, overrides)
+        if sc.hypothesis != self.scenario.hypothesis or sc.simulation != self.scenario.simulation:
+            raise ValueError("retune cannot change the hypothesis or the simulation settings; "
+                             "start a new course instead")
+        self.scenario = sc
+        self.lodged = LodgedCells(sc, affinity_vector(sc) * self.traits.colonization_multiplier,
+                                  self.dt)
+        rate = self.dissemination.shedding_rate_per_gram_per_day * shedding_multiplier
+        self.dissemination = Dissemination(sc, self.dt, self.ledger, self.cohorts, rate)
+
     def step(self) -> None:
         if not self.running:
             return

@@ -217,8 +217,9 @@ def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
 
 
 def body_state(model: Any) -> dict[str, Any]:
-    """What the body map draws of a running model: the primary, per organ the cells in
-    colonies, the dormant cells and the detectable metastases, and the day."""
+    """What the body map draws of a running model: the primary, per organ the cells that
+    arrived there so far (``arrived``), the cells in colonies (``burden``), the dormant cells
+    and the detectable metastases, and the day."""
     burden: dict[str, float] = {}
     detectable: dict[str, int] = {}
     for c in model.colonies:
@@ -227,9 +228,10 @@ def body_state(model: Any) -> dict[str, Any]:
         if c.cells >= model.colonies.detectable_cells:
             detectable[organ] = detectable.get(organ, 0) + 1
     dormant = {o: v for o, v in dormant_cells_by_organ(model).items() if v}
+    arrived = {o: v for o, v in per_organ(model.ledger.arrested_by_organ).items() if v}
     return {"site": model.scenario.primary.site, "primary_cells": model.primary.cells,
-            "burden": burden, "dormant": dormant, "detectable": detectable, "day": model.day,
-            "detectable_mm": model.scenario.colonization.detectable_diameter_mm}
+            "burden": burden, "arrived": arrived, "dormant": dormant, "detectable": detectable,
+            "day": model.day, "detectable_mm": model.scenario.colonization.detectable_diameter_mm}
 
 
 def patient_result(model: Any) -> PatientResult:
