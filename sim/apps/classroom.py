@@ -1,21 +1,23 @@
 """The classroom app (Solara): ``metasim app`` serves it on http://127.0.0.1:8765.
 
-A teacher picks a cancer (a preset or a classroom scenario), a hypothesis (Ewing's anatomy,
-Paget's soil, or both combined - or delivery and soil separately), and presses play: the body
-map fills with dormant cells and metastases, the cascade funnel counts where cells were lost,
-and the time course shows the primary and the metastases grow. "Compare side by side" runs a
-second hypothesis on the same random streams. Each part of the cascade has a plain-language
-explanation next to the funnel, and classroom scenarios show their "what to look for" note.
-
-Everything runs in the server process; one model step and its redraw take well under half a
-second on the classroom scenarios (see ``benchmarks`` and the closing notes).
+A teacher picks a cancer, an idea of where cancers spread (Ewing's blood flow, Paget's seed
+and soil, or both combined) and presses Play: the body map shows, per organ, the cells that
+arrived and the cells in metastases; the funnel shows how few cells survive each step; the
+time course and the timeline tell the patient's story in years and months. "Compare two
+hypotheses" runs a second idea on the same random streams, with both maps on top. "Run many
+patients" runs 20 to 50 patients per idea in a background process and compares where their
+metastases were with the autopsy series. Teaching aids: things to notice and to try, an
+automatic pause at diagnosis, first detection and relapse, "follow one cell", a picture (PNG)
+and the data (CSV) to download, jump to the end, a link that reopens the same settings, and
+a glossary. The layout fits a projector at 1024 x 768 and 1920 x 1080 with no text under 14
+pixels (checked in a real browser by ``tests/integration/test_app_browser.py``).
 
 Two rules keep a session safe when the app is served to a room:
 
-* Every value a browser sends (picker, sliders, seed, speed) is untrusted: the handlers below
-  accept only a bundled scenario name, a listed hypothesis and numbers within the sliders'
-  ranges, and otherwise show a plain message and keep the last good value. No path from a
-  client is ever opened, and no file content is ever shown.
+* Every value a browser sends (picker, buttons, sliders, seed, link parameters) is untrusted:
+  the handlers below accept only a listed scenario, a listed hypothesis and numbers within
+  the sliders' ranges, and otherwise show a plain message and keep the last good value. No
+  path from a client is ever opened, and no file content is ever shown.
 * A session's course(s) sit behind one lock. Reset builds the new course(s) outside it and
   swaps them in; step advances them under it; the page draws them under it. Reactive state
   (which re-renders the page, and the page takes the lock) is only ever set with the lock
@@ -25,26 +27,52 @@ Two rules keep a session safe when the app is served to a room:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import csv
 import functools
 import html
+import io
 import itertools
+import multiprocessing
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import solara
 from solara.toestand import Singleton
 
-from ..biology.stages import FUNNEL_STAGES, STAGE_EXPLANATIONS, STAGE_LABELS
-from ..config.bundled import list_scenarios, scenario_dir
+from ..biology.stages import FUNNEL_STAGES, STAGE_EXPLANATIONS
+from ..config.bundled import list_scenarios
 from ..config.errors import ScenarioError
-from ..config.loading import load_scenario
 from ..config.schema import HYPOTHESES
 from ..engine.model import MetastasisModel
 from ..engine.results import body_state, detectable_metastases, dormant_cells, metastatic_burden_cells
 from ..experiments.seeds import patient_generator
-from ..viz.svg import body_map_svg, funnel_svg, timecourse_svg
+from ..viz.body_svg import body_map_svg
+from ..viz.plain import (
+    GLOSSARY,
+    HYPOTHESIS_NAMES,
+    STEP_NAMES,
+    event_sentence,
+    plain_duration,
+    plain_hours,
+    plain_number,
+)
+from ..viz.svg import funnel_svg, site_frequency_svg, timecourse_svg
+from .teaching import (
+    MAIN_HYPOTHESES,
+    Journey,
+    follow_one_cell,
+    many_patients,
+    pause_reason,
+    scenario_with,
+    things_to_notice,
+    things_to_try,
+)
 
 HYPOTHESIS_TEXT = {
     "ewing": "Ewing (1928): only the plumbing matters. Cells land where the blood carries "
@@ -55,39 +83,97 @@ HYPOTHESIS_TEXT = {
                 "decides whether they grow.",
     "null": "Neither: cells reach every organ alike and every organ is equally good soil.",
 }
-MAIN_HYPOTHESES = ("ewing", "paget", "combined")
 # (lowest, highest) a client may set; the sliders offer exactly these ranges.
 SHEDDING_RANGE = (0.01, 10.0)
-HALF_LIFE_RANGE = (0.1, 8.0)
+HALF_LIFE_RANGE = (0.1, 8.0)  # x the scenario's own CTC half-life
 SOIL_RANGE = (0.0, 2.0)
 SPEED_RANGE = (1, 60)
+PATIENTS_RANGE = (20, 50)
 MAX_SEED = 1_000_000_000
+#: What a slider change does: start the patient again, or go on from today.
+ON_CHANGE = {"restart": "Restart the patient", "continue": "Continue from now"}
+#: The most timeline entries shown (a course logs a few dozen at most; a cap keeps a
+#: pathological one from flooding the page).
+MAX_EVENTS = 200
 
 
 @functools.cache
-def _bundled() -> tuple[str, ...]:
-    names = [n for n, _ in list_scenarios()]
+def _catalogue() -> tuple[tuple[str, ...], dict[str, str]]:
+    """The scenarios the app offers and their descriptions, read once (so that checking a
+    client's value never opens a file)."""
+    described = dict(list_scenarios())
+    names = list(described)
     classroom = [n for n in names if n.startswith("classroom/")]
     clinical = [n for n in names if n.startswith("clinical/")]
     presets = [n for n in names if n.startswith("presets/")]
-    return tuple(classroom + clinical + presets)
+    return tuple(classroom + clinical + presets), described
+
+
+def _bundled() -> tuple[str, ...]:
+    return _catalogue()[0]
+
+
+_STORY_TITLES = {
+    "classroom/demo": "Lesson: seed and soil against blood flow (colon)",
+    "classroom/colon_liver": "Lesson: colon cancer and the liver",
+    "classroom/dormancy": "Lesson: sleeping cells (dormancy)",
+    "classroom/inefficiency": "Lesson: why so few cells make it",
+    "classroom/prostate_bone": "Lesson: prostate cancer and the bones",
+    "clinical/breast_adjuvant": "Story: breast cancer, surgery, then therapy",
+    "clinical/breast_resection_at_diagnosis": "Story: breast cancer removed at diagnosis",
+    "clinical/colon_liver_resection": "Story: colon cancer, liver metastases treated",
+    "clinical/late_relapse": "Story: a late relapse after clear scans",
+}
+
+
+@functools.cache
+def _titles() -> dict[str, str]:
+    """The picker's plain title of each scenario: "Breast cancer", "Classroom: Dormancy"."""
+    names, descriptions = _catalogue()
+    out = {}
+    for name in names:
+        first = (descriptions.get(name) or name).splitlines()[0]
+        short = first.split(":")[0].split(", untreated")[0].replace("->", "→").strip()
+        if name.startswith("presets/"):
+            out[name] = short if short.lower().endswith(("cancer", "sarcoma", "melanoma",
+                                                         "melanoma (trunk skin)")) \
+                else f"{short} cancer"
+        else:
+            out[name] = _STORY_TITLES.get(name, f"Story: {short}")
+    if len(set(out.values())) != len(out):  # never two entries with one title
+        out = {n: f"{t} ({n})" for n, t in out.items()}
+    return out
 
 
 def scenario_names() -> list[str]:
-    """The scenarios the picker offers (and the only ones the app will load)."""
+    """The scenarios the app will load."""
     return list(_bundled())
 
 
+def scenario_titles() -> list[str]:
+    """What the picker shows, in the order of :func:`scenario_names`."""
+    return [_titles()[n] for n in _bundled()]
+
+
 def check_scenario(name: object) -> str:
-    """``name`` if it is one of :func:`scenario_names`, else ScenarioError. The refusal
-    never repeats the value: it may be a path, and whether that exists is nobody's business."""
-    if not isinstance(name, str) or name not in _bundled():
-        raise ScenarioError("That cancer / scenario is not in the list.")
-    return name
+    """The scenario named by ``name`` (a bundled name or its title in the picker), else
+    ScenarioError. The refusal never repeats the value: it may be a path, and whether that
+    exists is nobody's business."""
+    if isinstance(name, str):
+        if name in _bundled():
+            return name
+        by_title = {t: n for n, t in _titles().items()}
+        if name in by_title:
+            return by_title[name]
+    raise ScenarioError("That cancer / scenario is not in the list.")
 
 
 def check_hypothesis(name: object, allowed: tuple[str, ...] = tuple(HYPOTHESES)) -> str:
-    """``name`` if it is one of ``allowed``, else ScenarioError."""
+    """``name`` (a hypothesis or its plain name) if it is one of ``allowed``, else
+    ScenarioError."""
+    if isinstance(name, str):
+        by_name = {HYPOTHESIS_NAMES[h]: h for h in allowed}
+        name = by_name.get(name, name)
     if not isinstance(name, str) or name not in allowed:
         raise ScenarioError(f"The hypothesis must be one of {', '.join(allowed)}.")
     return name
@@ -116,13 +202,47 @@ def parse_seed(text: object) -> int:
     return int(digits)
 
 
+def scenario_seed(name: str) -> int:
+    """The seed a bundled scenario names (``simulation.seed``), else 1: the classroom
+    stories are written for their own seed."""
+    return scenario_settings(name)["seed"]
+
+
+@functools.cache
+def scenario_settings(name: str) -> dict[str, Any]:
+    """What the controls show when scenario ``name`` is picked: its own seed, hypothesis
+    (if it is one of the buttons) and soil strength (within the slider's range); its own
+    shedding and CTC half-life (both sliders at factor 1, and ``half_life_hours`` for the
+    slider's label)."""
+    sc = scenario_with(check_scenario(name), 1.0, 1.7, 1.0, keep_scenario=True)
+    return {"seed": sc.simulation.seed if sc.simulation.seed is not None else 1,
+            "hypothesis": sc.hypothesis if sc.hypothesis in MAIN_HYPOTHESES else "combined",
+            "half_life_hours": sc.circulation.ctc_half_life_hours,
+            "soil": min(max(sc.tropism.strength, SOIL_RANGE[0]), SOIL_RANGE[1])}
+
+
+def _use_scenario(name: str) -> None:
+    """Set the controls to scenario ``name`` and its own settings (no reset)."""
+    d = scenario_settings(name)
+    scenario_name.set(name)
+    seed.set(d["seed"])
+    seed_text.set(str(d["seed"]))
+    hypothesis.set(d["hypothesis"])
+    ctc_half_life.set(1.0)
+    soil_strength.set(d["soil"])
+    shedding_factor.set(1.0)
+
+
 @dataclass
 class Course:
-    """One running patient and the history drawn in the time course."""
+    """One running patient, the history drawn in the time course, and what the automatic
+    pause has already seen."""
 
     model: MetastasisModel
     hypothesis: str
     history: list[dict] = field(default_factory=list)
+    events_seen: int = 0
+    detected: bool = False
 
     def record(self) -> None:
         m = self.model
@@ -132,14 +252,27 @@ class Course:
                              "dormant": dormant_cells(m)})
 
     def advance(self, days: float) -> None:
-        target = self.model.day + days
-        while self.model.running and self.model.day < target - 1e-9:
+        """Go on by ``days`` rounded to whole model steps (at least one)."""
+        steps = max(1, round(days / self.model.dt))
+        for _ in range(steps):
+            if not self.model.running:
+                break
             self.model.step()
         self.record()
 
+    def new_pause(self) -> str | None:
+        """Why to pause after the last advance (diagnosis, first detection, relapse), if at
+        all; each event pauses once."""
+        events = self.model.clinic.events
+        reason = pause_reason(events, self.events_seen, self.detected)
+        self.detected = self.detected or any(e["event"] == "metastasis_detected"
+                                             for e in events)
+        self.events_seen = len(events)
+        return reason
+
 
 def build_courses(name: str, hypothesis: str, compare_with: str | None, seed: int,
-                  shedding_factor: float, ctc_half_life_hours: float,
+                  shedding_factor: float, half_life_factor: float,
                   soil_strength: float) -> list[Course]:
     """The course(s) for the current settings; raises ScenarioError on bad values.
 
@@ -152,53 +285,127 @@ def build_courses(name: str, hypothesis: str, compare_with: str | None, seed: in
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise ScenarioError(f"The seed must be a whole number from 0 to {MAX_SEED:,}.")
     shedding_factor = check_number("Shedding", shedding_factor, SHEDDING_RANGE)
-    ctc_half_life_hours = check_number("The CTC half-life", ctc_half_life_hours, HALF_LIFE_RANGE)
+    half_life_factor = check_number("Survival in the blood", half_life_factor, HALF_LIFE_RANGE)
     soil_strength = check_number("Soil strength", soil_strength, SOIL_RANGE)
-    base = load_scenario(scenario_dir() / f"{name}.toml")
-    overrides = {
-        "primary.shedding_rate_per_gram_per_day":
-            base.primary.shedding_rate_per_gram_per_day * shedding_factor,
-        "circulation.ctc_half_life_hours": ctc_half_life_hours,
-        "tropism.strength": soil_strength,
-    }
+    base = scenario_with(name, shedding_factor, half_life_factor, soil_strength)
     courses = []
     for h in [hypothesis] + ([compare_with] if compare_with else []):
-        model = MetastasisModel(base, rng=patient_generator(seed), hypothesis=h,
-                                overrides=overrides)
+        model = MetastasisModel(base, rng=patient_generator(seed), hypothesis=h)
         course = Course(model, h)
         course.record()
         courses.append(course)
     return courses
 
 
-def map_svg(course: Course) -> str:
-    return body_map_svg(body_state(course.model),
-                        title=f"{course.hypothesis}: day {course.model.day:.0f}")
+def map_svg(course: Course, journey: Journey | None = None) -> str:
+    state = body_state(course.model)
+    return body_map_svg(state, hypothesis=course.hypothesis,
+                        title=f"{HYPOTHESIS_NAMES[course.hypothesis]}: "
+                              f"{plain_duration(course.model.day)}",
+                        journey=journey.places if journey else None,
+                        journey_died=bool(journey and journey.died))
 
 
 def funnel_of(courses: list[Course]) -> str:
-    return funnel_svg([(c.hypothesis, c.model.ledger.reached.tolist()) for c in courses])
+    return funnel_svg([(c.hypothesis, c.model.ledger.reached.tolist(),
+                        c.model.ledger.lost.tolist()) for c in courses])
+
+
+_MARKED_EVENTS = {"diagnosis": "diagnosis", "relapse": "relapse", "resection": "surgery",
+                  "death": "death"}
 
 
 def timecourse_of(courses: list[Course]) -> str:
-    return timecourse_svg([(c.hypothesis, c.history) for c in courses])
+    marks: list[tuple[float, str]] = []
+    first = courses[0].model.clinic.events
+    for e in first:
+        if e["event"] in _MARKED_EVENTS:
+            marks.append((e["day"], _MARKED_EVENTS[e["event"]]))
+    detected = [e["day"] for e in first if e["event"] == "metastasis_detected"]
+    if detected:
+        marks.append((detected[0], "first seen on a scan"))
+    return timecourse_svg([(c.hypothesis, c.history) for c in courses], marks)
+
+
+def numbers_line(c: Course) -> str:
+    """The patient's numbers in words, for one course."""
+    m = c.model
+    return (f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_number(float(m.ledger.shed_total))} "
+            f"cells have left the tumour; {plain_number(dormant_cells(m))} sleep in organs; "
+            f"{plain_number(metastatic_burden_cells(m))} cells in "
+            f"{len(m.colonies)} metastases, {detectable_metastases(m)} big enough to see.")
+
+
+def status_line(c: Course) -> str:
+    m = c.model
+    status = "the patient died (the tumours grew too large)" if m.died else (
+        "running" if m.running else "the end of the story")
+    return (f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_duration(m.day)} (day {m.day:.0f}), "
+            f"{len(m.colonies)} metastases, {detectable_metastases(m)} visible; {status}")
+
+
+def csv_of(courses: list[Course]) -> str:
+    """The data behind the pictures: per hypothesis and organ the cells that arrived, sleep
+    and grew, then the time course."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["hypothesis", "organ", "cells_arrived", "dormant_cells",
+                "cells_in_metastases", "detectable_metastases", "day"])
+    for c in courses:
+        st = body_state(c.model)
+        for organ in sorted(set(st["arrived"]) | set(st["burden"]) | set(st["dormant"])):
+            w.writerow([c.hypothesis, organ, st["arrived"].get(organ, 0),
+                        st["dormant"].get(organ, 0), f"{st['burden'].get(organ, 0.0):.6g}",
+                        st["detectable"].get(organ, 0), f"{c.model.day:g}"])
+    w.writerow([])
+    w.writerow(["hypothesis", "day", "primary_cells", "cells_in_metastases", "metastases",
+                "dormant_cells"])
+    for c in courses:
+        for h in c.history:
+            w.writerow([c.hypothesis, f"{h['day']:g}", f"{h['primary']:.6g}",
+                        f"{h['metastases']:.6g}", h["colonies"], h["dormant"]])
+    return buf.getvalue()
+
+
+def png_of(courses: list[Course], journey: Journey | None = None) -> bytes:
+    """The current body map(s) as a PNG (drawn by matplotlib, the same geometry)."""
+    from ..viz.bodymap import body_map
+    from ..viz.style import new_figure
+
+    fig = new_figure(figsize=(7.5 * len(courses), 10), dpi=100)
+    for i, c in enumerate(courses):
+        ax = fig.add_subplot(1, len(courses), i + 1)
+        body_map(body_state(c.model), ax=ax, hypothesis=c.hypothesis,
+                 title=f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_duration(c.model.day)}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------ state
 # Every reactive below only ever holds a checked value (the handlers check before they set).
-scenario_name = solara.reactive("classroom/demo")
-hypothesis = solara.reactive("combined")
+FIRST_SCENARIO = "classroom/demo"
+_first = scenario_settings(FIRST_SCENARIO)
+scenario_name = solara.reactive(FIRST_SCENARIO)
+hypothesis = solara.reactive(_first["hypothesis"])
 compare = solara.reactive(False)
 compare_with = solara.reactive("ewing")
 shedding_factor = solara.reactive(1.0)
-ctc_half_life = solara.reactive(1.7)
-soil_strength = solara.reactive(1.0)
+ctc_half_life = solara.reactive(1.0)  # x the scenario's own half-life
+soil_strength = solara.reactive(_first["soil"])
 days_per_step = solara.reactive(10)
-seed_text = solara.reactive("1")
-seed = solara.reactive(1)
+seed_text = solara.reactive(str(_first["seed"]))
+seed = solara.reactive(_first["seed"])
+on_change = solara.reactive("restart")
+auto_pause = solara.reactive(True)
 message = solara.reactive("")
+note = solara.reactive("")          # a pause's explanation (not an error)
 playing = solara.reactive(False)
 version = solara.reactive(0)
+patients = solara.reactive(30)
+many_result: solara.Reactive[dict[str, Any] | None] = solara.reactive(None)  # the last run
+many_status = solara.reactive("")
+url_checked = solara.reactive(False)
 
 
 class Session:
@@ -214,6 +421,8 @@ class Session:
         self.courses: list[Course] = []
         self.epoch = 0
         self.generation = 0
+        self.journey: Journey | None = None
+        self.follows = 0
 
 
 session = Singleton(Session)  # created once per browser session, safely across threads
@@ -240,26 +449,38 @@ def reset() -> None:
     state = session.value
     with state.lock:  # only the swap is under the lock: the new courses are private so far
         state.courses = courses
+        state.journey = None
         state.epoch += 1
         generation = state.generation = next(_generations)
     message.set("")
+    note.set("")
     _publish(generation)
 
 
-def step(epoch: int | None = None) -> bool:
-    """Advance the course(s) by the chosen number of days; False (and nothing done) if
-    ``epoch`` is given and a reset happened since, or if no course is still running."""
-    days = int(check_number("Speed", days_per_step.value, SPEED_RANGE, whole=True))
+def step(epoch: int | None = None, days: float | None = None, pause: bool = True) -> bool:
+    """Advance the course(s) by the chosen number of days (or ``days``); False (and nothing
+    done) if ``epoch`` is given and a reset happened since, or if no course is still running.
+    At a diagnosis, first detection or relapse the automatic pause (``pause``, if ticked)
+    stops play (``playing`` False, which ends the play loop) and says why."""
+    if days is None:
+        days = int(check_number("Speed", days_per_step.value, SPEED_RANGE, whole=True))
     state = session.value
+    reasons = []
     with state.lock:
         if epoch is not None and epoch != state.epoch:
             return False
         for c in state.courses:
             c.advance(days)
+            reason = c.new_pause()
+            if reason:
+                reasons.append(reason)
         running = any(c.model.running for c in state.courses)
         generation = state.generation = next(_generations)
     if not running:
         playing.set(False)
+    if reasons and pause and auto_pause.value:
+        playing.set(False)
+        note.set(reasons[0])
     _publish(generation)
     return running
 
@@ -280,7 +501,49 @@ def toggle_play() -> None:
     """Play or pause."""
     playing.set(not playing.value)
     if playing.value:
+        note.set("")
         play_task()
+
+
+#: Days per step of "jump to the end": big steps, no pause, so the end comes in seconds.
+JUMP_DAYS = 365.0
+
+
+@solara.lab.task  # type: ignore[arg-type]
+async def jump_task() -> None:
+    """Run the course(s) to their end (the horizon or death) without pausing at events."""
+    epoch = session.value.epoch
+    note.set("Jumping to the end ...")
+    while step(epoch, days=JUMP_DAYS, pause=False):
+        await asyncio.sleep(0)
+    if session.value.epoch == epoch:
+        note.set("The end of the story. The timeline below lists what happened.")
+
+
+def jump_to_end() -> None:
+    playing.set(False)
+    jump_task()
+
+
+def follow() -> None:
+    """Follow one cell of the first course through the cascade (a new cell each press)."""
+    state = session.value
+    with state.lock:
+        if not state.courses:
+            return
+        state.follows += 1
+        rng = np.random.default_rng([seed.value, state.follows])
+        journey = follow_one_cell(state.courses[0].model, rng)
+        if journey is None:
+            generation = None
+        else:
+            state.journey = journey
+            generation = state.generation = next(_generations)
+    if generation is None:
+        note.set("No cell has left the tumour yet: press Play or Step first.")
+        return
+    note.set("")
+    _publish(generation)
 
 
 def _refuse(e: ScenarioError, keeping: str) -> None:
@@ -288,12 +551,15 @@ def _refuse(e: ScenarioError, keeping: str) -> None:
 
 
 def choose_scenario(value: object) -> None:
-    """The picker's handler: only a bundled scenario name is accepted, never a path."""
+    """The picker's handler: only a listed scenario is accepted, never a path. The
+    scenario's own seed comes with it (its story is written for that seed)."""
     try:
-        scenario_name.set(check_scenario(value))
+        name = check_scenario(value)
     except ScenarioError as e:
         _refuse(e, scenario_name.value)
         return
+    _use_scenario(name)
+    many_result.set(None)
     reset()
 
 
@@ -326,10 +592,48 @@ def choose_compare_with(value: object) -> None:
     reset()
 
 
+def choose_on_change(value: object) -> None:
+    """What a slider change does: restart the patient, or continue from now."""
+    by_label = {v: k for k, v in ON_CHANGE.items()}
+    key = by_label.get(value, value) if isinstance(value, str) else None
+    if key not in ON_CHANGE:
+        message.set("A slider change either restarts the patient or continues from now.")
+        return
+    on_change.set(key)
+
+
+def choose_auto_pause(value: object) -> None:
+    if not isinstance(value, bool):
+        message.set("The pause box is either ticked or not.")
+        return
+    auto_pause.set(value)
+
+
+def _retune() -> None:
+    """Apply the sliders to the running course(s) from today on ("continue from now")."""
+    state = session.value
+    target = scenario_with(scenario_name.value, shedding_factor.value, ctc_half_life.value,
+                           soil_strength.value)
+    overrides = {"circulation.ctc_half_life_hours": target.circulation.ctc_half_life_hours,
+                 "tropism.strength": target.tropism.strength,
+                 "primary.shedding_rate_per_gram_per_day":
+                     target.primary.shedding_rate_per_gram_per_day}
+    with state.lock:
+        for c in state.courses:
+            before = c.model.scenario.primary.shedding_rate_per_gram_per_day
+            c.model.retune(overrides, shedding_multiplier=(
+                target.primary.shedding_rate_per_gram_per_day / before))
+        generation = state.generation = next(_generations)
+    message.set("")
+    note.set("The new value acts from today on; what is already in the body stays.")
+    _publish(generation)
+
+
 def _slider_handler(var: solara.Reactive, what: str, limits: tuple[float, float],
                     whole: bool = False, then_reset: bool = True) -> Callable[[object], None]:
     """A slider's handler: a number within ``limits`` is kept in ``var`` (and restarts the
-    course if ``then_reset``); anything else is refused with a message."""
+    course, or retunes it if "continue from now" is chosen, when ``then_reset``); anything
+    else is refused with a message."""
 
     def on_value(value: object) -> None:
         try:
@@ -339,16 +643,21 @@ def _slider_handler(var: solara.Reactive, what: str, limits: tuple[float, float]
             return
         var.set(int(x) if whole else x)
         if then_reset:
-            reset()
+            if on_change.value == "continue" and session.value.courses:
+                _retune()
+            else:
+                reset()
         elif message.value.startswith(what):
             message.set("")
     return on_value
 
 
 choose_shedding = _slider_handler(shedding_factor, "Shedding", SHEDDING_RANGE)
-choose_half_life = _slider_handler(ctc_half_life, "The CTC half-life", HALF_LIFE_RANGE)
+choose_half_life = _slider_handler(ctc_half_life, "Survival in the blood", HALF_LIFE_RANGE)
 choose_soil = _slider_handler(soil_strength, "Soil strength", SOIL_RANGE)
 choose_speed = _slider_handler(days_per_step, "Speed", SPEED_RANGE, whole=True, then_reset=False)
+choose_patients = _slider_handler(patients, "Patients", PATIENTS_RANGE, whole=True,
+                                  then_reset=False)
 
 
 def choose_seed(text: object) -> None:
@@ -363,102 +672,358 @@ def choose_seed(text: object) -> None:
     reset()
 
 
+# ------------------------------------------------------------------ a link to the settings
+def settings_query() -> str:
+    """The current settings as a query string (the shareable link)."""
+    q = {"scenario": scenario_name.value, "hypothesis": hypothesis.value,
+         "seed": str(seed.value), "shedding": f"{shedding_factor.value:g}",
+         "halflife": f"{ctc_half_life.value:g}", "soil": f"{soil_strength.value:g}",
+         "speed": str(days_per_step.value)}
+    if compare.value:
+        q["compare"] = compare_with.value
+    return urllib.parse.urlencode(q)
+
+
+def apply_query(query: object) -> None:
+    """Settings from a link (untrusted, like any value from a browser): each parameter is
+    checked like its control's value; a bad one is named in the message and left at its
+    default, the good ones are used."""
+    if not isinstance(query, str) or not query or len(query) > 2000:
+        return
+    params = urllib.parse.parse_qs(query.lstrip("?"), max_num_fields=20)
+    bad = []
+
+    def one(key: str) -> str | None:
+        values = params.get(key)
+        return values[0] if values else None
+
+    try:
+        if (v := one("scenario")) is not None:
+            _use_scenario(check_scenario(v))
+    except ScenarioError:
+        bad.append("scenario")
+    checks: list[tuple[str, Callable[[str], object]]] = [
+        ("hypothesis", lambda v: hypothesis.set(check_hypothesis(v, MAIN_HYPOTHESES))),
+        ("compare", lambda v: (compare_with.set(check_hypothesis(v)), compare.set(True))),
+        ("seed", lambda v: (seed.set(parse_seed(v)), seed_text.set(str(parse_seed(v))))),
+        ("shedding", lambda v: shedding_factor.set(
+            check_number("Shedding", _float(v), SHEDDING_RANGE))),
+        ("halflife", lambda v: ctc_half_life.set(
+            check_number("Survival in the blood", _float(v), HALF_LIFE_RANGE))),
+        ("soil", lambda v: soil_strength.set(check_number("Soil strength", _float(v),
+                                                          SOIL_RANGE))),
+        ("speed", lambda v: days_per_step.set(int(check_number("Speed", _float(v),
+                                                               SPEED_RANGE, whole=True)))),
+    ]
+    for key, apply in checks:
+        if (v := one(key)) is None:
+            continue
+        try:
+            apply(v)
+        except ScenarioError:
+            bad.append(key)
+    reset()
+    if bad:
+        message.set(f"The link's {', '.join(bad)} could not be used; the default is kept.")
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text) if len(text) < 30 else float("nan")
+    except ValueError:
+        return float("nan")
+
+
+# ------------------------------------------------------------------ many patients
+_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _many_pool() -> concurrent.futures.ProcessPoolExecutor:
+    """One worker process for every session's "many patients" runs (they queue): the
+    server's own process stays free to draw."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return _pool
+
+
+@solara.lab.task  # type: ignore[arg-type]
+async def many_task() -> None:
+    """Run many patients of the chosen cancer in the background process."""
+    args = (scenario_name.value, int(patients.value), seed.value, shedding_factor.value,
+            ctc_half_life.value, soil_strength.value)
+    many_status.set(f"Running {args[1]} patients for each of the three ideas "
+                    f"({3 * args[1]} in all); this takes about half a minute ...")
+    t0 = time.perf_counter()
+    try:
+        future = _many_pool().submit(many_patients, *args)
+        result = await asyncio.wrap_future(future)
+    except Exception as e:
+        many_status.set(f"The run failed: {type(e).__name__}: {str(e)[:200]}")
+        return
+    result["wall_seconds"] = time.perf_counter() - t0
+    many_result.set(result)
+    many_status.set("")
+
+
+def run_many() -> None:
+    if not many_task.pending:
+        many_task()
+
+
+# ------------------------------------------------------------------ the page
+CSS = """
+.ms-top { display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin: 0; }
+.ms-settings h2 { font-size: 21px; line-height: 1.25; margin: 0 0 6px 0; }
+.ms-layout { display: flex; flex-wrap: nowrap !important; gap: 16px; align-items: flex-start; }
+.ms-settings { flex: 0 0 290px; max-width: 290px; font-size: 16px; }
+.ms-main { flex: 1 1 auto; min-width: 0; }
+.ms-view { display: flex; flex-wrap: wrap !important; gap: 8px 16px; align-items: flex-start; }
+.ms-view.double { flex-wrap: nowrap !important; }
+.ms-view.double .ms-map { flex: 1 1 0; min-width: 0; }
+.ms-view.single .ms-map { flex: 0 1 auto; width: calc((100vh - 110px) * 0.647);
+                          max-width: 100%; }
+.ms-side { flex: 1 1 520px; min-width: 0; max-width: 1000px; }
+.ms-side .ms-chart { width: 100%; }
+.ms-map svg.body-map { display: block; width: 100%; height: auto;
+                       max-height: calc(100vh - 110px); }
+.ms-charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.ms-chart { flex: 1 1 560px; min-width: 0; max-width: 940px; }
+.ms-chart svg.chart { display: block; width: 100%; height: auto; }
+.ms-main p, .ms-main li, .ms-settings p, .ms-main td { font-size: 16px; }
+.ms-main h3 { font-size: 19px; margin: 12px 0 4px 0; }
+.ms-timeline { max-height: 260px; overflow-y: auto; }
+.ms-timeline td { padding: 2px 10px 2px 0; vertical-align: top; }
+.ms-muted { color: #777; }
+.ms-note { font-size: 16px; background: #fff3cd; padding: 4px 10px; border-radius: 4px;
+           margin: 4px 0; }
+.ms-settings .v-btn-toggle { flex-wrap: wrap; }
+.ms-settings .v-btn-toggle .v-btn { height: 40px !important; }
+.ms-settings .v-input--selection-controls { margin-top: 4px; }
+.ms-settings .v-input__slot { margin-bottom: 0; }
+.ms-settings .v-input__slider .v-input__slot { flex-direction: column; align-items: stretch; }
+.ms-settings .v-input__slider .v-label { max-width: none; height: auto; margin: 0 0 2px 0;
+                                         white-space: normal; line-height: 1.3; }
+.ms-settings .v-input__slider .v-slider { margin: 0 8px; }
+.ms-settings .v-label--active { transform: translateY(-18px) scale(0.875) !important; }
+.ms-settings .v-messages { display: none; }
+.v-application .v-btn { font-size: 16px; text-transform: none; letter-spacing: normal; }
+@media (max-width: 1299px) {
+  .ms-layout.compare { flex-wrap: wrap !important; }
+  .ms-layout.compare .ms-settings { order: 2; flex-basis: 100%; max-width: none; }
+  .ms-layout.compare .ms-main { order: 1; flex-basis: 100%; }
+}
+"""
+
+
+def _html(tag: str, content: str, classes: list[str] | None = None) -> None:
+    solara.HTML(tag=tag, unsafe_innerHTML=content, classes=classes or [])
+
+
+def _uses_soil(h: str) -> bool:
+    return HYPOTHESES[h][1] == "tropism"
+
+
 @solara.component
-def Controls():
+def Controls(dt_days: float):
     # The widgets get plain values, not the reactives: a client's change reaches the state
     # only through the checking handlers above.
-    with solara.Card("Settings"):
-        solara.Select("Cancer / scenario", values=scenario_names(), value=scenario_name.value,
-                      on_value=choose_scenario)
-        solara.ToggleButtonsSingle(value=hypothesis.value, values=list(MAIN_HYPOTHESES),
-                                   on_value=choose_hypothesis)
-        solara.HTML(tag="p", unsafe_innerHTML=HYPOTHESIS_TEXT[hypothesis.value])
-        solara.Checkbox(label="Compare side by side (same random streams)", value=compare.value,
-                        on_value=choose_compare)
-        if compare.value:
-            solara.Select("Second hypothesis", values=list(HYPOTHESES), value=compare_with.value,
-                          on_value=choose_compare_with)
-        solara.SliderFloat("Shedding (x published rate)", value=shedding_factor.value,
-                           min=SHEDDING_RANGE[0], max=SHEDDING_RANGE[1], step=0.01,
-                           on_value=choose_shedding)
-        solara.SliderFloat("Survival in the blood: CTC half-life (hours)",
-                           value=ctc_half_life.value, min=HALF_LIFE_RANGE[0],
-                           max=HALF_LIFE_RANGE[1], step=0.1, on_value=choose_half_life)
-        solara.SliderFloat("Soil strength (0 = neutral soil)", value=soil_strength.value,
-                           min=SOIL_RANGE[0], max=SOIL_RANGE[1], step=0.1, on_value=choose_soil)
-        solara.SliderInt("Speed: days per step", value=days_per_step.value, min=SPEED_RANGE[0],
-                         max=SPEED_RANGE[1], on_value=choose_speed)
-        solara.InputText("Seed", value=seed_text.value, on_value=choose_seed,
-                         continuous_update=False)
-        with solara.Row():
-            solara.Button("Play" if not playing.value else "Pause", color="primary",
-                          on_click=toggle_play)
-            solara.Button("Step", on_click=lambda: None if playing.value else step(),
-                          disabled=playing.value)
-            solara.Button("Reset", on_click=reset)
-        if message.value:
-            solara.Error(message.value)
-        with solara.Details("Delivery x soil (for the curious)"):
-            solara.HTML(tag="table", unsafe_innerHTML=(
-                "<tr><th></th><th>neutral soil</th><th>tropism soil</th></tr>"
-                "<tr><th>anatomical delivery</th><td>ewing</td><td>combined</td></tr>"
-                "<tr><th>uniform delivery</th><td>null</td><td>paget</td></tr>"))
+    shown = [hypothesis.value] + ([compare_with.value] if compare.value else [])
+    soil_matters = any(_uses_soil(h) for h in shown)
+    titles = _titles()
+    solara.Select("Cancer", values=scenario_titles(), value=titles[scenario_name.value],
+                  on_value=choose_scenario)
+    solara.ToggleButtonsSingle(value=HYPOTHESIS_NAMES[hypothesis.value],
+                               values=[HYPOTHESIS_NAMES[h] for h in MAIN_HYPOTHESES],
+                               on_value=choose_hypothesis, classes=["ms-hyp"],
+                               style="flex-wrap: wrap; height: auto")
+    _html("p", html.escape(HYPOTHESIS_TEXT[hypothesis.value]))
+    solara.Checkbox(label="Compare two hypotheses (same luck)", value=compare.value,
+                    on_value=choose_compare)
+    if compare.value:
+        solara.Select("Second hypothesis", values=[HYPOTHESIS_NAMES[h] for h in HYPOTHESES],
+                      value=HYPOTHESIS_NAMES[compare_with.value], on_value=choose_compare_with)
+    _html("p", "<b>When I move a slider:</b>")
+    solara.ToggleButtonsSingle(value=ON_CHANGE[on_change.value], values=list(ON_CHANGE.values()),
+                               on_value=choose_on_change, style="flex-wrap: wrap; height: auto")
+    solara.SliderFloat(f"Shedding: {shedding_factor.value:g} × the published rate",
+                       value=shedding_factor.value, min=SHEDDING_RANGE[0],
+                       max=SHEDDING_RANGE[1], step=0.01, on_value=choose_shedding,
+                       thumb_label=False)
+    hours = scenario_settings(scenario_name.value)["half_life_hours"] * ctc_half_life.value
+    solara.SliderFloat(f"Survival in the blood: half-life {plain_hours(hours)} "
+                       f"({ctc_half_life.value:g} × this cancer's)",
+                       value=ctc_half_life.value, min=HALF_LIFE_RANGE[0],
+                       max=HALF_LIFE_RANGE[1], step=0.1, on_value=choose_half_life,
+                       thumb_label=False)
+    soil_label = (f"Soil strength: {soil_strength.value:g} (0 = every organ alike)"
+                  if soil_matters else "Soil strength: no effect under Ewing")
+    solara.SliderFloat(soil_label, value=soil_strength.value, min=SOIL_RANGE[0],
+                       max=SOIL_RANGE[1], step=0.1, on_value=choose_soil,
+                       disabled=not soil_matters, thumb_label=False)
+    actual = max(1, round(days_per_step.value / dt_days)) * dt_days
+    solara.SliderInt(f"Speed: {actual:g} days per step", value=days_per_step.value,
+                     min=SPEED_RANGE[0], max=SPEED_RANGE[1], on_value=choose_speed,
+                     thumb_label=False)
+    solara.InputText("Seed (same seed = same patient)", value=seed_text.value,
+                     on_value=choose_seed, continuous_update=False)
+    solara.Checkbox(label="Pause at diagnosis, first metastasis seen and relapse",
+                    value=auto_pause.value, on_value=choose_auto_pause)
+    if message.value:
+        solara.Error(message.value)
+    with solara.Details("Delivery × soil: the four ideas"):
+        _html("table", "<tr><th></th><th>organs equal</th><th>soil matters</th></tr>"
+                       "<tr><th>blood flow decides</th><td>Ewing</td><td>Combined</td></tr>"
+                       "<tr><th>cells go everywhere</th><td>Neither</td><td>Paget</td></tr>")
 
 
-def _status(c: Course) -> str:
-    m = c.model
-    status = "died (lethal tumour burden)" if m.died else (
-        "running" if m.running else "end of the course")
-    return (f"{c.hypothesis}: day {m.day:.0f}, {len(m.colonies)} colonies, "
-            f"{detectable_metastases(m)} detectable; {status}")
+@solara.component
+def Buttons():
+    with solara.Row(classes=["ms-buttons"], style="flex-wrap: wrap; gap: 6px"):
+        solara.Button("Play" if not playing.value else "Pause", color="primary",
+                      on_click=toggle_play)
+        solara.Button("Step", on_click=lambda: None if playing.value else step(),
+                      disabled=playing.value)
+        solara.Button("Jump to the end", on_click=jump_to_end,
+                      disabled=playing.value or jump_task.pending)
+        solara.Button("Restart", on_click=reset)
+        solara.Button("Follow one cell", on_click=follow, disabled=playing.value)
+
+
+@solara.component
+def ManyPatients():
+    _html("h3", "Many patients")
+    _html("p", "One patient is one roll of the dice. Run many patients of this cancer under "
+               "each idea and compare with where autopsies found metastases (diSibio and "
+               "French 2008).")
+    with solara.Row(style="flex-wrap: wrap; gap: 8px; align-items: center"):
+        solara.SliderInt(f"Patients per idea: {patients.value}", value=patients.value,
+                         min=PATIENTS_RANGE[0], max=PATIENTS_RANGE[1], on_value=choose_patients,
+                         thumb_label=False)
+        solara.Button("Run many patients", on_click=run_many, disabled=many_task.pending)
+    if many_status.value:
+        solara.Info(many_status.value)
+    r = many_result.value
+    if r:
+        same = r["scenario"] == scenario_name.value and r["seed"] == seed.value
+        _html("div", site_frequency_svg(r["frequency"], r["autopsy"], r["patients"]),
+              ["ms-chart"])
+        _html("p", html.escape(
+            f"{_titles()[r['scenario']]}, seed {r['seed']}: {r['patients']} patients per idea "
+            f"in {r['wall_seconds']:.0f} s."
+            + ("" if same else " (These are for the earlier settings: run again.)")))
 
 
 @solara.component
 def Page():
     solara.Title("metasim: how cancer spreads")
-    solara.use_effect(lambda: reset() if not session.value.courses else None, [])
+    solara.Style(CSS)
+    router = solara.use_router()
+
+    def first_load() -> None:
+        if not url_checked.value:
+            url_checked.set(True)
+            query = getattr(router, "search", None)
+            if query:
+                apply_query(query)
+                return
+        if not session.value.courses:
+            reset()
+
+    solara.use_effect(first_load, [])
     _ = version.value  # re-render after every step
     state = session.value
     with state.lock:  # draw a consistent picture: no step can run while we read the models
         courses = list(state.courses)
         if courses:
-            sc = courses[0].model.scenario
-            first = courses[0]
-            maps = [(map_svg(c), _status(c)) for c in courses]
+            maps = [(map_svg(c, state.journey if i == 0 else None), status_line(c))
+                    for i, c in enumerate(courses)]
             funnel = funnel_of(courses)
-            counts = " · ".join(f"{s}: {int(first.model.ledger.reached[i]):,}"
-                                for i, s in enumerate(FUNNEL_STAGES))
+            numbers = [numbers_line(c) for c in courses]
             timecourse = timecourse_of(courses)
-            events = list(first.model.clinic.events[-12:])
-    with solara.Sidebar():
-        Controls()
+            events = [(c.hypothesis, list(c.model.clinic.events[:MAX_EVENTS]))
+                      for c in courses]
+            journey = state.journey
+            dt = courses[0].model.dt
     if not courses:
+        with solara.Column(classes=["ms-settings"]):
+            Controls(1.0)
         solara.Text("Loading ...")
-        if message.value:
-            solara.Error(message.value)
         return
-    solara.HTML(tag="h2", unsafe_innerHTML=html.escape(
-        sc.description.splitlines()[0] if sc.description else sc.primary.site))
-    if sc.what_to_look_for:
-        solara.Info(f"What to look for: {sc.what_to_look_for}")
-    with solara.Columns([1, 1] if len(courses) == 1 else [1, 1, 1]):
-        for svg, status in maps:
-            with solara.Column():
-                solara.HTML(tag="div", unsafe_innerHTML=svg)
-                solara.Text(status, classes=["funnel-status"])
-        with solara.Column():
-            solara.HTML(tag="h3", unsafe_innerHTML="The cascade funnel")
-            solara.HTML(tag="div", unsafe_innerHTML=funnel)
-            solara.Text(counts, classes=["funnel-numbers"])
-            solara.HTML(tag="h3", unsafe_innerHTML="Over time")
-            solara.HTML(tag="div", unsafe_innerHTML=timecourse)
-    if events:
-        rows = "".join(f"<tr><td>day {e['day']:.0f}</td><td>{html.escape(e['event'])}</td>"
-                       f"<td>{html.escape(e['organ'])}</td><td>{html.escape(e['detail'])}</td></tr>"
-                       for e in events)
-        solara.HTML(tag="h3", unsafe_innerHTML=f"Timeline ({first.hypothesis})")
-        solara.HTML(tag="table", unsafe_innerHTML=rows, classes=["event-log"])
-    with solara.Details("What happens at each step", expand=True):
-        for s in FUNNEL_STAGES:
-            solara.HTML(tag="p", unsafe_innerHTML=f"<b>{STAGE_LABELS[s].capitalize()}.</b> "
-                                                  f"{STAGE_EXPLANATIONS[s]}")
+    name = scenario_name.value
+    layout_classes = ["ms-layout"] + (["compare"] if len(courses) > 1 else [])
+    with solara.Row(classes=layout_classes):
+        with solara.Column(classes=["ms-settings"]):
+            _html("h2", html.escape(_titles()[name]))
+            Controls(dt)
+            TeachingAids(courses)
+        with solara.Column(classes=["ms-main"]):
+            with solara.Row(classes=["ms-top"]):
+                Buttons()
+            if note.value:
+                _html("div", html.escape(note.value), ["ms-note"])
+            single = len(maps) == 1
+
+            def charts() -> None:
+                with solara.Column(classes=["ms-chart"]):
+                    _html("h3", "The cascade: how many cells survive each step")
+                    _html("div", funnel)
+                with solara.Column(classes=["ms-chart"]):
+                    _html("h3", "Over time")
+                    _html("div", timecourse)
+
+            with solara.Row(classes=["ms-view", "single" if single else "double"]):
+                for svg, status in maps:
+                    with solara.Column(classes=["ms-map"]):
+                        _html("div", svg)
+                        solara.Text(status, classes=["funnel-status"])
+                if single:  # beside the map when the window is wide enough, else below it
+                    with solara.Column(classes=["ms-side"]):
+                        for line in numbers:
+                            _html("p", html.escape(line), ["funnel-numbers"])
+                        charts()
+            if journey is not None:
+                _html("h3", "The journey of one cell (dashed line on the first map)")
+                _html("ol", "".join(f"<li>{html.escape(s)}</li>" for s in journey.steps))
+            if not single:
+                for line in numbers:
+                    _html("p", html.escape(line), ["funnel-numbers"])
+                with solara.Row(classes=["ms-charts"]):
+                    charts()
+            with solara.Row(classes=["ms-charts"]):
+                for hyp, evs in events:
+                    with solara.Column(classes=["ms-chart"]):
+                        _html("h3", html.escape(f"What happened: {HYPOTHESIS_NAMES[hyp]}"))
+                        rows = "".join(
+                            f"<tr><td>{html.escape(plain_duration(e['day']))}</td>"
+                            f"<td>{html.escape(event_sentence(e['event'], e['organ']))}</td></tr>"
+                            for e in evs) or "<tr><td>Nothing yet.</td></tr>"
+                        _html("div", f"<table>{rows}</table>", ["ms-timeline", "event-log"])
+            ManyPatients()
+            with solara.Details("What happens at each step"):
+                for s in FUNNEL_STAGES:
+                    _html("p", f"<b>{html.escape(STEP_NAMES[s])}.</b> "
+                               f"{html.escape(STAGE_EXPLANATIONS[s])}")
+            with solara.Details("Glossary"):
+                for word, meaning in GLOSSARY.items():
+                    _html("p", f"<b>{html.escape(word)}</b>: {html.escape(meaning)}")
+
+
+@solara.component
+def TeachingAids(courses: list[Course]):
+    name = scenario_name.value
+    sc = courses[0].model.scenario
+    with solara.Details("Things to notice", expand=True):
+        _html("p", html.escape(things_to_notice(name, sc)))
+    with solara.Details("Things to try"):
+        _html("ul", "".join(f"<li>{html.escape(t)}</li>" for t in things_to_try(name)))
+    with solara.Details("Save and share"):
+        solara.FileDownload(lambda: png_of(courses), filename="metasim-map.png",
+                            label="Download the picture (PNG)", mime_type="image/png")
+        solara.FileDownload(lambda: csv_of(courses), filename="metasim-data.csv",
+                            label="Download the data (CSV)", mime_type="text/csv")
+        _html("p", f'<a href="?{html.escape(settings_query())}" class="ms-link">'
+                   "Link to these settings</a> (copy it to reopen this patient)")

@@ -7,6 +7,7 @@ run has finished.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -855,8 +856,10 @@ def app_cmd(host: str, port: int) -> None:
     click.echo(f"metasim app: open http://{host}:{port}/ in a browser (Ctrl-C to stop)")
     cmd = [sys.executable, "-m", "solara", "run", "sim.apps.classroom", "--host", host, "--port",
            str(port), "--production", "--no-open"]
+    # No "This website runs on Solara" banner: on a projector it covers the page's corner.
+    env = {**os.environ, "SOLARA_THEME_SHOW_BANNER": "false", "SOLARA_THEME_TITLE": "metasim"}
     try:
-        child = subprocess.Popen(cmd, preexec_fn=_die_with_parent
+        child = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent
                                  if sys.platform.startswith("linux") else None)
     except OSError as e:
         raise _Fail(f"could not start the app's server ({e.strerror or e})") from None

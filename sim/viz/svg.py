@@ -1,218 +1,248 @@
-"""Fast SVG drawings for the classroom app: the body map, the funnel and the time course.
+"""Fast SVG charts for the classroom app: the cascade funnel, the time course and the site
+frequencies of many patients. (The body map is :mod:`sim.viz.body_svg`.)
 
-The body map is the one of :mod:`sim.viz.bodymap` (matplotlib, used for animations and
-figures): both take the organs, the silhouette, the routes, the colour scale and the symbol
-sizes from :mod:`sim.viz.body_layout`. It is written as SVG text so that a redraw takes
-milliseconds: the app redraws after every step. Hypotheses keep their colours and dash
-patterns (:data:`sim.viz.style.HYPOTHESIS_STYLE`) so the pictures read in black and white.
+Written as SVG text so that a redraw takes milliseconds: the app redraws after every step.
+Each chart has a ``viewBox`` :data:`CHART_WIDTH` units wide and no width or height of its
+own: the app lets it fill its column at up to 1.3 times that width, and the column is never
+narrower than 0.85 of it at 1024 x 768, so the smallest text (:data:`FONT` units) stays at 14
+screen pixels or more (checked in the browser tests). Numbers are written in words ("2.6
+trillion") and time in years and months. Hypotheses keep their colours and dash patterns
+(:data:`sim.viz.style.HYPOTHESIS_STYLE`) so the pictures also read in black and white.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from matplotlib.colors import to_hex
 
-from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
-from .body_layout import (
-    BODY_TOP,
-    BURDEN_CMAP,
-    BURDEN_NORM,
-    BURDEN_RANGE,
-    SILHOUETTE,
-    SKIN_EDGE,
-    SKIN_FILL,
-    dormant_dot,
-    drawing_order,
-    layout_for,
-    organ_fill,
-    primary_fill,
-    routes_for,
-    star_points,
-    star_radius,
-)
-from .style import PRIMARY_COLOR, hypothesis_style, organ_label
+from ..biology.stages import FUNNEL_STAGES
+from .plain import HYPOTHESIS_NAMES, STEP_NAMES, organ_name, plain_number
+from .style import PRIMARY_COLOR, hypothesis_style
 
-S = 30.0  # pixels per layout unit
+#: Width of every chart's viewBox (user units).
+CHART_WIDTH = 720
+#: The font size of every text (user units): 14 px or more at the smallest scale the app uses.
+FONT = 17
+#: Text width per character, as a share of the font size (a generous estimate for sans-serif,
+#: used to keep texts apart).
+CHAR_WIDTH = 0.6
 
 
-def _xy(x: float, y: float) -> tuple[float, float]:
-    """Layout units (y up) -> SVG pixels (y down)."""
-    return x * S, (BODY_TOP - y) * S
+def _text(x: float, y: float, text: str, anchor: str = "start", size: int = FONT,
+          weight: str = "normal", fill: str = "#222", cls: str = "") -> str:
+    c = f' class="{cls}"' if cls else ""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" font-family="sans-serif" '
+            f'text-anchor="{anchor}" font-weight="{weight}" fill="{fill}"{c}>'
+            f'{html.escape(text)}</text>')
 
 
-def body_map_svg(state: dict, title: str = "") -> str:
-    """The body map of a :func:`sim.engine.results.body_state` state as an SVG string."""
-    w, h = 10 * S + 90, BODY_TOP * S + 40
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 -30 {w:.0f} {h + 30:.0f}" '
-           f'width="100%" role="img" aria-label="body map" class="body-map">',
-           '<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
-           'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="black" '
-           'stroke-width="1.2"/></pattern></defs>',
-           f'<text x="{w / 2:.0f}" y="-10" text-anchor="middle" font-size="15" '
-           f'font-family="sans-serif">{html.escape(title)}</text>']
-    skin = f'fill="{SKIN_FILL}" stroke="{SKIN_EDGE}" stroke-width="1.5"'
-    for shape in SILHOUETTE:
-        if shape.kind == "ellipse":
-            cx, cy = _xy(shape.x, shape.y)
-            out.append(f'<ellipse cx="{cx:.0f}" cy="{cy:.0f}" rx="{shape.width * S / 2:.0f}" '
-                       f'ry="{shape.height * S / 2:.0f}" {skin}/>')
-        else:
-            x, y = _xy(shape.x, shape.y + shape.height)
-            out.append(f'<rect x="{x:.0f}" y="{y:.0f}" width="{shape.width * S:.0f}" '
-                       f'height="{shape.height * S:.0f}" rx="{shape.radius * S:.0f}" {skin}/>')
-    burden, dormant = state.get("burden", {}), state.get("dormant", {})
-    detectable = state.get("detectable", {})
-    site = state.get("site", "breast")
-    layout, (px, py) = layout_for(site)
-    for organ in drawing_order(layout):
-        x0, y0, ew, eh = layout[organ]
-        x, y = _xy(x0, y0)
-        cells = burden.get(organ, 0.0)
-        face = organ_fill(organ, cells)
-        bg = face is None
-        fill = "none" if face is None else to_hex(face)
-        det = detectable.get(organ, 0) > 0
-        stroke = 'stroke="black" stroke-width="3"' if det else (
-            'stroke="#666" stroke-width="1" stroke-dasharray="4,3"' if bg else
-            'stroke="#666" stroke-width="1"')
-        label = organ_label(organ)
-        tip = f"{label}: {cells:.3g} cells in metastases, {dormant.get(organ, 0):,} dormant cells"
-        out.append(f'<ellipse cx="{x:.0f}" cy="{y:.0f}" rx="{ew * S / 2:.0f}" '
-                   f'ry="{eh * S / 2:.0f}" fill="{fill}" {stroke} data-organ="{organ}">'
-                   f'<title>{html.escape(tip)}</title></ellipse>')
-        if det:
-            out.append(f'<ellipse cx="{x:.0f}" cy="{y:.0f}" rx="{ew * S / 2:.0f}" '
-                       f'ry="{eh * S / 2:.0f}" fill="url(#hatch)" opacity="0.5"/>')
-        if not bg:
-            out.append(f'<text x="{x:.0f}" y="{y + eh * S / 2 + 10:.0f}" font-size="9" '
-                       f'text-anchor="middle" font-family="sans-serif" fill="#333">'
-                       f'{html.escape(label)}</text>')
-        if dormant.get(organ, 0) > 0:
-            dx, dy, r = dormant_dot(layout[organ], dormant[organ])
-            cx, cy = _xy(dx, dy)
-            out.append(f'<circle cx="{cx:.0f}" cy="{cy:.0f}" r="{r * S:.1f}" fill="black"/>')
-    routes = [(t, label, color, "5,3" if dashed else "")
-              for t, label, color, dashed in routes_for(site, layout)]
-    out.append('<defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-               'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
-               'fill="context-stroke"/></marker></defs>')
-    x1, y1 = _xy(px, py)
-    for (tx, ty), label, color, dash in routes:
-        x2, y2 = _xy(tx, ty)
-        mx, my = (x1 + x2) / 2 + (y2 - y1) * 0.15, (y1 + y2) / 2 - (x2 - x1) * 0.15
-        out.append(f'<path d="M{x1:.0f},{y1:.0f} Q{mx:.0f},{my:.0f} {x2:.0f},{y2:.0f}" '
-                   f'fill="none" stroke="{color}" stroke-width="2" stroke-dasharray="{dash}" '
-                   f'marker-end="url(#arr)" opacity="0.85"/>')
-        out.append(f'<text x="{mx:.0f}" y="{my:.0f}" font-size="9" fill="{color}" '
-                   f'font-family="sans-serif" text-anchor="middle" '
-                   f'paint-order="stroke" stroke="white" stroke-width="3">{html.escape(label)}</text>')
-    primary_cells = state.get("primary_cells", 1.0)
-    out.append(_star(px, py, primary_cells))
-    # Legend and colour scale: one swatch per decade of the burden scale.
-    lx = 10 * S + 10
-    low, high = (round(math.log10(v)) for v in BURDEN_RANGE)
-    for i, e in enumerate(range(low, high + 1)):
-        yy = 120 + (high - low - i) * 22
-        out.append(f'<rect x="{lx:.0f}" y="{yy}" width="14" height="22" '
-                   f'fill="{to_hex(BURDEN_CMAP(BURDEN_NORM(10.0 ** e)))}" stroke="#999" '
-                   f'stroke-width="0.5"/><text x="{lx + 18:.0f}" y="{yy + 15}" font-size="9" '
-                   f'font-family="sans-serif">1e{e}</text>')
-    out.append(f'<text x="{lx:.0f}" y="98" font-size="9" font-family="sans-serif">cells in</text>'
-               f'<text x="{lx:.0f}" y="110" font-size="9" font-family="sans-serif">metastases'
-               f'</text>')
-    mm = state.get("detectable_mm", 5.0)
-    primary = "★ primary (removed)" if primary_cells <= 0 else "★ primary"
-    out.append(f'<text x="6" y="{h - 8:.0f}" font-size="10" font-family="sans-serif">'
-               f'{primary} · ● dormant cells · hatched: detectable (≥ {mm:g} mm)</text>')
-    out.append("</svg>")
-    return "".join(out)
+def _open(height: float, cls: str, label: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_WIDTH} {height:.0f}" '
+            f'class="{cls} chart" role="img" aria-label="{html.escape(label)}">')
 
 
-def _star(x: float, y: float, primary_cells: float) -> str:
-    """The primary's star at layout point (x, y), as large and filled as on the matplotlib
-    map."""
-    pts = " ".join("{:.1f},{:.1f}".format(*_xy(u, v))
-                   for u, v in star_points(x, y, star_radius(primary_cells)))
-    return (f'<polygon points="{pts}" fill="{primary_fill(primary_cells)}" stroke="black" '
-            f'stroke-width="1"><title>primary tumour</title></polygon>')
+def text_width(text: str, size: int = FONT) -> float:
+    """An upper estimate of a text's width (user units)."""
+    return len(text) * CHAR_WIDTH * size
 
 
-def funnel_svg(rows: Sequence[tuple[str, Sequence[float]]]) -> str:
-    """Cells reaching each cascade step (log scale), one bar per hypothesis.
+def _hyp_color(hyp: str, i: int) -> str:
+    return to_hex(hypothesis_style(hyp, i)["color"])
 
-    ``rows``: (hypothesis, reached per stage in FUNNEL_STAGES order).
+
+def survival_shares(reached: Sequence[float], lost: Sequence[float]) -> list[float | None]:
+    """The share of the cells reaching each step that have not died there (so far); None for
+    a step no cell reached yet."""
+    return [None if r <= 0 else max(0.0, min(1.0, (r - x) / r))
+            for r, x in zip(reached, lost, strict=True)]
+
+
+def funnel_svg(rows: Sequence[tuple[str, Sequence[float], Sequence[float]]]) -> str:
+    """The cascade as a table: per step, the cells that reached it (in words) and the share
+    that survived it (a bar from 0 to 100 %, linear), one line per hypothesis.
+
+    ``rows``: (hypothesis, reached per stage, lost per stage), stages in FUNNEL_STAGES order.
+    A linear bar shows what a log scale hides: most cells die at each step.
     """
-    width, label_w, row_h = 560, 190, 26
-    bar_h = (row_h - 6) / max(len(rows), 1)
-    height = row_h * len(FUNNEL_STAGES) + 40
-    span = 15.0  # decades shown: 1 .. 1e15
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-           f'width="100%" class="funnel" role="img" aria-label="cascade funnel">']
+    n = max(len(rows), 1)
+    name_w, count_x, bar_x, bar_w = 10, 300, 430, 200
+    line_h = 24
+    row_h = line_h * n + 8
+    top = 62
+    height = top + row_h * len(FUNNEL_STAGES) + 10
+    out = [_open(height, "funnel", "cascade funnel"),
+           _text(name_w, 20, "Step of the journey", weight="bold"),
+           _text(count_x + 110, 20, "Cells", "end", weight="bold"),
+           _text(bar_x, 20, "% that survived this step", weight="bold")]
+    for k in (0, 50, 100):
+        x = bar_x + bar_w * k / 100
+        out.append(f'<line x1="{x:.0f}" x2="{x:.0f}" y1="{top - 6}" y2="{height - 10}" '
+                   f'stroke="#ccc" stroke-width="1"/>')
+    out.append(_text(bar_x, top - 10, "0", "middle", size=FONT))
+    out.append(_text(bar_x + bar_w, top - 10, "100 %", "middle", size=FONT))
+    shares = [survival_shares(r, lost) for _, r, lost in rows]
     for s_i, stage in enumerate(FUNNEL_STAGES):
-        y0 = 10 + s_i * row_h
-        out.append(f'<text x="{label_w - 6}" y="{y0 + row_h / 2 + 3:.0f}" font-size="11" '
-                   f'text-anchor="end" font-family="sans-serif">{STAGE_LABELS[stage]}</text>')
-        for r_i, (hyp, reached) in enumerate(rows):
+        y0 = top + s_i * row_h
+        if s_i % 2 == 0:
+            out.append(f'<rect x="0" y="{y0 - 2}" width="{CHART_WIDTH}" height="{row_h}" '
+                       f'fill="#f4f4f4"/>')
+        out.append(_text(name_w, y0 + line_h - 6, STEP_NAMES[stage]))
+        for r_i, (hyp, reached, _lost) in enumerate(rows):
+            y = y0 + r_i * line_h
+            color = _hyp_color(hyp, r_i)
             v = float(reached[s_i])
-            if v <= 0:
+            out.append(_text(count_x + 110, y + line_h - 6, plain_number(v), "end",
+                             fill=color if n > 1 else "#222"))
+            share = shares[r_i][s_i]
+            if share is None:
+                out.append(_text(bar_x + 4, y + line_h - 6, "no cells yet", fill="#555"))
                 continue
-            bw = (width - label_w - 60) * min(math.log10(v) + 0.3, span) / span
+            w = bar_w * share
             st = hypothesis_style(hyp, r_i)
-            y = y0 + 3 + r_i * bar_h
-            out.append(f'<rect x="{label_w}" y="{y:.1f}" width="{max(bw, 2):.1f}" '
-                       f'height="{bar_h - 1:.1f}" fill="{to_hex(st["color"])}" stroke="black" '
-                       f'stroke-width="0.5" stroke-dasharray="{st["dasharray"]}"/>'
-                       f'<text x="{label_w + max(bw, 2) + 4:.1f}" y="{y + bar_h - 3:.1f}" '
-                       f'font-size="9" font-family="sans-serif">{v:.3g}'
-                       f'{" (" + hyp + ")" if len(rows) > 1 else ""}</text>')
-    ya = 10 + row_h * len(FUNNEL_STAGES) + 14
-    for d in range(0, 16, 3):
-        x = label_w + (width - label_w - 60) * d / span
-        out.append(f'<text x="{x:.0f}" y="{ya}" font-size="9" font-family="sans-serif" '
-                   f'text-anchor="middle">1e{d}</text>')
+            out.append(f'<rect x="{bar_x}" y="{y + 4}" width="{max(w, 1.5):.1f}" '
+                       f'height="{line_h - 8}" fill="{color}" stroke="black" stroke-width="0.6" '
+                       f'stroke-dasharray="{st["dasharray"]}"><title>{html.escape(STEP_NAMES[stage])}'
+                       f': {share:.1%} survived</title></rect>')
+            pct = f"{share:.0%}" if share >= 0.01 or share == 0 else f"{share:.1%}" \
+                if share >= 0.001 else "< 0.1%"
+            out.append(_text(bar_x + bar_w + 8, y + line_h - 6, pct, cls="funnel-pct"))
     out.append("</svg>")
     return "".join(out)
 
 
-def timecourse_svg(series: Sequence[tuple[str, Sequence[dict]]]) -> str:
-    """Primary, metastases and dormant cells over time (log scale)."""
-    width, height, left, bottom = 560, 240, 50, 30
+_Y_TICKS = ((1.0, "1"), (1e3, "1 thousand"), (1e6, "1 million"), (1e9, "1 billion"),
+            (1e12, "1 trillion"))
+
+
+def _year_ticks(dmax: float) -> list[tuple[float, str]]:
+    """Ticks on a time axis of ``dmax`` days: months under a year and a half, else years."""
+    if dmax <= 548:
+        step = 3 if dmax > 180 else 1
+        return [(m * 30.44, f"{m} mo") for m in range(0, int(dmax / 30.44) + 1, step)]
+    years = dmax / 365.25
+    step = 1 if years <= 8 else 2 if years <= 16 else 5
+    return [(y * 365.25, f"{y} y") for y in range(0, int(years) + 1, step)]
+
+
+def timecourse_svg(series: Sequence[tuple[str, Sequence[dict]]],
+                   events: Sequence[tuple[float, str]] = ()) -> str:
+    """The primary, the metastases and the dormant cells over time (log scale with ticks in
+    words), one set of lines per hypothesis; ``events`` (day, short label) are drawn as
+    dotted vertical lines labelled along the top, each label moved down a line when it would
+    touch the one before."""
+    left, right, bottom = 120, 20, 44
+    legend: list[tuple[str, str, str]] = []  # (label, colour, dash)
+    for i, (hyp, _hist) in enumerate(series):
+        color = _hyp_color(hyp, i)
+        if i == 0:
+            legend.append(("primary tumour", PRIMARY_COLOR, ""))
+        name = HYPOTHESIS_NAMES.get(hyp, hyp).split(" (")[0] if len(series) > 1 else ""
+        legend.append((f"metastases{' (' + name + ')' if name else ''}", color, "8,4"))
+        legend.append((f"dormant cells{' (' + name + ')' if name else ''}", color, "2,3"))
+    # Legend rows: items laid out left to right, wrapping before the chart's edge.
+    items, x, y = [], 10.0, 22.0
+    for label, color, dash in legend:
+        w = 44 + text_width(label) + 16
+        if x + w > CHART_WIDTH:
+            x, y = 10.0, y + 26
+        items.append((x, y, label, color, dash))
+        x += w
+    n_events = len(events)
+    plot_top = y + 20 + (28 * min(n_events, 3) if n_events else 0)
+    plot_h = 230
+    height = plot_top + plot_h + bottom
     days = [h["day"] for _, hist in series for h in hist] or [0.0, 1.0]
-    dmax = max(max(days), 1.0)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-           f'width="100%" class="timecourse" role="img" aria-label="time course">']
+    dmax = max(max(days), 30.0)
+    out = [_open(height, "timecourse", "time course")]
+    for lx, ly, label, color, dash in items:
+        out.append(f'<line x1="{lx:.0f}" x2="{lx + 36:.0f}" y1="{ly - 6:.0f}" y2="{ly - 6:.0f}" '
+                   f'stroke="{color}" stroke-width="3" stroke-dasharray="{dash}"/>')
+        out.append(_text(lx + 44, ly, label))
 
     def px(day: float, cells: float) -> tuple[float, float]:
-        x = left + (width - left - 10) * day / dmax
-        y = (height - bottom) - (height - bottom - 10) * min(math.log10(max(cells, 1.0)), 13) / 13
-        return x, y
+        xx = left + (CHART_WIDTH - left - right) * day / dmax
+        yy = plot_top + plot_h - plot_h * min(math.log10(max(cells, 1.0)), 13.0) / 13.0
+        return xx, yy
 
-    for e in range(0, 14, 2):
-        _, y = px(0, 10 ** e)
-        out.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.0f}" y2="{y:.0f}" '
-                   f'stroke="#ddd"/><text x="{left - 4}" y="{y + 3:.0f}" font-size="9" '
-                   f'text-anchor="end" font-family="sans-serif">1e{e}</text>')
-    out.append(f'<text x="{width / 2:.0f}" y="{height - 4}" font-size="10" text-anchor="middle" '
-               f'font-family="sans-serif">day (0 - {dmax:.0f})</text>')
-    legend_y = 14
+    for value, label in _Y_TICKS:
+        _, yy = px(0, value)
+        out.append(f'<line x1="{left}" x2="{CHART_WIDTH - right}" y1="{yy:.0f}" y2="{yy:.0f}" '
+                   f'stroke="#ddd"/>')
+        out.append(_text(left - 6, yy + 6, label, "end"))
+    for day, label in _year_ticks(dmax):
+        xx, _ = px(day, 1)
+        out.append(_text(xx, plot_top + plot_h + 22, label, "middle"))
+    out.append(_text(left + (CHART_WIDTH - left - right) / 2, height - 4,
+                     "time since the start (mo = months, y = years)", "middle"))
+    row_end = [-1e9] * 3  # where the last label of each row above the plot ends
+    for day, label in sorted(events):
+        xx, _ = px(day, 1)
+        w = text_width(label)
+        tx = min(max(xx - w / 2, 10.0), CHART_WIDTH - right - w)
+        row = next((k for k in range(3) if tx > row_end[k] + 8), None)
+        ty = y + 28 * ((row if row is not None else 2) + 1)
+        out.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{ty + 6:.1f}" '
+                   f'y2="{plot_top + plot_h:.1f}" stroke="#555" stroke-dasharray="3,3"/>')
+        if row is not None:  # no room left above the plot: the line stays, unlabelled
+            row_end[row] = tx + w
+            out.append(_text(tx, ty, label, cls="event-mark"))
     for i, (hyp, hist) in enumerate(series):
-        hyp_color = to_hex(hypothesis_style(hyp, i)["color"])
-        for key, color, dash, name in (("primary", PRIMARY_COLOR, "", "primary"),
-                                       ("metastases", hyp_color, "6,3", "metastases"),
-                                       ("dormant", hyp_color, "2,2", "dormant cells")):
-            if key == "primary" and hyp != series[0][0]:
+        color = _hyp_color(hyp, i)
+        for key, c, dash in (("primary", PRIMARY_COLOR, ""), ("metastases", color, "8,4"),
+                             ("dormant", color, "2,3")):
+            if key == "primary" and i > 0:
                 continue
-            pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (px(h["day"], h[key]) for h in hist))
-            out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2" '
+            pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in (px(h["day"], h[key]) for h in hist))
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="3" '
                        f'stroke-dasharray="{dash}"/>')
-            label = name if key == "primary" else f"{name} ({hyp})"
-            out.append(f'<line x1="{left + 10}" x2="{left + 34}" y1="{legend_y}" y2="{legend_y}" '
-                       f'stroke="{color}" stroke-width="2" stroke-dasharray="{dash}"/>'
-                       f'<text x="{left + 38}" y="{legend_y + 3}" font-size="9" '
-                       f'font-family="sans-serif">{html.escape(label)}</text>')
-            legend_y += 12
+    out.append("</svg>")
+    return "".join(out)
+
+
+def site_frequency_svg(freq: Mapping[str, Mapping[str, float]],
+                       observed: Mapping[str, float] | None, n_patients: int,
+                       organs: Sequence[str] | None = None, top: int = 8) -> str:
+    """Share of patients with metastases in each organ: one column per hypothesis and one for
+    the autopsy series, a bar from 0 to 100 % in each cell with the percentage written on it.
+
+    ``freq``: {hypothesis: {organ: fraction}}; ``observed``: {organ: fraction} or None.
+    Shows ``organs`` or the ``top`` organs by their largest share."""
+    hyps = list(freq)
+    if organs is None:
+        organs = sorted({o for f in freq.values() for o in f} | set(observed or {}),
+                        key=lambda o: -max([f.get(o, 0.0) for f in freq.values()]
+                                           + [(observed or {}).get(o, 0.0)]))[:top]
+    columns = [(h, HYPOTHESIS_NAMES.get(h, h).split(" (")[0], _hyp_color(h, i))
+               for i, h in enumerate(hyps)]
+    if observed:
+        columns.append(("autopsy", "Autopsies", "#444444"))
+    name_w = 190
+    col_w = (CHART_WIDTH - name_w - 10) / max(len(columns), 1)
+    row_h, top_y = 30, 62
+    height = top_y + row_h * len(organs) + 12
+    out = [_open(height, "site-frequency", "where metastases were found"),
+           _text(10, 22, f"Patients with metastases there ({n_patients} simulated per "
+                         "hypothesis)", weight="bold")]
+    for c_i, (_key, label, color) in enumerate(columns):
+        out.append(_text(name_w + c_i * col_w + col_w / 2, 50, label, "middle", fill=color,
+                         weight="bold"))
+    for o_i, organ in enumerate(organs):
+        y = top_y + o_i * row_h
+        if o_i % 2 == 0:
+            out.append(f'<rect x="0" y="{y}" width="{CHART_WIDTH}" height="{row_h}" '
+                       f'fill="#f4f4f4"/>')
+        out.append(_text(10, y + row_h - 9, organ_name(organ)))
+        for c_i, (key, _label, color) in enumerate(columns):
+            v = (observed or {}).get(organ) if key == "autopsy" else freq[key].get(organ, 0.0)
+            x0 = name_w + c_i * col_w + 4
+            if v is None:
+                out.append(_text(x0 + 4, y + row_h - 9, "not reported", fill="#555"))
+                continue
+            out.append(f'<rect x="{x0:.1f}" y="{y + 5}" width="{max((col_w - 12) * v, 1):.1f}" '
+                       f'height="{row_h - 10}" fill="{color}" opacity="0.35"/>')
+            out.append(_text(x0 + 4, y + row_h - 9, f"{v:.0%}"))
     out.append("</svg>")
     return "".join(out)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from matplotlib.colors import to_rgb
-from matplotlib.patches import Ellipse
+from matplotlib.patches import Polygon
 from PIL import Image
 
 from sim.apps.animate import Slides, record_course
@@ -23,7 +23,7 @@ from sim.biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from sim.config.loading import load_scenario
 from sim.engine.model import MetastasisModel
 from sim.engine.results import body_state
-from sim.viz.body_layout import LAYOUT, PRIMARY_POSITION, SKIN_FILL, layout_for
+from sim.viz.body_layout import LAYOUT, PRIMARY_POSITION, SKIN_FILL, shapes_for
 from sim.viz.bodymap import body_map
 from sim.viz.style import relative_luminance
 from tests.unit.test_viz_readability import small_texts, text_problems
@@ -60,16 +60,16 @@ def test_every_organ_and_primary_has_a_place_on_the_map():
 
 
 def _organ_faces(fig, site: str) -> dict[str, tuple]:
-    """Organ -> face colour of its ellipse on a drawn map (found by centre and size)."""
-    layout, _ = layout_for(site)
-    by_shape = {(round(x, 3), round(y, 3), round(w, 3), round(h, 3)): o
-                for o, (x, y, w, h) in layout.items()}
-    out = {}
+    """Organ -> colour of its polygons on a drawn map (found by their gid, the organ key):
+    the face colour, for the skin (the body's outline) the edge colour. Every polygon of an
+    organ has the same colour."""
+    shapes = shapes_for(site)
+    out: dict[str, tuple] = {}
     for p in fig.axes[0].patches:
-        if isinstance(p, Ellipse):
-            key = (*(round(v, 3) for v in p.center), round(p.width, 3), round(p.height, 3))
-            if key in by_shape:
-                out[by_shape[key]] = p.get_facecolor()
+        organ = p.get_gid()
+        if isinstance(p, Polygon) and (organ in shapes or organ == "skin"):
+            color = tuple(p.get_edgecolor() if organ == "skin" else p.get_facecolor())
+            assert out.setdefault(organ, color) == color, organ
     return out
 
 
@@ -85,7 +85,7 @@ def test_body_map_shades_organs_by_burden_on_one_scale():
     assert set(faces) == set(TARGET_ORGANS)
     shades = [relative_luminance(faces[o]) for o in sorted(burden, key=burden.get)]
     assert all(a > b + 0.02 for a, b in pairwise(shades)), shades
-    for organ in set(TARGET_ORGANS) - set(burden):
+    for organ in set(TARGET_ORGANS) - set(burden) - {"skin"}:
         assert faces[organ][3] == 0 or faces[organ][:3] == (1.0, 1.0, 1.0), organ
     names = [t.get_text() for t in fig.axes[0].texts]
     assert len(names) == len(set(names)) == len(TARGET_ORGANS)

@@ -1,118 +1,275 @@
 """One body, two drawings: the matplotlib map (sim/viz/bodymap.py) and the classroom app's SVG
-map (sim/viz/svg.py) take their geometry and encoding from sim/viz/body_layout.py. These
-tests read both drawings and compare them, so a change to one that the other does not follow
-fails here."""
+map (sim/viz/body_svg.py) take their geometry and encoding from sim/viz/body_layout.py. These
+tests read the SVG as a projector would show it (text sizes, overlaps, bars, routes), check
+that the body is anatomy a student recognises, and compare the two drawings, so that a change
+to one that the other does not follow fails here."""
 
 from __future__ import annotations
 
+import html
+import math
 import re
+from itertools import pairwise
 
 import numpy as np
 import pytest
-from matplotlib.colors import to_hex
-from matplotlib.patches import Circle, Ellipse, FancyBboxPatch, Polygon
+from matplotlib.patches import Polygon
 
-from sim.viz.body_layout import BODY_TOP, SILHOUETTE, layout_for
+from sim.biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
+from sim.viz.body_layout import (
+    ORGAN_SHAPES,
+    PLAIN_ORGAN_NAMES,
+    anchor,
+    bounds,
+    primary_position,
+    routes_for,
+    shapes_for,
+)
+from sim.viz.body_svg import (
+    BAR_LENGTH,
+    CHAR_WIDTH,
+    body_map_svg,
+    cells_in_words,
+    from_svg,
+    to_svg,
+)
 from sim.viz.bodymap import body_map
-from sim.viz.svg import S, body_map_svg
 
-#: A state that uses every symbol: burden across the colour scale, dormant cells, a
-#: detectable metastasis, a primary that has been removed, a 7 mm imaging threshold.
+#: A state that uses every symbol: burden across the colour scale, cells arrived, dormant
+#: cells, a detectable metastasis, a primary that has been removed, a 7 mm threshold.
 STATE = {"site": "colon", "primary_cells": 0.0,
-         "burden": {"liver": 3e9, "lung": 2e5, "peritoneum": 4e3, "regional_lymph_nodes": 1e7},
+         "burden": {"liver": 8.3e9, "lung": 1.6e5, "peritoneum": 4e3,
+                    "regional_lymph_nodes": 1e7},
+         "arrived": {"liver": 2e6, "lung": 3e7, "bone": 4e4, "brain": 300},
          "dormant": {"bone": 500, "liver": 20, "brain": 3},
          "detectable": {"liver": 2}, "detectable_mm": 7.0, "day": 400.0}
-
-
-def _svg_units(x_px: float, y_px: float) -> tuple[float, float]:
-    """SVG pixels back to layout units (y up)."""
-    return x_px / S, BODY_TOP - y_px / S
+SITES = ("breast", "colon", "prostate", "melanoma", "bone_sarcoma", "lung", "thyroid")
 
 
 def _attrs(tag: str) -> dict[str, str]:
     return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
 
 
+def _texts(svg: str) -> list[tuple[dict[str, str], str]]:
+    return [(_attrs(a), html.unescape(t)) for a, t in re.findall(r"<text ([^>]*)>([^<]*)</text>",
+                                                                 svg)]
+
+
+def _text_box(a: dict[str, str], text: str) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of a text, estimated: width len x 0.6 x size, height the size (0.8
+    of it above the baseline)."""
+    x, y, size = float(a["x"]), float(a["y"]), float(a["font-size"])
+    w = len(text) * CHAR_WIDTH * size
+    x0 = {"start": x, "middle": x - w / 2, "end": x - w}[a.get("text-anchor", "start")]
+    return x0, y - 0.8 * size, x0 + w, y + 0.2 * size
+
+
+def _overlaps(svg: str) -> list[str]:
+    boxes = [(t, _text_box(a, t)) for a, t in _texts(svg)]
+    out = []
+    for i, (t, a) in enumerate(boxes):
+        for u, b in boxes[i + 1:]:
+            if min(a[2], b[2]) - max(a[0], b[0]) > 0 and min(a[3], b[3]) - max(a[1], b[1]) > 0:
+                out.append(f"{t!r} / {u!r}")
+    return out
+
+
+def _view_box(svg: str) -> tuple[float, float]:
+    vb = _attrs(re.search(r"<svg [^>]*>", svg)[0])["viewBox"].split()
+    return float(vb[2]), float(vb[3])
+
+
+def _polygons(svg: str, organ: str) -> list[np.ndarray]:
+    """The polygons of an organ in the SVG, in layout centimetres."""
+    out = []
+    for tag in re.findall(rf'<polygon [^>]*data-organ="{organ}"[^>]*>', svg):
+        pts = [tuple(map(float, p.split(","))) for p in _attrs(tag)["points"].split()]
+        out.append(np.array([from_svg(u, v) for u, v in pts]))
+    return out
+
+
+def _bar_widths(svg: str, organ: str) -> list[float]:
+    row = re.search(rf'<g class="organ-row" data-organ="{organ}">(.*?)</g>', svg)[1]
+    return [float(_attrs(t)["width"]) for t in re.findall(r'<rect class="bar"[^>]*>', row)]
+
+
 @pytest.fixture(scope="module")
-def drawings():
-    fig = body_map(STATE)
-    return fig.axes[0], body_map_svg(STATE, "test")
+def svg() -> str:
+    return body_map_svg(STATE, title="Combined: 1 year 1 month")
 
 
-def test_organs_stand_at_the_same_place_with_the_same_fill(drawings):
-    """Every organ's ellipse has the same centre and size (within the SVG's whole-pixel
-    rounding) and the same fill colour in both drawings; the empty background organs are
-    unfilled in both."""
-    ax, svg = drawings
-    layout, _ = layout_for(STATE["site"])
-    mpl = {}
-    for p in ax.patches:
-        if isinstance(p, Ellipse):
-            for organ, (x, y, w, h) in layout.items():
-                if np.allclose((*p.center, p.width, p.height), (x, y, w, h)):
-                    mpl[organ] = p
-    svg_organs = {a["data-organ"]: a for a in map(_attrs, re.findall(r"<ellipse [^>]*>", svg))
-                  if "data-organ" in a}
-    assert set(svg_organs) == set(mpl) == set(layout)
-    tolerance = 1.0 / S  # one pixel
-    for organ, a in svg_organs.items():
-        p = mpl[organ]
-        x, y = _svg_units(float(a["cx"]), float(a["cy"]))
-        assert np.allclose((x, y), p.center, atol=tolerance), organ
-        assert np.allclose((2 * float(a["rx"]) / S, 2 * float(a["ry"]) / S),
-                           (p.width, p.height), atol=2 * tolerance), organ
-        face = p.get_facecolor()
-        if face[3] == 0:
-            assert a["fill"] == "none", organ
-        else:
-            assert a["fill"] == to_hex(face), organ
-    filled = {o for o, a in svg_organs.items() if a["fill"] not in ("none", "#ffffff")}
-    assert filled == set(STATE["burden"])
+def test_every_organ_has_a_shape_a_row_and_a_plain_name(svg):
+    """Every organ the simulator reports has a shape and a row (name, bars) on the SVG map,
+    and a plain name; a missing organ would not be shown."""
+    state = dict(STATE, burden={o: 1e6 for o in TARGET_ORGANS})
+    full = body_map_svg(state)
+    assert set(PLAIN_ORGAN_NAMES) == set(TARGET_ORGANS)
+    for organ in TARGET_ORGANS:
+        assert re.search(rf'<polygon [^>]*data-organ="{organ}"', full), organ
+        assert f'<g class="organ-row" data-organ="{organ}">' in full, organ
+    labels = [t for a, t in _texts(full) if a.get("class") == "organ-label"]
+    assert sorted(labels) == sorted(PLAIN_ORGAN_NAMES.values())
 
 
-def test_the_silhouette_is_the_same_body(drawings):
-    """Head, neck, trunk, arms and legs have the same outer extent in both drawings (the
-    SVG's trunk used to be 0.6 units narrower: the matplotlib box grows by its rounding)."""
-    ax, svg = drawings
-    mpl = []
-    for p in ax.patches:
-        if isinstance(p, FancyBboxPatch):
-            b = p.get_path().get_extents()
-            mpl.append((b.x0, b.y0, b.width, b.height))
-        elif isinstance(p, Ellipse) and p.get_zorder() == 0:
-            mpl.append((p.center[0] - p.width / 2, p.center[1] - p.height / 2, p.width,
-                        p.height))
-    skin = [_attrs(t) for t in re.findall(r"<(?:rect|ellipse) [^>]*>", svg)
-            if 'fill="#f3eee8"' in t]
-    svg_boxes = []
-    for a in skin:
-        if "rx" in a and "width" not in a:   # the head
-            cx, cy = _svg_units(float(a["cx"]), float(a["cy"]))
-            rx, ry = float(a["rx"]) / S, float(a["ry"]) / S
-            svg_boxes.append((cx - rx, cy - ry, 2 * rx, 2 * ry))
-        else:
-            x, top = _svg_units(float(a["x"]), float(a["y"]))
-            w, h = float(a["width"]) / S, float(a["height"]) / S
-            svg_boxes.append((x, top - h, w, h))
-    assert len(mpl) == len(svg_boxes) == len(SILHOUETTE)
-    assert np.allclose(mpl, svg_boxes, atol=2.0 / S), (mpl, svg_boxes)
+@pytest.mark.parametrize("site", SITES)
+@pytest.mark.parametrize("hypothesis", ["combined", "paget"])
+def test_no_text_overlaps_or_leaves_the_picture(site, hypothesis):
+    """No two texts overlap (boxes estimated from position, size, anchor and length) and
+    every text lies inside the viewBox, for several primaries under both kinds of delivery
+    (the route key or the caption below the feet), with a journey's numbered stops."""
+    journey = ["primary", "heart", "lung", "heart", "liver"]
+    svg = body_map_svg(dict(STATE, site=site), title="Combined: 12 years 11 months",
+                       hypothesis=hypothesis, journey=journey, journey_died=True)
+    assert _overlaps(svg) == []
+    w, h = _view_box(svg)
+    for a, t in _texts(svg):
+        x0, y0, x1, y1 = _text_box(a, t)
+        assert 0 <= x0 and x1 <= w and 0 <= y0 and y1 <= h, t
+    steps = [t for a, t in _texts(svg) if a.get("class") == "journey-step"]
+    assert steps == ["1", "2", "3", "4", "5"]
 
 
-def test_symbols_have_the_same_size_and_meaning(drawings):
-    """The primary's star (white once removed) and the dormant-cell dots are the same size
-    and stand at the same place in both drawings, and the SVG's legend states the state's
-    imaging threshold (it always said 5 mm)."""
-    ax, svg = drawings
-    star = next(p for p in ax.patches if isinstance(p, Polygon))
-    mpl_star = star.get_xy()[:10]
-    svg_star = re.search(r'<polygon points="([^"]+)" fill="([^"]+)"', svg)
-    pts = np.array([_svg_units(*map(float, xy.split(","))) for xy in svg_star[1].split()])
-    assert np.allclose(pts, mpl_star, atol=0.1 / S)
-    assert svg_star[2] == "white" and to_hex(star.get_facecolor()) == "#ffffff"
-    dots = sorted((p.center[0], p.center[1], p.radius) for p in ax.patches
-                  if isinstance(p, Circle))
-    svg_dots = sorted((*_svg_units(float(a["cx"]), float(a["cy"])), float(a["r"]) / S)
-                      for a in map(_attrs, re.findall(r"<circle [^>]*>", svg)))
-    assert len(dots) == len(svg_dots) == len(STATE["dormant"])
-    assert np.allclose(dots, svg_dots, atol=1.0 / S)
-    assert "≥ 7 mm" in svg and "primary (removed)" in svg
+def test_the_overlap_check_finds_overlapping_text():
+    """The control: two texts at the same spot overlap, so the check above can fail."""
+    svg = ('<svg viewBox="0 0 100 100"><text x="10" y="20" font-size="17">Lungs</text>'
+           '<text x="30" y="25" font-size="17" text-anchor="middle">Heart</text></svg>')
+    assert _overlaps(svg) == ["'Lungs' / 'Heart'"]
+
+
+def test_readable_on_a_projector(svg):
+    """Every text is at least 17 units high (14 screen pixels at the app's smallest scale
+    0.82), the picture is at most 440 x 680 units with no size of its own (the app sizes
+    it), and numbers are written in words."""
+    sizes = [float(a["font-size"]) for a, _ in _texts(svg)]
+    assert sizes and min(sizes) >= 17
+    tag = _attrs(re.search(r"<svg [^>]*>", svg)[0])
+    assert "width" not in tag and "height" not in tag
+    assert tag["class"] == "body-map" and tag["aria-label"] == "body map"
+    w, h = _view_box(svg)
+    assert w <= 440 and h <= 680
+    assert "e+" not in svg and "1e" not in svg
+    words = {t for _, t in _texts(svg)}
+    assert {"1 thousand", "1 million", "1 billion", "1 trillion",
+            "cells (log scale):", "detectable (≥ 7 mm)", "primary (removed)"} <= words
+    assert "8.3 billion cells in metastases" in svg  # the liver row's tooltip
+
+
+def test_numbers_in_words():
+    """Counts are written as a class says them, with two significant figures."""
+    assert cells_in_words(8.3e9) == "8.3 billion"
+    assert cells_in_words(1.6e5) == "160 thousand"
+    assert cells_in_words(2.6e12) == "2.6 trillion"
+    assert cells_in_words(1e6) == "1 million"
+    assert cells_in_words(950) == "950"
+    assert cells_in_words(0) == "0"
+
+
+@pytest.mark.parametrize("hypothesis,anatomical", [("ewing", True), ("combined", True),
+                                                   ("paget", False), ("null", False)])
+def test_routes_are_drawn_only_under_anatomical_delivery(hypothesis, anatomical):
+    """A colon primary's portal vein to the liver is drawn under Ewing and combined (blood
+    follows the anatomy) and not under Paget and null, which instead say that blood carries
+    cells to every organ alike; the lymph to the nearby nodes is drawn under all four."""
+    svg = body_map_svg(dict(STATE, site="colon"), hypothesis=hypothesis)
+    drawn = set(re.findall(r'class="route" data-route="(\w+)"', svg))
+    assert ("portal" in drawn) is anatomical
+    assert "lymph" in drawn
+    assert (drawn == {"lymph"}) is not anatomical
+    caption = " ".join(t for a, t in _texts(svg) if a.get("class") == "map-caption")
+    assert (caption == "Blood carries cells to every organ alike") is not anatomical
+    breast = {r.key for r in routes_for("breast", hypothesis=hypothesis)}
+    assert breast == ({"caval", "vertebral", "lymph"} if anatomical else {"lymph"})
+
+
+def test_bars_grow_with_the_log_of_the_count():
+    """Each bar's length grows strictly with its count across 10^3, 10^6, 10^9, 10^12 (a
+    quarter of the full length per three decades), and 8.3 billion cells make a bar about
+    twice as long as 160 thousand (log 9.9 vs 5.2): the difference shows."""
+    lengths = []
+    for k in (3, 6, 9, 12):
+        svg = body_map_svg({"site": "breast", "arrived": {"liver": 10.0 ** k},
+                            "burden": {"liver": 10.0 ** k}})
+        arrived, met = _bar_widths(svg, "liver")
+        assert arrived == met
+        lengths.append(met)
+    assert all(b > a for a, b in pairwise(lengths))
+    assert np.allclose(lengths, [BAR_LENGTH / 4 * i for i in (1, 2, 3, 4)], atol=0.01)
+    svg = body_map_svg({"site": "breast", "arrived": {"liver": 8.3e9},
+                        "burden": {"liver": 1.6e5}})
+    arrived, met = _bar_widths(svg, "liver")
+    assert arrived / met == pytest.approx(math.log10(8.3e9) / math.log10(1.6e5), rel=0.01)
+    assert arrived / met > 1.8
+    assert _bar_widths(svg, "brain") == []  # nothing there: no bar
+
+
+def test_the_body_is_anatomy():
+    """Organs stand where a student expects them: the oesophagus primary in the chest (above
+    the top of the liver, behind the heart), the heart between the two lungs, the liver on
+    the viewer's left (the patient's right) under the right lung, the stomach and spleen on
+    the other side, kidneys below the adrenals, the brain in the head."""
+    liver_top = bounds(ORGAN_SHAPES["liver"][0])[3]
+    ex, ey = primary_position("esophagus")
+    assert ey > liver_top + 5
+    hx0, hy0, hx1, hy1 = bounds(ORGAN_SHAPES["heart"][0])
+    assert hy0 < ey < hy1 + 3 and hx0 < ex < hx1
+    right_lung, left_lung = (bounds(o) for o in ORGAN_SHAPES["lung"])
+    heart_x = np.mean([p[0] for p in ORGAN_SHAPES["heart"][0]])
+    assert right_lung[2] < heart_x < left_lung[0] + 8
+    assert right_lung[0] < 0 < left_lung[2]
+    liver_x = np.mean([p[0] for p in ORGAN_SHAPES["liver"][0]])
+    assert liver_x < -3 and liver_top < min(right_lung[1], left_lung[1]) + 6
+    assert np.mean([p[0] for p in ORGAN_SHAPES["stomach"][1]]) > 0
+    assert np.mean([p[0] for p in ORGAN_SHAPES["spleen"][0]]) > 8
+    for kidney, adrenal in zip(ORGAN_SHAPES["kidney"], ORGAN_SHAPES["adrenal"], strict=True):
+        assert bounds(adrenal)[1] > bounds(kidney)[1] + 8
+    assert bounds(ORGAN_SHAPES["brain"][0])[1] > 155
+    # in the SVG, the liver is drawn left of the body's midline
+    svg = body_map_svg(STATE)
+    midline = to_svg(0.0, 100.0)[0]
+    xs = [to_svg(*p)[0] for p in _polygons(svg, "liver")[0]]
+    assert np.mean(xs) < midline
+
+
+@pytest.mark.parametrize("site", sorted(PRIMARY_SITES))
+def test_every_primary_and_its_nodes_sit_inside_the_body(site):
+    """Every primary's star and its nearby nodes are inside the body's outline (a point
+    misplaced in the empty space beside the body would fail)."""
+    from matplotlib.path import Path
+
+    from sim.viz.body_layout import BODY_OUTLINE
+    outline = [Path(np.array(o)) for o in BODY_OUTLINE]
+    for point in (primary_position(site), anchor("regional_lymph_nodes", site)):
+        assert any(p.contains_point(point) for p in outline), (site, point)
+
+
+def test_matplotlib_and_svg_draw_the_same_polygons(svg):
+    """The matplotlib map and the SVG draw each organ with the same polygon points (within
+    the SVG's 0.1-unit rounding) and the same number of polygons, for the fixed organs and
+    the regional nodes that follow the primary."""
+    fig = body_map(STATE, hypothesis="combined")
+    mpl: dict[str, list[np.ndarray]] = {}
+    for p in fig.axes[0].patches:
+        if isinstance(p, Polygon) and p.get_gid() in ORGAN_SHAPES | {"regional_lymph_nodes": 0}:
+            mpl.setdefault(p.get_gid(), []).append(p.get_xy()[:-1])
+    shapes = shapes_for(STATE["site"])
+    for organ in [*shapes, "skin"]:
+        svg_polys = _polygons(svg, organ)
+        assert len(svg_polys) == len(mpl[organ]), organ
+        for a, b in zip(svg_polys, mpl[organ], strict=True):
+            assert a.shape == b.shape and np.allclose(a, b, atol=0.05), organ
+
+
+def test_the_journey_of_one_cell(svg):
+    """A followed cell's journey is a dashed path through its places with a numbered circle
+    at each stop, ending in a cross if it died and a dot if it is still there."""
+    places = ["primary", "regional_lymph_nodes"]
+    died = body_map_svg(STATE, journey=places, journey_died=True)
+    alive = body_map_svg(STATE, journey=places)
+    for s in (died, alive):
+        line = _attrs(re.search(r'<polyline [^>]*stroke-dasharray[^>]*>', s)[0])
+        pts = [tuple(map(float, p.split(","))) for p in line["points"].split()]
+        expected = [to_svg(*anchor(p, "colon")) for p in places]
+        assert np.allclose(pts, expected, atol=0.1)
+    assert re.search(r'<path [^>]*class="journey-end"', died)
+    assert re.search(r'<circle class="journey-end"', alive)
+    assert 'class="journey"' not in svg
