@@ -92,6 +92,9 @@ PATIENTS_RANGE = (20, 50)
 MAX_SEED = 1_000_000_000
 #: What a slider change does: start the patient again, or go on from today.
 ON_CHANGE = {"restart": "Restart the patient", "continue": "Continue from now"}
+#: A course whose story starts at diagnosis (the lessons: diagnosed within days) does not
+#: pause at it: the first press of Play would stop at once.
+START_GRACE_DAYS = 31.0
 #: The most timeline entries shown (a course logs a few dozen at most; a cap keeps a
 #: pathological one from flooding the page).
 MAX_EVENTS = 200
@@ -135,9 +138,10 @@ def _titles() -> dict[str, str]:
         first = (descriptions.get(name) or name).splitlines()[0]
         short = first.split(":")[0].split(", untreated")[0].replace("->", "→").strip()
         if name.startswith("presets/"):
-            out[name] = short if short.lower().endswith(("cancer", "sarcoma", "melanoma",
-                                                         "melanoma (trunk skin)")) \
+            short = short if short.lower().endswith(("cancer", "sarcoma", "melanoma",
+                                                     "melanoma (trunk skin)")) \
                 else f"{short} cancer"
+            out[name] = f"{short} (untreated)"
         else:
             out[name] = _STORY_TITLES.get(name, f"Story: {short}")
     if len(set(out.values())) != len(out):  # never two entries with one title
@@ -264,7 +268,8 @@ class Course:
         """Why to pause after the last advance (diagnosis, first detection, relapse), if at
         all; each event pauses once."""
         events = self.model.clinic.events
-        reason = pause_reason(events, self.events_seen, self.detected)
+        reason = pause_reason(events, self.events_seen, self.detected,
+                              quiet_until_day=START_GRACE_DAYS)
         self.detected = self.detected or any(e["event"] == "metastasis_detected"
                                              for e in events)
         self.events_seen = len(events)
@@ -332,21 +337,21 @@ def numbers_line(c: Course) -> str:
     m = c.model
     return (f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_number(float(m.ledger.shed_total))} "
             f"cells have left the tumour; {plain_number(dormant_cells(m))} sleep in organs; "
-            f"{plain_number(metastatic_burden_cells(m))} cells in "
-            f"{len(m.colonies)} metastases, {detectable_metastases(m)} big enough to see.")
+            f"{plain_number(metastatic_burden_cells(m))} cells in {len(m.colonies)} "
+            f"colonies (tiny or grown), {detectable_metastases(m)} big enough to see.")
 
 
-def status_line(c: Course) -> str:
+def status_line(c: Course, is_playing: bool = False) -> str:
     m = c.model
     status = "the patient died (the tumours grew too large)" if m.died else (
-        "running" if m.running else "the end of the story")
+        ("playing" if is_playing else "paused") if m.running else "the end of the story")
     return (f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_duration(m.day)} (day {m.day:.0f}), "
-            f"{len(m.colonies)} metastases, {detectable_metastases(m)} visible; {status}")
+            f"{len(m.colonies)} colonies, {detectable_metastases(m)} visible; {status}")
 
 
 def csv_of(courses: list[Course]) -> str:
-    """The data behind the pictures: per hypothesis and organ the cells that arrived, sleep
-    and grew, then the time course."""
+    """The data behind the map: per hypothesis and organ the cells that arrived, sleep and
+    grew, and the detectable metastases, on the day shown (one table)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["hypothesis", "organ", "cells_arrived", "dormant_cells",
@@ -357,8 +362,15 @@ def csv_of(courses: list[Course]) -> str:
             w.writerow([c.hypothesis, organ, st["arrived"].get(organ, 0),
                         st["dormant"].get(organ, 0), f"{st['burden'].get(organ, 0.0):.6g}",
                         st["detectable"].get(organ, 0), f"{c.model.day:g}"])
-    w.writerow([])
-    w.writerow(["hypothesis", "day", "primary_cells", "cells_in_metastases", "metastases",
+    return buf.getvalue()
+
+
+def timecourse_csv(courses: list[Course]) -> str:
+    """The data behind the time course: per hypothesis and recorded day, the primary, the
+    cells in metastases, the colonies and the dormant cells (one table)."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["hypothesis", "day", "primary_cells", "cells_in_metastases", "colonies",
                 "dormant_cells"])
     for c in courses:
         for h in c.history:
@@ -690,7 +702,11 @@ def apply_query(query: object) -> None:
     default, the good ones are used."""
     if not isinstance(query, str) or not query or len(query) > 2000:
         return
-    params = urllib.parse.parse_qs(query.lstrip("?"), max_num_fields=20)
+    try:
+        params = urllib.parse.parse_qs(query.lstrip("?"), max_num_fields=20)
+    except ValueError:  # more fields than any link of ours has
+        message.set("The link could not be used; the default settings are kept.")
+        return
     bad = []
 
     def one(key: str) -> str | None:
@@ -787,7 +803,8 @@ CSS = """
 .ms-view.single .ms-map { flex: 0 1 auto; width: calc((100vh - 110px) * 0.647);
                           max-width: 100%; }
 .ms-side { flex: 1 1 520px; min-width: 0; max-width: 1000px; }
-.ms-side .ms-chart { width: 100%; }
+.ms-side .ms-chart { width: 100%; flex: 0 0 auto; }
+.v-expansion-panel-header { font-size: 16px; }
 .ms-map svg.body-map { display: block; width: 100%; height: auto;
                        max-height: calc(100vh - 110px); }
 .ms-charts { display: flex; flex-wrap: wrap; gap: 12px; }
@@ -821,6 +838,12 @@ CSS = """
 
 def _html(tag: str, content: str, classes: list[str] | None = None) -> None:
     solara.HTML(tag=tag, unsafe_innerHTML=content, classes=classes or [])
+
+
+def _kind(event: dict, untreated: bool) -> str:
+    """An event's kind for its sentence: a diagnosis says when the story leaves it untreated."""
+    return "diagnosis_untreated" if event["event"] == "diagnosis" and untreated \
+        else event["event"]
 
 
 def _uses_soil(h: str) -> bool:
@@ -939,13 +962,14 @@ def Page():
     with state.lock:  # draw a consistent picture: no step can run while we read the models
         courses = list(state.courses)
         if courses:
-            maps = [(map_svg(c, state.journey if i == 0 else None), status_line(c))
-                    for i, c in enumerate(courses)]
+            maps = [(map_svg(c, state.journey if i == 0 else None),
+                     status_line(c, playing.value)) for i, c in enumerate(courses)]
             funnel = funnel_of(courses)
             numbers = [numbers_line(c) for c in courses]
             timecourse = timecourse_of(courses)
             events = [(c.hypothesis, list(c.model.clinic.events[:MAX_EVENTS]))
                       for c in courses]
+            untreated = not courses[0].model.scenario.intervention
             journey = state.journey
             dt = courses[0].model.dt
     if not courses:
@@ -982,12 +1006,13 @@ def Page():
                         solara.Text(status, classes=["funnel-status"])
                 if single:  # beside the map when the window is wide enough, else below it
                     with solara.Column(classes=["ms-side"]):
+                        if journey is not None:
+                            Journey_(journey)
                         for line in numbers:
                             _html("p", html.escape(line), ["funnel-numbers"])
                         charts()
-            if journey is not None:
-                _html("h3", "The journey of one cell (dashed line on the first map)")
-                _html("ol", "".join(f"<li>{html.escape(s)}</li>" for s in journey.steps))
+            if journey is not None and not single:
+                Journey_(journey)
             if not single:
                 for line in numbers:
                     _html("p", html.escape(line), ["funnel-numbers"])
@@ -999,7 +1024,8 @@ def Page():
                         _html("h3", html.escape(f"What happened: {HYPOTHESIS_NAMES[hyp]}"))
                         rows = "".join(
                             f"<tr><td>{html.escape(plain_duration(e['day']))}</td>"
-                            f"<td>{html.escape(event_sentence(e['event'], e['organ']))}</td></tr>"
+                            f"<td>{html.escape(event_sentence(_kind(e, untreated), e['organ']))}"
+                            f"</td></tr>"
                             for e in evs) or "<tr><td>Nothing yet.</td></tr>"
                         _html("div", f"<table>{rows}</table>", ["ms-timeline", "event-log"])
             ManyPatients()
@@ -1013,6 +1039,12 @@ def Page():
 
 
 @solara.component
+def Journey_(journey: Journey):
+    _html("h3", "The journey of one cell (the dashed line on the map)")
+    _html("ol", "".join(f"<li>{html.escape(s)}</li>" for s in journey.steps), ["ms-journey"])
+
+
+@solara.component
 def TeachingAids(courses: list[Course]):
     name = scenario_name.value
     sc = courses[0].model.scenario
@@ -1023,7 +1055,9 @@ def TeachingAids(courses: list[Course]):
     with solara.Details("Save and share"):
         solara.FileDownload(lambda: png_of(courses), filename="metasim-map.png",
                             label="Download the picture (PNG)", mime_type="image/png")
-        solara.FileDownload(lambda: csv_of(courses), filename="metasim-data.csv",
-                            label="Download the data (CSV)", mime_type="text/csv")
+        solara.FileDownload(lambda: csv_of(courses), filename="metasim-organs.csv",
+                            label="Download the organs' numbers (CSV)", mime_type="text/csv")
+        solara.FileDownload(lambda: timecourse_csv(courses), filename="metasim-time.csv",
+                            label="Download the time course (CSV)", mime_type="text/csv")
         _html("p", f'<a href="?{html.escape(settings_query())}" class="ms-link">'
                    "Link to these settings</a> (copy it to reopen this patient)")

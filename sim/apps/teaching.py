@@ -29,18 +29,18 @@ _GENERIC_TRY = (
     "Switch between Ewing and Paget and press Restart. Where do cells arrive (grey bars), and "
     "where do they grow (red bars)?",
     "Tick 'Compare two hypotheses': the same patient with the same luck under two ideas.",
-    "Press 'Run many patients' and compare the three ideas with the autopsy column.",
+    "Press 'Run many patients' and compare the three ideas with the autopsies' column.",
     "Press 'Follow one cell' a few times: how far does a cell usually get?",
 )
 
 #: Things to try, per scenario (a scenario not listed gets the generic list).
 THINGS_TO_TRY: dict[str, tuple[str, ...]] = {
     "classroom/demo": (
-        "Play until the liver turns red, then switch between Ewing and Paget (choose 'restart "
-        "the patient'). Which idea sends most cells to the liver first?",
+        "Press 'Jump to the end' under Ewing, then under Paget (the same patient restarts). "
+        "Where did the metastases grow under each idea?",
         "Tick 'Compare two hypotheses': the grey bars (cells arrived) differ between the maps "
         "only when the delivery differs.",
-        "Run many patients: which column looks most like the autopsies?",
+        "Press 'Run many patients': which idea's column looks most like the autopsies'?",
     ),
     "classroom/inefficiency": (
         "Read the % column of the funnel: at which step do most cells die?",
@@ -82,8 +82,8 @@ def things_to_notice(name: str, scenario: Scenario) -> str:
     if scenario.what_to_look_for:
         return " ".join(scenario.what_to_look_for.split())
     return ("Compare the grey bars (cells that arrived in an organ) with the red bars (cells "
-            "in metastases). Where they differ, the organ's soil is at work. The funnel's % "
-            "column shows how few cells survive each step.")
+            "in metastases). Where they differ, the organ's soil is at work. The cascade's % "
+            "column shows how few cells survive each step. These patients are not treated.")
 
 
 #: Events the app pauses at (if the box is ticked), with what to say then.
@@ -96,11 +96,15 @@ PAUSE_EVENTS: dict[str, str] = {
 }
 
 
-def pause_reason(events: list[dict], seen: int, detected_before: bool) -> str | None:
+def pause_reason(events: list[dict], seen: int, detected_before: bool,
+                 quiet_until_day: float = 0.0) -> str | None:
     """The message to pause with if one of ``events[seen:]`` (the events logged since the
-    last look) is a diagnosis, the first detected metastasis or a relapse; else None."""
+    last look) is a diagnosis (after ``quiet_until_day``: a story that starts at diagnosis
+    does not stop at once), the first detected metastasis or a relapse; else None."""
     for e in events[seen:]:
         kind = e["event"]
+        if kind == "diagnosis" and e.get("day", quiet_until_day + 1) <= quiet_until_day:
+            continue
         if kind == "metastasis_detected" and detected_before:
             continue
         if kind in PAUSE_EVENTS:

@@ -57,12 +57,14 @@ STAGE_EXPLANATIONS: dict[str, str] = {
     "invasion": "To reach a vessel, a cell must cut through the wall around the tumour. "
                 "Many die trying.",
     "transit": "In the blood or lymph, cells are battered by flow and attacked by immune "
-               "cells. Most are caught within seconds; the few that slip through circulate "
-               "for hours, and about half of those die there.",
+               "cells. Most are soon held in the first small vessels they meet; those that "
+               "keep circulating die within hours. The funnel's % column shows how many "
+               "survived the trip in this patient.",
     "arrest": "Survivors get stuck in the first narrow capillaries they meet: the lungs for "
               "most organs, the liver for the gut (its blood goes through the portal vein).",
-    "extravasation": "A stuck cell squeezes out of the vessel into the organ. This step is "
-                     "surprisingly easy: most cells manage it.",
+    "extravasation": "A stuck cell squeezes out of the vessel into the organ. In experiments "
+                     "most cells manage it (Luzzi 1998); in this patient, see the % column: "
+                     "cells still waiting in the vessel count as not yet through.",
     "dormancy": "Out in a foreign organ, most cells die. Some fall asleep (dormancy) and can "
                 "wait there for years.",
     "micrometastasis": "A few cells start to divide. Most of these tiny colonies still die out.",

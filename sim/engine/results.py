@@ -229,7 +229,8 @@ def body_state(model: Any) -> dict[str, Any]:
             detectable[organ] = detectable.get(organ, 0) + 1
     dormant = {o: v for o, v in dormant_cells_by_organ(model).items() if v}
     arrived = {o: v for o, v in per_organ(model.ledger.arrested_by_organ).items() if v}
-    return {"site": model.scenario.primary.site, "primary_cells": model.primary.cells,
+    return {"site": model.scenario.primary.site, "sex": model.scenario.sex,
+            "primary_cells": model.primary.cells,
             "burden": burden, "arrived": arrived, "dormant": dormant, "detectable": detectable,
             "day": model.day, "detectable_mm": model.scenario.colonization.detectable_diameter_mm}
 

@@ -345,19 +345,29 @@ def regional_nodes(site: str) -> tuple[Outline, ...]:
                  for dx, dy in ((0.0, 0.0), (-1.7, -1.5), (1.7, -1.5)))
 
 
-def shapes_for(site: str) -> dict[str, tuple[Outline, ...]]:
+#: Organs a patient of one sex does not have (the simulator never sends cells there).
+ABSENT_ORGANS: dict[str, frozenset[str]] = {"male": frozenset({"ovary"}),
+                                            "female": frozenset()}
+
+
+def shapes_for(site: str, sex: str | None = None) -> dict[str, tuple[Outline, ...]]:
     """Every organ's polygons (cm) for a primary site, the regional nodes beside it; the
-    skin is the body's outline."""
-    return dict(ORGAN_SHAPES, regional_lymph_nodes=regional_nodes(site))
+    skin is the body's outline. A man has no ovaries (``sex``)."""
+    shapes = dict(ORGAN_SHAPES, regional_lymph_nodes=regional_nodes(site))
+    for organ in ABSENT_ORGANS.get(sex or "", frozenset()):
+        shapes.pop(organ, None)
+    return shapes
 
 
-def drawing_list(site: str) -> list[tuple[str, Outline]]:
+def drawing_list(site: str, sex: str | None = None) -> list[tuple[str, Outline]]:
     """(organ, polygon) in the order both maps draw them, back to front
     (:data:`DRAWING_ORDER`); the skin, the body's outline, is drawn first and apart."""
-    shapes = shapes_for(site)
+    shapes = shapes_for(site, sex)
     out = []
     for entry in DRAWING_ORDER:
         organ, *part = entry.split(":")
+        if organ not in shapes:
+            continue
         polygons = shapes[organ]
         if part:
             polygons = polygons[int(part[0]):int(part[1])]

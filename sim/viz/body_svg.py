@@ -216,7 +216,8 @@ def body_map_svg(state: dict, *, title: str = "", hypothesis: str = "combined",
     detectable = state.get("detectable") or {}
     primary_cells = float(state.get("primary_cells", 1.0))
     mm = state.get("detectable_mm", 5.0)
-    organs = [*shapes_for(site)]
+    sex = state.get("sex")
+    organs = [*shapes_for(site, sex)]
     tips = {o: html.escape(_tooltip(o, arrived.get(o, 0), burden.get(o, 0.0),
                                     dormant.get(o, 0), detectable.get(o, 0))) for o in organs}
     routes = routes_for(site, hypothesis=hypothesis)
@@ -242,7 +243,7 @@ def body_map_svg(state: dict, *, title: str = "", hypothesis: str = "combined",
             f'<title>{skin_tip}</title></polygon>' for o in BODY_OUTLINE]
     out += [f'<polygon points="{_points(o)}" fill="{SKIN_FILL}"/>' for o in BODY_OUTLINE]
 
-    for organ, outline in drawing_list(site):
+    for organ, outline in drawing_list(site, sex):
         cells = burden.get(organ, 0.0)
         face = organ_fill(organ, cells)
         fill = "none" if face is None else to_hex(face)
@@ -311,8 +312,14 @@ def _legend(top: float, primary_cells: float, mm: float) -> list[str]:
     y = top + ROW_PITCH / 2 + 2
     for color, text in ((ARRIVED_COLOR, "cells that arrived"),
                         (BURDEN_BAR_COLOR, "cells in metastases")):
-        out.append(f'<rect x="{BAR_X:.1f}" y="{y - 4:.1f}" width="{BAR_LENGTH * 0.6:.1f}" '
+        out.append(f'<rect x="{BAR_X:.1f}" y="{y - 4:.1f}" width="{BAR_LENGTH * 0.4:.1f}" '
                    f'height="8" fill="{color}"/>')
+        if color == BURDEN_BAR_COLOR:  # the organs' fill: the same cells, light to dark red
+            for k, cells in enumerate((1e4, 1e7, 1e10)):
+                fill = to_hex(organ_fill("liver", cells))  # type: ignore[arg-type]
+                out.append(f'<rect x="{BAR_X + BAR_LENGTH * 0.4 + 6 + 9 * k:.1f}" '
+                           f'y="{y - 7:.1f}" width="9" height="14" fill="{fill}" '
+                           f'stroke="#666" stroke-width="0.5"/>')
         out.append(_text(NAME_X, y + 6, text))
         y += ROW_PITCH
     out.append(_text(BAR_X, y + 6, "cells (log scale):"))

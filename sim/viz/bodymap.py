@@ -132,7 +132,7 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
     detectable = state.get("detectable") or {}
     site = state.get("site") or "breast"
     _silhouette(ax, burden.get("skin", 0.0), bool(detectable.get("skin")))
-    for z, (organ, outline) in enumerate(drawing_list(site)):
+    for z, (organ, outline) in enumerate(drawing_list(site, state.get("sex"))):
         face = organ_fill(organ, burden.get(organ, 0.0))
         det = bool(detectable.get(organ))
         ax.add_patch(Polygon(outline, closed=True, facecolor="none" if face is None else face,
@@ -140,7 +140,7 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
                              linewidth=2.2 if det else 0.7,
                              linestyle="--" if face is None else "-",
                              zorder=1 + z * 0.01, gid=organ))
-    names = label_positions(site, [*shapes_for(site)])
+    names = label_positions(site, [*shapes_for(site, state.get("sex"))])
     for organ, ly in names.items():
         x, y = anchor(organ, site)
         ax.plot([x, LEADER_END_X], [y, ly], color="#8c8c8c", lw=0.6, zorder=7)

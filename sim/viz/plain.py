@@ -80,6 +80,8 @@ HYPOTHESIS_NAMES: dict[str, str] = {
 #: What each event of a course means, in a sentence (``{organ}`` is the organ's plain name).
 EVENT_TEXT: dict[str, str] = {
     "diagnosis": "The tumour is found (diagnosis).",
+    "diagnosis_untreated": "The tumour is found (diagnosis). In this story it is not treated, "
+                           "to show how cancer spreads.",
     "metastasis_detected": "A metastasis in the {organ} is big enough to see on a scan.",
     "relapse": "Relapse: the cancer is back, in the {organ}.",
     "symptoms": "The metastases in the {organ} start to cause symptoms.",
@@ -121,8 +123,20 @@ GLOSSARY: dict[str, str] = {
                   "another organ.",
     "Stroma": "The supporting tissue around a tumour: fibres and small vessels. A cell must "
               "break through it to reach a blood or lymph vessel.",
-    "CTC (circulating tumour cell)": "A tumour cell travelling in the blood. Most die within "
+    "CTC (circulating tumour cell)": "A tumour cell travelling in the blood. Most are held "
+                                     "in the first small vessels they meet, or die, within "
                                      "hours.",
+    "Half-life": "The time in which half of something is gone: with a half-life of 2 hours, "
+                 "half the cells in the blood are left after 2 hours, a quarter after 4.",
+    "Portal vein": "The vein that carries blood from the gut to the liver: cells shed by a gut "
+                   "tumour meet the liver first.",
+    "Caval veins": "The big veins that bring blood from the body back to the heart, which "
+                   "pumps it to the lungs first.",
+    "Batson's veins": "A network of veins along the spine without valves: cells from the "
+                      "pelvis (prostate) can reach the spine directly.",
+    "Resection": "Surgery that removes the tumour.",
+    "Hypothesis": "An idea that can be tested: here, an idea of why cancers spread where they "
+                  "do.",
     "Lymph nodes": "Small filters along the lymph vessels. Tumour cells often stop there "
                    "first.",
     "Extravasation": "A cell stuck in a small blood vessel squeezes through the vessel wall "
@@ -135,6 +149,8 @@ GLOSSARY: dict[str, str] = {
                      "suit it (the soil).",
     "Anatomical hypothesis": "Ewing's idea (1928): cells grow where the blood carries them "
                              "first, so the plumbing decides.",
+    "Untreated": "The presets follow a cancer that is found but not treated, to show how it "
+                 "spreads; the stories add surgery and treatment.",
     "Autopsy": "An examination after death. Large autopsy studies counted where metastases "
                "were found; the app compares with them.",
     "Log scale": "A scale where each step is ten times the one before: 1, 10, 100, 1 thousand "

@@ -26,6 +26,8 @@ from .style import PRIMARY_COLOR, hypothesis_style
 CHART_WIDTH = 720
 #: The font size of every text (user units): 14 px or more at the smallest scale the app uses.
 FONT = 17
+#: One patient's lines in the time course (two patients take their hypotheses' colours).
+METASTASIS_COLOR, DORMANT_COLOR = "#c62828", "#333333"
 #: Text width per character, as a share of the font size (a generous estimate for sans-serif,
 #: used to keep texts apart).
 CHAR_WIDTH = 0.6
@@ -68,15 +70,15 @@ def funnel_svg(rows: Sequence[tuple[str, Sequence[float], Sequence[float]]]) -> 
     A linear bar shows what a log scale hides: most cells die at each step.
     """
     n = max(len(rows), 1)
-    name_w, count_x, bar_x, bar_w = 10, 300, 430, 200
+    name_w, count_x, bar_x, bar_w = 10, 300, 440, 190
     line_h = 24
     row_h = line_h * n + 8
     top = 62
     height = top + row_h * len(FUNNEL_STAGES) + 10
     out = [_open(height, "funnel", "cascade funnel"),
            _text(name_w, 20, "Step of the journey", weight="bold"),
-           _text(count_x + 110, 20, "Cells", "end", weight="bold"),
-           _text(bar_x, 20, "% that survived this step", weight="bold")]
+           _text(count_x + 110, 20, "Cells that got here", "end", weight="bold"),
+           _text(bar_x, 20, "% of them that made it", weight="bold")]
     for k in (0, 50, 100):
         x = bar_x + bar_w * k / 100
         out.append(f'<line x1="{x:.0f}" x2="{x:.0f}" y1="{top - 6}" y2="{height - 10}" '
@@ -135,13 +137,16 @@ def timecourse_svg(series: Sequence[tuple[str, Sequence[dict]]],
     touch the one before."""
     left, right, bottom = 120, 20, 44
     legend: list[tuple[str, str, str]] = []  # (label, colour, dash)
+    single = len(series) == 1
     for i, (hyp, _hist) in enumerate(series):
         color = _hyp_color(hyp, i)
         if i == 0:
             legend.append(("primary tumour", PRIMARY_COLOR, ""))
         name = HYPOTHESIS_NAMES.get(hyp, hyp).split(" (")[0] if len(series) > 1 else ""
-        legend.append((f"metastases{' (' + name + ')' if name else ''}", color, "8,4"))
-        legend.append((f"dormant cells{' (' + name + ')' if name else ''}", color, "2,3"))
+        legend.append((f"metastases{' (' + name + ')' if name else ''}",
+                       METASTASIS_COLOR if single else color, "8,4"))
+        legend.append((f"dormant cells{' (' + name + ')' if name else ''}",
+                       DORMANT_COLOR if single else color, "2,3"))
     # Legend rows: items laid out left to right, wrapping before the chart's edge.
     items, x, y = [], 10.0, 22.0
     for label, color, dash in legend:
@@ -191,8 +196,9 @@ def timecourse_svg(series: Sequence[tuple[str, Sequence[dict]]],
             out.append(_text(tx, ty, label, cls="event-mark"))
     for i, (hyp, hist) in enumerate(series):
         color = _hyp_color(hyp, i)
-        for key, c, dash in (("primary", PRIMARY_COLOR, ""), ("metastases", color, "8,4"),
-                             ("dormant", color, "2,3")):
+        for key, c, dash in (("primary", PRIMARY_COLOR, ""),
+                             ("metastases", METASTASIS_COLOR if single else color, "8,4"),
+                             ("dormant", DORMANT_COLOR if single else color, "2,3")):
             if key == "primary" and i > 0:
                 continue
             pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in (px(h["day"], h[key]) for h in hist))

@@ -100,3 +100,14 @@ def test_sweep_commands_run(tmp_path, monkeypatch):
             args += ["--samples", "2"]
         res = CliRunner().invoke(main, args, catch_exceptions=False)
         assert res.exit_code == 0, (command, res.output)
+
+
+def test_every_picture_the_readme_shows_is_in_the_repository():
+    """A picture the README links (the app's screenshot, figures) exists in the repository and
+    is a PNG, so the README never shows a broken image."""
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
+    assert links, "the README shows no picture"
+    for link in links:
+        path = ROOT / link
+        assert path.is_file(), link
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link

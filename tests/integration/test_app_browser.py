@@ -94,8 +94,8 @@ def rendered_page():
     def status() -> list[str]:
         return [w.children[0] for w in rc.find(v.Html, class_="funnel-status").widgets]
 
-    assert status() == ["Combined (today's view): the start (day 0), 0 metastases, 0 visible; "
-                        "running"]
+    assert status() == ["Combined (today's view): the start (day 0), 0 colonies, 0 visible; "
+                        "paused"]
     yield status
     # close() waits for any render in progress: after a deadlock that would never return
     closer = threading.Thread(target=rc.close, daemon=True)

@@ -215,18 +215,14 @@ def test_every_control_at_projector_size(app_url, size):
             # The legend is part of the map, beside the organs: nothing below the fold.
             assert start["maps"] and len(start["maps"]) == 1
 
-            # Play stops by itself at the diagnosis (this lesson's patient is diagnosed within
-            # weeks); with the automatic pause off, Play and Pause; Step moves the day on;
-            # Restart brings it back.
+            # Play and Pause (this lesson starts at diagnosis, so it does not pause there);
+            # Step moves the day on; Restart brings it back.
             pause_box = page.get_by_text("Pause at diagnosis, first metastasis seen and relapse")
             _click(page, "Play")
-            expect(page.get_by_text("Paused at diagnosis")).to_be_visible(timeout=MS)
-            expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible(timeout=MS)
-            check_view(page, "paused_at_diagnosis", size)
-            pause_box.click()
-            _click(page, "Play")
             expect(page.get_by_role("button", name="Pause", exact=True)).to_be_visible(timeout=MS)
+            expect(status).to_contain_text("playing", timeout=MS)
             _click(page, "Pause")
+            expect(status).to_contain_text("paused", timeout=MS)
             expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible(timeout=MS)
             before = _day(page)
             t1 = time.perf_counter()
@@ -264,7 +260,8 @@ def test_every_control_at_projector_size(app_url, size):
             expect(page.get_by_text(re.compile(r"Soil strength: 1\.2"))).to_be_visible(timeout=MS)
             _slider_right(page, "Speed", 5)
             expect(page.get_by_text(re.compile(r"Speed: \d+ days per step"))).to_be_visible()
-            pause_box.click()  # the automatic pause back on
+            pause_box.click()  # the automatic pause off ...
+            pause_box.click()  # ... and on again
 
             # The seed restarts the same patient; a bad seed is refused in words.
             seed = page.get_by_label("Seed (same seed = same patient)")
@@ -279,7 +276,8 @@ def test_every_control_at_projector_size(app_url, size):
 
             # Jump to the end: the whole story, its timeline in years.
             _click(page, "Jump to the end")
-            expect(status).not_to_contain_text("running", timeout=120_000)
+            expect(status).to_contain_text(re.compile("died|the end of the story"),
+                                           timeout=120_000)
             expect(page.locator(".event-log").first).to_contain_text("year")
             check_view(page, "end", size)
 
@@ -306,8 +304,11 @@ def test_every_control_at_projector_size(app_url, size):
                 page.get_by_text("Download the picture (PNG)").click()
             assert png.value.suggested_filename == "metasim-map.png"
             with page.expect_download() as data:
-                page.get_by_text("Download the data (CSV)").click()
-            assert data.value.suggested_filename == "metasim-data.csv"
+                page.get_by_text("Download the organs' numbers (CSV)").click()
+            assert data.value.suggested_filename == "metasim-organs.csv"
+            with page.expect_download() as data:
+                page.get_by_text("Download the time course (CSV)").click()
+            assert data.value.suggested_filename == "metasim-time.csv"
             href = page.locator("a.ms-link").get_attribute("href")
             assert "scenario=classroom%2Fdemo" in href and "seed=2026" in href
             page.get_by_text("Glossary").click()
@@ -323,9 +324,21 @@ def test_every_control_at_projector_size(app_url, size):
             expect(chart).to_contain_text("Autopsies")
             check_view(page, "many_patients", size)
 
-            # Another cancer from the picker: its own title and seed.
+            # A story from the picker, with its own seed: at full speed Play stops by itself
+            # at the diagnosis, with a note saying why.
             page.locator(".v-select").filter(has_text="Cancer").first.click()
-            page.get_by_role("option", name="Breast cancer", exact=True).click()
+            page.get_by_role("option", name="Story: a late relapse after clear scans").click()
+            expect(page.locator("h2")).to_contain_text("late relapse", timeout=MS)
+            expect(status).to_contain_text("the start")
+            _slider_right(page, "Speed", 60)
+            _click(page, "Play")
+            expect(page.get_by_text("Paused at diagnosis")).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("button", name="Play", exact=True)).to_be_visible(timeout=MS)
+            check_view(page, "paused_at_diagnosis", size)
+
+            # A preset (untreated) from the picker.
+            page.locator(".v-select").filter(has_text="Cancer").first.click()
+            page.get_by_role("option", name="Breast cancer (untreated)", exact=True).click()
             expect(page.locator("h2")).to_contain_text("Breast cancer", timeout=MS)
             expect(status).to_contain_text("the start")
 

@@ -274,3 +274,24 @@ def test_no_handler_reads_a_path(fresh_app, opened, tmp_path, monkeypatch):
     app.choose_seed(str(copy))
     assert opened == []
     assert app.scenario_name.value == "classroom/demo"
+
+
+def test_a_link_is_checked_like_the_controls(fresh_app, opened, fifo):
+    """The link that reopens settings comes from a browser too: a path, a FIFO, NaN, a huge
+    or negative number, an unknown hypothesis or far too many fields are refused with a
+    message naming the parameter, nothing is opened, and the good parameters of the same
+    link are still used (so the test fails if the link were ignored altogether)."""
+    opened.clear()
+    app.apply_query(f"scenario={fifo}&hypothesis=paget&seed=-3&shedding=nan&soil=1e9"
+                    "&halflife=2&speed=5&compare=bogus")
+    assert opened == []
+    assert app.scenario_name.value == "classroom/demo" and app.hypothesis.value == "paget"
+    assert app.ctc_half_life.value == 2.0 and app.days_per_step.value == 5
+    assert app.seed.value == 1 and app.shedding_factor.value == 1.0 and not app.compare.value
+    for key in ("scenario", "seed", "shedding", "soil", "compare"):
+        assert key in app.message.value
+    app.apply_query("&".join(f"x{i}=1" for i in range(50)))
+    assert "could not be used" in app.message.value
+    app.apply_query("scenario=presets/breast&compare=ewing")
+    assert app.scenario_name.value == "presets/breast" and app.compare.value
+    assert [c.hypothesis for c in app.session.value.courses][1] == "ewing"

@@ -53,6 +53,9 @@ def test_pause_reason_stops_at_diagnosis_first_detection_and_relapse_only():
     assert "first metastasis" in pause_reason(ev[:3], 2, False)
     assert pause_reason(ev[:4], 3, True) is None           # a second detection
     assert "relapse" in pause_reason(ev, 4, True)
+    # a story that starts at diagnosis (diagnosed in its first weeks) does not stop at once
+    assert pause_reason([{"event": "diagnosis", "day": 8.0}], 0, False, 31.0) is None
+    assert pause_reason([{"event": "diagnosis", "day": 250.0}], 0, False, 31.0) is not None
 
 
 def test_every_scenario_of_the_picker_has_things_to_try_and_a_title():
@@ -130,8 +133,8 @@ def test_funnel_shows_the_share_surviving_each_step_on_a_linear_bar():
     assert shares[1] == pytest.approx(0.0) and shares[2] == pytest.approx(0.1)
     svg = funnel_svg([("combined", reached, lost)])
     assert "2.6 trillion" in svg and "e+" not in svg and "1e" not in svg
-    widths = [float(w) for w in re.findall(r'<rect x="430" y="[\d.]+" width="([\d.]+)"', svg)]
-    assert widths[0] == pytest.approx(200) and widths[2] == pytest.approx(20)
+    widths = [float(w) for w in re.findall(r'<rect x="440" y="[\d.]+" width="([\d.]+)"', svg)]
+    assert widths[0] == pytest.approx(190) and widths[2] == pytest.approx(19)
     assert all(int(s) >= FONT for s in re.findall(r'font-size="(\d+)"', svg))
 
 
