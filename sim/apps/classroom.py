@@ -10,7 +10,12 @@ metastases were with the autopsy series. Teaching aids: things to notice and to 
 automatic pause at diagnosis, first detection and relapse, "follow one cell", a picture (PNG)
 and the data (CSV) to download, jump to the end, a link that reopens the same settings, and
 a glossary. The layout fits a projector at 1024 x 768 and 1920 x 1080 with no text under 14
-pixels (checked in a real browser by ``tests/integration/test_app_browser.py``).
+pixels (checked in a real browser by ``tests/integration/test_app_projector.py``).
+
+This module holds the page: its state (Solara reactives, one session per browser), the
+handlers of its controls and its components. The courses themselves, the checks of every
+value and the pictures drawn from a course are in :mod:`sim.apps.courses`; the teaching aids
+in :mod:`sim.apps.teaching`.
 
 Two rules keep a session safe when the app is served to a room:
 
@@ -28,17 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import csv
-import functools
 import html
-import io
 import itertools
 import multiprocessing
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,13 +47,8 @@ import solara
 from solara.toestand import Singleton
 
 from ..biology.stages import FUNNEL_STAGES, STAGE_EXPLANATIONS
-from ..config.bundled import list_scenarios
 from ..config.errors import ScenarioError
 from ..config.schema import HYPOTHESES
-from ..engine.model import MetastasisModel
-from ..engine.results import body_state, detectable_metastases, dormant_cells, metastatic_burden_cells
-from ..experiments.seeds import patient_generator
-from ..viz.body_svg import body_map_svg
 from ..viz.plain import (
     GLOSSARY,
     HYPOTHESIS_NAMES,
@@ -60,338 +56,54 @@ from ..viz.plain import (
     event_sentence,
     plain_duration,
     plain_hours,
-    plain_number,
 )
-from ..viz.svg import funnel_svg, site_frequency_svg, timecourse_svg
+from ..viz.svg import site_frequency_svg
+from .courses import (
+    HALF_LIFE_RANGE,
+    HYPOTHESIS_TEXT,
+    MAX_EVENTS,
+    MAX_SEED,
+    ON_CHANGE,
+    PATIENTS_RANGE,
+    SHEDDING_RANGE,
+    SOIL_RANGE,
+    SPEED_RANGE,
+    Course,
+    build_courses,
+    check_hypothesis,
+    check_number,
+    check_scenario,
+    csv_of,
+    event_kind,
+    float_or_nan,
+    funnel_of,
+    map_svg,
+    numbers_line,
+    parse_seed,
+    png_of,
+    scenario_names,
+    scenario_seed,
+    scenario_settings,
+    scenario_titles,
+    status_line,
+    timecourse_csv,
+    timecourse_of,
+    titles,
+)
 from .teaching import (
     MAIN_HYPOTHESES,
     Journey,
     follow_one_cell,
     many_patients,
-    pause_reason,
     scenario_with,
     things_to_notice,
     things_to_try,
 )
 
-HYPOTHESIS_TEXT = {
-    "ewing": "Ewing (1928): only the plumbing matters. Cells land where the blood carries "
-             "them, and every organ is equally good soil.",
-    "paget": "Paget (1889): seed and soil. Cells reach every organ alike; some organs are "
-             "better soil for this cancer.",
-    "combined": "Today's view: blood flow decides where cells arrive, and the organ's soil "
-                "decides whether they grow.",
-    "null": "Neither: cells reach every organ alike and every organ is equally good soil.",
-}
-# (lowest, highest) a client may set; the sliders offer exactly these ranges.
-SHEDDING_RANGE = (0.01, 10.0)
-HALF_LIFE_RANGE = (0.1, 8.0)  # x the scenario's own CTC half-life
-SOIL_RANGE = (0.0, 2.0)
-SPEED_RANGE = (1, 60)
-PATIENTS_RANGE = (20, 50)
-MAX_SEED = 1_000_000_000
-#: What a slider change does: start the patient again, or go on from today.
-ON_CHANGE = {"restart": "Restart the patient", "continue": "Continue from now"}
-#: A course whose story starts at diagnosis (the lessons: diagnosed within days) does not
-#: pause at it: the first press of Play would stop at once.
-START_GRACE_DAYS = 31.0
-#: The most timeline entries shown (a course logs a few dozen at most; a cap keeps a
-#: pathological one from flooding the page).
-MAX_EVENTS = 200
-
-
-@functools.cache
-def _catalogue() -> tuple[tuple[str, ...], dict[str, str]]:
-    """The scenarios the app offers and their descriptions, read once (so that checking a
-    client's value never opens a file)."""
-    described = dict(list_scenarios())
-    names = list(described)
-    classroom = [n for n in names if n.startswith("classroom/")]
-    clinical = [n for n in names if n.startswith("clinical/")]
-    presets = [n for n in names if n.startswith("presets/")]
-    return tuple(classroom + clinical + presets), described
-
-
-def _bundled() -> tuple[str, ...]:
-    return _catalogue()[0]
-
-
-_STORY_TITLES = {
-    "classroom/demo": "Lesson: seed and soil against blood flow (colon)",
-    "classroom/colon_liver": "Lesson: colon cancer and the liver",
-    "classroom/dormancy": "Lesson: sleeping cells (dormancy)",
-    "classroom/inefficiency": "Lesson: why so few cells make it",
-    "classroom/prostate_bone": "Lesson: prostate cancer and the bones",
-    "clinical/breast_adjuvant": "Story: breast cancer, surgery, then therapy",
-    "clinical/breast_resection_at_diagnosis": "Story: breast cancer removed at diagnosis",
-    "clinical/colon_liver_resection": "Story: colon cancer, liver metastases treated",
-    "clinical/late_relapse": "Story: a late relapse after clear scans",
-}
-
-
-@functools.cache
-def _titles() -> dict[str, str]:
-    """The picker's plain title of each scenario: "Breast cancer", "Classroom: Dormancy"."""
-    names, descriptions = _catalogue()
-    out = {}
-    for name in names:
-        first = (descriptions.get(name) or name).splitlines()[0]
-        short = first.split(":")[0].split(", untreated")[0].replace("->", "→").strip()
-        if name.startswith("presets/"):
-            short = short if short.lower().endswith(("cancer", "sarcoma", "melanoma",
-                                                     "melanoma (trunk skin)")) \
-                else f"{short} cancer"
-            out[name] = f"{short} (untreated)"
-        else:
-            out[name] = _STORY_TITLES.get(name, f"Story: {short}")
-    if len(set(out.values())) != len(out):  # never two entries with one title
-        out = {n: f"{t} ({n})" for n, t in out.items()}
-    return out
-
-
-def scenario_names() -> list[str]:
-    """The scenarios the app will load."""
-    return list(_bundled())
-
-
-def scenario_titles() -> list[str]:
-    """What the picker shows, in the order of :func:`scenario_names`."""
-    return [_titles()[n] for n in _bundled()]
-
-
-def check_scenario(name: object) -> str:
-    """The scenario named by ``name`` (a bundled name or its title in the picker), else
-    ScenarioError. The refusal never repeats the value: it may be a path, and whether that
-    exists is nobody's business."""
-    if isinstance(name, str):
-        if name in _bundled():
-            return name
-        by_title = {t: n for n, t in _titles().items()}
-        if name in by_title:
-            return by_title[name]
-    raise ScenarioError("That cancer / scenario is not in the list.")
-
-
-def check_hypothesis(name: object, allowed: tuple[str, ...] = tuple(HYPOTHESES)) -> str:
-    """``name`` (a hypothesis or its plain name) if it is one of ``allowed``, else
-    ScenarioError."""
-    if isinstance(name, str):
-        by_name = {HYPOTHESIS_NAMES[h]: h for h in allowed}
-        name = by_name.get(name, name)
-    if not isinstance(name, str) or name not in allowed:
-        raise ScenarioError(f"The hypothesis must be one of {', '.join(allowed)}.")
-    return name
-
-
-def check_number(what: str, value: object, limits: tuple[float, float],
-                 whole: bool = False) -> float:
-    """``value`` as a float if it is a finite number within ``limits`` (a whole one if
-    ``whole``), else ScenarioError naming ``what`` and the range."""
-    low, high = limits
-    # The range test also refuses NaN (every comparison with it is false) and infinities.
-    if not isinstance(value, int | float) or isinstance(value, bool) \
-            or not low <= value <= high or (whole and not float(value).is_integer()):
-        raise ScenarioError(f"{what} must be a {'whole ' if whole else ''}number from "
-                            f"{low:g} to {high:g}.")
-    return float(value)
-
-
-def parse_seed(text: object) -> int:
-    """The seed typed in the box: digits only, 0 to MAX_SEED; else ScenarioError."""
-    digits = text.strip() if isinstance(text, str) else ""
-    if not (0 < len(digits) <= len(str(MAX_SEED)) and digits.isascii() and digits.isdigit()
-            and int(digits) <= MAX_SEED):
-        shown = f"Seed {text!r}" if isinstance(text, str) and len(text) <= 20 else "The seed"
-        raise ScenarioError(f"{shown} is not a whole number from 0 to {MAX_SEED:,}.")
-    return int(digits)
-
-
-def scenario_seed(name: str) -> int:
-    """The seed a bundled scenario names (``simulation.seed``), else 1: the classroom
-    stories are written for their own seed."""
-    return scenario_settings(name)["seed"]
-
-
-@functools.cache
-def scenario_settings(name: str) -> dict[str, Any]:
-    """What the controls show when scenario ``name`` is picked: its own seed, hypothesis
-    (if it is one of the buttons) and soil strength (within the slider's range); its own
-    shedding and CTC half-life (both sliders at factor 1, and ``half_life_hours`` for the
-    slider's label)."""
-    sc = scenario_with(check_scenario(name), 1.0, 1.7, 1.0, keep_scenario=True)
-    return {"seed": sc.simulation.seed if sc.simulation.seed is not None else 1,
-            "hypothesis": sc.hypothesis if sc.hypothesis in MAIN_HYPOTHESES else "combined",
-            "half_life_hours": sc.circulation.ctc_half_life_hours,
-            "soil": min(max(sc.tropism.strength, SOIL_RANGE[0]), SOIL_RANGE[1])}
-
-
-def _use_scenario(name: str) -> None:
-    """Set the controls to scenario ``name`` and its own settings (no reset)."""
-    d = scenario_settings(name)
-    scenario_name.set(name)
-    seed.set(d["seed"])
-    seed_text.set(str(d["seed"]))
-    hypothesis.set(d["hypothesis"])
-    ctc_half_life.set(1.0)
-    soil_strength.set(d["soil"])
-    shedding_factor.set(1.0)
-
-
-@dataclass
-class Course:
-    """One running patient, the history drawn in the time course, and what the automatic
-    pause has already seen."""
-
-    model: MetastasisModel
-    hypothesis: str
-    history: list[dict] = field(default_factory=list)
-    events_seen: int = 0
-    detected: bool = False
-
-    def record(self) -> None:
-        m = self.model
-        self.history.append({"day": m.day, "primary": m.primary.cells,
-                             "metastases": metastatic_burden_cells(m),
-                             "colonies": len(m.colonies),
-                             "dormant": dormant_cells(m)})
-
-    def advance(self, days: float) -> None:
-        """Go on by ``days`` rounded to whole model steps (at least one)."""
-        steps = max(1, round(days / self.model.dt))
-        for _ in range(steps):
-            if not self.model.running:
-                break
-            self.model.step()
-        self.record()
-
-    def new_pause(self) -> str | None:
-        """Why to pause after the last advance (diagnosis, first detection, relapse), if at
-        all; each event pauses once."""
-        events = self.model.clinic.events
-        reason = pause_reason(events, self.events_seen, self.detected,
-                              quiet_until_day=START_GRACE_DAYS)
-        self.detected = self.detected or any(e["event"] == "metastasis_detected"
-                                             for e in events)
-        self.events_seen = len(events)
-        return reason
-
-
-def build_courses(name: str, hypothesis: str, compare_with: str | None, seed: int,
-                  shedding_factor: float, half_life_factor: float,
-                  soil_strength: float) -> list[Course]:
-    """The course(s) for the current settings; raises ScenarioError on bad values.
-
-    Every argument may come from a browser, so each is checked before use; ``name`` must be a
-    bundled scenario name, and only the bundled file of that name is read."""
-    name = check_scenario(name)
-    hypothesis = check_hypothesis(hypothesis)
-    if compare_with is not None:
-        compare_with = check_hypothesis(compare_with)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"The seed must be a whole number from 0 to {MAX_SEED:,}.")
-    shedding_factor = check_number("Shedding", shedding_factor, SHEDDING_RANGE)
-    half_life_factor = check_number("Survival in the blood", half_life_factor, HALF_LIFE_RANGE)
-    soil_strength = check_number("Soil strength", soil_strength, SOIL_RANGE)
-    base = scenario_with(name, shedding_factor, half_life_factor, soil_strength)
-    courses = []
-    for h in [hypothesis] + ([compare_with] if compare_with else []):
-        model = MetastasisModel(base, rng=patient_generator(seed), hypothesis=h)
-        course = Course(model, h)
-        course.record()
-        courses.append(course)
-    return courses
-
-
-def map_svg(course: Course, journey: Journey | None = None) -> str:
-    state = body_state(course.model)
-    return body_map_svg(state, hypothesis=course.hypothesis,
-                        title=f"{HYPOTHESIS_NAMES[course.hypothesis]}: "
-                              f"{plain_duration(course.model.day)}",
-                        journey=journey.places if journey else None,
-                        journey_died=bool(journey and journey.died))
-
-
-def funnel_of(courses: list[Course]) -> str:
-    return funnel_svg([(c.hypothesis, c.model.ledger.reached.tolist(),
-                        c.model.ledger.lost.tolist()) for c in courses])
-
-
-_MARKED_EVENTS = {"diagnosis": "diagnosis", "relapse": "relapse", "resection": "surgery",
-                  "death": "death"}
-
-
-def timecourse_of(courses: list[Course]) -> str:
-    marks: list[tuple[float, str]] = []
-    first = courses[0].model.clinic.events
-    for e in first:
-        if e["event"] in _MARKED_EVENTS:
-            marks.append((e["day"], _MARKED_EVENTS[e["event"]]))
-    detected = [e["day"] for e in first if e["event"] == "metastasis_detected"]
-    if detected:
-        marks.append((detected[0], "first seen on a scan"))
-    return timecourse_svg([(c.hypothesis, c.history) for c in courses], marks)
-
-
-def numbers_line(c: Course) -> str:
-    """The patient's numbers in words, for one course."""
-    m = c.model
-    return (f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_number(float(m.ledger.shed_total))} "
-            f"cells have left the tumour; {plain_number(dormant_cells(m))} sleep in organs; "
-            f"{plain_number(metastatic_burden_cells(m))} cells in {len(m.colonies)} "
-            f"colonies (tiny or grown), {detectable_metastases(m)} big enough to see.")
-
-
-def status_line(c: Course, is_playing: bool = False) -> str:
-    m = c.model
-    status = "the patient died (the tumours grew too large)" if m.died else (
-        ("playing" if is_playing else "paused") if m.running else "the end of the story")
-    return (f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_duration(m.day)} (day {m.day:.0f}), "
-            f"{len(m.colonies)} colonies, {detectable_metastases(m)} visible; {status}")
-
-
-def csv_of(courses: list[Course]) -> str:
-    """The data behind the map: per hypothesis and organ the cells that arrived, sleep and
-    grew, and the detectable metastases, on the day shown (one table)."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["hypothesis", "organ", "cells_arrived", "dormant_cells",
-                "cells_in_metastases", "detectable_metastases", "day"])
-    for c in courses:
-        st = body_state(c.model)
-        for organ in sorted(set(st["arrived"]) | set(st["burden"]) | set(st["dormant"])):
-            w.writerow([c.hypothesis, organ, st["arrived"].get(organ, 0),
-                        st["dormant"].get(organ, 0), f"{st['burden'].get(organ, 0.0):.6g}",
-                        st["detectable"].get(organ, 0), f"{c.model.day:g}"])
-    return buf.getvalue()
-
-
-def timecourse_csv(courses: list[Course]) -> str:
-    """The data behind the time course: per hypothesis and recorded day, the primary, the
-    cells in metastases, the colonies and the dormant cells (one table)."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["hypothesis", "day", "primary_cells", "cells_in_metastases", "colonies",
-                "dormant_cells"])
-    for c in courses:
-        for h in c.history:
-            w.writerow([c.hypothesis, f"{h['day']:g}", f"{h['primary']:.6g}",
-                        f"{h['metastases']:.6g}", h["colonies"], h["dormant"]])
-    return buf.getvalue()
-
-
-def png_of(courses: list[Course], journey: Journey | None = None) -> bytes:
-    """The current body map(s) as a PNG (drawn by matplotlib, the same geometry)."""
-    from ..viz.bodymap import body_map
-    from ..viz.style import new_figure
-
-    fig = new_figure(figsize=(7.5 * len(courses), 10), dpi=100)
-    for i, c in enumerate(courses):
-        ax = fig.add_subplot(1, len(courses), i + 1)
-        body_map(body_state(c.model), ax=ax, hypothesis=c.hypothesis,
-                 title=f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_duration(c.model.day)}")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+# The page, and what the tests reach through this module from sim.apps.courses.
+__all__ = ["MAX_SEED", "Course", "Page", "build_courses", "check_hypothesis", "check_number",
+           "check_scenario", "funnel_of", "map_svg", "parse_seed", "scenario_names",
+           "scenario_seed", "timecourse_of"]
 
 
 # ------------------------------------------------------------------------------ state
@@ -562,6 +274,18 @@ def _refuse(e: ScenarioError, keeping: str) -> None:
     message.set(f"{e} Keeping {keeping}.")
 
 
+def _use_scenario(name: str) -> None:
+    """Set the controls to scenario ``name`` and its own settings (no reset)."""
+    d = scenario_settings(name)
+    scenario_name.set(name)
+    seed.set(d["seed"])
+    seed_text.set(str(d["seed"]))
+    hypothesis.set(d["hypothesis"])
+    ctc_half_life.set(1.0)
+    soil_strength.set(d["soil"])
+    shedding_factor.set(1.0)
+
+
 def choose_scenario(value: object) -> None:
     """The picker's handler: only a listed scenario is accepted, never a path. The
     scenario's own seed comes with it (its story is written for that seed)."""
@@ -723,12 +447,12 @@ def apply_query(query: object) -> None:
         ("compare", lambda v: (compare_with.set(check_hypothesis(v)), compare.set(True))),
         ("seed", lambda v: (seed.set(parse_seed(v)), seed_text.set(str(parse_seed(v))))),
         ("shedding", lambda v: shedding_factor.set(
-            check_number("Shedding", _float(v), SHEDDING_RANGE))),
+            check_number("Shedding", float_or_nan(v), SHEDDING_RANGE))),
         ("halflife", lambda v: ctc_half_life.set(
-            check_number("Survival in the blood", _float(v), HALF_LIFE_RANGE))),
-        ("soil", lambda v: soil_strength.set(check_number("Soil strength", _float(v),
+            check_number("Survival in the blood", float_or_nan(v), HALF_LIFE_RANGE))),
+        ("soil", lambda v: soil_strength.set(check_number("Soil strength", float_or_nan(v),
                                                           SOIL_RANGE))),
-        ("speed", lambda v: days_per_step.set(int(check_number("Speed", _float(v),
+        ("speed", lambda v: days_per_step.set(int(check_number("Speed", float_or_nan(v),
                                                                SPEED_RANGE, whole=True)))),
     ]
     for key, apply in checks:
@@ -741,13 +465,6 @@ def apply_query(query: object) -> None:
     reset()
     if bad:
         message.set(f"The link's {', '.join(bad)} could not be used; the default is kept.")
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text) if len(text) < 30 else float("nan")
-    except ValueError:
-        return float("nan")
 
 
 # ------------------------------------------------------------------ many patients
@@ -840,12 +557,6 @@ def _html(tag: str, content: str, classes: list[str] | None = None) -> None:
     solara.HTML(tag=tag, unsafe_innerHTML=content, classes=classes or [])
 
 
-def _kind(event: dict, untreated: bool) -> str:
-    """An event's kind for its sentence: a diagnosis says when the story leaves it untreated."""
-    return "diagnosis_untreated" if event["event"] == "diagnosis" and untreated \
-        else event["event"]
-
-
 def _uses_soil(h: str) -> bool:
     return HYPOTHESES[h][1] == "tropism"
 
@@ -856,8 +567,7 @@ def Controls(dt_days: float):
     # only through the checking handlers above.
     shown = [hypothesis.value] + ([compare_with.value] if compare.value else [])
     soil_matters = any(_uses_soil(h) for h in shown)
-    titles = _titles()
-    solara.Select("Cancer", values=scenario_titles(), value=titles[scenario_name.value],
+    solara.Select("Cancer", values=scenario_titles(), value=titles()[scenario_name.value],
                   on_value=choose_scenario)
     solara.ToggleButtonsSingle(value=HYPOTHESIS_NAMES[hypothesis.value],
                                values=[HYPOTHESIS_NAMES[h] for h in MAIN_HYPOTHESES],
@@ -935,7 +645,7 @@ def ManyPatients():
         _html("div", site_frequency_svg(r["frequency"], r["autopsy"], r["patients"]),
               ["ms-chart"])
         _html("p", html.escape(
-            f"{_titles()[r['scenario']]}, seed {r['seed']}: {r['patients']} patients per idea "
+            f"{titles()[r['scenario']]}, seed {r['seed']}: {r['patients']} patients per idea "
             f"in {r['wall_seconds']:.0f} s."
             + ("" if same else " (These are for the earlier settings: run again.)")))
 
@@ -981,7 +691,7 @@ def Page():
     layout_classes = ["ms-layout"] + (["compare"] if len(courses) > 1 else [])
     with solara.Row(classes=layout_classes):
         with solara.Column(classes=["ms-settings"]):
-            _html("h2", html.escape(_titles()[name]))
+            _html("h2", html.escape(titles()[name]))
             Controls(dt)
             TeachingAids(courses)
         with solara.Column(classes=["ms-main"]):
@@ -1024,7 +734,7 @@ def Page():
                         _html("h3", html.escape(f"What happened: {HYPOTHESIS_NAMES[hyp]}"))
                         rows = "".join(
                             f"<tr><td>{html.escape(plain_duration(e['day']))}</td>"
-                            f"<td>{html.escape(event_sentence(_kind(e, untreated), e['organ']))}"
+                            f"<td>{html.escape(event_sentence(event_kind(e, untreated), e['organ']))}"
                             f"</td></tr>"
                             for e in evs) or "<tr><td>Nothing yet.</td></tr>"
                         _html("div", f"<table>{rows}</table>", ["ms-timeline", "event-log"])
