@@ -15,13 +15,8 @@ import contextlib
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 
 import pytest
@@ -30,9 +25,7 @@ from sim.apps import classroom as app
 from sim.apps.classroom import build_courses, funnel_of, map_svg, scenario_names, timecourse_of
 from sim.config.bundled import scenario_dir
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from .app_server import ARGS, CHROMIUM, NEEDS_CHROMIUM
 
 
 def test_advancing_a_course_changes_the_map_the_funnel_and_the_timecourse():
@@ -168,38 +161,6 @@ def test_play_loop_and_buttons_cannot_corrupt_each_other(rendered_page):
     assert _day(status()[0]) == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    """One `metasim app` for this module's browser tests (each opens its own session)."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "app", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("metasim app did not start within 90 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 # ------------------------------------------------------------------ more browser tests
 KERNEL_SOCKET = re.compile(r".*/jupyter/api/kernels/.*")
 
@@ -223,8 +184,7 @@ def _app_page(url: str, on_websocket=None):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (.ci/run installs Debian's "
-                                              "chromium package)")
+@NEEDS_CHROMIUM
 def test_reset_keeps_the_page_responsive_in_a_real_browser(app_url):
     """Issue 11: each Reset froze the session ("App is disconnected" ~40 s later). In the
     browser: Step, then Reset, three times; then Reset during play, once, once more, and three
@@ -275,8 +235,7 @@ def _widget_update(comm_id: str, state: dict) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (.ci/run installs Debian's "
-                                              "chromium package)")
+@NEEDS_CHROMIUM
 def test_forged_websocket_updates_are_refused_in_a_real_browser(app_url, tmp_path):
     """Issue 11: a client can send any value for any widget over the websocket. Playwright
     sits on the page's websocket and sends what a hostile page would: the scenario picker set

@@ -19,27 +19,19 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from .app_server import ARGS, CHROMIUM, NEEDS_CHROMIUM
+
 SIZES = {"1024x768": (1024, 768), "1920x1080": (1920, 1080)}
 MIN_TEXT_PX = 14.0
 MS = 30_000  # ms to wait for the server to answer a click (it answers in well under 1 s)
 SHOTS = Path(os.environ.get("METASIM_SCREENSHOTS", "test-artifacts/screenshots"))
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary (.ci/run "
-                                                          "installs Debian's chromium package)")]
+pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
 
 # Every visible text on the page: its box in page coordinates, its size on screen in pixels,
 # and a short name for the message. HTML text nodes are measured with a Range (one box per
@@ -144,38 +136,6 @@ def check_view(page, name: str, size: str) -> dict:
         assert m[3] <= inner_h + 1, f"{name} at {size}: the body map ends at {m[3]:.0f} px, " \
                                     f"below the window's {inner_h} px"
     return {"texts": len(texts), "smallest_px": min(t["size"] for t in texts), "maps": maps}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    """One `metasim app` for this module's tests (each test opens its own browser session)."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "app", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("metasim app did not start within 90 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def _day(page) -> str:
