@@ -223,16 +223,22 @@ def test_every_control_at_projector_size(app_url, size):
             pause_box.click()  # the automatic pause off ...
             pause_box.click()  # ... and on again
 
-            # The seed restarts the same patient; a bad seed is refused in words.
+            # The seed restarts the same patient (a Step first, so that "the start" proves the
+            # new seed was taken before the next is typed); a bad seed is refused in words.
             seed = page.get_by_label("Seed (same seed = same patient)")
+            refused = page.get_by_text("is not a whole number")
+            _click(page, "Step")
+            expect(status).not_to_contain_text("the start", timeout=MS)
             seed.fill("7")
             seed.press("Enter")
             expect(status).to_contain_text("the start", timeout=MS)
+            expect(seed).to_have_value("7")
             seed.fill("seven")
             seed.press("Enter")
-            expect(page.get_by_text("is not a whole number")).to_be_visible(timeout=MS)
+            expect(refused).to_be_visible(timeout=MS)
             seed.fill("2026")
             seed.press("Enter")
+            expect(refused).to_have_count(0, timeout=MS)
 
             # Jump to the end: the whole story, its timeline in years.
             _click(page, "Jump to the end")
