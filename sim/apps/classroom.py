@@ -209,6 +209,13 @@ def step(epoch: int | None = None, days: float | None = None, pause: bool = True
     return running
 
 
+#: The shortest pause (s) between two steps of the play or jump loop. A loop that steps
+#: without one changes the page during every redraw that another thread (a button) runs, and
+#: Solara's renderer gives up after 100 such passes ("Too many renders triggered"); a redraw of
+#: this page takes a few ms, far less than this.
+MIN_PAUSE_S = 0.05
+
+
 @solara.lab.task  # type: ignore[arg-type]  # solara's annotation expects a NoReturn coroutine
 async def play_task() -> None:
     """Step about three times a second until paused, reset or the course ends (Solara runs
@@ -218,7 +225,7 @@ async def play_task() -> None:
         t0 = time.perf_counter()
         if not step(epoch):
             break
-        await asyncio.sleep(max(0.05, 0.3 - (time.perf_counter() - t0)))
+        await asyncio.sleep(max(MIN_PAUSE_S, 0.3 - (time.perf_counter() - t0)))
 
 
 def toggle_play() -> None:
@@ -239,7 +246,7 @@ async def jump_task() -> None:
     epoch = session.value.epoch
     note.set("Jumping to the end ...")
     while step(epoch, days=JUMP_DAYS, pause=False):
-        await asyncio.sleep(0)
+        await asyncio.sleep(MIN_PAUSE_S)
     if session.value.epoch == epoch:
         note.set("The end of the story. The timeline below lists what happened.")
 

@@ -122,7 +122,8 @@ def test_reset_and_step_while_the_page_is_shown_do_not_freeze(rendered_page):
 def test_play_loop_and_buttons_cannot_corrupt_each_other(rendered_page):
     """The play loop runs in a thread of its own while the buttons run in the server's. A
     play loop started before a Reset must not advance the new course (``step(epoch)`` refuses
-    once the epoch changed), and a play loop stepping flat out while Reset and Step are pressed
+    once the epoch changed), and a play loop stepping as fast as the app ever steps (the
+    shortest pause, ``MIN_PAUSE_S``, between steps) while Reset and Step are pressed
     from another thread and the page redraws raises nothing, deadlocks nowhere, and leaves a
     consistent course: after the last Reset the page shows day 0 and stays there."""
     status = rendered_page
@@ -135,9 +136,9 @@ def test_play_loop_and_buttons_cannot_corrupt_each_other(rendered_page):
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    def play_loop():  # what play_task does, without the pause between steps
+    def play_loop():  # what play_task and jump_task do, with their shortest pause
         try:
-            while not stop.is_set():
+            while not stop.wait(app.MIN_PAUSE_S):
                 if not app.step(app.session.value.epoch):
                     _ = app.session.value.epoch  # a reset came in between: pick up the new one
         except BaseException as e:
