@@ -86,6 +86,7 @@ from .courses import (
     scenario_settings,
     scenario_titles,
     status_line,
+    svg_of,
     timecourse_csv,
     timecourse_of,
     titles,
@@ -770,11 +771,17 @@ def TeachingAids(courses: list[Course]):
     with solara.Details("Things to try"):
         _html("ul", "".join(f"<li>{html.escape(t)}</li>" for t in things_to_try(name)))
     with solara.Details("Save and share"):
-        solara.FileDownload(lambda: png_of(courses), filename="metasim-map.png",
-                            label="Download the picture (PNG)", mime_type="image/png")
+        _html("p", "Download (the picture is the map as shown, bars and all):")
+        solara.FileDownload(lambda: png_of(courses, session.value.journey),
+                            filename="metasim-map.png", label="The picture (PNG)",
+                            mime_type="image/png")
+        solara.FileDownload(lambda: svg_of(courses, session.value.journey),
+                            filename="metasim-map.svg",
+                            label="The picture for slides (SVG)",
+                            mime_type="image/svg+xml")
         solara.FileDownload(lambda: csv_of(courses), filename="metasim-organs.csv",
-                            label="Download the organs' numbers (CSV)", mime_type="text/csv")
+                            label="The organs' numbers (CSV)", mime_type="text/csv")
         solara.FileDownload(lambda: timecourse_csv(courses), filename="metasim-time.csv",
-                            label="Download the time course (CSV)", mime_type="text/csv")
+                            label="The time course (CSV)", mime_type="text/csv")
         _html("p", f'<a href="?{html.escape(settings_query())}" class="ms-link">'
                    "Link to these settings</a> (copy it to reopen this patient)")

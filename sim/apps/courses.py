@@ -21,6 +21,8 @@ from ..config.schema import HYPOTHESES
 from ..engine.model import MetastasisModel
 from ..engine.results import body_state, detectable_metastases, dormant_cells, metastatic_burden_cells
 from ..experiments.seeds import patient_generator
+from ..viz.body_svg import HEIGHT as MAP_HEIGHT
+from ..viz.body_svg import WIDTH as MAP_WIDTH
 from ..viz.body_svg import body_map_svg
 from ..viz.plain import HYPOTHESIS_NAMES, plain_duration, plain_number
 from ..viz.svg import funnel_svg, timecourse_svg
@@ -319,18 +321,37 @@ def timecourse_csv(courses: list[Course]) -> str:
     return buf.getvalue()
 
 
+def svg_of(courses: list[Course], journey: Journey | None = None) -> str:
+    """The body map(s) exactly as the app shows them, side by side on white, as one SVG file
+    (a vector picture for slides: every text, bar and colour is in the file)."""
+    width, height = MAP_WIDTH, MAP_HEIGHT
+    maps = "".join(
+        map_svg(c, journey if i == 0 else None).replace(
+            "<svg ", f'<svg x="{i * width}" y="0" width="{width}" height="{height}" ', 1)
+        for i, c in enumerate(courses))
+    total = width * len(courses)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{total}" height="{height}" '
+            f'viewBox="0 0 {total} {height}"><rect width="100%" height="100%" fill="white"/>'
+            f"{maps}</svg>\n")
+
+
 def png_of(courses: list[Course], journey: Journey | None = None) -> bytes:
-    """The current body map(s) as a PNG (drawn by matplotlib, the same geometry)."""
+    """The current body map(s) as a PNG: what the app shows (the body, the per-organ bars,
+    the routes, the followed cell's path on the first map), drawn by matplotlib from the
+    same geometry."""
     from ..viz.bodymap import body_map
     from ..viz.style import new_figure
 
-    fig = new_figure(figsize=(7.5 * len(courses), 10), dpi=100)
+    fig = new_figure(figsize=(8.5 * len(courses), 10), dpi=100)
     for i, c in enumerate(courses):
         ax = fig.add_subplot(1, len(courses), i + 1)
-        body_map(body_state(c.model), ax=ax, hypothesis=c.hypothesis,
+        path = (journey.places, journey.died) if journey is not None and i == 0 else None
+        body_map(body_state(c.model), ax=ax, hypothesis=c.hypothesis, bars=True, journey=path,
+                 fontsize=11,
                  title=f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_duration(c.model.day)}")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.2)  # the legend too
     return buf.getvalue()
 
 

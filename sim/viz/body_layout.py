@@ -432,6 +432,47 @@ def organ_fill(organ: str, cells: float) -> tuple[float, float, float, float] | 
     return BURDEN_CMAP(BURDEN_NORM(max(cells, BURDEN_RANGE[0])))
 
 
+#: Beside each organ's name two bars count its cells on a log scale: 1 cell (no bar) to
+#: 10^BAR_DECADES cells (a full bar), so a bar keeps growing with the count (issue 16).
+BAR_DECADES = 12
+ARRIVED_COLOR, BURDEN_BAR_COLOR, TRACK_COLOR = "#8497b0", "#c62828", "#ececec"
+#: The colour of a followed cell's path.
+JOURNEY_COLOR = "#111111"
+
+
+def bar_fraction(cells: float) -> float:
+    """The share of a full bar that ``cells`` fill: log10 of the count over
+    :data:`BAR_DECADES`, 0 at 1 cell or fewer, 1 at 10^12 cells and beyond."""
+    if not cells > 1:
+        return 0.0
+    return min(math.log10(cells), BAR_DECADES) / BAR_DECADES
+
+
+def journey_badges(points: Sequence[Point], body_bottom_cm: float = 2.0) -> list[Point]:
+    """Where each stop of a followed cell's path gets its numbered circle (cm): beside its
+    point, at 5, 10 or 15 cm, clear of the circles placed before (7.8 cm apart) and of every
+    stop (4.7 cm, where the end's cross or dot stands), inside the body's part of the
+    picture (4 cm in from its sides and top, above ``body_bottom_cm``)."""
+    placed: list[Point] = []
+    left, right = BODY_BOUNDS[0] + 4.0, BODY_BOUNDS[2] - 4.0
+    top, bottom = BODY_HEIGHT_CM - 4.0, body_bottom_cm
+    options: list[Point] = []
+    for x, y in points:
+        for dist in (5.1, 10.2, 15.3):
+            options = [(x + dist * math.cos(math.radians(a)), y + dist * math.sin(math.radians(a)))
+                       for a in (135, 45, 225, 315, 180, 0, 90, 270)]
+            ok = [p for p in options
+                  if left <= p[0] <= right and bottom <= p[1] <= top
+                  and all(math.hypot(p[0] - q[0], p[1] - q[1]) >= 7.8 for q in placed)
+                  and all(math.hypot(p[0] - q[0], p[1] - q[1]) >= 4.7 for q in points)]
+            if ok:
+                placed.append(ok[0])
+                break
+        else:
+            placed.append(options[0])
+    return placed
+
+
 def anatomical_delivery(hypothesis: str) -> bool:
     """Whether blood delivers cells along the anatomy (Ewing, combined) rather than to
     every organ alike (Paget, null): :data:`sim.config.schema.HYPOTHESES`."""

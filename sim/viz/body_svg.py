@@ -29,20 +29,27 @@ from functools import lru_cache
 from matplotlib.colors import to_hex
 
 from .body_layout import (  # PLAIN_ORGAN_NAMES is imported from here by the app
+    ARRIVED_COLOR,
     BACKGROUND_ORGANS,
+    BAR_DECADES,
     BODY_BOUNDS,
     BODY_HEIGHT_CM,
     BODY_OUTLINE,
+    BURDEN_BAR_COLOR,
+    JOURNEY_COLOR,
     PLAIN_ORGAN_NAMES,
     SKIN_EDGE,
     SKIN_FILL,
+    TRACK_COLOR,
     UNIFORM_CAPTION,
     Outline,
     Point,
     anatomical_delivery,
     anchor,
+    bar_fraction,
     dormant_dot,
     drawing_list,
+    journey_badges,
     organ_fill,
     primary_fill,
     primary_position,
@@ -63,14 +70,10 @@ SCALE = 2.95
 BODY_LEFT, BODY_TOP_Y = 4.0, 34.0
 #: The bars: where they start, their full length (10^12 cells) and each bar's height.
 BAR_X, BAR_LENGTH, BAR_HEIGHT = 160.0, 66.0, 6.5
-#: Decades of cells a full bar stands for: 1 cell (no bar) to 10^12 cells.
-BAR_DECADES = 12
 #: Where the organ names start, the first row's top and the row pitch.
 NAME_X, ROWS_TOP, ROW_PITCH = 232.0, 36.0, 20.5
 #: Where the route key or the caption starts: below the feet.
 KEY_TOP = 556.0
-ARRIVED_COLOR, BURDEN_BAR_COLOR, TRACK_COLOR = "#8497b0", "#c62828", "#ececec"
-JOURNEY_COLOR = "#111111"
 
 _SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
 
@@ -103,9 +106,7 @@ def from_svg(u: float, v: float) -> Point:
 def bar_length(cells: float) -> float:
     """A bar's length (user units): log10 of the count, from 0 at 1 cell to
     :data:`BAR_LENGTH` at 10^12 cells (and beyond)."""
-    if cells <= 1:
-        return 0.0
-    return BAR_LENGTH * min(math.log10(cells), BAR_DECADES) / BAR_DECADES
+    return BAR_LENGTH * bar_fraction(cells)
 
 
 @lru_cache(maxsize=256)
@@ -173,28 +174,6 @@ def _route_path(start: Point, end: Point, start_gap: float, bend: float = 0.22) 
     x2, y2 = x2 - ux * 4, y2 - uy * 4
     mx, my = (x1 + x2) / 2 - uy * d * bend, (y1 + y2) / 2 + ux * d * bend
     return f"M{x1:.1f},{y1:.1f} Q{mx:.1f},{my:.1f} {x2:.1f},{y2:.1f}"
-
-
-def _badge_positions(points: Sequence[Point]) -> list[Point]:
-    """Where each stop's numbered circle goes: beside its point, clear of the circles placed
-    before (23 units apart) and of every stop (where the end's cross or dot stands), inside
-    the body's part of the picture."""
-    placed: list[Point] = []
-    right = to_svg(BODY_BOUNDS[2], 0)[0]
-    for x, y in points:
-        for dist in (15.0, 30.0, 45.0):
-            options = [(x + dist * math.cos(math.radians(a)), y - dist * math.sin(math.radians(a)))
-                       for a in (135, 45, 225, 315, 180, 0, 90, 270)]
-            ok = [p for p in options
-                  if 12 <= p[0] <= right - 12 and BODY_TOP_Y + 12 <= p[1] <= KEY_TOP - 12
-                  and all(math.hypot(p[0] - q[0], p[1] - q[1]) >= 23 for q in placed)
-                  and all(math.hypot(p[0] - q[0], p[1] - q[1]) >= 14 for q in points)]
-            if ok:
-                placed.append(ok[0])
-                break
-        else:
-            placed.append(options[0])
-    return placed
 
 
 def body_map_svg(state: dict, *, title: str = "", hypothesis: str = "combined",
@@ -388,7 +367,9 @@ def _journey(places: Sequence[str], site: str, died: bool) -> list[str]:
            f'stroke-linejoin="round" opacity="0.8"/>',
            f'<polyline points="{d}" fill="none" stroke="{JOURNEY_COLOR}" stroke-width="3.5" '
            f'stroke-dasharray="9,5" stroke-linejoin="round"/>']
-    for i, ((x, y), (bx, by)) in enumerate(zip(pts, _badge_positions(pts), strict=True)):
+    badges = [to_svg(*b) for b in
+              journey_badges([anchor(p, site) for p in places], from_svg(0, KEY_TOP - 12)[1])]
+    for i, ((x, y), (bx, by)) in enumerate(zip(pts, badges, strict=True)):
         out.append(f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{bx:.1f}" y2="{by:.1f}" '
                    f'stroke="{JOURNEY_COLOR}" stroke-width="1"/>'
                    f'<circle cx="{bx:.1f}" cy="{by:.1f}" r="11" fill="white" '

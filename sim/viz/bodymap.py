@@ -21,27 +21,35 @@ on every frame).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Circle, FancyArrowPatch, Patch, Polygon
+from matplotlib.patches import Circle, FancyArrowPatch, Patch, Polygon, Rectangle
 
 from .body_layout import (
+    ARRIVED_COLOR,
+    BAR_DECADES,
     BODY_BOUNDS,
     BODY_OUTLINE,
+    BURDEN_BAR_COLOR,
     BURDEN_CMAP,
     BURDEN_NORM,
+    JOURNEY_COLOR,
     PLAIN_ORGAN_NAMES,
     SKIN_EDGE,
     SKIN_FILL,
+    TRACK_COLOR,
     UNIFORM_CAPTION,
     anatomical_delivery,
     anchor,
+    bar_fraction,
     dormant_dot,
     drawing_list,
+    journey_badges,
     organ_fill,
     primary_fill,
     primary_position,
@@ -56,6 +64,10 @@ from .style import new_figure
 LEADER_END_X, NAME_X = 28.0, 29.0
 #: The drawing area (cm): the body, then the names.
 XLIM, YLIM = (BODY_BOUNDS[0] - 1.0, 80.0), (-2.0, 178.0)
+#: With bars (``bars=True``): where they start, a full bar's length and each bar's height
+#: (cm), where the names start then, and the wider drawing area.
+BAR_X, BAR_CM, BAR_HEIGHT = 29.0, 14.0, 2.4
+BARS_NAME_X, BARS_XLIM = 44.5, (BODY_BOUNDS[0] - 1.0, 95.0)
 #: The names' rows: the highest and lowest and the least distance between two (cm).
 ROW_TOP, ROW_BOTTOM, ROW_GAP = 172.0, 3.0, 7.6
 
@@ -93,6 +105,40 @@ def _silhouette(ax: Axes, skin_cells: float, skin_detectable: bool) -> None:
                              zorder=0.2))
 
 
+def _bars(ax: Axes, y_mid: float, arrived: float, burden: float) -> None:
+    """The two bars of a row, as in the app: cells that arrived over cells in metastases,
+    each log10(count) long (:func:`~sim.viz.body_layout.bar_fraction`), a white tick every
+    three decades."""
+    for y, cells, color in ((y_mid + 0.15, arrived, ARRIVED_COLOR),
+                            (y_mid - 0.15 - BAR_HEIGHT, burden, BURDEN_BAR_COLOR)):
+        ax.add_patch(Rectangle((BAR_X, y), BAR_CM, BAR_HEIGHT, facecolor=TRACK_COLOR,
+                               edgecolor="none", zorder=7))
+        length = BAR_CM * bar_fraction(cells)
+        if length > 0:
+            ax.add_patch(Rectangle((BAR_X, y), length, BAR_HEIGHT, facecolor=color,
+                                   edgecolor="none", zorder=7.1))
+    for k in range(3, BAR_DECADES, 3):
+        x = BAR_X + BAR_CM * k / BAR_DECADES
+        ax.plot([x, x], [y_mid - 0.15 - BAR_HEIGHT, y_mid + 0.15 + BAR_HEIGHT], color="white",
+                lw=1.0, zorder=7.2)
+
+
+def _journey(ax: Axes, places: Sequence[str], site: str, died: bool, fontsize: float) -> None:
+    pts = [anchor(p, site) for p in places]
+    xs, ys = zip(*pts, strict=True)
+    ax.plot(xs, ys, color="white", lw=5, alpha=0.8, zorder=11, solid_joinstyle="round")
+    ax.plot(xs, ys, color=JOURNEY_COLOR, lw=2.4, ls=(0, (4, 2)), zorder=11.1)
+    for i, ((x, y), (bx, by)) in enumerate(zip(pts, journey_badges(pts), strict=True)):
+        ax.plot([x, bx], [y, by], color=JOURNEY_COLOR, lw=0.7, zorder=11.2)
+        ax.text(bx, by, str(i + 1), ha="center", va="center", fontsize=fontsize,
+                fontweight="bold", zorder=11.3,
+                bbox={"boxstyle": "circle,pad=0.25", "facecolor": "white",
+                      "edgecolor": JOURNEY_COLOR, "linewidth": 1.4})
+    x, y = pts[-1]
+    ax.plot([x], [y], marker="x" if died else "o", ms=9 if died else 7, mew=3,
+            color=JOURNEY_COLOR, mec=JOURNEY_COLOR, zorder=11.4)
+
+
 def _arrow(ax: Axes, a, b, color, style="-", rad=0.2) -> None:
     ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=13, color=color,
                                  linestyle=style, linewidth=1.8, shrinkA=6, shrinkB=2,
@@ -101,7 +147,8 @@ def _arrow(ax: Axes, a, b, color, style="-", rad=0.2) -> None:
 
 def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = None,
              title: str = "", cax: Axes | None = None, legend: bool = True,
-             fontsize: float = 9.0, *, hypothesis: str = "combined") -> Figure:
+             fontsize: float = 9.0, *, hypothesis: str = "combined",
+             bars: bool = False, journey: tuple[Sequence[str], bool] | None = None) -> Figure:
     """Draw the body map of a state from :func:`sim.engine.results.body_state`.
 
     ``state`` keys: ``site`` (primary site key), ``primary_cells``, ``burden`` (organ -> cells
@@ -110,7 +157,10 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
     (cleared first; ``body_map(ax, state)`` is accepted too), with the colour bar in ``cax``
     (cleared first) or an inset beside the map; the map never takes space from other axes.
     Venous routes are drawn under anatomical delivery only (``hypothesis`` ewing or
-    combined, the default).
+    combined, the default). With ``bars`` each organ's name has the app's two bars beside it
+    (``state["arrived"]``, the cells that arrived, and ``burden``), log10 of the count.
+    ``journey`` (the places a followed cell passed, and whether it died) draws its path as
+    the app does: a dashed line, a numbered circle per stop, a cross or a dot at the end.
     """
     if isinstance(state, Axes):
         state, ax = ax, state  # type: ignore[assignment]  # called as body_map(ax, state)
@@ -123,7 +173,7 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
         assert isinstance(ax, Axes)
         fig = ax.get_figure()  # type: ignore[assignment]  # a map's axes sit in a Figure
         ax.clear()
-    ax.set_xlim(*XLIM)
+    ax.set_xlim(*(BARS_XLIM if bars else XLIM))
     ax.set_ylim(*YLIM)
     ax.set_aspect("equal")
     ax.axis("off")
@@ -141,12 +191,15 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
                              linestyle="--" if face is None else "-",
                              zorder=1 + z * 0.01, gid=organ))
     names = label_positions(site, [*shapes_for(site, state.get("sex"))])
+    arrived = state.get("arrived") or {}
     for organ, ly in names.items():
         x, y = anchor(organ, site)
         ax.plot([x, LEADER_END_X], [y, ly], color="#8c8c8c", lw=0.6, zorder=7)
         ax.plot([x], [y], marker="o", ms=2, color="#555555", zorder=7)
-        ax.text(NAME_X, ly, PLAIN_ORGAN_NAMES.get(organ, organ), fontsize=fontsize, ha="left",
-                va="center", zorder=8, color="#222222")
+        if bars:
+            _bars(ax, ly, arrived.get(organ, 0.0), burden.get(organ, 0.0))
+        ax.text(BARS_NAME_X if bars else NAME_X, ly, PLAIN_ORGAN_NAMES.get(organ, organ),
+                fontsize=fontsize, ha="left", va="center", zorder=8, color="#222222")
         if dormant.get(organ, 0) > 0:
             dx, dy, r = dormant_dot(organ, dormant[organ], site)
             ax.add_patch(Circle((dx, dy), r, color="black", zorder=9))
@@ -160,6 +213,8 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
     for route in routes:
         _arrow(ax, (px, py), route.target, route.color, "--" if route.dashed else "-",
                rad=0.3 if route.dashed else 0.2)
+    if journey is not None and journey[0]:
+        _journey(ax, journey[0], site, journey[1], fontsize)
     day = state.get("day")
     ax.set_title(title or (f"day {day:.0f}" if day is not None else ""),
                  fontsize=fontsize + 3)
@@ -181,7 +236,13 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
                    label="dormant cells present"),
             Patch(facecolor="white", edgecolor="black", lw=2,
                   label=f"thick outline: detectable (≥ {mm:g} mm)"),
-        ] + [Line2D([], [], color=r.color, lw=2, ls="--" if r.dashed else "-", label=r.label)
+        ]
+        if bars:
+            handles += [Patch(facecolor=ARRIVED_COLOR, label="bar: cells that arrived"),
+                        Patch(facecolor=BURDEN_BAR_COLOR, label="bar: cells in metastases"),
+                        Line2D([], [], ls="none", label="bars: log scale, white ticks at"),
+                        Line2D([], [], ls="none", label="1 thousand, million, billion")]
+        handles += [Line2D([], [], color=r.color, lw=2, ls="--" if r.dashed else "-", label=r.label)
              for r in routes]
         if not anatomical_delivery(hypothesis):
             handles.append(Line2D([], [], ls="none", label=UNIFORM_CAPTION.lower()))

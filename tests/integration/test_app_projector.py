@@ -267,13 +267,18 @@ def test_every_control_at_projector_size(app_url, size):
             page.get_by_text("Things to try").click()
             page.get_by_text("Save and share").click()
             with page.expect_download() as png:
-                page.get_by_text("Download the picture (PNG)").click()
+                page.get_by_text("The picture (PNG)").click()
             assert png.value.suggested_filename == "metasim-map.png"
+            assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+            with page.expect_download() as svg:
+                page.get_by_text("The picture for slides (SVG)").click()
+            assert svg.value.suggested_filename == "metasim-map.svg"
+            assert 'class="body-map"' in open(svg.value.path(), encoding="utf-8").read()
             with page.expect_download() as data:
-                page.get_by_text("Download the organs' numbers (CSV)").click()
+                page.get_by_text("The organs' numbers (CSV)").click()
             assert data.value.suggested_filename == "metasim-organs.csv"
             with page.expect_download() as data:
-                page.get_by_text("Download the time course (CSV)").click()
+                page.get_by_text("The time course (CSV)").click()
             assert data.value.suggested_filename == "metasim-time.csv"
             href = page.locator("a.ms-link").get_attribute("href")
             assert "scenario=classroom%2Fdemo" in href and "seed=2026" in href

@@ -153,3 +153,36 @@ def test_site_frequency_chart_shows_each_hypothesis_and_the_autopsies():
     svg = site_frequency_svg(freq, {"liver": 0.6, "bone": 0.2}, 30)
     for text in ("Ewing", "Paget", "Autopsies", "75%", "60%", "not reported", "30 simulated"):
         assert text in svg, text
+
+
+def test_picture_downloads_show_what_the_app_shows():
+    """The SVG download is the app's own map(s), side by side on white, as one standalone
+    file (valid XML, its own size, every map with its bars, the followed cell on the first
+    map only); the PNG is a real image as wide as the maps shown, with the bars drawn."""
+    import io
+    import xml.dom.minidom
+
+    from matplotlib.image import imread
+
+    from sim.apps.courses import build_courses, map_svg, png_of, svg_of
+    from sim.viz.body_svg import HEIGHT, WIDTH
+
+    courses = build_courses("classroom/demo", "ewing", "paget", 2026, 1.0, 1.0, 1.0)
+    for c in courses:
+        c.advance(600)
+    journey = follow_one_cell(courses[0].model, np.random.default_rng(3))
+    assert journey is not None
+    one = svg_of(courses[:1])
+    two = svg_of(courses, journey)
+    root = xml.dom.minidom.parseString(two).documentElement
+    assert (root.getAttribute("width"), root.getAttribute("height")) == (str(2 * WIDTH),
+                                                                       str(HEIGHT))
+    maps = root.getElementsByTagName("svg")
+    assert [m.getAttribute("x") for m in maps] == ["0", str(WIDTH)]
+    assert two.count('class="journey"') == 1 and 'class="journey"' in maps[0].toxml()
+    assert map_svg(courses[1]).split(">", 1)[1] in two  # the second map, unchanged
+    assert one.count('class="bar"') > 0 and 'class="journey"' not in one
+    single = imread(io.BytesIO(png_of(courses[:1])), format="png")
+    double = imread(io.BytesIO(png_of(courses, journey)), format="png")
+    assert double.shape[1] > 1.8 * single.shape[1]
+    assert single.std() > 0.1  # not blank

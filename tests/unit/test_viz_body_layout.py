@@ -13,6 +13,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 from matplotlib.patches import Polygon
 
 from sim.biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
@@ -273,3 +274,49 @@ def test_the_journey_of_one_cell(svg):
     assert re.search(r'<path [^>]*class="journey-end"', died)
     assert re.search(r'<circle class="journey-end"', alive)
     assert 'class="journey"' not in svg
+
+
+def test_matplotlib_bars_encode_the_counts_as_the_svg_does():
+    """With ``bars=True`` the matplotlib map (the app's PNG) draws each organ's two bars as
+    the SVG does: beside the organ's own name, the upper one (cells that arrived) and the
+    lower one (cells in metastases) each filled to log10(count)/12 of the full bar, none for
+    an organ with no such cells."""
+    from matplotlib.patches import Rectangle
+
+    from sim.viz.body_layout import ARRIVED_COLOR, BURDEN_BAR_COLOR, bar_fraction
+    from sim.viz.bodymap import BAR_CM, BARS_NAME_X
+
+    ax = body_map(STATE, hypothesis="combined", bars=True).axes[0]
+    rows = {t.get_text(): t.get_position()[1] for t in ax.texts
+            if t.get_position()[0] == BARS_NAME_X}
+    filled = [(p.get_facecolor(), p.get_y(), p.get_width()) for p in ax.patches
+              if isinstance(p, Rectangle) and p.get_facecolor()[:3] in
+              {to_rgb(ARRIVED_COLOR), to_rgb(BURDEN_BAR_COLOR)}]
+    for organ in shapes_for(STATE["site"]):
+        y = rows[PLAIN_ORGAN_NAMES[organ]]
+        for color, counts, above in ((ARRIVED_COLOR, STATE["arrived"], True),
+                                     (BURDEN_BAR_COLOR, STATE["burden"], False)):
+            bars = [w for c, by, w in filled if c[:3] == to_rgb(color)
+                    and (by >= y if above else by < y) and abs(by - y) < 3.5]
+            fraction = bar_fraction(counts.get(organ, 0.0))
+            if fraction == 0:
+                assert bars == [], organ
+            else:
+                assert len(bars) == 1 and bars[0] / BAR_CM == pytest.approx(fraction), organ
+
+
+def test_matplotlib_map_draws_the_journey_through_the_same_places():
+    """The PNG's followed cell: a dashed line through the anchors of the places it passed,
+    one numbered circle per stop, and a cross at the end when it died (a dot when not)."""
+    places = ["primary", "regional_lymph_nodes", "liver"]
+    for died, end in ((True, "x"), (False, "o")):
+        ax = body_map(STATE, hypothesis="combined", journey=(places, died)).axes[0]
+        dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"
+                  and len(ln.get_xdata()) == len(places)]
+        assert len(dashed) == 1
+        expected = [anchor(p, STATE["site"]) for p in places]
+        assert np.allclose(np.c_[dashed[0].get_xdata(), dashed[0].get_ydata()], expected)
+        assert sorted(t.get_text() for t in ax.texts if t.get_text().isdigit()) == ["1", "2",
+                                                                                   "3"]
+        assert [ln.get_marker() for ln in ax.lines if ln.get_marker() in ("x", "o")
+                and ln.get_zorder() > 11][-1] == end
