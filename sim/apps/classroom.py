@@ -32,7 +32,6 @@ Two rules keep a session safe when the app is served to a room:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import html
 import itertools
 import multiprocessing
@@ -476,32 +475,51 @@ def apply_query(query: object) -> None:
 
 
 # ------------------------------------------------------------------ many patients
-_pool: concurrent.futures.ProcessPoolExecutor | None = None
-_pool_lock = threading.Lock()
+#: One "many patients" run at a time across all sessions (the others wait their turn): each
+#: takes a core for 5-45 s, and the server's own process must stay free to draw.
+_many_slot = threading.Semaphore(1)
+#: How often (s) a waiting or running job looks whether it was stopped or is done.
+POLL_S = 0.2
 
 
-def _many_pool() -> concurrent.futures.ProcessPoolExecutor:
-    """One worker process for every session's "many patients" runs (they queue): the
-    server's own process stays free to draw."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return _pool
+async def run_in_own_process(fn: Any, *args: Any, waiting: Any = None) -> Any:
+    """``fn(*args)`` in a spawned process of its own, once :data:`_many_slot` is free;
+    ``waiting()`` is called while it waits for its turn. If the awaiting task is cancelled
+    (Stop, or the browser closed), it leaves the queue or its process is killed at once."""
+    while not _many_slot.acquire(blocking=False):
+        if waiting is not None:
+            waiting()
+        await asyncio.sleep(POLL_S)
+    try:
+        pool = multiprocessing.get_context("spawn").Pool(1)
+        try:
+            result = pool.apply_async(fn, args)
+            while not result.ready():
+                await asyncio.sleep(POLL_S)
+            return result.get()
+        finally:
+            pool.terminate()  # kills the worker if it still runs (a Stop), else only tidies
+            pool.join()
+    finally:
+        _many_slot.release()
 
 
 @solara.lab.task  # type: ignore[arg-type]
 async def many_task() -> None:
-    """Run many patients of the chosen cancer in the background process."""
+    """Run many patients of the chosen cancer in a process of its own; Stop cancels it."""
     args = (scenario_name.value, int(patients.value), seed.value, shedding_factor.value,
             ctc_half_life.value, soil_strength.value)
-    many_status.set(f"Running {args[1]} patients for each of the three ideas "
-                    f"({3 * args[1]} in all); this takes about half a minute ...")
+    running = (f"Running {args[1]} patients for each of the three ideas ({3 * args[1]} in "
+               f"all); this takes from a few seconds to a minute ...")
+    many_status.set(running)
     t0 = time.perf_counter()
     try:
-        future = _many_pool().submit(many_patients, *args)
-        result = await asyncio.wrap_future(future)
+        result = await run_in_own_process(
+            many_patients, *args,
+            waiting=lambda: many_status.set("Waiting for another class's run to finish ..."))
+    except asyncio.CancelledError:
+        many_status.set("Stopped.")
+        raise
     except Exception as e:
         many_status.set(f"The run failed: {type(e).__name__}: {str(e)[:200]}")
         return
@@ -513,6 +531,12 @@ async def many_task() -> None:
 def run_many() -> None:
     if not many_task.pending:
         many_task()
+
+
+def stop_many() -> None:
+    """Stop a "many patients" run (waiting or running): its process is killed."""
+    if many_task.pending:
+        many_task.cancel()
 
 
 # ------------------------------------------------------------------ the page
@@ -645,6 +669,8 @@ def ManyPatients():
                          min=PATIENTS_RANGE[0], max=PATIENTS_RANGE[1], on_value=choose_patients,
                          thumb_label=False)
         solara.Button("Run many patients", on_click=run_many, disabled=many_task.pending)
+        if many_task.pending:
+            solara.Button("Stop", on_click=stop_many)
     if many_status.value:
         solara.Info(many_status.value)
     r = many_result.value

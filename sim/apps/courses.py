@@ -47,7 +47,9 @@ MAX_SEED = 1_000_000_000
 #: What a slider change does: start the patient again, or go on from today.
 ON_CHANGE = {"restart": "Restart the patient", "continue": "Continue from now"}
 #: A course whose story starts at diagnosis (the lessons: diagnosed within days) does not
-#: pause at it: the first press of Play would stop at once.
+#: pause at it: the first press of Play would stop at once. ASSUMPTION (a teaching choice,
+#: not biology): a month, longer than the lessons' first diagnoses (days) and far shorter
+#: than any untreated preset's time to diagnosis (years), so only the former are skipped.
 START_GRACE_DAYS = 31.0
 #: The most timeline entries shown (a course logs a few dozen at most; a cap keeps a
 #: pathological one from flooding the page).

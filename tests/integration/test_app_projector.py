@@ -289,6 +289,10 @@ def test_every_control_at_projector_size(app_url, size):
 
             # Many patients, in the background.
             _slider_right(page, "Patients per idea", 0)
+            _click(page, "Run many patients")  # Stop ends a run at once, Run starts again
+            _click(page, "Stop")
+            expect(page.get_by_text("Stopped.")).to_be_visible(timeout=MS)
+            expect(page.get_by_role("button", name="Stop")).to_have_count(0, timeout=MS)
             _click(page, "Run many patients")
             chart = page.locator("svg.site-frequency")
             chart.wait_for(timeout=240_000)

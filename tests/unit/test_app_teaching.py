@@ -186,3 +186,41 @@ def test_picture_downloads_show_what_the_app_shows():
     double = imread(io.BytesIO(png_of(courses, journey)), format="png")
     assert double.shape[1] > 1.8 * single.shape[1]
     assert single.std() > 0.1  # not blank
+
+
+def test_stop_kills_a_many_patients_run_and_frees_the_queue():
+    """"Stop" frees the core at once: a run that finishes returns its result; a run
+    cancelled while its process works has that process killed (no child process left); a
+    run waiting for its turn behind another is told so and leaves the queue when stopped,
+    and the slot is free again afterwards."""
+    import asyncio
+    import multiprocessing
+    import time
+
+    async def scenario():
+        assert await app.run_in_own_process(math.factorial, 10) == 3628800
+        job = asyncio.ensure_future(app.run_in_own_process(time.sleep, 600))
+        for _ in range(300):  # the worker is up within seconds
+            if multiprocessing.active_children():
+                break
+            await asyncio.sleep(0.1)
+        assert multiprocessing.active_children(), "the run never started a process"
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        assert multiprocessing.active_children() == []
+        waits = []
+        assert app._many_slot.acquire(blocking=False)  # another class's run holds the slot
+        try:
+            queued = asyncio.ensure_future(
+                app.run_in_own_process(math.factorial, 5, waiting=lambda: waits.append(1)))
+            await asyncio.sleep(3 * app.POLL_S)
+            queued.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await queued
+        finally:
+            app._many_slot.release()
+        assert waits and multiprocessing.active_children() == []
+        assert await app.run_in_own_process(math.factorial, 5) == 120  # the slot is free
+
+    asyncio.run(scenario())
