@@ -448,6 +448,59 @@ def bar_fraction(cells: float) -> float:
     return min(math.log10(cells), BAR_DECADES) / BAR_DECADES
 
 
+def _crosses(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
+    """Whether segments p1-p2 and q1-q2 cross (touching ends do not count)."""
+    def side(a: Point, b: Point, c: Point) -> float:
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    d1, d2 = side(q1, q2, p1), side(q1, q2, p2)
+    d3, d4 = side(p1, p2, q1), side(p1, p2, q2)
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def leader_crossings(anchors: Sequence[Point], rows: Sequence[float], end_x: float) -> int:
+    """How many pairs of leader lines cross: line i runs from ``anchors[i]`` to
+    (``end_x``, ``rows[i]``)."""
+    lines = [(a, (end_x, r)) for a, r in zip(anchors, rows, strict=True)]
+    return sum(_crosses(*lines[i], *lines[j])
+               for i in range(len(lines)) for j in range(i + 1, len(lines)))
+
+
+def fewest_crossings(anchors: Sequence[Point], rows: Sequence[float],
+                     end_x: float, max_shift: int = 3) -> list[int]:
+    """Which row each anchor's name goes to (row indices), so that few leader lines cross:
+    starting from the given order (anchor i in row i), two names swap rows while that
+    lowers the number of crossings and keeps each within ``max_shift`` rows of its place in
+    that order, so a name stays near its organ (a local search; 21 names take a few tens
+    of ms). Never more crossings than the order given."""
+    n = len(anchors)
+    slot = list(range(n))  # anchor i -> row slot[i]
+
+    def line(i: int) -> tuple[Point, Point]:
+        return anchors[i], (end_x, rows[slot[i]])
+
+    def crossings_of(i: int, j: int) -> int:  # the lines crossing i or j, and i with j once
+        li, lj = line(i), line(j)
+        return (sum(_crosses(*li, *line(k)) + _crosses(*lj, *line(k))
+                    for k in range(n) if k not in (i, j)) + _crosses(*li, *lj))
+
+    improved = True
+    while improved:
+        improved = False
+        for i in range(n):
+            for j in range(i + 1, n):
+                if abs(slot[j] - i) > max_shift or abs(slot[i] - j) > max_shift:
+                    continue  # a name stays within max_shift rows of its place in the order
+                before = crossings_of(i, j)
+                if before == 0:
+                    continue
+                slot[i], slot[j] = slot[j], slot[i]
+                if crossings_of(i, j) < before:
+                    improved = True
+                else:
+                    slot[i], slot[j] = slot[j], slot[i]
+    return slot
+
+
 def journey_badges(points: Sequence[Point], body_bottom_cm: float = 2.0) -> list[Point]:
     """Where each stop of a followed cell's path gets its numbered circle (cm): beside its
     point, at 5, 10 or 15 cm, clear of the circles placed before (7.8 cm apart) and of every

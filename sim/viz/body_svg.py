@@ -49,6 +49,7 @@ from .body_layout import (  # PLAIN_ORGAN_NAMES is imported from here by the app
     bar_fraction,
     dormant_dot,
     drawing_list,
+    fewest_crossings,
     journey_badges,
     organ_fill,
     primary_fill,
@@ -123,10 +124,19 @@ def _text(x: float, y: float, text: str, *, size: int = FONT, anchor_: str = "st
 
 
 def row_positions(site: str, organs: Sequence[str]) -> dict[str, float]:
-    """Organ -> the y (user units) of its row's middle: rows sorted by the height of the
-    organ's anchor (so that leader lines cross little), one :data:`ROW_PITCH` apart."""
+    """Organ -> the y (user units) of its row's middle, one :data:`ROW_PITCH` apart: rows
+    first sorted by the height of the organ's anchor, then swapped where that uncrosses
+    leader lines (:func:`~sim.viz.body_layout.fewest_crossings`: over the 18 primary sites,
+    6-9 crossings become 1-2)."""
+    return dict(_rows(site, tuple(organs)))
+
+
+@lru_cache(maxsize=64)
+def _rows(site: str, organs: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
     order = sorted(organs, key=lambda o: (-anchor(o, site)[1], anchor(o, site)[0]))
-    return {o: ROWS_TOP + ROW_PITCH * (i + 0.5) for i, o in enumerate(order)}
+    ys = [ROWS_TOP + ROW_PITCH * (i + 0.5) for i in range(len(order))]
+    slot = fewest_crossings([to_svg(*anchor(o, site)) for o in order], ys, BAR_X - 3)
+    return tuple((o, ys[slot[i]]) for i, o in enumerate(order))
 
 
 def _tooltip(organ: str, arrived: float, burden: float, dormant: float,
@@ -270,7 +280,8 @@ def body_map_svg(state: dict, *, title: str = "", hypothesis: str = "combined",
         out.append(f'<g class="organ-row" data-organ="{organ}"><title>{tips[organ]}</title>'
                    f'<line x1="{a_x:.1f}" y1="{a_y:.1f}" x2="{BAR_X - 3:.1f}" y2="{y_mid:.1f}" '
                    f'stroke="#8c8c8c" stroke-width="0.8"/>'
-                   f'<circle cx="{a_x:.1f}" cy="{a_y:.1f}" r="1.8" fill="#555"/>')
+                   f'<circle cx="{a_x:.1f}" cy="{a_y:.1f}" r="2.2" fill="white" stroke="#666" '
+                   f'stroke-width="1"/>')  # a ring: not a sleeping-cell dot
         out += _bars(y_mid, n_arr, n_met)
         out.append(_text(NAME_X, y_mid + 6, PLAIN_ORGAN_NAMES.get(organ, organ),
                          cls="organ-label"))

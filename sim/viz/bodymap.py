@@ -22,6 +22,7 @@ on every frame).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -49,6 +50,7 @@ from .body_layout import (
     bar_fraction,
     dormant_dot,
     drawing_list,
+    fewest_crossings,
     journey_badges,
     organ_fill,
     primary_fill,
@@ -72,11 +74,18 @@ BARS_NAME_X, BARS_XLIM = 44.5, (BODY_BOUNDS[0] - 1.0, 95.0)
 ROW_TOP, ROW_BOTTOM, ROW_GAP = 172.0, 3.0, 7.6
 
 
-def label_positions(site: str, organs: list[str] | None = None) -> dict[str, float]:
+def label_positions(site: str, organs: Sequence[str] | None = None) -> dict[str, float]:
     """Organ -> the height (cm) of its name: names in the order of their organ's anchor
     height, each as near its anchor as :data:`ROW_GAP` between names allows, inside
-    :data:`ROW_TOP`-:data:`ROW_BOTTOM`."""
-    organs = list(organs if organs is not None else PLAIN_ORGAN_NAMES)
+    :data:`ROW_TOP`-:data:`ROW_BOTTOM`; then names swap rows where that uncrosses leader
+    lines (:func:`~sim.viz.body_layout.fewest_crossings`: 19-24 crossings become 4-6)."""
+    return dict(_label_positions(site, tuple(organs if organs is not None
+                                             else PLAIN_ORGAN_NAMES)))
+
+
+@lru_cache(maxsize=64)
+def _label_positions(site: str, names: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    organs = list(names)
     organs.sort(key=lambda o: (-anchor(o, site)[1], anchor(o, site)[0]))
     ys = [min(anchor(o, site)[1], ROW_TOP) for o in organs]
     for i in range(1, len(ys)):
@@ -85,7 +94,8 @@ def label_positions(site: str, organs: list[str] | None = None) -> dict[str, flo
         ys[-1] = ROW_BOTTOM
         for i in range(len(ys) - 2, -1, -1):
             ys[i] = max(ys[i], ys[i + 1] + ROW_GAP)
-    return dict(zip(organs, ys, strict=True))
+    slot = fewest_crossings([anchor(o, site) for o in organs], ys, LEADER_END_X)
+    return tuple((o, ys[slot[i]]) for i, o in enumerate(organs))
 
 
 def _silhouette(ax: Axes, skin_cells: float, skin_detectable: bool) -> None:
@@ -195,7 +205,8 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
     for organ, ly in names.items():
         x, y = anchor(organ, site)
         ax.plot([x, LEADER_END_X], [y, ly], color="#8c8c8c", lw=0.6, zorder=7)
-        ax.plot([x], [y], marker="o", ms=2, color="#555555", zorder=7)
+        ax.plot([x], [y], marker="o", ms=3, mfc="white", mec="#666666", mew=0.7,
+                zorder=7)  # a ring, unlike the sleeping-cell dots
         if bars:
             _bars(ax, ly, arrived.get(organ, 0.0), burden.get(organ, 0.0))
         ax.text(BARS_NAME_X if bars else NAME_X, ly, PLAIN_ORGAN_NAMES.get(organ, organ),

@@ -320,3 +320,40 @@ def test_matplotlib_map_draws_the_journey_through_the_same_places():
                                                                                    "3"]
         assert [ln.get_marker() for ln in ax.lines if ln.get_marker() in ("x", "o")
                 and ln.get_zorder() > 11][-1] == end
+
+
+def test_fewest_crossings_never_adds_a_crossing_and_removes_a_removable_one():
+    """The leader-line order: two lines that cross when each anchor keeps its given row are
+    uncrossed by swapping the rows; a layout without crossings is left alone."""
+    from sim.viz.body_layout import fewest_crossings, leader_crossings
+
+    anchors, rows = [(0.0, 0.0), (0.0, 10.0)], [10.0, 0.0]
+    assert leader_crossings(anchors, rows, 5.0) == 1
+    slot = fewest_crossings(anchors, rows, 5.0)
+    assert leader_crossings(anchors, [rows[s] for s in slot], 5.0) == 0
+    assert fewest_crossings(anchors, rows[::-1], 5.0) == [0, 1]
+
+
+@pytest.mark.parametrize("site", sorted(PRIMARY_SITES))
+def test_leader_lines_cross_less_than_in_height_order(site):
+    """In the SVG map as drawn, the leader lines (anchor to bar) cross no more often than
+    with the names in the order of their organs' heights, for every primary site; and the
+    names keep their rows one ROW_PITCH apart (no two share a row)."""
+    from sim.viz.body_layout import leader_crossings
+    from sim.viz.body_svg import BAR_X, ROW_PITCH
+
+    svg = body_map_svg({"site": site})
+    lines = [_attrs(m) for m in re.findall(r'<g class="organ-row"[^>]*><title>[^<]*</title>'
+                                           r'<line ([^>]*)/>', svg)]
+    anchors = [(float(a["x1"]), float(a["y1"])) for a in lines]
+    rows = [float(a["y2"]) for a in lines]
+    assert len(lines) == len(shapes_for(site)) and {float(a["x2"]) for a in lines} == {BAR_X - 3}
+    gaps = np.diff(sorted(rows))
+    assert np.allclose(gaps, ROW_PITCH, atol=0.1)
+    drawn = leader_crossings(anchors, rows, BAR_X - 3)
+    by_height = sorted(rows)
+    height_order = sorted(range(len(anchors)), key=lambda i: (anchors[i][1], -anchors[i][0]))
+    in_height_order = [0.0] * len(anchors)
+    for rank, i in enumerate(height_order):
+        in_height_order[i] = by_height[rank]
+    assert drawn <= leader_crossings(anchors, in_height_order, BAR_X - 3)
