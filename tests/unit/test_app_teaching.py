@@ -197,18 +197,22 @@ def test_stop_kills_a_many_patients_run_and_frees_the_queue():
     import multiprocessing
     import time
 
+    def new_children() -> set:  # children this test started (other tests may keep theirs)
+        return {p.pid for p in multiprocessing.active_children()} - before
+
     async def scenario():
         assert await app.run_in_own_process(math.factorial, 10) == 3628800
+        assert new_children() == set()
         job = asyncio.ensure_future(app.run_in_own_process(time.sleep, 600))
         for _ in range(300):  # the worker is up within seconds
-            if multiprocessing.active_children():
+            if new_children():
                 break
             await asyncio.sleep(0.1)
-        assert multiprocessing.active_children(), "the run never started a process"
+        assert new_children(), "the run never started a process"
         job.cancel()
         with pytest.raises(asyncio.CancelledError):
             await job
-        assert multiprocessing.active_children() == []
+        assert new_children() == set()
         waits = []
         assert app._many_slot.acquire(blocking=False)  # another class's run holds the slot
         try:
@@ -220,7 +224,8 @@ def test_stop_kills_a_many_patients_run_and_frees_the_queue():
                 await queued
         finally:
             app._many_slot.release()
-        assert waits and multiprocessing.active_children() == []
+        assert waits and new_children() == set()
         assert await app.run_in_own_process(math.factorial, 5) == 120  # the slot is free
 
+    before = {p.pid for p in multiprocessing.active_children()}
     asyncio.run(scenario())
