@@ -94,6 +94,7 @@ from .teaching import (
     MAIN_HYPOTHESES,
     Journey,
     follow_one_cell,
+    journey_key,
     many_patients,
     scenario_with,
     things_to_notice,
@@ -785,7 +786,8 @@ def Page():
 @solara.component
 def Journey_(journey: Journey):
     _html("h3", "The journey of one cell (the dashed line on the map)")
-    _html("ol", "".join(f"<li>{html.escape(s)}</li>" for s in journey.steps), ["ms-journey"])
+    _html("p", html.escape(journey_key(journey)))
+    _html("ul", "".join(f"<li>{html.escape(s)}</li>" for s in journey.steps), ["ms-journey"])
 
 
 @solara.component
@@ -810,4 +812,5 @@ def TeachingAids(courses: list[Course]):
         solara.FileDownload(lambda: timecourse_csv(courses), filename="metasim-time.csv",
                             label="The time course (CSV)", mime_type="text/csv")
         _html("p", f'<a href="?{html.escape(settings_query())}" class="ms-link">'
-                   "Link to these settings</a> (copy it to reopen this patient)")
+                   "Link to these settings</a> (copy it to start this patient again from day 0, "
+                   "with the same settings)")

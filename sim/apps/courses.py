@@ -24,7 +24,7 @@ from ..experiments.seeds import patient_generator
 from ..viz.body_svg import HEIGHT as MAP_HEIGHT
 from ..viz.body_svg import WIDTH as MAP_WIDTH
 from ..viz.body_svg import body_map_svg
-from ..viz.plain import HYPOTHESIS_NAMES, plain_duration, plain_number
+from ..viz.plain import HYPOTHESIS_NAMES, organ_name, plain_duration, plain_number
 from ..viz.svg import funnel_svg, timecourse_svg
 from .teaching import MAIN_HYPOTHESES, Journey, pause_reason, scenario_with
 
@@ -97,7 +97,9 @@ def titles() -> dict[str, str]:
             short = short if short.lower().endswith(("cancer", "sarcoma", "melanoma",
                                                      "melanoma (trunk skin)")) \
                 else f"{short} cancer"
-            out[name] = f"{short} (untreated)"
+            # "Melanoma (trunk skin)" -> "Melanoma (trunk skin, untreated)": one bracket
+            out[name] = (f"{short[:-1]}, untreated)" if short.endswith(")")
+                         else f"{short} (untreated)")
         else:
             out[name] = STORY_TITLES.get(name, f"Story: {short}")
     if len(set(out.values())) != len(out):  # never two entries with one title
@@ -106,13 +108,16 @@ def titles() -> dict[str, str]:
 
 
 def scenario_names() -> list[str]:
-    """The scenarios the app will load."""
-    return list(bundled_names())
+    """The scenarios the app will load, in the picker's order: the lessons, the stories,
+    then the cancers alphabetically by the name the picker shows."""
+    names = bundled_names()
+    presets = sorted((n for n in names if n.startswith("presets/")), key=lambda n: titles()[n])
+    return [n for n in names if not n.startswith("presets/")] + presets
 
 
 def scenario_titles() -> list[str]:
     """What the picker shows, in the order of :func:`scenario_names`."""
-    return [titles()[n] for n in bundled_names()]
+    return [titles()[n] for n in scenario_names()]
 
 
 def check_scenario(name: object) -> str:
@@ -294,16 +299,17 @@ def status_line(c: Course, is_playing: bool = False) -> str:
 
 
 def csv_of(courses: list[Course]) -> str:
-    """The data behind the map: per hypothesis and organ the cells that arrived, sleep and
-    grew, and the detectable metastases, on the day shown (one table)."""
+    """The data behind the map: per hypothesis and organ (its key and the name the map shows)
+    the cells that arrived, sleep and grew, and the detectable metastases, on the day shown
+    (one table)."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["hypothesis", "organ", "cells_arrived", "dormant_cells",
+    w.writerow(["hypothesis", "organ", "organ_name", "cells_arrived", "dormant_cells",
                 "cells_in_metastases", "detectable_metastases", "day"])
     for c in courses:
         st = body_state(c.model)
         for organ in sorted(set(st["arrived"]) | set(st["burden"]) | set(st["dormant"])):
-            w.writerow([c.hypothesis, organ, st["arrived"].get(organ, 0),
+            w.writerow([c.hypothesis, organ, organ_name(organ), st["arrived"].get(organ, 0),
                         st["dormant"].get(organ, 0), f"{st['burden'].get(organ, 0.0):.6g}",
                         st["detectable"].get(organ, 0), f"{c.model.day:g}"])
     return buf.getvalue()
@@ -345,7 +351,7 @@ def png_of(courses: list[Course], journey: Journey | None = None) -> bytes:
     from ..viz.bodymap import body_map
     from ..viz.style import new_figure
 
-    fig = new_figure(figsize=(8.5 * len(courses), 10), dpi=100)
+    fig = new_figure(figsize=(8.5 * len(courses), 10), dpi=150)  # sharp on a slide
     for i, c in enumerate(courses):
         ax = fig.add_subplot(1, len(courses), i + 1)
         path = (journey.places, journey.died) if journey is not None and i == 0 else None

@@ -169,6 +169,17 @@ def follow_one_cell(model: Any, rng: np.random.Generator) -> Journey | None:
     return Journey(places, False, steps)
 
 
+def journey_key(journey: Journey) -> str:
+    """What the numbers on the map mean: "On the map: 1 the tumour, 2 the heart, 3 the
+    lungs; the cross marks where it died." """
+    names = ["the tumour" if p == "primary" else f"the {organ_name(p).lower()}"
+             for p in journey.places]
+    stops = ", ".join(f"{k} {n}" for k, n in enumerate(names, start=1))
+    end = ("the cross marks where it died" if journey.died
+           else "the dot marks where it is now")
+    return f"On the map, the places it passed: {stops}; {end}."
+
+
 def _route_to(site: str, organ: str) -> list[str]:
     """The places between the primary and ``organ``: lymph goes straight to the nodes, gut
     blood straight to the liver (portal vein), other blood through the heart."""

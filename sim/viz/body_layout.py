@@ -457,6 +457,15 @@ def _crosses(p1: Point, p2: Point, q1: Point, q2: Point) -> bool:
     return d1 * d2 < 0 and d3 * d4 < 0
 
 
+def _passes_near(p: Point, a: Point, b: Point, clearance: float) -> bool:
+    """Whether segment a-b passes within ``clearance`` of point p (p not an end of it)."""
+    if p in (a, b):
+        return False
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    t = max(0.0, min(1.0, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / (dx * dx + dy * dy or 1.0)))
+    return math.hypot(a[0] + t * dx - p[0], a[1] + t * dy - p[1]) < clearance
+
+
 def leader_crossings(anchors: Sequence[Point], rows: Sequence[float], end_x: float) -> int:
     """How many pairs of leader lines cross: line i runs from ``anchors[i]`` to
     (``end_x``, ``rows[i]``)."""
@@ -465,23 +474,38 @@ def leader_crossings(anchors: Sequence[Point], rows: Sequence[float], end_x: flo
                for i in range(len(lines)) for j in range(i + 1, len(lines)))
 
 
+def leader_near_misses(anchors: Sequence[Point], rows: Sequence[float], end_x: float,
+                       clearance: float) -> int:
+    """How many (line, other organ's anchor) pairs touch: the line passes within
+    ``clearance`` of the other anchor, so that two lines seem to leave one organ."""
+    lines = [(a, (end_x, r)) for a, r in zip(anchors, rows, strict=True)]
+    return sum(_passes_near(p, *line, clearance) for line in lines for p in anchors)
+
+
 def fewest_crossings(anchors: Sequence[Point], rows: Sequence[float],
-                     end_x: float, max_shift: int = 3) -> list[int]:
-    """Which row each anchor's name goes to (row indices), so that few leader lines cross:
-    starting from the given order (anchor i in row i), two names swap rows while that
-    lowers the number of crossings and keeps each within ``max_shift`` rows of its place in
-    that order, so a name stays near its organ (a local search; 21 names take a few tens
-    of ms). Never more crossings than the order given."""
+                     end_x: float, max_shift: int = 3, clearance: float = 0.0) -> list[int]:
+    """Which row each anchor's name goes to (row indices), so that few leader lines cross
+    or touch another organ's anchor (within ``clearance``): starting from the given order
+    (anchor i in row i), two names swap rows while that lowers crossings plus touches and
+    keeps each within ``max_shift`` rows of its place in that order, so a name stays near
+    its organ (a local search; 21 names take a few tens of ms). Never more crossings plus
+    touches than the order given."""
     n = len(anchors)
     slot = list(range(n))  # anchor i -> row slot[i]
 
     def line(i: int) -> tuple[Point, Point]:
         return anchors[i], (end_x, rows[slot[i]])
 
-    def crossings_of(i: int, j: int) -> int:  # the lines crossing i or j, and i with j once
+    def conflicts_of(i: int, j: int) -> int:
+        """The conflicts a swap of i and j can change: lines crossing i or j (i with j
+        once), and anchors that line i or j touches."""
         li, lj = line(i), line(j)
-        return (sum(_crosses(*li, *line(k)) + _crosses(*lj, *line(k))
-                    for k in range(n) if k not in (i, j)) + _crosses(*li, *lj))
+        crossings = (sum(_crosses(*li, *line(k)) + _crosses(*lj, *line(k))
+                         for k in range(n) if k not in (i, j)) + _crosses(*li, *lj))
+        if clearance <= 0:
+            return crossings
+        return crossings + sum(_passes_near(p, *li, clearance) + _passes_near(p, *lj, clearance)
+                               for p in anchors)
 
     improved = True
     while improved:
@@ -490,11 +514,11 @@ def fewest_crossings(anchors: Sequence[Point], rows: Sequence[float],
             for j in range(i + 1, n):
                 if abs(slot[j] - i) > max_shift or abs(slot[i] - j) > max_shift:
                     continue  # a name stays within max_shift rows of its place in the order
-                before = crossings_of(i, j)
+                before = conflicts_of(i, j)
                 if before == 0:
                     continue
                 slot[i], slot[j] = slot[j], slot[i]
-                if crossings_of(i, j) < before:
+                if conflicts_of(i, j) < before:
                     improved = True
                 else:
                     slot[i], slot[j] = slot[j], slot[i]

@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Circle, FancyArrowPatch, Patch, Polygon, Rectangle
 
+from . import body_svg as svg
 from .body_layout import (
     ARRIVED_COLOR,
     BAR_DECADES,
@@ -66,10 +67,13 @@ from .style import new_figure
 LEADER_END_X, NAME_X = 28.0, 29.0
 #: The drawing area (cm): the body, then the names.
 XLIM, YLIM = (BODY_BOUNDS[0] - 1.0, 80.0), (-2.0, 178.0)
-#: With bars (``bars=True``): where they start, a full bar's length and each bar's height
-#: (cm), where the names start then, and the wider drawing area.
-BAR_X, BAR_CM, BAR_HEIGHT = 29.0, 14.0, 2.4
-BARS_NAME_X, BARS_XLIM = 44.5, (BODY_BOUNDS[0] - 1.0, 95.0)
+#: With bars (``bars=True``) the map takes the app's layout (:mod:`sim.viz.body_svg`) in
+#: centimetres: where the leader lines end and the bars start, a full bar's length and each
+#: bar's height, where the names start, and the drawing area.
+BAR_LEADER_END_X, BAR_X = svg.from_svg(svg.BAR_X - 3, 0)[0], svg.from_svg(svg.BAR_X, 0)[0]
+BAR_CM, BAR_HEIGHT = svg.BAR_LENGTH / svg.SCALE, svg.BAR_HEIGHT / svg.SCALE
+BARS_NAME_X = svg.from_svg(svg.NAME_X, 0)[0]
+BARS_XLIM = (BODY_BOUNDS[0] - 1.0, svg.from_svg(svg.WIDTH, 0)[0])
 #: The names' rows: the highest and lowest and the least distance between two (cm).
 ROW_TOP, ROW_BOTTOM, ROW_GAP = 172.0, 3.0, 7.6
 
@@ -78,7 +82,8 @@ def label_positions(site: str, organs: Sequence[str] | None = None) -> dict[str,
     """Organ -> the height (cm) of its name: names in the order of their organ's anchor
     height, each as near its anchor as :data:`ROW_GAP` between names allows, inside
     :data:`ROW_TOP`-:data:`ROW_BOTTOM`; then names swap rows where that uncrosses leader
-    lines (:func:`~sim.viz.body_layout.fewest_crossings`: 19-24 crossings become 4-6)."""
+    lines or keeps them off other organs' rings (:func:`~sim.viz.body_layout.fewest_crossings`:
+    19-24 crossings per site become 4-8). With ``bars`` the map takes the app's rows instead."""
     return dict(_label_positions(site, tuple(organs if organs is not None
                                              else PLAIN_ORGAN_NAMES)))
 
@@ -94,7 +99,8 @@ def _label_positions(site: str, names: tuple[str, ...]) -> tuple[tuple[str, floa
         ys[-1] = ROW_BOTTOM
         for i in range(len(ys) - 2, -1, -1):
             ys[i] = max(ys[i], ys[i + 1] + ROW_GAP)
-    slot = fewest_crossings([anchor(o, site) for o in organs], ys, LEADER_END_X)
+    slot = fewest_crossings([anchor(o, site) for o in organs], ys, LEADER_END_X, max_shift=4,
+                            clearance=1.2)
     return tuple((o, ys[slot[i]]) for i, o in enumerate(organs))
 
 
@@ -119,8 +125,8 @@ def _bars(ax: Axes, y_mid: float, arrived: float, burden: float) -> None:
     """The two bars of a row, as in the app: cells that arrived over cells in metastases,
     each log10(count) long (:func:`~sim.viz.body_layout.bar_fraction`), a white tick every
     three decades."""
-    for y, cells, color in ((y_mid + 0.15, arrived, ARRIVED_COLOR),
-                            (y_mid - 0.15 - BAR_HEIGHT, burden, BURDEN_BAR_COLOR)):
+    for y, cells, color in ((y_mid + 0.17, arrived, ARRIVED_COLOR),
+                            (y_mid - 0.17 - BAR_HEIGHT, burden, BURDEN_BAR_COLOR)):
         ax.add_patch(Rectangle((BAR_X, y), BAR_CM, BAR_HEIGHT, facecolor=TRACK_COLOR,
                                edgecolor="none", zorder=7))
         length = BAR_CM * bar_fraction(cells)
@@ -129,7 +135,7 @@ def _bars(ax: Axes, y_mid: float, arrived: float, burden: float) -> None:
                                    edgecolor="none", zorder=7.1))
     for k in range(3, BAR_DECADES, 3):
         x = BAR_X + BAR_CM * k / BAR_DECADES
-        ax.plot([x, x], [y_mid - 0.15 - BAR_HEIGHT, y_mid + 0.15 + BAR_HEIGHT], color="white",
+        ax.plot([x, x], [y_mid - 0.17 - BAR_HEIGHT, y_mid + 0.17 + BAR_HEIGHT], color="white",
                 lw=1.0, zorder=7.2)
 
 
@@ -200,16 +206,21 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
                              linewidth=2.2 if det else 0.7,
                              linestyle="--" if face is None else "-",
                              zorder=1 + z * 0.01, gid=organ))
-    names = label_positions(site, [*shapes_for(site, state.get("sex"))])
+    organs = [*shapes_for(site, state.get("sex"))]
+    if bars:  # the app's rows, in the app's order
+        names = {o: svg.from_svg(0, y)[1] for o, y in svg.row_positions(site, organs).items()}
+        leader_end, name_x = BAR_LEADER_END_X, BARS_NAME_X
+    else:
+        names, leader_end, name_x = label_positions(site, organs), LEADER_END_X, NAME_X
     arrived = state.get("arrived") or {}
     for organ, ly in names.items():
         x, y = anchor(organ, site)
-        ax.plot([x, LEADER_END_X], [y, ly], color="#8c8c8c", lw=0.6, zorder=7)
+        ax.plot([x, leader_end], [y, ly], color="#8c8c8c", lw=0.6, zorder=7)
         ax.plot([x], [y], marker="o", ms=3, mfc="white", mec="#666666", mew=0.7,
                 zorder=7)  # a ring, unlike the sleeping-cell dots
         if bars:
             _bars(ax, ly, arrived.get(organ, 0.0), burden.get(organ, 0.0))
-        ax.text(BARS_NAME_X if bars else NAME_X, ly, PLAIN_ORGAN_NAMES.get(organ, organ),
+        ax.text(name_x, ly, PLAIN_ORGAN_NAMES.get(organ, organ),
                 fontsize=fontsize, ha="left", va="center", zorder=8, color="#222222")
         if dormant.get(organ, 0) > 0:
             dx, dy, r = dormant_dot(organ, dormant[organ], site)
@@ -244,7 +255,7 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
                    mec="black", label="primary tumour (removed)" if removed
                    else "primary tumour"),
             Line2D([], [], marker="o", ls="none", ms=6, color="black",
-                   label="dormant cells present"),
+                   label="sleeping (dormant) cells"),
             Patch(facecolor="white", edgecolor="black", lw=2,
                   label=f"thick outline: detectable (≥ {mm:g} mm)"),
         ]
@@ -253,6 +264,9 @@ def body_map(state: dict[str, Any] | Axes, ax: Axes | dict[str, Any] | None = No
                         Patch(facecolor=BURDEN_BAR_COLOR, label="bar: cells in metastases"),
                         Line2D([], [], ls="none", label="bars: log scale, white ticks at"),
                         Line2D([], [], ls="none", label="1 thousand, million, billion")]
+        if journey is not None and journey[0]:
+            handles.append(Line2D([], [], color=JOURNEY_COLOR, lw=2.4, ls=(0, (4, 2)),
+                                  label="one cell's path (numbers: its stops)"))
         handles += [Line2D([], [], color=r.color, lw=2, ls="--" if r.dashed else "-", label=r.label)
              for r in routes]
         if not anatomical_delivery(hypothesis):

@@ -229,3 +229,20 @@ def test_stop_kills_a_many_patients_run_and_frees_the_queue():
 
     before = {p.pid for p in multiprocessing.active_children()}
     asyncio.run(scenario())
+
+
+def test_the_journey_key_names_the_numbered_stops_of_the_map():
+    """The numbers on the map are the places a followed cell passed, and the text beside the
+    map says which: one number per place, in order, in plain words, and how it ended; the
+    map's legend explains the dashed path only when one is drawn."""
+    from sim.apps.teaching import Journey, journey_key
+    from sim.viz.body_svg import body_map_svg
+
+    j = Journey(["primary", "heart", "lung"], True, ["a", "b", "c", "d"])
+    assert journey_key(j) == ("On the map, the places it passed: 1 the tumour, 2 the heart, "
+                              "3 the lungs; the cross marks where it died.")
+    assert journey_key(Journey(["primary"], False)).endswith("the dot marks where it is now.")
+    state = {"site": "colon"}
+    import html
+    assert "one cell's path" in html.unescape(body_map_svg(state, journey=j.places))
+    assert "one cell's path" not in html.unescape(body_map_svg(state))

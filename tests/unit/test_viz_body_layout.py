@@ -324,23 +324,33 @@ def test_matplotlib_map_draws_the_journey_through_the_same_places():
 
 def test_fewest_crossings_never_adds_a_crossing_and_removes_a_removable_one():
     """The leader-line order: two lines that cross when each anchor keeps its given row are
-    uncrossed by swapping the rows; a layout without crossings is left alone."""
-    from sim.viz.body_layout import fewest_crossings, leader_crossings
+    uncrossed by swapping the rows; a line that runs through another organ's anchor is moved
+    off it when a swap allows; a layout without either is left alone."""
+    from sim.viz.body_layout import fewest_crossings, leader_crossings, leader_near_misses
 
     anchors, rows = [(0.0, 0.0), (0.0, 10.0)], [10.0, 0.0]
     assert leader_crossings(anchors, rows, 5.0) == 1
     slot = fewest_crossings(anchors, rows, 5.0)
     assert leader_crossings(anchors, [rows[s] for s in slot], 5.0) == 0
     assert fewest_crossings(anchors, rows[::-1], 5.0) == [0, 1]
+    # the line from (0, 0) to row 10 passes through the anchor at (2, 2); row 0 does not
+    anchors, rows = [(0.0, 0.0), (2.0, 2.0), (3.0, -5.0)], [10.0, 4.0, 0.0]
+    assert leader_near_misses(anchors, rows, 10.0, 1.0) == 1
+    slot = fewest_crossings(anchors, rows, 10.0, clearance=1.0)
+    moved = [rows[s] for s in slot]
+    assert leader_near_misses(anchors, moved, 10.0, 1.0) == 0
+    assert leader_crossings(anchors, moved, 10.0) == 0
 
 
 @pytest.mark.parametrize("site", sorted(PRIMARY_SITES))
-def test_leader_lines_cross_less_than_in_height_order(site):
-    """In the SVG map as drawn, the leader lines (anchor to bar) cross no more often than
-    with the names in the order of their organs' heights, for every primary site; and the
-    names keep their rows one ROW_PITCH apart (no two share a row)."""
-    from sim.viz.body_layout import leader_crossings
-    from sim.viz.body_svg import BAR_X, ROW_PITCH
+def test_leader_lines_cross_and_touch_less_than_in_height_order(site):
+    """In the SVG map as drawn, the leader lines (anchor to bar) cross each other or run
+    through another organ's ring no more often than with the names in the order of their
+    organs' heights, for every primary site; the names keep their rows one ROW_PITCH apart
+    (no two share a row); and the PNG's map (bars=True) puts each name at the same row."""
+    from sim.viz.body_layout import leader_crossings, leader_near_misses
+    from sim.viz.body_svg import BAR_X, LEADER_CLEARANCE, ROW_PITCH, from_svg
+    from sim.viz.bodymap import BARS_NAME_X
 
     svg = body_map_svg({"site": site})
     lines = [_attrs(m) for m in re.findall(r'<g class="organ-row"[^>]*><title>[^<]*</title>'
@@ -348,12 +358,21 @@ def test_leader_lines_cross_less_than_in_height_order(site):
     anchors = [(float(a["x1"]), float(a["y1"])) for a in lines]
     rows = [float(a["y2"]) for a in lines]
     assert len(lines) == len(shapes_for(site)) and {float(a["x2"]) for a in lines} == {BAR_X - 3}
-    gaps = np.diff(sorted(rows))
-    assert np.allclose(gaps, ROW_PITCH, atol=0.1)
-    drawn = leader_crossings(anchors, rows, BAR_X - 3)
-    by_height = sorted(rows)
+    assert np.allclose(np.diff(sorted(rows)), ROW_PITCH, atol=0.1)
+
+    def conflicts(r):
+        return (leader_crossings(anchors, r, BAR_X - 3)
+                + leader_near_misses(anchors, r, BAR_X - 3, LEADER_CLEARANCE))
+
     height_order = sorted(range(len(anchors)), key=lambda i: (anchors[i][1], -anchors[i][0]))
     in_height_order = [0.0] * len(anchors)
     for rank, i in enumerate(height_order):
-        in_height_order[i] = by_height[rank]
-    assert drawn <= leader_crossings(anchors, in_height_order, BAR_X - 3)
+        in_height_order[i] = sorted(rows)[rank]
+    assert conflicts(rows) <= conflicts(in_height_order)
+    ax = body_map({"site": site}, bars=True).axes[0]
+    png_rows = {t.get_text(): t.get_position()[1] for t in ax.texts
+                if t.get_position()[0] == BARS_NAME_X}
+    svg_rows = {html.unescape(t): from_svg(0, float(a["y"]) - 6)[1]
+                for a, t in _texts(svg) if a.get("class") == "organ-label"}
+    assert png_rows.keys() == svg_rows.keys()
+    assert all(abs(png_rows[k] - svg_rows[k]) < 0.05 for k in png_rows)
