@@ -740,6 +740,9 @@ def Page():
                 with solara.Column(classes=["ms-chart"]):
                     _html("h3", "The cascade: how many cells survive each step")
                     _html("div", funnel)
+                    _html("p", "Made it: did not die at this step. Some that made it are "
+                               "still waiting there (sleeping cells wait for years), so the "
+                               "next row can be much smaller.", ["ms-muted"])
                 with solara.Column(classes=["ms-chart"]):
                     _html("h3", "Over time")
                     _html("div", timecourse)
