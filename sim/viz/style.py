@@ -10,6 +10,7 @@ live in :mod:`sim.biology.stages`.
 
 from __future__ import annotations
 
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,31 @@ def legend(ax: Axes, **kwargs: Any) -> Legend:
 
 # ------------------------------------------------------------------ figures without pyplot
 
+class ShownFigure(Figure):
+    """A figure that a notebook shows when a cell ends with it.
+
+    Jupyter shows a figure as a picture only when it knows how: for pyplot's figures the
+    inline backend tells it, but that backend is not loaded for a figure made without pyplot
+    (and not at all when ``MPLBACKEND`` is set, as on a server), so such a figure appeared
+    as the text ``<Figure size 800x450 with 1 Axes>``. IPython asks any object for a
+    ``_repr_png_`` method and shows the PNG it returns, whatever the backend. Where the
+    inline backend is active its own formatter for figures is asked first, so a figure is
+    never shown twice.
+    """
+
+    def _repr_png_(self) -> bytes:
+        """The figure as PNG bytes, as the inline backend draws it (the figure's own dpi,
+        trimmed to what is drawn)."""
+        buffer = BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def new_figure(**kwargs: Any) -> Figure:
     """A figure drawn by the Agg renderer, whatever backend pyplot uses: attaching the
-    canvas selects nothing globally."""
-    fig = Figure(**kwargs)
+    canvas selects nothing globally. A notebook cell that ends with it shows it
+    (:class:`ShownFigure`)."""
+    fig = ShownFigure(**kwargs)
     FigureCanvasAgg(fig)
     return fig
 
