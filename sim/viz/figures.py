@@ -22,17 +22,19 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from ..biology.anatomy import ORGANS, PRIMARY_SITES
+from ..biology.anatomy import PRIMARY_SITES
 from ..biology.stages import STAGE_LABELS
 from ..engine.results import PatientResult
+from .plain import plain_number
 from .style import (
     MISSING_COLOR,
     SINGLE_SERIES_COLOR,
     SMALL_FONTSIZE,
     hypothesis_style,
     legend,
+    new_figure,
     organ_label,
     subplots,
     text_color_on,
@@ -146,98 +148,221 @@ def funnel_figure(funnel: Sequence[Mapping], title: str = "") -> Figure:
     return fig
 
 
+#: The quantities of the time course drawn from the cohort's records, one panel each.
+_COURSE_PANELS = (("primary_cells", "primary tumour", "cells (log scale)"),
+                  ("ctc_entered_per_day", "tumour cells entering the blood",
+                   "cells per day (log scale)"))
+#: Quantities that count things: never drawn between two whole numbers.
+COUNTED = frozenset({"colonies_by_organ", "detectable_by_organ", "micrometastases",
+                     "macrometastases", "detectable_metastases"})
+#: At most this many organs get a colony panel (those with most colonies).
+_MAX_ORGAN_PANELS = 6
+#: The percentiles of patients the bands span.
+_BAND = (10, 90)
+
+
+class Cohort:
+    """The time series of a cohort of patients on one grid of days, as the time course draws
+    them.
+
+    ``days``: every day on which some patient's values were recorded. ``values[(quantity,
+    organ)]``: one row per patient, for counts (:data:`COUNTED`) the value recorded last on
+    or before each day, for other quantities a straight line between records (organ
+    reporters omit zeros, so a day without a record for an organ counts 0). A course that
+    has ended keeps its last values: a patient who died counts from then on with the values
+    of the day of death. Without that rule the dead would leave the median, which then
+    jumped at every death (the primary's median fell fourfold when one of eight patients
+    died). Rates per day have no value before the first step (NaN). ``died_on`` and
+    ``resected_on``: the days patients died and had their primary removed, in order.
+    """
+
+    def __init__(self, patients: Sequence[PatientResult]):
+        tables = []
+        for p in patients:
+            table: dict[tuple[str, str], dict[float, float]] = {}
+            for d, q, o, v in p.timeseries:
+                table.setdefault((q, o), {})[float(d)] = float(v)
+            tables.append(table)
+        record_days = [np.array(sorted(t.get(("primary_cells", ""), {}))) for t in tables]
+        # The days all courses record on; a death between two of them is not one of them (it
+        # would be a day on which the others have no record of their own, and their values
+        # held from earlier beside the dying patient's new ones made the median flicker).
+        schedule = [d[:-1] if p.died else d for p, d in zip(patients, record_days, strict=True)]
+        self.days = np.unique(np.concatenate([*schedule, [0.0]]))
+        self.patients = len(patients)
+        self.died_on = np.sort([p.days for p in patients if p.died])
+        self.resected_on = np.sort([p.resection_day for p in patients
+                                    if p.resection_day is not None])
+        self.values: dict[tuple[str, str], np.ndarray] = {}
+        for key in {k for t in tables for k in t}:
+            rows = []
+            for table, days in zip(tables, record_days, strict=True):
+                lookup = table.get(key, {})
+                recorded = np.array([lookup.get(d, 0.0) for d in days])
+                if not len(days):
+                    rows.append(np.full(len(self.days), np.nan))
+                    continue
+                if key[0] in COUNTED:
+                    last = np.searchsorted(days, self.days + 1e-9, side="right") - 1
+                    row = np.where(last >= 0, recorded[np.clip(last, 0, None)], np.nan)
+                else:  # between records a straight line; after the last one, held
+                    row = np.interp(self.days, days, recorded)
+                if key[0].endswith("_per_day") and len(days) > 1:
+                    row[self.days < days[1] - 1e-9] = np.nan
+                rows.append(row)
+            self.values[key] = np.array(rows)
+
+    def quantiles(self, key: tuple[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                       np.ndarray]:
+        """Days with a value and the median, 10th and 90th percentile of patients there. Each
+        is a value some patient has (``inverted_cdf``): a median of counts is a count (two
+        patients with 0 colonies and two with 1 give 0, never 0.5)."""
+        v = self.values[key]
+        ok = np.isfinite(v).any(axis=0)
+        q = np.nanquantile(v[:, ok], [0.5, _BAND[0] / 100, _BAND[1] / 100], axis=0,
+                           method="inverted_cdf")
+        return self.days[ok], q[0], q[1], q[2]
+
+    def top_organs(self) -> list[str]:
+        """The organs to show colonies of: those where some patient has a colony, most first
+        (by the median patient's highest count, then the 90th percentile's)."""
+        rank = {}
+        for (q, organ), v in self.values.items():
+            if q == "colonies_by_organ" and organ and np.nanmax(v, initial=0.0) > 0:
+                _, med, _, high = self.quantiles((q, organ))
+                rank[organ] = (float(med.max()), float(high.max()), float(np.nanmax(v)))
+        return sorted(rank, key=lambda o: tuple(-r for r in rank[o]))[:_MAX_ORGAN_PANELS]
+
+
 def timecourse_figure(patients: Sequence[PatientResult], title: str = "") -> Figure:
-    """Primary size, cells entering the blood and colonies per organ over time: median over
-    patients (line) with the 10th-90th percentile of patients (band)."""
-    fig, axes = subplots(1, 3, figsize=(15, 4.8))
-    series = _series(patients)
-    resections = [p.resection_day for p in patients if p.resection_day is not None]
-    for ax, q, name, ylabel in (
-            (axes[0], "primary_cells", "primary tumour", "cells (log scale)"),
-            (axes[1], "ctc_entered_per_day", "tumour cells entering the blood",
-             "cells per day (log scale)")):
-        data = series.get((q, ""))
-        if q == "primary_cells" and (data is None or not np.nanmax(data[1], initial=0.0) > 0):
-            ax.text(0.5, 0.5, "no primary tumour\n(an injection experiment)", ha="center",
-                    va="center", transform=ax.transAxes, fontsize=12)
-            ax.set_xticks([])
+    """The course of a cohort, one quantity per panel on a shared time axis: patients alive
+    (and with their primary removed), the primary's size, the cells entering the blood and
+    the colonies in each of the organs with most colonies (one organ per panel, the same
+    scale in all). Line: the median patient; band: 10th to 90th percentile of patients; a
+    patient who died counts with the values of the day of death (:class:`Cohort`)."""
+    cohort = Cohort(patients)
+    n = cohort.patients
+    organs = cohort.top_organs()
+    ncols = 3
+    nrows = 1 + max(1, math.ceil(len(organs) / ncols))
+    fig = new_figure(figsize=(13.0, 2.6 * nrows + 1.3))
+    grid = fig.add_gridspec(nrows, ncols)
+    end = float(cohort.days.max(initial=0.0))
+    years = end >= 730.0
+    scale = 365.25 if years else 1.0
+    first: Axes | None = None
+
+    lowest: dict[int, tuple[int, Axes]] = {}  # column -> its lowest panel (with the x axis)
+
+    def panel(row: int, col: int) -> Axes:
+        nonlocal first
+        ax = fig.add_subplot(grid[row, col], sharex=first)
+        first = first or ax
+        ax.grid(alpha=0.3)
+        if row >= lowest.get(col, (-1, ax))[0]:
+            lowest[col] = (row, ax)
+        return ax
+
+    ax = panel(0, 0)
+    _patients_step(ax, cohort.died_on / scale, n, -1, end / scale, color="black", lw=2,
+                   label="alive", gid="alive")
+    if len(cohort.resected_on):
+        _patients_step(ax, cohort.resected_on / scale, 0, 1, end / scale, color="black",
+                       lw=1.5, ls="--", label="primary removed by surgery", gid="resected")
+        legend(ax, loc="best")  # matplotlib's "best" keeps the box off the two lines
+    ax.set_ylim(-0.05 * n, 1.1 * n)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    ax.set_title(f"patients (of {n})" if len(cohort.resected_on) else f"patients alive (of {n})")
+    ax.set_ylabel("patients")
+
+    for col, (q, name, ylabel) in enumerate(_COURSE_PANELS, start=1):
+        ax = panel(0, col)
+        key = (q, "")
+        values = cohort.values.get(key)
+        if values is None or not np.nanmax(values, initial=0.0) > 0:
+            ax.text(0.5, 0.5, "no primary tumour\n(an injection experiment)"
+                    if q == "primary_cells" else "none", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=12)
             ax.set_yticks([])
-            ax.set_title(name)
-            continue
-        _band(ax, data, "black")
-        if data is not None and np.nanmax(data[1], initial=0.0) > 0:
+        else:
+            _median_band(ax, cohort, key, "black", log=True)
             ax.set_yscale("log")
+            ax.set_ylabel(ylabel + ("; 0 after\nsurgery is not drawn" if q == "primary_cells"
+                                    and len(cohort.resected_on) else ""))
         ax.set_title(name)
-        ax.set_ylabel(ylabel)
-        ax.set_xlabel("day of the course")
-        if resections:
-            ax.axvline(float(np.median(resections)), color="black", ls=":", lw=1,
-                       label="resection of the primary (median day)")
-            legend(ax, loc="lower right")
-    ax = axes[2]
-    organ_series = {o: s for (q, o), s in series.items() if q == "colonies_by_organ" and o}
-    # The organs with most colonies: by the median patient, then by the 90th percentile.
-    rank = {o: (np.nanmax(np.nanmedian(s[1], axis=0)),
-                np.nanmax(np.nanpercentile(s[1], 90, axis=0))) for o, s in organ_series.items()}
-    top = sorted(rank, key=lambda o: (-rank[o][0], -rank[o][1]))[:6]
-    styles = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1))]
-    for i, organ in enumerate(top):
-        _band(ax, organ_series[organ], f"C{i}", label=ORGANS[organ].label, ls=styles[i])
-    ax.set_title(f"colonies per organ (any size; top {len(top)} organs)")
-    ax.set_ylabel("colonies per patient")
-    ax.set_xlabel("day of the course")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if top:
-        legend(ax, loc="upper left")
-    n = len(patients)
+
+    organ_axes = []
+    for i, organ in enumerate(organs):
+        ax = panel(1 + i // ncols, i % ncols)
+        _median_band(ax, cohort, ("colonies_by_organ", organ), "C0")
+        ax.set_title(f"colonies in the {organ_label(organ)}")
+        ax.set_ylabel("colonies, any size\n(log scale above 1)")
+        # Patients differ by orders of magnitude (1 and 500 colonies): on a linear axis the
+        # median patient's few colonies lay flat on 0. Linear from 0 to 1, so 0 is shown.
+        ax.set_yscale("symlog", linthresh=1.0, linscale=0.4)
+        organ_axes.append(ax)
+    if not organs:
+        ax = panel(1, 0)
+        ax.text(0.5, 0.5, "no patient has a colony", ha="center", va="center",
+                transform=ax.transAxes, fontsize=12)
+        ax.set_yticks([])
+        ax.set_title("colonies")
+    if organ_axes:
+        most = max(np.nanmax(cohort.values[("colonies_by_organ", o)]) for o in organs)
+        decades = max(1, math.ceil(math.log10(max(most, 1.0)) + 0.05))
+        for ax in organ_axes:  # one scale: a higher line is more colonies
+            ax.set_ylim(-0.1, 10.0 ** decades)
+            ax.set_yticks([0, *(10 ** k for k in range(decades + 1))],
+                          ["0", *(plain_number(10 ** k) for k in range(decades + 1))])
+            ax.yaxis.set_minor_formatter(NullFormatter())
+
+    for ax in fig.axes:
+        is_bottom = any(ax is b for _, b in lowest.values())
+        ax.tick_params(axis="x", labelbottom=is_bottom)
+        if is_bottom:
+            ax.set_xlabel("years since the start" if years else "days since the start")
+    first_ax = fig.axes[0]
+    first_ax.set_xlim(0, end / scale if end > 0 else 1.0)
+    first_ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole years or days
+
+    note = (f"Line: the median patient; band: {_BAND[0]}th to {_BAND[1]}th percentile of "
+            f"patients ({n} patients; both are values actual patients have)."
+            if n > 1 else "One patient: the line is that patient.")
     fig.suptitle(title or "Time course")
-    fig.text(0.5, 0.0, f"Line: median of the {n} patients; band: 10th to 90th percentile of "
-             "patients (patients whose course has ended are left out from that day on).",
+    fig.text(0.5, 0.005, note + "\nA patient who died counts with their values on the day "
+             "of death from then on, so a death does not make the lines jump.",
              ha="center", va="bottom", fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
-def _series(patients: Sequence[PatientResult], points: int = 200) -> dict:
-    """(quantity, organ) -> (common day grid, values[patient, day]); NaN after a course ends.
-
-    Organ-level reporters omit zeros, so missing records count as 0.
-    """
-    end = max(p.days for p in patients)
-    grid = np.linspace(0.0, end, points)
-    per_patient = []
-    for p in patients:
-        table: dict = {}
-        for d, q, o, v in p.timeseries:
-            table.setdefault((q, o), {})[d] = v
-        days = np.array(sorted(table.get(("primary_cells", ""), {})))
-        per_patient.append((p, days, table))
-    keys = {k for _, _, t in per_patient for k in t}
-    out = {}
-    for key in keys:
-        rows = []
-        for p, days, table in per_patient:
-            lookup = table.get(key, {})
-            vals = np.array([lookup.get(d, 0.0) for d in days])
-            row = np.interp(grid, days, vals) if len(days) else np.full(points, np.nan)
-            row[grid > p.days + 1e-9] = np.nan
-            if key[0].endswith("_per_day") and len(days) > 1:
-                row[grid < days[1]] = np.nan  # a flux has no value before the first step
-            rows.append(row)
-        out[key] = (grid, np.array(rows))
-    return out
+def _patients_step(ax: Axes, days: np.ndarray, start: int, change: int, end: float,
+                   **style: Any) -> None:
+    """A number of patients that starts at ``start`` and changes by ``change`` on each of
+    ``days`` (sorted), drawn as steps up to ``end``."""
+    counts = start + change * np.arange(len(days) + 1)
+    ax.step([0.0, *days, end], [*counts, counts[-1]], where="post", **style)
 
 
-def _band(ax, series, color, label=None, ls="-") -> None:
-    if not series:
-        return
-    grid, values = series
-    ok = ~np.all(np.isnan(values), axis=0)
-    med = np.nanmedian(values[:, ok], axis=0)
-    ax.plot(grid[ok], med, color=color, label=label, ls=ls)
-    if len(values) > 1:
-        lo, hi = np.nanpercentile(values[:, ok], [10, 90], axis=0)
-        ax.fill_between(grid[ok], lo, hi, color=color, alpha=0.15, lw=0)
+def _median_band(ax: Axes, cohort: Cohort, key: tuple[str, str], color: str,
+                 log: bool = False) -> None:
+    """The median patient and the 10th-90th percentile band of ``key`` (a count is held
+    until its next record: steps); on a ``log`` axis values of 0 are left out."""
+    days, med, low, high = cohort.quantiles(key)
+    if log:
+        # 0 has no place on a log axis: a median of 0 is not drawn, and a band whose lower
+        # edge is 0 reaches down to half the smallest value drawn (the axis' bottom).
+        values = cohort.values[key]
+        floor = 0.5 * float(np.nanmin(np.where(values > 0, values, np.nan)))
+        low = np.where((low > 0) | ~(high > 0), low, floor)
+        med, low, high = (np.where(v > 0, v, np.nan) for v in (med, low, high))
+    x = days / (365.25 if cohort.days.max(initial=0.0) >= 730.0 else 1.0)
+    counted = key[0] in COUNTED
+    ax.plot(x, med, drawstyle="steps-post" if counted else "default", color=color, lw=2,
+            gid=f"median:{key[0]}:{key[1]}")
+    if cohort.patients > 1:
+        ax.fill_between(x, low, high, step="post" if counted else None, color=color,
+                        alpha=0.2, lw=0, gid=f"band:{key[0]}:{key[1]}")
 
 
 def observed_vs_simulated_figure(rows: Sequence[Mapping], title: str = "") -> Figure:

@@ -180,15 +180,83 @@ def small_run():
 
 
 def test_time_course_explains_its_bands_and_labels_every_panel(small_run):
-    """Each panel has a y label with its unit, and the figure says what the line and the
-    band are (median; 10th-90th percentile of patients)."""
+    """Each panel has a title and a y label, the size panels say they are on a log scale,
+    and the figure says what the line and the band are (median; 10th-90th percentile of
+    patients) and how patients who died count."""
     fig = plots.timecourse_figure(small_run.patients, "Time course (test)")
-    panels = fig.axes[:3]
-    assert all(ax.get_ylabel() for ax in panels)
-    assert "log scale" in panels[0].get_ylabel()
+    assert all(ax.get_ylabel() and ax.get_title() for ax in fig.axes)
+    primary = next(ax for ax in fig.axes if ax.get_title() == "primary tumour")
+    assert "log scale" in primary.get_ylabel()
     notes = " ".join(t.get_text() for t in fig.texts)
     assert "median" in notes and "10th to 90th percentile of patients" in notes
-    assert text_problems(fig) == []
+    assert "died" in notes and "day of death" in notes
+    assert text_problems(fig) == [] and small_texts(fig) == []
+
+
+def _course(days: float, died: bool, primary_doubling: float, liver_from: float | None,
+            lung_from: float | None = None, every: float = 10.0, start: float = 1e8):
+    """A synthetic patient recorded every ``every`` days up to ``days`` (and on that day):
+    a primary doubling every ``primary_doubling`` days, one liver colony from
+    ``liver_from`` (None: never), one lung colony from ``lung_from``."""
+    series = []
+    record_days = sorted({*np.arange(0.0, days, every), days})
+    for d in record_days:
+        series.append((d, "primary_cells", "", start * 2 ** (d / primary_doubling)))
+        series.append((d, "ctc_entered_per_day", "", 1e3 * 2 ** (d / primary_doubling)))
+        if liver_from is not None and d >= liver_from:
+            series.append((d, "colonies_by_organ", "liver", 1.0))
+        if lung_from is not None and d >= lung_from:
+            series.append((d, "colonies_by_organ", "lung", 2.0))
+    return SimpleNamespace(days=days, died=died, resection_day=None, timeseries=series)
+
+
+#: Four patients followed 100 days; the one with the largest primary dies on day 45. Two have
+#: a liver colony from day 20, two none, so the median patient has 0 and the next 1.
+COHORT = [_course(100.0, False, 20.0, None), _course(100.0, False, 15.0, 20.0, 30.0),
+          _course(100.0, False, 12.0, None), _course(45.0, True, 8.0, 20.0, 40.0)]
+
+
+def _median_line(fig, words: str):
+    """The median line of a quantity (found by its panel's title or its legend label: the
+    old figure drew colonies of all organs in one panel, labelled by organ)."""
+    for ax in fig.axes:
+        for line in ax.lines:
+            if len(line.get_xdata()) > 2 and (words in ax.get_title()
+                                              or line.get_label().startswith(words)):
+                return line
+    raise AssertionError(f"no line for {words!r}")
+
+
+def test_time_course_median_does_not_drop_when_a_patient_dies():
+    """Every primary grows, so the median primary never shrinks; the patient with the
+    largest primary dies on day 45. Before, the dead left the median, which dropped (from
+    the mean of the middle two of four to the middle of three). Now they count with their
+    value on the day of death, and the figure says so."""
+    fig = plots.timecourse_figure(COHORT)
+    for quantity in ("primary tumour", "entering the blood"):
+        y = np.asarray(_median_line(fig, quantity).get_ydata(), dtype=float)
+        y = y[np.isfinite(y)]
+        assert len(y) > 5 and np.all(np.diff(y) >= -1e-9 * y[:-1]), (quantity, y)
+
+
+def test_time_course_counts_stay_whole_and_the_dead_are_shown():
+    """Two patients with one liver colony and two with none: the median patient has 0 or 1
+    colonies, never the 0.5 a mean of the middle two gave, and the band's edges are whole
+    numbers too (0 and 1: the band spans the patients). The alive panel steps from 4 to 3
+    on day 45. No panel holds more than one band (the old colony panel stacked one
+    translucent band per organ)."""
+    fig = plots.timecourse_figure(COHORT)
+    liver = np.asarray(_median_line(fig, "liver").get_ydata(), dtype=float)
+    assert set(np.unique(liver)) <= {0.0, 1.0}
+    for ax in fig.axes:
+        assert len(ax.collections) <= 1, ax.get_title()
+        if "liver" in ax.get_title():
+            edges = np.concatenate([p.vertices[:, 1] for p in ax.collections[0].get_paths()])
+            assert set(np.unique(edges)) == {0.0, 1.0}
+    alive = next(line for ax in fig.axes for line in ax.lines if line.get_gid() == "alive")
+    x, y = (np.asarray(v, dtype=float) for v in alive.get_data())
+    assert y[0] == 4 and y[-1] == 3 and x[list(y).index(3)] == pytest.approx(45.0)
+    assert text_problems(fig) == [] and small_texts(fig) == []
 
 
 # ------------------------------------------------------------------ item 19: Weiss heat map
@@ -240,11 +308,12 @@ def test_weiss_heatmap_numbers_contrast_and_missing_cells_are_marked():
 
 def _synthetic_sweep_rows() -> pd.DataFrame:
     rng = np.random.default_rng(1)
-    observed = DISIBIO_2008.frequencies(PRIMARY_SITES["breast"].disibio_row)
+    observed = DISIBIO_2008.frequencies(str(PRIMARY_SITES["breast"].disibio_row))
     rows = []
     for h in ("ewing", "combined"):
         for _ in range(6):
-            row = {"scenario": "breast", "hypothesis": h, "status": "ok", "point": 0}
+            row: dict[str, object] = {"scenario": "breast", "hypothesis": h, "status": "ok",
+                                      "point": 0}
             row.update({f"reached:{s}": rng.lognormal(10, 1) for s in STAGE_LABELS})
             row.update({f"site:{o}": rng.random() < f for o, f in observed.items()})
             rows.append(row)
