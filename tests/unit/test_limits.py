@@ -51,7 +51,7 @@ def test_single_cell_engine_over_a_year_is_refused_up_front(monkeypatch):
     """Item 9: breast with aggregate=false over 365 days ran for 400 s and more with no
     output; it is now refused before any step, with the agent and time estimate."""
     calls = []
-    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.experiments.replicates.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", "presets/breast", "--set", "simulation.aggregate=false",
                  "--set", "simulation.horizon_days=365", "--replicates", "1")
     assert res.exit_code == 2 and calls == []
@@ -91,7 +91,7 @@ def test_a_million_replicates_is_refused_on_memory(monkeypatch):
     machine the run is refused before it starts, with the memory it needs and what fits."""
     monkeypatch.setattr(limits, "available_memory_bytes", lambda: 24 * GB)
     calls = []
-    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.experiments.replicates.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", "presets/breast", "--replicates", "1000000")
     assert res.exit_code == 2 and calls == []
     assert "GB of results in memory" in res.output and "at most about" in res.output
@@ -142,7 +142,7 @@ def test_long_runs_are_announced_with_an_estimate(monkeypatch):
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.apps.cli.run_replicates", interrupt)
+    monkeypatch.setattr("sim.experiments.replicates.run_replicates", interrupt)
     res = invoke("run", SMALL, "--replicates", "2", "--workers", "1")
     assert "this run is long" in res.output and "per patient" in res.output
     assert res.exit_code == 130

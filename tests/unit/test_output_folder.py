@@ -95,7 +95,7 @@ def test_files_appearing_during_a_run_are_kept_and_results_saved(tmp_path, monke
         (out / "intruder.txt").write_text("not metasim's")
         return real(stage, *a, **k)
 
-    monkeypatch.setattr("sim.apps.cli.write_run", write_and_intrude)
+    monkeypatch.setattr("sim.io.outputs.write_run", write_and_intrude)
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
     assert res.exit_code == 2 and "results were saved in" in res.output
     assert (out / "intruder.txt").read_text() == "not metasim's"
@@ -124,7 +124,7 @@ def test_impossible_destination_fails_before_the_simulation(place, monkeypatch):
     if not top.is_dir():
         pytest.skip(f"no {top} here")
     calls = []
-    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.experiments.replicates.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", SMALL, *QUICK, "--out", place)
     assert res.exit_code == 2 and place in res.output and "cannot" in res.output
     assert calls == []
@@ -151,7 +151,7 @@ def test_read_only_parent_is_refused_before_running(tmp_path, monkeypatch):
 
     monkeypatch.setattr("sim.io.folder.tempfile.mkdtemp", denied)
     calls = []
-    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.experiments.replicates.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", SMALL, *QUICK, "--out", str(tmp_path / "ro" / "o"))
     assert res.exit_code == 2 and "Permission denied" in res.output and calls == []
     assert not (tmp_path / "ro").exists()  # the folder it made for the run is gone again
@@ -214,11 +214,11 @@ def test_two_runs_racing_for_the_default_folder_both_keep_their_results(tmp_path
     real = outputs.write_run
 
     def other_run_finishes_first(stage, *a, **k):
-        monkeypatch.setattr("sim.apps.cli.write_run", real)
+        monkeypatch.setattr("sim.io.outputs.write_run", real)
         assert invoke("run", SMALL, *QUICK, "--seed", "7", "--out", "out/small").exit_code == 0
         return real(stage, *a, **k)
 
-    monkeypatch.setattr("sim.apps.cli.write_run", other_run_finishes_first)
+    monkeypatch.setattr("sim.io.outputs.write_run", other_run_finishes_first)
     res = invoke("run", SMALL, *QUICK, "--seed", "5")
     assert res.exit_code == 0 and "taken meanwhile; writing to out/small-2" in res.output
     seeds = {json.loads((tmp_path / "out" / d / "summary.json").read_text())["seed"]
@@ -233,11 +233,11 @@ def test_an_explicit_folder_written_by_another_run_meanwhile_is_kept(tmp_path, m
     real = outputs.write_run
 
     def other_run_finishes_first(stage, *a, **k):
-        monkeypatch.setattr("sim.apps.cli.write_run", real)
+        monkeypatch.setattr("sim.io.outputs.write_run", real)
         assert invoke("run", SMALL, *QUICK, "--seed", "7", "--out", str(out)).exit_code == 0
         return real(stage, *a, **k)
 
-    monkeypatch.setattr("sim.apps.cli.write_run", other_run_finishes_first)
+    monkeypatch.setattr("sim.io.outputs.write_run", other_run_finishes_first)
     res = invoke("run", SMALL, *QUICK, "--seed", "5", "--out", str(out))
     assert res.exit_code == 2 and "another metasim run wrote it" in res.output
     assert json.loads((out / "summary.json").read_text())["seed"] == 7
@@ -290,7 +290,7 @@ def test_an_empty_folder_that_takes_no_files_fails_before_the_run(tmp_path, monk
 
     monkeypatch.setattr("sim.io.folder.tempfile.mkstemp", refuse_in_out)
     calls = []
-    monkeypatch.setattr("sim.apps.cli.run_replicates", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("sim.experiments.replicates.run_replicates", lambda *a, **k: calls.append(1))
     res = invoke("run", SMALL, *QUICK, "--out", str(out))
     assert res.exit_code == 2 and "Operation not permitted" in res.output and calls == []
 
