@@ -51,7 +51,11 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) -> dict:
-    """Set each dotted key in a nested dict (list items by index)."""
+    """Set each dotted key in a nested dict (list items by index).
+
+    A table value (``--set 'primary.routes={blood=0.6}'``) is merged key by key into the
+    table already there, as :func:`merge_scenarios` merges a file over the one it extends;
+    any other value replaces what was there."""
     for key, value in overrides:
         node: Any = data
         parts = key.split(".")
@@ -73,6 +77,10 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) 
             node = nxt
         if isinstance(node, list):
             node[_list_item_index(node, parts[-1], key)] = value
+        elif isinstance(value, dict) and isinstance(node.get(parts[-1]), dict):
+            # An inline table merges key by key, as the same table does in a file that
+            # ``extends`` another: one syntax, one meaning.
+            node[parts[-1]] = merge_scenarios(node[parts[-1]], value)
         else:
             node[parts[-1]] = value
     return data

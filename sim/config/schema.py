@@ -29,6 +29,7 @@ from ..biology.anatomy import (
     Sex,
 )
 from ..biology.units import diameter_to_cells
+from .hypotheses import HYPOTHESES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 #: The default shedding of a 1 g tumour per day (CALIBRATED: the breast preset's value).
@@ -36,13 +37,13 @@ SHEDDING_DEFAULT = 1.27e4
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1e6)]
 OrganKey = Literal[TARGET_ORGANS]  # type: ignore[valid-type]
+#: An organ's soil affinity (relative: the presets scale them to a delivery-weighted mean of
+#: 1). ASSUMPTION for the upper bound: the calibrated presets' largest is ~1.6e3; a
+#: million-fold soil keeps every hazard (rate x affinity ** strength) finite, where 1e308
+#: overflowed to infinity and gave the engines NaN probabilities.
+AFFINITY_MAX = 1e6
+Affinity = Annotated[float, Field(ge=0.0, le=AFFINITY_MAX)]
 
-HYPOTHESES: dict[str, tuple[str, str]] = {
-    "ewing": ("anatomical", "neutral"),
-    "paget": ("uniform", "tropism"),
-    "combined": ("anatomical", "tropism"),
-    "null": ("uniform", "neutral"),
-}
 #: Most steps in one course: at ~1.5 ms a step (the slowest measured, sim.experiments.limits) about
 #: 5 minutes per patient. A finer step than that buys nothing (results converge well before).
 MAX_STEPS = 200_000
@@ -109,8 +110,10 @@ class Primary(Section):
     # Size at which the primary is diagnosed (an event; the course goes on untreated).
     # ~1 cm^3 ~ 1e9 cells ~ 30 doublings from one cell, the classic threshold of clinical
     # detection (widely quoted, e.g. Friberg & Mattson 1997, J Surg Oncol 65:284): a sphere of
-    # 1 cm^3 is 12.4 mm across.
-    diagnosis_diameter_mm: Annotated[float, Field(gt=0.0, le=300.0)] = 12.4
+    # 1 cm^3 is 12.4 mm across. At least 0.05 mm (~60 cells), the floor of
+    # initial_diameter_mm too: the growth rate is fitted at this size (a 1e-308 mm tumour
+    # holds no cell, and the fit divided by zero).
+    diagnosis_diameter_mm: Annotated[float, Field(ge=0.05, le=300.0)] = 12.4
     # Splits; None = the site's anatomy (sim.biology.anatomy.PRIMARY_SITES).
     routes: dict[Literal[ROUTES], Probability] | None = None  # type: ignore[valid-type]
     venous_drainage: dict[Literal[VENOUS_ENTRIES], Probability] | None = None  # type: ignore[valid-type]
@@ -320,9 +323,9 @@ class Tropism(Section):
     strength: Annotated[float, Field(ge=0.0, le=5.0)] = 1.0
     # Explicit affinities (multiplying the proliferation and awakening hazards in each organ)
     # used with anatomical delivery; missing organs come from the source table.
-    affinity: dict[OrganKey, NonNegativeFloat] = Field(default_factory=dict)
+    affinity: dict[OrganKey, Affinity] = Field(default_factory=dict)
     # The same for uniform delivery (Paget's pure form needs its own fit).
-    affinity_uniform_delivery: dict[OrganKey, NonNegativeFloat] = Field(default_factory=dict)
+    affinity_uniform_delivery: dict[OrganKey, Affinity] = Field(default_factory=dict)
 
 
 
