@@ -561,8 +561,9 @@ class DaskExecutor(Executor):
                                 "python3 -m pip install 'dask[distributed]'") from None
         if self.scheduler:
             try:
-                self._client = Client(self.scheduler, timeout="20s")
-            except OSError as e:
+                address = check_scheduler_address(self.scheduler)
+                self._client = Client(address, timeout="20s")
+            except (OSError, ValueError, TimeoutError) as e:
                 raise ScenarioError(f"--scheduler {self.scheduler}: cannot connect ({e})") from None
         else:
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
@@ -621,6 +622,30 @@ class _DaskSession(_Session):
 
 
 # ---------------------------------------------------------------------------- choosing
+#: Address schemes a Dask scheduler listens on (distributed.comm's transports).
+SCHEDULER_SCHEMES = ("tcp", "tls", "inproc", "ucx", "ws", "wss")
+
+
+def check_scheduler_address(address: str) -> str:
+    """A Dask scheduler's address, checked before anything runs; raises ValueError with what
+    is wrong. ``host:port`` without a scheme is Dask's ``tcp://host:port``. A web address
+    (``http://...``) is refused: that is the dashboard, not the scheduler."""
+    a = address.strip()
+    scheme, sep, rest = a.partition("://")
+    if not sep:
+        scheme, rest = "tcp", a
+    example = "a scheduler's address looks like tcp://HOST:8786"
+    if not rest or not a:
+        raise ValueError(f"{address!r} names no scheduler; {example}")
+    if scheme.lower() in ("http", "https"):
+        raise ValueError(f"{address!r} is a web address (Dask's dashboard listens there, "
+                         f"usually on port 8787); {example}")
+    if scheme.lower() not in SCHEDULER_SCHEMES:
+        raise ValueError(f"{address!r}: unknown address scheme {scheme!r} (allowed: "
+                         f"{', '.join(SCHEDULER_SCHEMES)}); {example}")
+    return a
+
+
 def open_executor(kind: str | Executor = "serial", workers: int = 1,
                   scheduler: str | None = None) -> Executor:
     """The executor named ``kind`` (one of :data:`EXECUTORS`) with ``workers`` workers, or
@@ -678,6 +703,19 @@ def resolve_workers(requested: int | None, oversubscribe: bool = False) -> int:
     return requested
 
 
-__all__ = ["EXECUTORS", "DaskExecutor", "Done", "Executor", "ProcessExecutor",
-           "SerialExecutor", "WorkerError", "available_cores", "died_message", "local_executor",
-           "open_executor", "resolve_workers"]
+__all__ = [
+    "EXECUTORS",
+    "SCHEDULER_SCHEMES",
+    "DaskExecutor",
+    "Done",
+    "Executor",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "WorkerError",
+    "available_cores",
+    "check_scheduler_address",
+    "died_message",
+    "local_executor",
+    "open_executor",
+    "resolve_workers",
+]

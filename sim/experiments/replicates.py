@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..config.schema import Scenario
 from ..engine.model import simulate
 from ..engine.population import PopulationEngine
 from ..engine.results import PatientResult
 from .executors import Executor, SerialExecutor
+from .progress import progress_bar
 from .seeds import batch_stream, population_batches, replicate_stream, resolve_seed
 
 
@@ -87,11 +87,10 @@ def run_replicates(scenario: Scenario, replicates: int | None = None, seed: int 
             day_bar = estimate_patient(scenario).seconds_per_patient > 30.0
         stream = ex.map(_simulate_job, ((scenario, seed_value, i, day_bar) for i in range(n)))
     patients = []
-    for i, patient in enumerate(tqdm(stream, total=n,
-                                     disable=_no_bar(progress) or day_bar,
-                                     desc=desc or f"{scenario.primary.site} / "
-                                                  f"{scenario.hypothesis}",
-                                     unit="patient", leave=False)):
+    for i, patient in enumerate(progress_bar(progress and not day_bar, stream, total=n,
+                                             desc=desc or f"{scenario.primary.site} / "
+                                                          f"{scenario.hypothesis}",
+                                             unit="patient", leave=False)):
         if on_patient is not None:
             on_patient(patient)
             if keep_timeseries is not None and i >= keep_timeseries:
@@ -160,12 +159,6 @@ def _simulate_batch_job(job: tuple[Scenario, int, range]) -> list[PatientResult]
 def _simulate_job(job: tuple[Scenario, int, int, bool]) -> PatientResult:
     scenario, seed, i, day_bar = job
     return simulate(scenario, replicate_stream(seed, i), replicate=i, progress=day_bar)
-
-
-def _no_bar(progress: bool | None) -> bool | None:
-    if progress is None:
-        return None  # tqdm: disable when not a terminal
-    return not progress
 
 
 __all__ = ["RunResult", "batch_engine", "choose_engine", "compare", "run_replicates",

@@ -131,7 +131,7 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
     SweepError
         The sample does not fit, or every run failed (nothing to analyse).
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     exp = loaded.experiment
     spec = exp.sensitivity
@@ -156,8 +156,7 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
     ran = failed = 0
     first_error = ""
     ex = open_executor(executor, workers, scheduler)
-    bar = tqdm(total=len(runs), unit="run", desc=f"{method} ({ex.name})",
-               disable=None if progress is None else not progress)
+    bar = progress_bar(progress, total=len(runs), unit="run", desc=f"{method} ({ex.name})")
     try:
         with ex, contextlib.closing(execute(ex, make_jobs(loaded, runs))) as records:
             for r in records:

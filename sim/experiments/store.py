@@ -56,6 +56,7 @@ class ResultStore:
         self.folder = Path(folder)
         self.runs_dir = self.folder / "runs"
         self._written = 0
+        self._failed: set[str] | None = None
 
     def prepare(self, loaded: LoadedExperiment, runs: RunList, resume: bool) -> None:
         """Create the folder or check that it holds this experiment (for --resume), and
@@ -93,9 +94,19 @@ class ResultStore:
         if self.folder.is_dir() and any(self.folder.iterdir()):
             raise ScenarioError(f"--out {self.folder}: folder is not empty and holds no "
                                 "metasim sweep; nothing was written")
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        self._probe()
-        self._check_disk(len(runs), len(runs))
+        # A sweep refused here (no space, cannot write) leaves no folder behind: an empty
+        # runs/ would make the retry look like a folder that holds something else.
+        made = [p for p in (self.runs_dir, self.folder, *self.folder.absolute().parents)
+                if not p.exists()]
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            self._probe()
+            self._check_disk(len(runs), len(runs))
+        except (OSError, ScenarioError):
+            for folder in made:     # innermost first; only what this call created
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
         exp = loaded.experiment
         _atomic_write(manifest, json.dumps({
             "source": loaded.source, "design_digest": digest, "runs": len(runs),
@@ -124,15 +135,35 @@ class ResultStore:
                 "nothing was run. Free space, choose another --out, or make the design smaller")
 
     def done_count(self) -> int:
-        """How many runs are on disk (counted without holding their names)."""
+        """How many runs finished without error (counted without holding their names)."""
+        return self.stored_count() - len(self.failed_ids())
+
+    def stored_count(self) -> int:
+        """How many run records are on disk, failed ones included."""
         if not self.runs_dir.is_dir():
             return 0
         with os.scandir(self.runs_dir) as entries:
             return sum(1 for e in entries if e.name.endswith(".json")
                        and not e.name.startswith("."))
 
+    def failed_ids(self) -> set[str]:
+        """The runs stored with an error: ``--resume`` runs them again.
+
+        Read once per store from the head of each record (its status comes within the first
+        few hundred bytes), then kept up to date as records are written."""
+        if self._failed is None:
+            self._failed = set()
+            if self.runs_dir.is_dir():
+                with os.scandir(self.runs_dir) as entries:
+                    for e in entries:
+                        if e.name.endswith(".json") and not e.name.startswith(".") \
+                                and _stored_status(e.path) != "ok":
+                            self._failed.add(e.name[:-5])
+        return self._failed
+
     def has(self, run_id: str) -> bool:
-        return (self.runs_dir / f"{run_id}.json").is_file()
+        """The run is stored and finished without error."""
+        return (self.runs_dir / f"{run_id}.json").is_file() and run_id not in self.failed_ids()
 
     def write(self, row: dict) -> None:
         path = self.runs_dir / f"{row['run_id']}.json"
@@ -144,6 +175,11 @@ class ResultStore:
                 f"({_why(e)}); the {self._written} run(s) written before are kept: fix the "
                 "cause and finish the sweep with --resume") from None
         self._written += 1
+        if self._failed is not None:
+            if row.get("status") == "ok":
+                self._failed.discard(row["run_id"])
+            else:
+                self._failed.add(row["run_id"])
 
     def run_ids(self) -> Iterator[str]:
         """The design's run ids in sorted order, from experiment.json (nothing listed)."""
@@ -183,6 +219,24 @@ class ResultStore:
                                 f"{self.MANIFEST})") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ScenarioError(f"{path}: cannot be read ({e})") from None
+
+
+def _stored_status(path: str) -> str:
+    """The ``status`` of a stored run record ("ok" or "error"), read from its head; a record
+    that cannot be read counts as not done ("unreadable"), so it is run again."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(4096)
+    except OSError:
+        return "unreadable"
+    marker = '"status": "'
+    i = head.find(marker)
+    if i < 0:
+        try:
+            return str(json.loads(Path(path).read_text(encoding="utf-8")).get("status"))
+        except (OSError, ValueError, AttributeError):
+            return "unreadable"
+    return head[i + len(marker):].split('"', 1)[0]
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -24,15 +24,17 @@ from typing import Any
 from ..config.loading import make_scenario
 from ..engine.model import simulate
 from ..engine.results import PatientResult
+from ..io.folder import unmark
 from .design import LoadedExperiment, Run, SweepError, build_design
 from .executors import Executor, open_executor
 from .outcomes import outcome_values
+from .progress import progress_bar
 from .replicates import choose_engine, simulate_batch
 from .seeds import BATCH_PATIENTS, population_batches
 from .store import ResultStore, write_tables
 
-__all__ = ["Job", "SweepSummary", "execute", "execute_job", "failed_record", "make_jobs", "record",
-           "sweep"]
+__all__ = ["Job", "SweepSummary", "estimate_seconds", "execute", "execute_job", "failed_record",
+           "make_jobs", "record", "sweep"]
 
 
 
@@ -154,6 +156,19 @@ def execute(executor: Executor, jobs: Iterable[Job]) -> Generator[dict, None, No
         done_runs.close()
 
 
+def estimate_seconds(loaded: LoadedExperiment, runs: int, workers: int) -> float:
+    """Wall time the runs of a design will take on ``workers`` workers, estimated before
+    anything runs from each base scenario's course (:func:`~sim.experiments.limits.
+    estimate_patient`, upper-end constants); design points that change the course's length
+    or the cells shed change it accordingly, which this does not see."""
+    from .limits import estimate_patient
+
+    per_base = runs / max(1, len(loaded.bases))
+    total = sum(estimate_patient(sc, choose_engine(sc, loaded.experiment.replicates))
+                .seconds_per_patient * per_base for sc in loaded.bases.values())
+    return total / max(1, workers)
+
+
 @dataclass
 class SweepSummary:
     runs: int
@@ -186,19 +201,17 @@ def sweep(loaded: LoadedExperiment, out: str | Path, executor: str | Executor = 
         If ``out`` cannot be created or written (checked by writing there first), or a run
         cannot be stored.
     """
-    from tqdm.auto import tqdm
-
     ex = open_executor(executor, workers, scheduler)
     runs = build_design(loaded)
     store = ResultStore(out)
     store.prepare(loaded, runs, resume)
+    unmark(store.folder)   # a finished output again only once this sweep is
     done_before = min(store.done_count(), len(runs))
     todo = (r for r in runs if not store.has(r.run_id)) if done_before else iter(runs)
     t0 = time.perf_counter()
     sample: list[str] = []
-    bar = tqdm(total=len(runs), initial=done_before, unit="run",
-               desc=f"sweep ({ex.name})", disable=None if progress is None else not progress,
-               smoothing=0.05)
+    bar = progress_bar(progress, total=len(runs), initial=done_before, unit="run",
+                       desc=f"sweep ({ex.name})", smoothing=0.05)
     with ex:
         ran, errors = _store_each(execute(ex, make_jobs(loaded, todo)), store, sample, bar,
                                   on_record)

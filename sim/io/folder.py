@@ -217,6 +217,19 @@ def _write_marker(stage: Path) -> None:
         "files": files}, indent=2) + "\n", encoding="utf-8")
 
 
+def mark_complete(folder: Path) -> None:
+    """Write the marker into a folder that metasim fills in place rather than staging (a
+    sweep, a calibration: resumable, so they cannot be moved in at the end), once it is
+    complete. It lists every file there, as for a staged folder."""
+    _write_marker(Path(folder))
+
+
+def unmark(folder: Path) -> None:
+    """Remove the marker of a folder metasim is about to add to (a resumed sweep): until
+    it is complete again, it is not a finished output."""
+    (Path(folder) / MARKER).unlink(missing_ok=True)
+
+
 class Destination:
     """Where a command's output folder goes.
 

@@ -9,16 +9,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import platform
-import sys
 from collections.abc import Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-import mesa
 import numpy as np
 
 from .. import analysis
@@ -34,6 +29,7 @@ from ..experiments.replicates import RunResult
 from ..experiments.seeds import describe_population_streams, describe_streams
 from ..viz import figures as viz_figures
 from ..viz.style import save
+from .provenance import provenance, write_provenance
 
 
 def subject(sc: Scenario) -> str:
@@ -119,26 +115,18 @@ def assay_summary(run: RunResult) -> dict[str, Any]:
             "report": rows}
 
 
-def metadata(run: RunResult, command: list[str] | None = None) -> dict[str, Any]:
-    from .. import __version__
-
-    return {
-        "metasim_version": __version__,
-        "python": sys.version.split()[0],
-        "mesa": mesa.__version__,
-        "numpy": np.__version__,
-        "matplotlib": matplotlib.__version__,
-        "platform": platform.platform(),
-        "seed": run.seed,
-        "seed_source": run.seed_note,
-        "replicate_streams": describe_streams(run.seed, run.replicates),
-        "engine": run.engine,
-        **({"course_streams": describe_population_streams(run.seed)} if run.engine == "population"
-           else {}),
-        "wall_time_s": round(run.wall_time_s, 3),
-        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": command or sys.argv,
-    }
+def metadata(run: RunResult, command: str | list[str] | None = None,
+             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The provenance of one run (:func:`sim.io.provenance.provenance`) with the run's own
+    random streams and engine."""
+    return provenance(
+        command=command, seed=run.seed, seed_note=run.seed_note,
+        streams=describe_streams(run.seed, run.replicates), wall_time_s=run.wall_time_s,
+        extra={"replicate_streams": describe_streams(run.seed, run.replicates),
+               "engine": run.engine,
+               **({"course_streams": describe_population_streams(run.seed)}
+                  if run.engine == "population" else {}),
+               **(extra or {})})
 
 
 class PatientFiles:
@@ -169,7 +157,8 @@ class PatientFiles:
 
 
 def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
-              figures: bool = True, files: PatientFiles | None = None) -> dict[str, Any]:
+              figures: bool = True, files: PatientFiles | None = None,
+              workers: int | None = None) -> dict[str, Any]:
     """Write the whole output contract for one run into ``stage``; return the summary.
 
     ``files``: the run's patient files if they were written as patients finished (then
@@ -177,7 +166,7 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
     """
     sc = run.scenario
     _json(stage / "scenario.json", sc.resolved_dict())
-    _json(stage / "metadata.json", metadata(run, command))
+    _json(stage / "metadata.json", metadata(run, command, {"workers": workers}))
     summ = summary(run)
     if files is None:
         files = PatientFiles(stage)
@@ -234,11 +223,23 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
 
 def write_comparison(stage: Path, runs: Mapping[str, RunResult],
                      command: list[str] | None = None,
-                     files: Mapping[str, PatientFiles] | None = None) -> dict[str, Any]:
-    """One sub-folder per hypothesis plus the side-by-side table and figure."""
-    summaries = {h: write_run(stage / h, r, command, files=(files or {}).get(h))
+                     files: Mapping[str, PatientFiles] | None = None,
+                     workers: int | None = None, wall_time_s: float | None = None,
+                     started_unix: float | None = None) -> dict[str, Any]:
+    """One sub-folder per hypothesis plus the side-by-side table and figure, and the
+    comparison's own provenance (``metadata.json``: the common seed and streams, the wall
+    time of all hypotheses)."""
+    summaries = {h: write_run(stage / h, r, command, files=(files or {}).get(h),
+                              workers=workers)
                  for h, r in runs.items()}
     first = next(iter(runs.values()))
+    write_provenance(stage, command=command, seed=first.seed, seed_note=first.seed_note,
+                     streams=describe_streams(first.seed, first.replicates),
+                     wall_time_s=(wall_time_s if wall_time_s is not None
+                                  else sum(r.wall_time_s for r in runs.values())),
+                     started_unix=started_unix, workers=workers,
+                     extra={"hypotheses": list(runs), "common_random_numbers": True,
+                            "engine": first.engine})
     observed = autopsy_reference(first.scenario) or {}
     with _csv(stage / "comparison.csv") as w:
         w.writerow(["hypothesis", "organ", "fraction", "low", "high", "autopsy_fraction"])
@@ -411,3 +412,37 @@ def write_sensitivity(report: dict, out: Path) -> list[Path]:
         safe = f"{scen}_{hyp}_{output}".replace(":", "-").replace(".", "_")
         written += save_both(fig, out / "figures" / f"sensitivity_{safe}")
     return written
+
+
+class RunRecords:
+    """``runs.csv`` of a sensitivity analysis: one row per simulated run (its sample point's
+    parameter values, its status and the outputs analysed), written as each run ends, so
+    the per-run samples behind every index are kept (and memory does not grow with them).
+
+    Use as a context manager and pass the instance as ``on_record``.
+    """
+
+    BASE = ("run_id", "scenario", "hypothesis", "point", "replicate", "seed", "status",
+            "error", "wall_s")
+
+    def __init__(self, path: Path, loaded: Any):
+        exp = loaded.experiment
+        outputs = list(exp.sensitivity.outputs) if exp.sensitivity is not None else []
+        self.columns = [*self.BASE, *(f"param:{k}" for k in exp.design.parameters), *outputs]
+        self.path = Path(path)
+        self._fh: Any = None
+        self._writer: Any = None
+
+    def __enter__(self) -> RunRecords:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore",
+                                      restval="")
+        self._writer.writeheader()
+        return self
+
+    def __call__(self, record: Mapping[str, Any]) -> None:
+        self._writer.writerow({k: ("" if v is None else v) for k, v in record.items()})
+
+    def __exit__(self, *exc: Any) -> None:
+        self._fh.close()
