@@ -28,9 +28,10 @@ from ..biology.anatomy import PRIMARY_SITES, TARGET_ORGANS
 from ..biology.reference import DISIBIO_2008
 from ..biology.stages import FUNNEL_STAGES, STAGE_LABELS
 from .figures import interval_bars, site_frequency_figure
-from .style import hypothesis_style, legend, save_both, subplots
+from .plain import HYPOTHESIS_NAMES
+from .style import SMALL_FONTSIZE, hypothesis_style, legend, save_both, subplots
 
-__all__ = ["OUTPUT_KIND", "PARAMETER_LABELS", "RESPONSE_OUTPUTS",
+__all__ = ["DODGE", "OUTPUT_KIND", "PARAMETER_LABELS", "RESPONSE_OUTPUTS",
            "funnel_by_hypothesis_figure", "output_label", "parameter_label",
            "plot_sweep", "readable_key", "response_figure", "response_interval",
            "sensitivity_figure", "site_frequencies"]
@@ -190,38 +191,74 @@ def funnel_by_hypothesis_figure(df, scenario: str):
     return fig
 
 
+#: How far apart (a share of the x axis' span) the points of neighbouring hypotheses are
+#: drawn, so that hypotheses giving the same value at a point stay visible side by side.
+DODGE = 0.012
+
+
+def _dodged(xs: list[float], shift: float, log: bool, span: float) -> np.ndarray:
+    """``xs`` moved sideways by ``shift`` shares of the axis ``span`` (decades on a ``log``
+    axis, else units)."""
+    x = np.asarray(xs, dtype=float)
+    return x * 10.0 ** (shift * span) if log else x + shift * span
+
+
+def _patients_per_point(counts: list[int]) -> str:
+    """``[8, 8]`` -> ``"8 patients per point"``; ``[6, 8]`` -> ``"6 to 8 patients per
+    point"``."""
+    lo, hi = min(counts), max(counts)
+    text = f"{lo}" if lo == hi else f"{lo} to {hi}"
+    return f"{text} patient{'s' if hi != 1 else ''} per point"
+
+
 def response_figure(df, param: str, output: str):
     """An output against a swept parameter, per scenario x hypothesis: mean per patient (or
-    share of patients) with its 95 % band (:func:`response_interval`)."""
+    share of patients) with its 95 % band (:func:`response_interval`).
+
+    Hypotheses differ by colour, marker and line style, and each is drawn slightly to the
+    side (:data:`DODGE`): where two agree (ewing and combined often give the same 0) both
+    stay visible. The legend stands below the panels, never on the data."""
     col = f"param:{param}"
     sub = df[df["status"] == "ok"]
     scens = list(dict.fromkeys(sub["scenario"]))
-    fig, axes = subplots(1, len(scens), figsize=(6.2 * len(scens), 4.8), squeeze=False,
-                             sharey=True)
+    hyps = [str(h) for h in dict.fromkeys(sub["hypothesis"])]
+    fig, axes = subplots(1, len(scens), figsize=(6.2 * len(scens), 5.4), squeeze=False,
+                         sharey=True)
     numeric = np.issubdtype(sub[col].dtype, np.number)
     log_x = bool(numeric and sub[col].min() > 0 and sub[col].max() / sub[col].min() >= 20)
+    if numeric:
+        lo, hi = float(sub[col].min()), float(sub[col].max())
+        span = (math.log10(hi / lo) if log_x else hi - lo) or 1.0
+    else:
+        span = float(max(sub[col].nunique() - 1, 1))
     kind = OUTPUT_KIND.get(output)
+    handles: dict[str, Any] = {}
     for ax, scen in zip(axes[0], scens, strict=True):
-        groups = sub[sub["scenario"] == scen].groupby("hypothesis", sort=False)
-        for i, (h, g) in enumerate(groups):
+        rows = sub[sub["scenario"] == scen]
+        counts = []
+        for h, g in rows.groupby("hypothesis", sort=False):
+            i = hyps.index(str(h))
             xs = sorted(g[col].unique())
-            m, lo, hi = zip(*(response_interval(g[g[col] == v][output].to_numpy(float), output)
-                              for v in xs), strict=True)
+            counts += [int((g[col] == v).sum()) for v in xs]
+            m, low, high = zip(*(response_interval(g[g[col] == v][output].to_numpy(float),
+                                                   output) for v in xs), strict=True)
             st = hypothesis_style(str(h), i)
-            xpos = xs if numeric else list(range(len(xs)))
-            ax.plot(xpos, m, marker=st["marker"], linestyle=st["linestyle"],
-                    color=st["color"], label=f"{h} ({len(g) // len(xs)} patients per point)",
-                    markerfacecolor="white")
-            ax.fill_between(xpos, lo, hi, color=st["color"], alpha=0.15, linewidth=0,
+            shift = DODGE * (i - (len(hyps) - 1) / 2)
+            xpos = _dodged(xs if numeric else list(range(len(xs))), shift, log_x, span)
+            (line,) = ax.plot(xpos, m, marker=st["marker"], linestyle=st["linestyle"],
+                              color=st["color"], markerfacecolor="white", markersize=7,
+                              label=HYPOTHESIS_NAMES.get(str(h), str(h)), gid=f"mean:{h}")
+            handles.setdefault(str(h), line)
+            ax.fill_between(xpos, low, high, color=st["color"], alpha=0.15, linewidth=0,
                             hatch=st["hatch"] or None)
             if not numeric:
-                ax.set_xticks(xpos, [str(v) for v in xs])
+                ax.set_xticks(range(len(xs)), [str(v) for v in xs])
         if log_x:
             ax.set_xscale("log")
         ax.set_xlabel(_with_log_note(parameter_label(param)) if log_x
                       else parameter_label(param))
-        ax.set_title(scen)
-        legend(ax, loc="upper left")
+        ax.set_title(f"{scen} ({_patients_per_point(counts)})")
+        ax.grid(alpha=0.3)
     if kind == "fraction":
         axes[0][0].set_ylim(0.0, 1.0)
     elif kind == "count":
@@ -229,9 +266,22 @@ def response_figure(df, param: str, output: str):
     axes[0][0].set_ylabel(output_label(output))
     band = {"count": "band: 95 % bootstrap interval of the mean",
             "fraction": "band: 95 % Wilson interval"}.get(kind or "", "band: 95 % t interval")
-    fig.suptitle(f"{output_label(output)}\nagainst {parameter_label(param)} (line: "
-                 f"{'share of patients' if kind == 'fraction' else 'mean'}; {band})")
-    fig.tight_layout()
+    line = "share of patients" if kind == "fraction" else "mean"
+    fig.suptitle(f"{output_label(output)}\nagainst {parameter_label(param)}"
+                 + ("\n" if len(scens) == 1 else " ") + f"(line: {line}; {band})")
+    ncol = len(hyps) if len(scens) > 1 else min(len(hyps), 2)
+    rows_of_legend = math.ceil(len(hyps) / max(ncol, 1))
+    height = fig.get_figheight()
+    note_in, legend_in = 0.32, 0.28 * rows_of_legend + 0.1
+    if len(hyps) > 1:
+        fig.text(0.5, 0.04 / height, "Hypotheses are drawn slightly apart sideways; "
+                 "lines overlap where hypotheses agree.", ha="center", va="bottom",
+                 fontsize=SMALL_FONTSIZE)
+    fig.legend([handles[h] for h in hyps if h in handles],
+               [HYPOTHESIS_NAMES.get(h, h) for h in hyps if h in handles],
+               loc="lower center", bbox_to_anchor=(0.5, note_in / height), ncol=ncol,
+               fontsize=SMALL_FONTSIZE + 1, frameon=False)
+    fig.tight_layout(rect=(0, (note_in + legend_in) / height, 1, 1))
     if log_x:
         for ax in axes[0]:
             _log_ticks(ax, sub[col].unique())

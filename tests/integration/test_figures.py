@@ -162,6 +162,76 @@ def test_response_figure_has_plain_labels_and_no_overlapping_log_ticks(output):
     assert "0.25" in shown and "8" in shown and all("times" not in t for t in shown)
 
 
+def _agreeing_frame() -> pd.DataFrame:
+    """Two scenarios, ewing and combined giving the same patients: most die at short
+    half-lives (data in the upper left corner, where the old legend stood), few at long."""
+    rows = []
+    for scen in ("breast", "colon"):
+        for h in ("ewing", "combined"):
+            for k, v in enumerate(HALF_LIVES):
+                for r in range(8):
+                    rows.append({"scenario": scen, "hypothesis": h, "status": "ok",
+                                 f"param:{HALF_LIFE}": v, "died": r < 8 - k,
+                                 "metastatic_sites": int(r < 8 - k)})
+    return pd.DataFrame(rows)
+
+
+def _data_points(ax) -> np.ndarray:
+    """Display coordinates of every point the panel draws: line vertices and band edges."""
+    pts = [np.column_stack(line.get_data()).astype(float) for line in ax.lines]
+    pts += [p.vertices for c in ax.collections for p in c.get_paths()]
+    xy = np.concatenate(pts)
+    return ax.transData.transform(xy[np.isfinite(xy).all(axis=1)])
+
+
+@pytest.mark.parametrize("output", ["died", "metastatic_sites"])
+def test_response_legend_stands_off_the_data(output):
+    """No point of any line or band lies under the legend, and the legend is outside every
+    panel. Before, each panel had its legend in the upper left corner, on the points of the
+    short half-lives where most patients die."""
+    fig = sweep_plots.response_figure(_agreeing_frame(), HALF_LIFE, output)
+    fig.canvas.draw()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    assert legends
+    for lg in legends:
+        box = lg.get_window_extent()
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent()), ax.get_title()
+            inside = [box.contains(x, y) for x, y in _data_points(ax)]
+            assert not any(inside), ax.get_title()
+    assert text_problems(fig) == [] and small_texts(fig) == []
+
+
+def test_response_hypotheses_that_agree_stay_distinguishable():
+    """Ewing and combined give the same value at every point: their lines differ in marker
+    and line style, their points are drawn apart (at least 3 pixels sideways at every
+    point, so neither hides the other), and the figure says that lines overlap where
+    hypotheses agree. Before, the combined line covered the ewing line exactly."""
+    fig = sweep_plots.response_figure(_agreeing_frame(), HALF_LIFE, "died")
+    fig.canvas.draw()
+    for ax in fig.axes:
+        lines = {line.get_label(): line for line in ax.lines if len(line.get_xdata()) > 2}
+        ewing, combined = (next(v for k, v in lines.items() if k.lower().startswith(h))
+                           for h in ("ewing", "combined"))
+        assert ewing.get_marker() != combined.get_marker()
+        assert ewing.get_linestyle() != combined.get_linestyle()
+        assert np.allclose(ewing.get_ydata(), combined.get_ydata())
+        xe, xc = (ax.transData.transform(np.column_stack(line.get_data()).astype(float))[:, 0]
+                  for line in (ewing, combined))
+        assert np.all(np.abs(xe - xc) >= 3.0), (xe, xc)
+    notes = " ".join(t.get_text() for t in fig.texts)
+    assert "overlap where hypotheses agree" in notes
+
+
+def test_response_figure_of_one_scenario_keeps_its_title_inside():
+    """A sweep of one scenario gives a figure one panel wide; its three-part title is
+    broken into lines that fit (the one-line tail ran past both edges)."""
+    one = _agreeing_frame()
+    fig = sweep_plots.response_figure(one[one["scenario"] == "breast"], HALF_LIFE,
+                                      "metastatic_sites")
+    assert text_problems(fig) == [] and small_texts(fig) == []
+
+
 def test_unknown_keys_get_a_readable_label():
     """A parameter without a hand-written label is written in words with its unit taken
     from the key's suffix; an output without one is shown as it is."""
