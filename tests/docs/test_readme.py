@@ -1,9 +1,19 @@
-"""The README's examples run as written (shortened courses), so the documentation cannot rot."""
+"""The README's and the documentation's examples run as written (shortened courses), so the
+documentation cannot rot.
+
+The README is the front door (what metasim is, the quick start, the key commands, the app's
+picture, pointers into the site); the detailed material lives in the site's pages under
+``docs/``, and each example is checked where it lives: the README's key commands here, the
+Python example in ``docs/howto/python.md``, the sweep commands in
+``docs/tutorials/cluster-sweep.md``, the notebooks' install line in
+``docs/tutorials/lesson.md``. ``tests/docs/test_docs.py`` checks that every ``metasim``
+command written anywhere in them is a real command with real options."""
 
 from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -13,10 +23,14 @@ from sim.apps.cli import main
 from ..conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+PYTHON_PAGE = DOCS / "howto" / "python.md"
+SWEEP_PAGE = DOCS / "tutorials" / "cluster-sweep.md"
+LESSON_PAGE = DOCS / "tutorials" / "lesson.md"
 
 
-def _blocks(lang: str) -> list[str]:
-    return re.findall(rf"^```{lang}\n(.*?)^```", README, re.M | re.S)
+def _blocks(lang: str, text: str = README) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, re.M | re.S)
 
 
 def _usage_commands() -> list[str]:
@@ -31,6 +45,22 @@ def test_quick_start_has_exactly_two_commands():
     lines = [ln for ln in m.group(2).splitlines() if ln.strip() and not ln.startswith("#")]
     assert len(lines) == 2
     assert "metasim demo" in lines[0] and "pytest" in lines[1]
+
+
+def test_readme_is_the_front_door():
+    """The README keeps what a newcomer needs on one screen — the hypotheses table, the quick
+    start, the key commands, the app's picture — and says how to build the site; everything
+    else it points to, in pages that exist."""
+    assert "| delivery **anatomical**" in README and "**Paget 1889**" in README
+    assert len(_usage_commands()) >= 5
+    assert "python -m sphinx -b html docs docs/_build/html" in README
+    links = re.findall(r"\]\((docs/[^)#]+\.md)(?:#[^)]*)?\)", README)
+    assert {"docs/tutorials/lesson.md", "docs/tutorials/research.md",
+            "docs/tutorials/cluster-sweep.md", "docs/reference/output-folder.md",
+            "docs/reference/scenario-files.md"} <= set(links)
+    missing = [link for link in links if not (ROOT / link).is_file()]
+    assert not missing, missing
+    assert len(README.splitlines()) < 150, "the README is the front door: detail goes to docs/"
 
 
 @pytest.mark.slow
@@ -52,14 +82,14 @@ def test_usage_commands_run(command, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_python_example_runs_and_prints_something_meaningful(capsys):
-    """The README's Python example runs (the two-year breast course cut to 200 days) and what
-    it prints is not all zeros: cells reached the first stages of the funnel, and some of
-    the ten colon patients have liver metastases (an example printing only zeros shows
-    nothing; this fails for the former example, whose 2-year courses had no metastasis)."""
-    code = _blocks("python")[0]
+    """The Python example of docs/howto/python.md runs (the two-year breast course cut to 200
+    days) and what it prints is not all zeros: cells reached the first stages of the funnel,
+    and some of the ten colon patients have liver metastases (an example printing only zeros
+    shows nothing; this fails for a former example, whose 2-year courses had no metastasis)."""
+    code = _blocks("python", PYTHON_PAGE.read_text(encoding="utf-8"))[0]
     assert '"simulation.horizon_days": 730' in code
     exec(compile(code.replace('"simulation.horizon_days": 730', '"simulation.horizon_days": 200'),
-                 "README.md", "exec"), {})
+                 str(PYTHON_PAGE), "exec"), {})
     out = capsys.readouterr().out
     reached = {m[1]: float(m[2]) for m in re.finditer(r"^(\w+)\s+reached\s+(\S+)", out, re.M)}
     assert {"detachment", "invasion", "transit", "arrest"} <= set(reached), out
@@ -71,26 +101,44 @@ def test_python_example_runs_and_prints_something_meaningful(capsys):
 
 
 def test_notebooks_line_installs_what_opening_the_notebooks_needs():
-    """The README says how to open the notebooks, and the extra it installs exists and brings
-    JupyterLab and a Python kernel (the quick start installs neither)."""
+    """The teachers' tutorial says how to open the notebooks (the README points to it), and
+    the extra it installs exists and brings JupyterLab and a Python kernel (the quick start
+    installs neither)."""
     import tomllib
 
-    assert 'python3 -m pip install -e ".[notebooks]" && jupyter lab notebooks/' in README
+    lesson = LESSON_PAGE.read_text(encoding="utf-8")
+    assert 'python3 -m pip install -e ".[notebooks]" && jupyter lab notebooks/' in lesson
+    assert "docs/tutorials/lesson.md" in README and "notebooks/" in README
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in extras["notebooks"]}
     assert {"jupyterlab", "ipykernel"} <= names
 
 
+def test_docs_extra_installs_what_building_the_site_needs():
+    """The install page and conf.py say `pip install -e ".[docs]"` builds the site: the extra
+    exists and brings Sphinx, MyST, Furo and sphinx-click, and the test extra brings them too
+    (the suite builds the site)."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    need = {"sphinx", "myst-parser", "furo", "sphinx-click"}
+    for extra in ("docs", "test"):
+        names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in extras[extra]}
+        assert need <= names, (extra, need - names)
+
+
 @pytest.mark.slow
 def test_sweep_commands_run(tmp_path, monkeypatch):
-    """The README's sweep block, in order (the --resume line resumes the first sweep), with
-    one replicate and 60-day courses."""
+    """The sweep tutorial's block of commands, in order (the --resume line resumes the first
+    sweep), with one replicate and 60-day courses."""
     monkeypatch.chdir(tmp_path)
-    block = next(b for b in _blocks("bash") if "metasim sweep" in b)
+    block = next(b for b in _blocks("bash", SWEEP_PAGE.read_text(encoding="utf-8"))
+                 if "metasim sweep" in b and "--resume" in b and "metasim plot" in b)
     commands = [ln.split("#")[0].strip() for ln in block.splitlines()
                 if ln.strip().startswith("metasim ")]
-    assert any("--resume" in c for c in commands)
+    assert any(c.startswith("metasim sensitivity") for c in commands)
     for command in commands:
         args = shlex.split(command)[1:]
         if args[0] in ("sweep", "sensitivity"):
@@ -102,12 +150,20 @@ def test_sweep_commands_run(tmp_path, monkeypatch):
         assert res.exit_code == 0, (command, res.output)
 
 
-def test_every_picture_the_readme_shows_is_in_the_repository():
-    """A picture the README links (the app's screenshot, figures) exists in the repository and
-    is a PNG, so the README never shows a broken image."""
-    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
-    assert links, "the README shows no picture"
+def _pages() -> list[Path]:
+    return [ROOT / "README.md",
+            *sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.relative_to(DOCS).parts)]
+
+
+@pytest.mark.parametrize("page", _pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_picture_a_page_shows_is_in_the_repository(page):
+    """A picture the README or a page of the site shows (the app's screenshot, figures) exists
+    in the repository and is a PNG, so no page shows a broken image."""
+    text = page.read_text(encoding="utf-8")
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    if page.name == "README.md":
+        assert links, "the README shows no picture"
     for link in links:
-        path = ROOT / link
+        path = (page.parent / link).resolve()
         assert path.is_file(), link
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
