@@ -37,8 +37,10 @@ SIGTERM still stops it.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
+import logging
 import os
 import pickle
 import signal
@@ -47,6 +49,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -566,16 +569,35 @@ class DaskExecutor(Executor):
             except (OSError, ValueError, TimeoutError) as e:
                 raise ScenarioError(f"--scheduler {self.scheduler}: cannot connect ({e})") from None
         else:
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                         processes=True, dashboard_address=None)
-            self._client = Client(self._cluster)
+            # The local workers start with Ctrl-C blocked, and keep it so: Ctrl-C reaches
+            # the whole process group, and stopping them is this process's job (a worker
+            # taking it would print its own traceback and Dask's warnings). Threads started
+            # meanwhile (the client's event loop) inherit the mask too, so the signal goes to
+            # the main thread; one that arrives during the start is delivered after it.
+            with _sigint_blocked():
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+                self._client = Client(self._cluster)
 
     def _close(self, graceful: bool) -> None:
-        if self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-        self._client = self._cluster = None
+        # Stopped by Ctrl-C or an error: the work in flight is cancelled on purpose, and
+        # Dask's warnings about it (cancelled tasks, workers killed) say nothing to the user.
+        quiet = contextlib.nullcontext() if graceful else _dask_quiet()
+        with quiet:
+            try:
+                if not graceful and self._cluster is not None and self._client is not None:
+                    # Our own local workers only (a shared cluster's logging is not ours).
+                    with contextlib.suppress(Exception):
+                        self._client.run(_silence_dask_logging)
+                if self._client is not None:
+                    self._client.close()
+                if self._cluster is not None:
+                    self._cluster.close()
+            except (asyncio.CancelledError, TimeoutError, OSError):
+                if graceful:
+                    raise
+            finally:
+                self._client = self._cluster = None
 
     def _session(self) -> _Session:
         return _DaskSession(self._client, self.workers)
@@ -619,6 +641,42 @@ class _DaskSession(_Session):
     def abandon(self) -> None:
         with contextlib.suppress(Exception):
             self.client.cancel([fut for _, fut in self.running.values()])
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block Ctrl-C in this thread (and what it starts) for the block; a Ctrl-C that came
+    meanwhile is delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _silence_dask_logging() -> None:
+    """Run on a local Dask worker that is about to be stopped: no warnings from it."""
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+@contextlib.contextmanager
+def _dask_quiet() -> Iterator[None]:
+    """Dask's loggers and warnings silenced for the block."""
+    loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 # ---------------------------------------------------------------------------- choosing
