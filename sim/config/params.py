@@ -119,7 +119,7 @@ def parameters(scenario: Scenario) -> list[Parameter]:
             if name in ("injection", "intervention"):
                 if value:
                     rows.append(Parameter(name, [v.model_dump() for v in value], [], "",
-                                          "list of tables", "see the README"))
+                                          "list of tables", "see docs/reference/scenario-files.md"))
                 continue
             rows.append(Parameter(name, value, getattr(defaults, name), "",
                                   _allowed(field.annotation, list(field.metadata)), ""))

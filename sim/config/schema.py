@@ -32,7 +32,8 @@ from ..biology.units import diameter_to_cells
 from .hypotheses import HYPOTHESES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-#: The default shedding of a 1 g tumour per day (CALIBRATED: the breast preset's value).
+#: The default shedding of a 1 g tumour per day (CALIBRATED to breast CTC counts, Janni et
+#: al. 2016; each preset sets its own calibrated value).
 SHEDDING_DEFAULT = 1.27e4
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
 Rate = Annotated[float, Field(ge=0.0, le=1e6)]
@@ -94,7 +95,7 @@ class Primary(Section):
     # widely quoted, primary text not re-read here).
     carrying_capacity_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 3.1e12
     # Cells released per day by a tumour of 1 g (see shedding_mass_exponent). CALIBRATED to
-    # CTCs in patients: the breast preset's value, which gives >= 1 CTC per 7.5 mL at
+    # CTCs in patients: the breast calibration's value, which gave >= 1 CTC per 7.5 mL at
     # diagnosis in 20.2 % of stage I-III breast cancers (Janni et al. 2016, Clin Cancer Res
     # 22:2583, 3,173 patients); see scenarios/presets/breast.toml. (A growing rat mammary
     # tumour of 2-4 g released 3.2e6 per gram per day into its venous blood: Butler &
@@ -107,7 +108,8 @@ class Primary(Section):
     # calibrated per gram with exponent 1, colorectal primaries (median 40 mm at diagnosis)
     # would shed 10x less per gram than breast primaries (18 mm).
     shedding_mass_exponent: Annotated[float, Field(ge=0.3, le=1.5)] = 0.663
-    # Size at which the primary is diagnosed (an event; the course goes on untreated).
+    # Size at which the primary is diagnosed (an event; the course goes on untreated unless
+    # an [[intervention]] acts at diagnosis).
     # ~1 cm^3 ~ 1e9 cells ~ 30 doublings from one cell, the classic threshold of clinical
     # detection (widely quoted, e.g. Friberg & Mattson 1997, J Surg Oncol 65:284): a sphere of
     # 1 cm^3 is 12.4 mm across. At least 0.05 mm (~60 cells), the floor of
@@ -432,7 +434,7 @@ class Simulation(Section):
     # single-patient inspection, the classroom app, the single-cell reference) or
     # "population" (many patients at once, the same biology: sim/engine/population.py).
     # Unset: the command's choice (the population engine for two patients or more when the
-    # scenario allows it; README, "Which engine").
+    # scenario allows it; docs/explanation/design-decisions.md, "Which engine").
     engine: Literal["mesa", "population"] | None = None
     # The course ends when primary + metastases reach this many cells (~1 kg; widely quoted
     # as the lethal tumour burden, e.g. Norton 1988).

@@ -120,7 +120,12 @@ def summary(cal: PresetCalibration, settings: Settings, command: str) -> dict[st
         course[h] = {p: {"median": weighted_quantile(np.asarray(v), np.asarray(w), 0.5),
                          "q05": weighted_quantile(np.asarray(v), np.asarray(w), 0.05),
                          "q95": weighted_quantile(np.asarray(v), np.asarray(w), 0.95),
-                         "coordinate": COURSE_PARAMETERS[p].unit}
+                         "coordinate": COURSE_PARAMETERS[p].unit,
+                         # The scenario value itself: a relative coordinate is a factor of
+                         # the value the calibration started from, not of whatever file the
+                         # result is later written into.
+                         "value": COURSE_PARAMETERS[p].value(
+                             weighted_quantile(np.asarray(v), np.asarray(w), 0.5), sc)}
                      for p, v in samples.items()}
     soil: dict[str, Any] = {}
     for h, post in cal.soil.items():
@@ -213,7 +218,9 @@ def write_scenario(summary: dict[str, Any], template: Path, path: Path) -> Path:
     doc = parse_scenario_toml(template, "scenario file")
     base = load_scenario(template)
     day = summary["date"]
-    course = {p: v["median"] for p, v in summary["course"]["combined"].items()}
+    # Absolute values: writing a relative factor against the template compounded it when a
+    # preset was written over itself on repeated (resumed) runs of calibrate-presets.
+    course = {p: v.get("value") for p, v in summary["course"]["combined"].items()}
     soil = summary["soil"]
     # The file's competence carries the combined soil's delivery-weighted mean level and the
     # affinities have a delivery-weighted mean of 1 (the convention of the presets): the
@@ -240,7 +247,14 @@ def write_scenario(summary: dict[str, Any], template: Path, path: Path) -> Path:
             continue
         param = COURSE_PARAMETERS[name]
         table, key = param.key.split(".")
-        put(table, key, param.value(value, base))
+        if value is None:   # a calibration.json written before values were recorded
+            median = summary["course"]["combined"][name]["median"]
+            if param.relative:
+                raise ValueError(f"{name}: this calibration.json records only the factor "
+                                 "relative to the scenario it started from; run the "
+                                 "calibration again to write the scenario")
+            value = param.value(median, base)
+        put(table, key, value)
     put("colonization", "competence", comp,
         f"CALIBRATED: metasim calibrate, posterior median of the soil's level x the "
         f"delivery-weighted mean affinity ({day})")

@@ -1,6 +1,6 @@
 """The files a run writes into its output folder: ``summary.json``, ``metadata.json``,
 ``patients.csv``, ``events.csv``, the time series, the figures and the validation tables (the
-output contract in the README's table of what a run writes). Where and how the folder is
+output contract: docs/reference/output-folder.md). Where and how the folder is
 written: :mod:`sim.io.folder`.
 """
 

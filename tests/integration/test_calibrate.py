@@ -233,3 +233,16 @@ def test_bayes_writes_the_posterior_a_scenario_and_figures(tmp_path):
         assert sc.colonization.competence * sc.tropism.affinity[organ] == pytest.approx(
             comp * value, rel=2e-3)
     assert "no population target" in " ".join(summ["notes"])
+    # Written over itself (as calibrate-presets --write-presets does on a resumed run), the
+    # course keeps its value: a relative factor written against the file it overwrites was
+    # applied again on every pass (the shipped presets' shedding carries it 3-4 times).
+    from sim.experiments.course_parameters import COURSE_PARAMETERS
+    from sim.experiments.posterior import write_scenario
+
+    entry = summ["course"]["combined"]["shedding"]
+    entry["median"] = 0.5   # a factor of 10^0.5 of the preset's own shedding
+    entry["value"] = COURSE_PARAMETERS["shedding"].value(0.5, load_scenario("presets/colon"))
+    once = write_scenario(summ, out / "scenario.toml", tmp_path / "once.toml")
+    twice = write_scenario(summ, once, once)
+    assert load_scenario(twice).primary.shedding_rate_per_gram_per_day == pytest.approx(
+        entry["value"], rel=1e-3)

@@ -26,7 +26,7 @@ from .common import out_opt as _out_opt
 
 
 def preset_names() -> list[str]:
-    """The bundled presets (scenarios/presets/*.toml), by name."""
+    """The bundled presets (``scenarios/presets/*.toml``), by name."""
     from ...config.bundled import scenario_dir
 
     return sorted(p.stem for p in (scenario_dir() / "presets").glob("*.toml"))
