@@ -63,17 +63,18 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     measured = {name: wall_time(cmd, args.repeats) for name, cmd in cases().items()}
     base = next(v for k, v in measured.items() if k.startswith("baseline"))
-    rows = [{"command": k, "seconds": round(v, 4), "ratio_to_baseline": round(v / base, 2)}
-            for k, v in measured.items()]
+    rows: list[dict[str, str | float]] = [
+        {"command": k, "seconds": round(v, 4), "ratio_to_baseline": round(v / base, 2)}
+        for k, v in measured.items()]
     result = {"measured_utc": datetime.now(UTC).isoformat(timespec="seconds"),
               "machine": f"{platform.processor() or platform.machine()}, "
                          f"{platform.platform()}, Python {platform.python_version()}",
               "repeats": args.repeats, "rows": rows}
     OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    width = max(len(r["command"]) for r in rows)
+    width = max(len(str(r["command"])) for r in rows)
     print(f"{'command':<{width}}  {'median s':>9}  {'x baseline':>10}")
     for r in rows:
-        print(f"{r['command']:<{width}}  {r['seconds']:>9.3f}  {r['ratio_to_baseline']:>10.2f}")
+        print(f"{r['command']!s:<{width}}  {r['seconds']:>9.3f}  {r['ratio_to_baseline']:>10.2f}")
     return result
 
 
