@@ -165,7 +165,8 @@ class Cohort:
     """The time series of a cohort of patients on one grid of days, as the time course draws
     them.
 
-    ``days``: every day on which some patient's values were recorded. ``values[(quantity,
+    ``days``: the days the courses record on (not a death between two of them) and the
+    last day of the longest course. ``values[(quantity,
     organ)]``: one row per patient, for counts (:data:`COUNTED`) the value recorded last on
     or before each day, for other quantities a straight line between records (organ
     reporters omit zeros, so a day without a record for an organ counts 0). A course that
@@ -188,7 +189,8 @@ class Cohort:
         # would be a day on which the others have no record of their own, and their values
         # held from earlier beside the dying patient's new ones made the median flicker).
         schedule = [d[:-1] if p.died else d for p, d in zip(patients, record_days, strict=True)]
-        self.days = np.unique(np.concatenate([*schedule, [0.0]]))
+        last = max((float(p.days) for p in patients), default=0.0)  # where the lines end
+        self.days = np.unique(np.concatenate([*schedule, [0.0, last]]))
         self.patients = len(patients)
         self.died_on = np.sort([p.days for p in patients if p.died])
         self.resected_on = np.sort([p.resection_day for p in patients
