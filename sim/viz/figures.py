@@ -189,8 +189,8 @@ class Cohort:
         # would be a day on which the others have no record of their own, and their values
         # held from earlier beside the dying patient's new ones made the median flicker).
         schedule = [d[:-1] if p.died else d for p, d in zip(patients, record_days, strict=True)]
-        last = max((float(p.days) for p in patients), default=0.0)  # where the lines end
-        self.days = np.unique(np.concatenate([*schedule, [0.0, last]]))
+        longest = max((float(p.days) for p in patients), default=0.0)  # where lines end
+        self.days = np.unique(np.concatenate([*schedule, [0.0, longest]]))
         self.patients = len(patients)
         self.died_on = np.sort([p.days for p in patients if p.died])
         self.resected_on = np.sort([p.resection_day for p in patients
