@@ -1,4 +1,4 @@
-"""How fast the classroom app answers (issue 16): ``python -m benchmarks.app``.
+"""How fast the classroom app answers a teacher: ``python -m benchmarks.app``.
 
 Measured, for the lesson ``classroom/demo`` and the presets breast and prostate:
 

@@ -1,4 +1,4 @@
-"""One preset's Bayesian calibration, end to end, against the 30-minute target (issue 15).
+"""One preset's Bayesian calibration, end to end, against its target of 30 minutes.
 
 Usage: ``python -m benchmarks.calibration [PRESET] [WORKERS]`` (default breast, 2 workers):
 what ``metasim calibrate presets/PRESET`` runs with its default settings. Prints, as JSON,

@@ -19,9 +19,9 @@ different machines compare:
 4. **throughput**: patient-years per minute on all local cores;
 5. **preset course**: seconds per full untreated course of the breast preset (its varied
    patients, to the lethal burden or 10 years), without and with the resected twin that
-   "initiated at diagnosis" needs (issue 13's target: under 1 s a course);
-6. **population engine** (issue 14): the same courses with ``sim/engine/population.py``, one
-   process, as a ratio to the Mesa model's seconds per course of item 5 (target >= 100x);
+   "initiated at diagnosis" needs (target: under 1 s a course);
+6. **population engine**: the same courses with ``sim/engine/population.py``, one process,
+   as a ratio to the Mesa model's seconds per preset course above (target >= 100x);
    its cost per patient for cohorts of 100 and 1,000 patients (CPU seconds per patient summed
    over the batches) and 10,000 (wall time x processes; target: flat or falling); and those
    10,000 courses on all cores in a fresh process (wall time and peak memory of the parent

@@ -13,7 +13,7 @@ correction so that a zero count does not give a zero affinity; "delivered" is th
 invading cells that arrest in the organ under the scenario's delivery (anatomical for the
 combined view, uniform for Paget's pure form). The indices are scaled so that the
 delivery-weighted mean affinity is 1: tropism moves metastases between organs without
-changing their expected total. Calibration by simulation refines these (a later issue).
+changing their expected total. Calibration by simulation refines these (``metasim calibrate``).
 """
 
 from __future__ import annotations

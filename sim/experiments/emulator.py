@@ -22,7 +22,8 @@ soils it is a first-order prediction: it keeps each patient's course (its end, t
 reaching the organ) as simulated, and so leaves out what the changed colonies would change
 in turn (an earlier death, cells shed by the new metastases).
 
-Measured against direct simulation (400 patients each, independent streams; 2026-11-26):
+Measured against direct simulation (400 patients each, independent streams; 2026-11-26;
+recorded in ``docs/model-and-evidence.md``, "Two engines, one model"):
 colorectal liver x2, 0.411 emulated against 0.408 +- 0.025 simulated; breast liver x1.5,
 0.543 against 0.480 +- 0.025; breast bone x0.4, 0.324 against 0.280 +- 0.022. On breast,
 where metastases shed and kill, the emulator runs a few points high (about 1.5-2 standard
@@ -31,7 +32,7 @@ soil. A calibration must therefore re-simulate where its posterior lands, and us
 emulator only near a simulated soil.
 ``tests/statistical/test_emulator.py`` checks it. What it is for: a calibration can ask
 for the site frequencies of thousands of soils in seconds, and re-simulate only where its
-posterior lands (issue 15).
+posterior lands (the Bayesian calibration, ``sim.experiments.inference``).
 """
 
 from __future__ import annotations

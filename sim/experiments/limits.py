@@ -27,10 +27,10 @@ from ..config.schema import Scenario
 #: patient-year of benchmarks/, dt = 1 day) to 1.5 ms (a full untreated breast preset course,
 #: 1,360 steps in 2.1 s, when colonies are many); the high end.
 SECONDS_PER_STEP = 1.5e-3
-#: Wall time of one patient-day of the population engine, seconds. Measured (benchmarks/,
-#: 2026-11-26, after the transit draws were merged): 65 us a patient-day for a batch of 250
-#: breast courses, 78 us for a cohort of 100; kept at the earlier high end (92-136 us) as the
-#: margin for presets with more occupied places.
+#: Wall time of one patient-day of the population engine, seconds. Measured (2026-11-26,
+#: after the transit draws were merged; benchmarks/README.md): 65 us a patient-day for a
+#: batch of 250 breast courses, 78 us for a cohort of 100; kept at the earlier high end
+#: (92-136 us) as the margin for presets with more occupied places.
 SECONDS_PER_PATIENT_STEP_POPULATION = 2e-4
 #: Wall time per unit (cell or cluster) shed, single-cell engine: 3.90 s for 1.54e5 cells in
 #: benchmarks/ (engine comparison), 25 us, rounded up.

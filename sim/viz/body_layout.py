@@ -433,7 +433,7 @@ def organ_fill(organ: str, cells: float) -> tuple[float, float, float, float] | 
 
 
 #: Beside each organ's name two bars count its cells on a log scale: 1 cell (no bar) to
-#: 10^BAR_DECADES cells (a full bar), so a bar keeps growing with the count (issue 16).
+#: 10^BAR_DECADES cells (a full bar), so a bar keeps growing with the count.
 BAR_DECADES = 12
 ARRIVED_COLOR, BURDEN_BAR_COLOR, TRACK_COLOR = "#8497b0", "#c62828", "#ececec"
 #: The colour of a followed cell's path.

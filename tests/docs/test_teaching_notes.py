@@ -169,9 +169,9 @@ def test_demo_note_soil_views_rank_the_organs_closer_to_the_autopsies():
 def test_demo_note_every_patient_lives_about_seven_years_with_the_tumour():
     """The 'why' of the note's caveat (not fitted to the table): every patient reaches the
     lethal burden, after about seven years (scenario seed: median 7.3 years, every hypothesis).
-    Since issue 13 the demo's tumours shed what CTC counts imply and its metastases no longer
-    overshoot the table 2-4 fold (1.1-1.5 fold summed over organs), so the note no longer
-    says they do."""
+    The demo's tumours now shed what CTC counts imply and its metastases no longer overshoot
+    the table 2-4 fold as they once did (1.1-1.5 fold summed over organs), so the note no
+    longer says they do."""
     _says(DEMO, "sheds cells for about seven years in every patient",
           "compare which organs lead, not the percentages")
     for ps in _runs(DEMO).values():

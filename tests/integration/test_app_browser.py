@@ -1,8 +1,8 @@
-"""The classroom app's session safety in a real browser (issue 11): headless Chromium
+"""The classroom app's session safety in a real browser: headless Chromium
 (Debian's package) driven by Playwright. Reset (paused and during play) keeps the page
 responsive, and widget updates forged on the websocket (a path in the scenario picker,
 out-of-range sliders) are refused. Every control at projector sizes, text sizes and overlaps
-are checked in ``test_app_projector.py`` (issue 16). `.ci/run` installs Chromium, so these run
+are checked in ``test_app_projector.py``. `.ci/run` installs Chromium, so these run
 in CI; without a Chromium binary the browser tests are skipped with the reason.
 
 The first tests run the app's page in this process (no browser): they check the session's
@@ -102,7 +102,7 @@ def _day(status_line: str) -> int:
 
 
 def test_reset_and_step_while_the_page_is_shown_do_not_freeze(rendered_page):
-    """Issue 11: `reset()` held the session lock while setting reactive state, and redrawing
+    """`reset()` held the session lock while setting reactive state, and redrawing
     the page takes that lock, so the first Reset froze the session. Here the page is live (a
     change redraws it in the calling thread) and Step and Reset are called from other threads,
     as the server does: each must return within the time limit, Reset must show day 0 again
@@ -187,7 +187,7 @@ def _app_page(url: str, on_websocket=None):
 @pytest.mark.slow
 @NEEDS_CHROMIUM
 def test_reset_keeps_the_page_responsive_in_a_real_browser(app_url):
-    """Issue 11: each Reset froze the session ("App is disconnected" ~40 s later). In the
+    """Each Reset used to freeze the session ("App is disconnected" ~40 s later). In the
     browser: Step, then Reset, three times; then Reset during play, once, once more, and three
     times in a row. Every Reset must bring the page back to day 0 and stop play within 20 s,
     the old play loop must not move the new course on, and Step must still advance the day."""
@@ -238,7 +238,7 @@ def _widget_update(comm_id: str, state: dict) -> str:
 @pytest.mark.slow
 @NEEDS_CHROMIUM
 def test_forged_websocket_updates_are_refused_in_a_real_browser(app_url, tmp_path):
-    """Issue 11: a client can send any value for any widget over the websocket. Playwright
+    """A client can send any value for any widget over the websocket. Playwright
     sits on the page's websocket and sends what a hostile page would: the scenario picker set
     to a TOML file holding a secret, a FIFO (reading it would pin a server thread forever),
     /etc/passwd and a bundled file's full path; the shedding slider set to 10^9 and NaN; the

@@ -1,4 +1,4 @@
-"""The classroom app as a teacher projects it (issue 16): headless Chromium (Debian's package)
+"""The classroom app as a teacher projects it: headless Chromium (Debian's package)
 driven by Playwright at 1024 x 768 and at 1920 x 1080 presses every control - Play, Pause,
 Step, Jump to the end, Restart, Follow one cell, the hypothesis buttons, the compare box and
 its second hypothesis, the slider-change choice, every slider, the seed, the pause box, the

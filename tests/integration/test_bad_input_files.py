@@ -1,4 +1,4 @@
-"""Regression tests (issue 11, items 5, 7, 15, 25): special files, deep nesting, duplicated
+"""Regression tests: special files, deep nesting, duplicated
 subclone names and mistyped scenario names end in one clear message and exit status 2,
 without blocking, exhausting memory or a traceback."""
 
@@ -159,7 +159,7 @@ def test_an_unrelated_missing_name_gets_no_false_suggestion():
 
 
 def test_an_experiment_file_given_to_run_says_what_it_is():
-    """Review of issue 11: `metasim run experiments/seed_vs_soil` listed five unknown keys;
+    """`metasim run experiments/seed_vs_soil` used to list five unknown keys;
     it now says it is an experiment file and names the command that runs it."""
     with pytest.raises(ScenarioError, match=r"experiment file.*metasim sweep"):
         load_scenario("experiments/seed_vs_soil")

@@ -139,9 +139,10 @@ def test_cli_prints_the_fit_and_writes_a_copy(tmp_path, small_scenario_path):
 
 
 def test_presets_record_their_bayesian_calibration():
-    """Every preset was regenerated from the joint Bayesian calibration (issue 15): its fitted
-    tables say which command, seed and pyabc version made them, and name every organ (an
-    organ left out would take a Weiss-index default on another scale)."""
+    """Every preset was regenerated from the joint Bayesian calibration (`metasim
+    calibrate-presets`): its fitted tables say which command, seed and pyabc version made
+    them, and name every organ (an organ left out would take a Weiss-index default on another
+    scale)."""
     for path in sorted((scenario_dir() / "presets").glob("*.toml")):
         text = path.read_text(encoding="utf-8")
         assert re.search(r"Fitted by `metasim calibrate-presets [^`]*--seed \d+` on [\d-]+: seed "
@@ -156,10 +157,9 @@ def test_presets_record_their_bayesian_calibration():
                                   "not toml [[\n"])
 def test_write_target_that_is_not_a_scenario_is_refused_before_the_fit(tmp_path, monkeypatch,
                                                                       text):
-    """Issue 11 item 4 and review: `--write` onto a file that is not a metasim scenario (not
-    TOML, valid TOML of the wrong shape, another project's TOML) used to end in a traceback
-    after the fit, or to edit that file; it is now refused before any simulation and the
-    file is left as it was."""
+    """A `--write` target that is not a metasim scenario (not TOML, valid TOML of the wrong
+    shape, another project's TOML) is refused before any simulation and left as it was; it
+    used to end in a traceback after the fit, or to be edited."""
     from click.testing import CliRunner
 
     from sim.apps.cli import main
@@ -177,7 +177,7 @@ def test_write_target_that_is_not_a_scenario_is_refused_before_the_fit(tmp_path,
 
 
 # --------------------------------------------------------------------------------------
-# --method bayes (issue 15)
+# --method bayes (the Bayesian calibration)
 # --------------------------------------------------------------------------------------
 
 _QUICK = ["--set", "simulation.horizon_days=120", "--set", "simulation.dt_days=5",

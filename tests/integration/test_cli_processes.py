@@ -1,4 +1,4 @@
-"""Regression tests (issue 11, items 6 and 25) with real processes and signals: Ctrl-C on a
+"""Regression tests with real processes and signals: Ctrl-C on a
 run with worker processes prints one line and leaves no process behind; `metasim app` stops
 its server child when it is terminated; the CLI has the options and help a user looks for."""
 
@@ -106,7 +106,7 @@ def stop(proc: subprocess.Popen, sig: int) -> tuple[str, set[int]]:
 @needs_proc
 @pytest.mark.parametrize("when", ["workers starting", "workers simulating"])
 def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path, when):
-    """Item 6: Ctrl-C with --workers 2 used to print ~80 lines of worker tracebacks. Now:
+    """Ctrl-C with --workers 2 used to print ~80 lines of worker tracebacks. Now:
     exit 130, one short message, no traceback, no worker left, nothing written - whether
     the workers are still starting (a fresh install's workers compile their modules for
     seconds) or already simulating."""
@@ -130,7 +130,7 @@ def test_ctrl_c_with_workers_prints_one_line_and_leaves_no_process(tmp_path, whe
 
 @needs_proc
 def test_workers_exit_when_the_parent_is_killed(tmp_path):
-    """Item 11 for `run`: kill -9 of the parent leaves no worker behind."""
+    """As for a sweep, so for `run`: kill -9 of the parent leaves no worker behind."""
     proc = subprocess.Popen([*CLI, "run", "presets/breast", "--replicates", "40", "--workers", "2",
                              "--no-progress", "--out", str(tmp_path / "o")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -151,7 +151,7 @@ def _free_port() -> int:
 @needs_proc
 @pytest.mark.slow
 def test_app_stops_its_server_on_sigterm():
-    """Item 25: `metasim app` left its solara child serving after SIGTERM. Now the child is
+    """`metasim app` left its solara child serving after SIGTERM. Now the child is
     gone within seconds and the port is free again."""
     port = _free_port()
     proc = subprocess.Popen([*CLI, "app", "--port", str(port)], stdout=subprocess.DEVNULL,
@@ -180,7 +180,7 @@ def invoke(*args: str):
 
 
 def test_run_takes_a_hypothesis(tmp_path):
-    """Item 25: `run --hypothesis` overrides the scenario's hypothesis."""
+    """`run --hypothesis` overrides the scenario's hypothesis."""
     out = tmp_path / "o"
     res = invoke("run", SMALL, "--hypothesis", "ewing", "--replicates", "1", "--out", str(out))
     assert res.exit_code == 0
@@ -197,7 +197,7 @@ def test_run_takes_a_hypothesis(tmp_path):
     ("run", "--oversubscribe"), ("sweep", "--oversubscribe"),
 ])
 def test_every_option_has_help(command, option):
-    """Item 25: --frames, --fps, --port and validate --hypotheses had no help text."""
+    """--frames, --fps, --port and validate --hypotheses had no help text; now each has one."""
     text = invoke(command, "--help").output
     block = text[text.index(option):].split("\n  -", 1)[0]
     words = block.replace(option, "").split()
@@ -205,7 +205,7 @@ def test_every_option_has_help(command, option):
 
 
 def test_workers_default_is_the_same_everywhere():
-    """Item 25: --workers defaulted to 1 for run and to all cores for sweep; now every
+    """--workers defaulted to 1 for run and to all cores for sweep; now every
     command says the same default."""
     for command in ("run", "compare", "validate", "calibrate", "sweep", "sensitivity"):
         text = " ".join(invoke(command, "--help").output.split())
@@ -213,7 +213,7 @@ def test_workers_default_is_the_same_everywhere():
 
 
 def test_params_lists_value_default_unit_range_and_source():
-    """Item 25: a command prints a scenario's resolved parameters with defaults, units,
+    """A command prints a scenario's resolved parameters with defaults, units,
     ranges and sources."""
     res = invoke("params", "presets/breast", "--json")
     assert res.exit_code == 0
@@ -231,7 +231,7 @@ def test_params_lists_value_default_unit_range_and_source():
 @needs_proc
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_stop_a_run_cleanly(tmp_path, sig):
-    """Review of issue 11: SIGTERM (timeout, a batch scheduler) or SIGHUP (a closed terminal)
+    """SIGTERM (timeout, a batch scheduler) or SIGHUP (a closed terminal)
     ended a run with Python's warnings and a staging folder left behind. Now: one line,
     exit 128 + signal, no worker, nothing written."""
     out = tmp_path / "o"
@@ -249,7 +249,7 @@ def test_sigterm_and_sighup_stop_a_run_cleanly(tmp_path, sig):
 
 
 def test_app_on_a_port_in_use_is_one_message():
-    """Review of issue 11: `metasim app` on a busy port printed the address, then uvicorn's
+    """`metasim app` on a busy port printed the address, then uvicorn's
     error, exit 3. Now one message, exit 2, before any server starts."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

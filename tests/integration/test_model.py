@@ -230,7 +230,7 @@ def test_results_do_not_depend_on_the_number_of_worker_processes(small_scenario_
 @pytest.mark.parametrize(("dt", "steps", "last_day"), [(0.1, 500, 50.0), (0.3, 167, 50.1),
                                                         (7.0, 8, 56.0)])
 def test_time_is_counted_in_steps(dt, steps, last_day):
-    """Issue 12 item 2: the day is steps x dt, not a running sum of dt (dt = 0.1 over 3650
+    """The day is steps x dt, not a running sum of dt (dt = 0.1 over 3650
     days used to take 36,501 steps and end on day 3650.1). A course takes ceil(horizon / dt)
     steps and ends on the first step boundary at or past the horizon."""
     m = MetastasisModel("presets/breast", rng=1, overrides={

@@ -1,4 +1,4 @@
-"""Sweeps at scale and under stress (issue 11): designs enumerated lazily and refused before
+"""Sweeps at scale and under stress: designs enumerated lazily and refused before
 they are built when they cannot fit, constant-time seed streams, tables streamed to disk,
 workers that die or outlive their parent, Ctrl-C, resume digests, output folders that cannot
 be written, and experiment files whose mistakes are named where they are."""
@@ -148,7 +148,7 @@ def _wait_for_runs(out: Path, n: int, proc: subprocess.Popen, timeout: float = 6
     raise AssertionError("no run was written in time")
 
 
-# ------------------------------------------------------------------- item 14: seed streams
+# ---------------------------------------------------------------------------- seed streams
 def test_run_streams_are_the_spawned_children_and_cost_constant_time(tmp_path):
     """Replicate r's stream is child r of SeedSequence(seed).spawn(n) - the same draws as
     before, so results do not change - and costs O(1) even at a million replicates (it was
@@ -172,7 +172,7 @@ def test_run_streams_are_the_spawned_children_and_cost_constant_time(tmp_path):
         state, np.random.SeedSequence(4, spawn_key=(999_999,)).generate_state(4))
 
 
-# ------------------------------------------------------------ item 8: memory within limits
+# -------------------------------------------------------------------- memory within limits
 def test_a_million_replicates_is_a_lazy_design_of_constant_memory(tmp_path):
     """The design is enumerated by index: a million runs are built in constant memory and
     time, indexed and iterated in the old order (the old code listed every Run)."""
@@ -313,7 +313,7 @@ def test_tables_are_streamed_chunk_by_chunk(tmp_path):
     assert pq["status"].tolist() == got["status"].tolist()
 
 
-# ------------------------------------------------------------ item 12: a worker that dies
+# --------------------------------------------------------------------- a worker that dies
 def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -362,7 +362,7 @@ def test_a_worker_killed_mid_run_is_recorded_and_the_sweep_goes_on(tmp_path, mon
     pd.testing.assert_frame_equal(ok, ref, check_dtype=False)
 
 
-# ------------------------------------------------- item 11: workers die with their parent
+# ---------------------------------------------------------- workers die with their parent
 def test_kill_9_of_the_parent_leaves_no_worker(tmp_path):
     """After kill -9 of a `--executor processes` sweep no child process survives (the old
     pool's workers and resource tracker ran forever)."""
@@ -388,7 +388,7 @@ def test_kill_9_of_the_parent_leaves_no_worker(tmp_path):
     assert not survivors, survivors
 
 
-# ----------------------------------------------------------------------- item 6: Ctrl-C
+# ------------------------------------------------------------------------------- Ctrl-C
 def _as_in_a_terminal() -> None:
     """Before the command starts: Ctrl-C acts as on a command typed in a terminal. Tests
     started in the background of a script (``cmd &``: POSIX shells then ignore SIGINT)
@@ -441,7 +441,7 @@ def test_ctrl_c_of_a_processes_sweep_prints_one_line(tmp_path, when):
     assert not _alive(children)
 
 
-# -------------------------------------------------------------- item 13: resume digests
+# ----------------------------------------------------------------------- resume digests
 def test_resume_refuses_any_setting_that_shapes_the_results(tmp_path):
     """--resume refuses a folder made with other outputs (the old digest ignored them and
     results.csv then had rows without columns), other [set] overrides, seed, replicates,
@@ -475,7 +475,7 @@ def test_resume_refuses_any_setting_that_shapes_the_results(tmp_path):
     assert res.exit_code == 2 and "outputs" in res.output
 
 
-# ------------------------------------------------- items 16, 17: messages about the file
+# --------------------------------------------------------------- messages about the file
 def test_an_unknown_key_in_an_experiment_file_lists_the_experiment_keys(tmp_path):
     """An unknown key in an experiment file is answered with the keys allowed in an
     experiment file (the old message listed the scenario's keys)."""
@@ -515,7 +515,7 @@ def test_a_bad_set_value_is_blamed_on_the_experiment_file(tmp_path):
     assert "--set set.simulation.dt_days=-2.0: Input should be greater than 0" in res.output
 
 
-# ------------------------------------------------------ item 18: every value is checked
+# --------------------------------------------------------------- every value is checked
 def test_every_listed_value_is_checked_before_running(tmp_path):
     """A value between valid extremes that the key rejects (2.5 for an integer key) is
     refused before anything runs (the old check tried only the lowest and highest); a range
@@ -556,7 +556,7 @@ def test_a_sweep_in_which_every_run_fails_exits_non_zero(tmp_path):
     assert len(df) == 2 and (df["status"] == "error").all()
 
 
-# ---------------------------------------------- item 4: output folders that cannot be used
+# ------------------------------------------------------ output folders that cannot be used
 def _unwritable_folder(tmp_path: Path) -> Path | None:
     """A folder in which creating a subfolder fails, even for root (None if none)."""
     ro = tmp_path / "readonly"

@@ -1,4 +1,5 @@
-"""The known biology, on the presets (issue 3, item 6).
+"""The known biology, on the presets: patterns the literature reports, which the model
+must show too.
 
 Each test simulates patients of a bundled preset with fixed seeds and asks a one-sided
 question with a paired sign test over patients (the same patients on both sides of the
@@ -67,7 +68,7 @@ def test_lymph_nodes_are_the_most_frequent_site_overall():
 
 @pytest.mark.parametrize(("name", "organ", "n"), [
     ("prostate", "bone", 160),
-    # The colon preset failed this before the Bayesian calibration of issue 15 (its point fit
+    # The colon preset failed this before the joint Bayesian calibration (its point fit
     # had put the kidney's affinity at 39); the hierarchical soil passes it.
     ("colon", "liver", 160),
     ("bone_sarcoma", "lung", 200),

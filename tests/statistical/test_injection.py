@@ -76,7 +76,7 @@ def test_luzzi_assay_within_a_factor_of_two_of_the_paper():
     Most rates of the assay scenario were derived from this paper's fractions (see the file),
     so this checks that the time-resolved model reproduces them at the right days; the
     day-13 macrometastasis fraction is a calibration target (switch rate), checked here for
-    consistency. The factor of two is the agreement asked of the model (issue 3: the paper
+    consistency. The factor of two is the agreement the model is held to (the paper
     reports fractions of a few mice, not their errors), not a statistical tolerance. What is
     statistical is that the simulated mean is known well enough to judge: the whole 99.9 %
     interval of each mean over the 20 replicates (mean +- 3.29 standard errors) must lie
@@ -118,9 +118,9 @@ def test_run_reports_the_assay_in_summary_json(tmp_path):
 
 
 def test_an_injection_experiment_is_not_framed_as_a_patient(tmp_path):
-    """Issue 11 item 27: the Luzzi assay was reported as a melanoma patient (an autopsy table
-    of zeros, a flat 'primary' panel). With no primary tumour there is no autopsy
-    comparison and figures name the injection."""
+    """An injection is not a patient: the Luzzi assay used to be reported as a melanoma
+    patient (an autopsy table of zeros, a flat 'primary' panel). With no primary tumour there
+    is no autopsy comparison and figures name the injection."""
     import csv
 
     out = tmp_path / "luzzi"

@@ -102,7 +102,7 @@ def test_combined_moves_prostate_metastases_from_lung_to_bone():
     towards bone - each patient's share of bone among bone + lung is larger under combined
     than under Ewing (same patients: common random numbers). Paired one-sided Wilcoxon over
     10 patients, p < 0.01 each (the colonisation hazard raised as in _colonies so that each
-    patient has metastases: 400-fold, since the Bayesian calibration of issue 15 gave the
+    patient has metastases: 400-fold, since the joint Bayesian calibration gave the
     prostate preset less shedding, and at 100-fold its patients had 0-4 metastases per
     organ, too few for a paired test)."""
     pro = _colonies("prostate", "combined", 10, horizon_days=1200, what="autopsy_by_organ",

@@ -1,4 +1,4 @@
-"""Patients differ as the ``[population]`` section says (issue 13 item 1): each trait is
+"""Patients differ as the ``[population]`` section says: each trait is
 log-normal around the scenario's value with the stated spread, the draws are the patient's
 own, every hypothesis sees the same patients, and without spread nothing changes."""
 

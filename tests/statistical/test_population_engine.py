@@ -1,5 +1,5 @@
-"""The population engine against the Mesa model (issue 14): the same biology, the same
-distribution of patients.
+"""The population engine against the Mesa model: the same biology, the same distribution
+of patients.
 
 For each scenario, 200 patients of the Mesa model (seed 101) and 600 of the population engine
 (seed 202: independent streams) are compared quantity by quantity:
@@ -26,9 +26,9 @@ move quantities by far more; the finer check is ``python -m benchmarks.populatio
 (1,000 Mesa patients against 5,000 on the breast preset, where a 5-point difference in a site
 frequency is found with probability ~99 %; its result is in docs/model-and-evidence.md). The
 horizons are cut to four years to keep the Mesa side under two minutes per scenario; breast,
-which also runs each diagnosed patient's resected twin, to three (its calibrated preset of
-issue 15 made four years take five minutes; at three, 90 % of its patients are diagnosed,
-measured on 20 of them).
+which also runs each diagnosed patient's resected twin, to three (its preset from the joint
+Bayesian calibration made four years take five minutes; at three, 90 % of its patients are
+diagnosed, measured on 20 of them).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The classroom app treats whatever a browser sends as untrusted (issue 11).
+"""The classroom app treats whatever a browser sends as untrusted.
 
 A widget update over the websocket can set any control to any value. These tests call the
 handlers the widgets call (``choose_scenario`` for the picker, the slider, seed and

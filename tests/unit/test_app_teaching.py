@@ -23,7 +23,7 @@ from sim.viz.svg import FONT, funnel_svg, site_frequency_svg, survival_shares, t
     (160_400, "160 thousand"), (2.6e6, "2.6 million"), (8.3e9, "8.3 billion"),
     (2.6e12, "2.6 trillion"), (4.5e11, "450 billion")])
 def test_numbers_are_written_in_words(x, words):
-    """A 16-year-old reads "2.6 trillion", not 2.6e12 (issue 16)."""
+    """A 16-year-old reads "2.6 trillion", not 2.6e12."""
     assert plain_number(x) == words
 
 
@@ -124,7 +124,7 @@ def test_follow_one_cell_is_reproducible_and_follows_the_ledger():
 
 
 def test_funnel_shows_the_share_surviving_each_step_on_a_linear_bar():
-    """Issue 16: on a log scale 4.5e11 dormant cells looked as long as 2.6e12 shed. The funnel
+    """On a log scale 4.5e11 dormant cells looked as long as 2.6e12 shed. The funnel
     now writes the counts in words and draws the share surviving each step on a linear bar:
     a step where 10 % survive has a bar a tenth as long as one where all survive."""
     reached = [2.6e12, 1.3e12, 1e9, 4e8, 3e8, 4.5e7, 10, 1]

@@ -1,7 +1,7 @@
-"""Dormancy with limits, shed cells leaving the primary, and the lethal burden (issue 13
-item 4): the dormant niche of an organ never holds more units than its capacity, units that
-find no niche die at the dormancy stage (conservation still holds), the primary loses the
-cells it sheds, and every tumour cell counts towards the lethal burden."""
+"""Dormancy with limits, shed cells leaving the primary, and the lethal burden: the dormant
+niche of an organ never holds more units than its capacity, units that find no niche die at
+the dormancy stage (conservation still holds), the primary loses the cells it sheds, and
+every tumour cell counts towards the lethal burden."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``extends``: a scenario file built on another (issue 13 item 7).
+"""``extends``: a scenario file built on another.
 
 What these tests prove: the base is read first and the extending file deep-merged over it
 (tables key by key; numbers, strings and arrays, arrays of tables included, replaced whole);

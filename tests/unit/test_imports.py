@@ -1,5 +1,5 @@
 """Importing metasim changes nothing of the user's: the matplotlib backend a notebook or a
-desktop chose stays (issue 12 item 3; the modules used to call matplotlib.use("Agg"))."""
+desktop chose stays (the modules used to call matplotlib.use("Agg"), which overrode it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Regression tests (issue 11, items 8, 9, 10): a run that cannot fit is refused before any
+"""Regression tests: a run that cannot fit is refused before any
 simulation with its estimate; memory does not grow with the patients' time series; the
 workers are bounded by the cores; a single long patient shows progress."""
 
@@ -48,7 +48,7 @@ def deep_size(obj, seen=None) -> int:
 
 
 def test_single_cell_engine_over_a_year_is_refused_up_front(monkeypatch):
-    """Item 9: breast with aggregate=false over 365 days ran for 400 s and more with no
+    """Breast with aggregate=false over 365 days used to run for 400 s and more with no
     output; it is now refused before any step, with the agent and time estimate."""
     calls = []
     monkeypatch.setattr("sim.experiments.replicates.run_replicates", lambda *a, **k: calls.append(1))
@@ -86,7 +86,7 @@ def test_expected_shedding_matches_the_simulated_primary():
 
 
 def test_a_million_replicates_is_refused_on_memory(monkeypatch):
-    """Item 8: 10^6 replicates (the validated maximum) kept ~100 KB a patient and died of
+    """10^6 replicates (the validated maximum) kept ~100 KB a patient and died of
     MemoryError; the series now go to disk (~30 KB a patient is kept at most), and on a 24 GB
     machine the run is refused before it starts, with the memory it needs and what fits."""
     monkeypatch.setattr(limits, "available_memory_bytes", lambda: 24 * GB)
@@ -111,7 +111,7 @@ def test_memory_per_patient_constant_bounds_the_real_results():
 
 
 def test_patients_stream_to_disk_and_their_series_are_dropped(tmp_path):
-    """Item 8: with on_patient, every patient's rows reach timeseries.csv as it finishes and
+    """With on_patient, every patient's rows reach timeseries.csv as it finishes and
     only the first `keep_timeseries` patients keep their series in memory."""
     sc = load_scenario(SMALL)
     files = PatientFiles(tmp_path)
@@ -125,7 +125,7 @@ def test_patients_stream_to_disk_and_their_series_are_dropped(tmp_path):
 
 
 def test_too_many_steps_are_refused_with_a_time_estimate():
-    """Item 10: the step cap used to let 10^6 steps through (~15 min a patient); it is now
+    """The step cap used to let 10^6 steps through (~15 min a patient); it is now
     tied to the measured cost of a step and the message gives the time."""
     with pytest.raises(ScenarioError) as err:
         load_scenario("presets/breast", [f"simulation.dt_days={3650 / (MAX_STEPS + 10):.6g}"])
@@ -134,7 +134,7 @@ def test_too_many_steps_are_refused_with_a_time_estimate():
 
 
 def test_long_runs_are_announced_with_an_estimate(monkeypatch):
-    """Item 10: a run estimated above WARN_SECONDS says so (with the estimate) before it
+    """A run estimated above WARN_SECONDS says so (with the estimate) before it
     starts, whichever engine runs it."""
     monkeypatch.setattr(limits, "SECONDS_PER_STEP", 100.0)
     monkeypatch.setattr(limits, "SECONDS_PER_PATIENT_STEP_POPULATION", 100.0)
@@ -149,7 +149,7 @@ def test_long_runs_are_announced_with_an_estimate(monkeypatch):
 
 
 def test_a_single_long_patient_gets_a_progress_bar_over_days(monkeypatch):
-    """Item 10: one patient estimated over 30 s runs with a bar over its days."""
+    """One patient estimated over 30 s runs with a bar over its days."""
     seen = {}
 
     def fake(scenario, stream, replicate=0, hypothesis=None, progress=False):
@@ -166,7 +166,7 @@ def test_a_single_long_patient_gets_a_progress_bar_over_days(monkeypatch):
 
 
 def test_workers_are_bounded_by_the_cores(monkeypatch):
-    """Item 8: --workers had no upper bound (12 workers on 2 cores: 2.7 GB); more workers
+    """--workers had no upper bound (12 workers on 2 cores: 2.7 GB); more workers
     than cores are refused unless --oversubscribe."""
     monkeypatch.setattr("sim.experiments.executors.available_cores", lambda: 2)
     assert resolve_workers(None) == 2 and resolve_workers(1) == 1

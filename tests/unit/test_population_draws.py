@@ -1,4 +1,4 @@
-"""The population engine's draws have the distributions of the Mesa model's (issue 14).
+"""The population engine's draws have the distributions of the Mesa model's.
 
 Each construction the population engine uses instead of the Mesa model's draw is checked
 against the draw it replaces, with fixed seeds: a chi-square goodness-of-fit test at

@@ -158,7 +158,7 @@ def test_any_single_override_is_accepted_or_rejected_cleanly(key, value):
         assert isinstance(sc, Scenario)
 
 
-# Regressions from review: inputs that used to crash or mislead.
+# Regressions: inputs that used to crash or mislead.
 REVIEW = [
     ({"circulation": {"transit_death_fraction": 1.0},
       "clusters": {"transit_death_multiplier": 0.0}}, [], "circulating forever"),
