@@ -39,6 +39,7 @@ from ..biology.stages import LODGED_STAGES, Phase, Stage
 from ..biology.units import diameter_to_cells
 from ..config.loading import load_scenario, make_scenario
 from ..config.schema import Scenario
+from ..streams import measurement_stream
 from .agents import PrimaryTumour
 from .clinic import Clinic
 from .cohorts import LodgedCells, cohort_store
@@ -53,9 +54,6 @@ from .results import (
     diagnosis_snapshot,
     patient_result,
 )
-
-#: Spawn key (appended to the patient's) of the stream that measurements draw from.
-MEASUREMENT_SPAWN_KEY = 2**31 + 1
 
 
 class MetastasisModel(mesa.Model):
@@ -290,12 +288,6 @@ class MetastasisModel(mesa.Model):
         return patient_result(self)
 
 
-def measurement_stream(seed_sequence: np.random.SeedSequence) -> np.random.Generator:
-    """The stream a patient's measurements draw from: a child of its own stream, apart from
-    its course (measuring never changes the course)."""
-    ss = seed_sequence
-    return np.random.default_rng(np.random.SeedSequence(
-        ss.entropy, spawn_key=(*ss.spawn_key, MEASUREMENT_SPAWN_KEY)))
 
 
 def patient_traits(scenario: Scenario, seed_sequence: np.random.SeedSequence) -> PatientTraits:

@@ -65,8 +65,9 @@ from ..biology.units import (
     step_probability,
 )
 from ..config.schema import SYMPTOMS, Scenario
+from ..streams import measurement_stream
 from .cohorts import HYPERGEOMETRIC_LIMIT, draw_without_replacement
-from .model import initiated_at_diagnosis, measurement_stream, patient_traits
+from .model import initiated_at_diagnosis, patient_traits
 from .results import MODEL_REPORTERS, ORGAN_REPORTERS, PatientResult, per_organ
 
 N_ORGANS = len(ORGAN_KEYS)

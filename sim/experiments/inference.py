@@ -52,6 +52,7 @@ from ..biology.targets import Target, targets_for
 from ..config.errors import ScenarioError
 from ..config.loading import make_scenario
 from ..config.schema import Scenario
+from ..streams import CALIBRATION_SPAWN_KEY, calibration_seed
 from .course_parameters import COURSE_PARAMETERS, CourseParameter, Settings
 from .emulator import SiteEmulator, check_emulable
 from .executors import Executor, SerialExecutor
@@ -60,16 +61,10 @@ from .soil_model import A_GRID, PrimaryData, SoilPosterior, gibbs
 
 #: Spawn key (after the seed) of every stream a calibration draws from; the replicate
 #: streams use keys below 10^6 and the design / population-engine streams 2^31 and 2^31 + 2.
-CALIBRATION_SPAWN_KEY = 2**31 + 3
 #: The hypotheses compared (``null``, no metastasis at all, is not a candidate).
 MODELS = ("ewing", "paget", "combined")
 
 
-def calibration_seed(seed: int, *path: int) -> int:
-    """A 32-bit seed for one simulation of a calibration (``path`` names it: generation,
-    batch, slot...), from the calibration's own branch of ``SeedSequence(seed)``."""
-    ss = np.random.SeedSequence(seed, spawn_key=(CALIBRATION_SPAWN_KEY, *(int(p) for p in path)))
-    return int(ss.generate_state(1, np.uint32)[0])
 
 
 def with_parameters(scenario: Scenario, values: Mapping[str, float],

@@ -1,6 +1,7 @@
 """Seeds and random streams: one convention for every experiment.
 
-A run is reproduced from one integer, its *seed*. Replicate ``i`` draws from child ``i`` of
+A run is reproduced from one integer, its *seed*; every branch of it is defined in
+:mod:`sim.streams` (re-exported here). Replicate ``i`` draws from child ``i`` of
 ``numpy.random.SeedSequence(seed)`` (:func:`replicate_stream`), whatever the number of
 replicates, workers or executor, and whatever order the replicates finish in; every
 hypothesis of a comparison, every point of a sweep and every iteration of a calibration
@@ -20,14 +21,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..config.schema import Scenario
-
-#: Spawn key of a design's own stream: far above any replicate index (at most 10^6).
-DESIGN_SPAWN_KEY = 2**31
-#: Spawn key (after the seed) of the population engine's batch streams.
-POPULATION_SPAWN_KEY = 2**31 + 2
-#: Patients the population engine steps together (fixed: see :func:`population_batches`;
-#: large enough that numpy's cost per call is spread thin, benchmarks/README.md).
-BATCH_PATIENTS = 250
+from ..streams import (
+    BATCH_PATIENTS,
+    DESIGN_SPAWN_KEY,
+    POPULATION_SPAWN_KEY,
+    batch_stream,
+    design_stream,
+    patient_generator,
+    population_batches,
+    replicate_stream,
+    replicate_streams,
+)
 
 
 def resolve_seed(scenario: Scenario, seed: int | None,
@@ -48,47 +52,6 @@ def resolve_seed(scenario: Scenario, seed: int | None,
     assert isinstance(entropy, int)  # drawn from the OS when no entropy is given
     entropy = entropy % (2**63)
     return entropy, "drawn from OS entropy (no seed given); recorded here to reproduce"
-
-
-def replicate_stream(seed: int, replicate: int) -> np.random.SeedSequence:
-    """Child ``replicate`` of ``SeedSequence(seed)``, in O(1).
-
-    Identical to ``SeedSequence(seed).spawn(n)[replicate]`` for any ``n > replicate`` (a
-    child is the parent's entropy with spawn key ``(replicate,)``), without building the
-    ``n - 1`` other children.
-    """
-    return np.random.SeedSequence(seed, spawn_key=(int(replicate),))
-
-
-def patient_generator(seed: int, replicate: int = 0) -> np.random.Generator:
-    """The generator of patient ``replicate`` of ``seed``: ``metasim animate --seed S`` and
-    the classroom app show the same patient as replicate 0 of ``metasim run --seed S``."""
-    return np.random.default_rng(replicate_stream(seed, replicate))
-
-
-def replicate_streams(seed: int, replicates: int) -> list[np.random.SeedSequence]:
-    """Independent child streams, one per replicate (:func:`replicate_stream` of each)."""
-    return [replicate_stream(seed, r) for r in range(replicates)]
-
-
-def design_stream(seed: int) -> np.random.Generator:
-    """The generator of a design's own draws (sample points), apart from the replicates'."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(DESIGN_SPAWN_KEY,)))
-
-
-def batch_stream(seed: int, batch: int) -> np.random.SeedSequence:
-    """The stream of the courses of the population engine's batch ``batch`` (patients
-    ``batch * BATCH_PATIENTS`` onwards, :func:`population_batches`); each patient's traits
-    and measurements still come from its own :func:`replicate_stream`."""
-    return np.random.SeedSequence(seed, spawn_key=(POPULATION_SPAWN_KEY, int(batch)))
-
-
-def population_batches(replicates: int) -> list[range]:
-    """The patients of each batch of the population engine, in order. Batches are fixed by
-    the patients' numbers, never by the number of workers, so a seed gives the same
-    patients whatever runs them."""
-    return [range(b, min(b + BATCH_PATIENTS, replicates))
-            for b in range(0, replicates, BATCH_PATIENTS)]
 
 
 def describe_population_streams(seed: int) -> str:

@@ -122,3 +122,14 @@ def test_layers_import_only_downwards(path):
     forbidden = LAYERS[path.parent.name]
     bad = sorted(m for m in _imports(path) if m.startswith(forbidden))
     assert not bad, bad
+
+
+def test_the_random_streams_have_one_owner_below_the_engine():
+    """Every spawn key is defined in ``sim.streams``, which imports nothing of metasim, so the
+    engine, the experiments and the calibration all take their streams from one place (they
+    were defined in three modules, kept apart by a comment)."""
+    assert not any(m.startswith("sim") for m in _imports(SIM / "streams.py"))
+    owners = sorted(_module_name(p) for p in MODULES
+                    if "_SPAWN_KEY = 2**31" in p.read_text() or "SPAWN_KEY = 2 **" in
+                    p.read_text())
+    assert owners == ["sim.streams"], owners

@@ -177,6 +177,7 @@ def _calibrate_bayes(scenario: str, overrides: tuple[str, ...], seed: int | None
     from ...experiments.seeds import resolve_seed
     from ...io.folder import mark_complete, numbered_destination
     from ...io.provenance import write_provenance
+    from ...streams import CALIBRATION_SPAWN_KEY
 
     clock = Clock()
     source = find_scenario(scenario)
@@ -218,7 +219,7 @@ def _calibrate_bayes(scenario: str, overrides: tuple[str, ...], seed: int | None
         sys.exit(130)
     summ = write_calibration(cal, folder, settings, command, source)
     write_provenance(folder, seed=seed_value, streams="calibration branch SeedSequence("
-                     f"{seed_value}, spawn_key=(2**31 + 3, ...)) (sim.experiments.inference)",
+                     f"{seed_value}, spawn_key=({CALIBRATION_SPAWN_KEY}, ...)) (sim.streams)",
                      wall_time_s=clock.seconds(), started_unix=clock.started, workers=w,
                      executor=executor, extra={"preset": sc.primary.site, "resumed": resume,
                                                "settings": vars(settings)})
@@ -339,6 +340,7 @@ def calibrate_presets(names: str | None, seed: int | None, out: Path, resume: bo
     from ...experiments.validation_report import shared_soil_file, validation_markdown
     from ...io.folder import mark_complete
     from ...io.provenance import write_provenance
+    from ...streams import CALIBRATION_SPAWN_KEY
     from .validate import preset_names
 
     clock = Clock()
@@ -392,7 +394,7 @@ def calibrate_presets(names: str | None, seed: int | None, out: Path, resume: bo
     md = validation_markdown(report, joint)
     (out / "validation.md").write_text(md, encoding="utf-8")
     write_provenance(out, seed=seed_value, streams="calibration branch SeedSequence("
-                     f"{seed_value}, spawn_key=(2**31 + 3, ...)) per preset",
+                     f"{seed_value}, spawn_key=({CALIBRATION_SPAWN_KEY}, ...)) per preset",
                      wall_time_s=clock.seconds(), started_unix=clock.started, workers=w,
                      extra={"presets": chosen, "resumed": resume, "settings": vars(settings)})
     mark_complete(out)
