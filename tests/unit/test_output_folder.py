@@ -352,3 +352,40 @@ def test_results_that_cannot_be_moved_into_place_are_kept_visibly(tmp_path, monk
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("o.new-")]
     assert len(kept) == 1 and (kept[0] / "summary.json").is_file()
     assert not list(tmp_path.glob(".o.partial-*"))
+
+
+def test_a_symlinked_subfolder_of_an_earlier_output_is_foreign(tmp_path):
+    """A link to a folder elsewhere, put where the marker lists a subfolder of metasim's
+    (``figures``, and ``tables/by_organ`` one level down), is not metasim's: it is listed
+    by ``foreign_entries`` (as ``figures/``, ``tables/by_organ/``) and the folder is
+    refused, with the linked folders' files left alone, although every listed file name
+    resolves through the links. A check that took a linked folder with a listed name for
+    metasim's own would let a replacement delete the user's files behind the link; it
+    fails here. Exact: a constructed folder and marker, no run."""
+    out = tmp_path / "o"
+    (out / "tables").mkdir(parents=True)
+    (out / "summary.json").write_text("{}")
+    (out / "tables" / "funnel.csv").write_text("x")
+    users = tmp_path / "users"
+    (users / "plots").mkdir(parents=True)
+    (users / "plots" / "funnel.png").write_text("the user's own figure")
+    (users / "organs").mkdir()
+    (users / "organs" / "liver.csv").write_text("the user's own table")
+    (out / "figures").symlink_to(users / "plots", target_is_directory=True)
+    (out / "tables" / "by_organ").symlink_to(users / "organs", target_is_directory=True)
+    marker = {"written_by": "metasim", "files": ["figures/funnel.png", "summary.json",
+                                                "tables/by_organ/liver.csv",
+                                                "tables/funnel.csv"]}
+    (out / MARKER).write_text(json.dumps(marker))
+    assert all((out / f).is_file() for f in marker["files"])
+    assert output_folder.foreign_entries(out, marker) == ["figures/", "tables/by_organ/"]
+    with pytest.raises(OutputError, match=r"figures/, tables/by_organ/"):
+        output_folder.check_destination(out)
+    # The same folders as real folders are metasim's: nothing foreign.
+    real = tmp_path / "real"
+    for f in marker["files"]:
+        (real / f).parent.mkdir(parents=True, exist_ok=True)
+        (real / f).write_text("x")
+    assert output_folder.foreign_entries(real, marker) == []
+    assert (users / "plots" / "funnel.png").read_text() == "the user's own figure"
+    assert (users / "organs" / "liver.csv").read_text() == "the user's own table"

@@ -1,0 +1,124 @@
+"""Rules of the clinical timeline (sim/engine/clinic.py and its twin in the population engine,
+sim/engine/population.py), checked exactly on small courses: growth inhibition acts on the
+micrometastases too, not only on the primary.
+
+``growth_inhibition`` multiplies every growth rate by ``growth_multiplier``; a
+micrometastasis grows by a birth-death process whose *birth* rate is the one multiplied. At
+``growth_multiplier = 0`` a micrometastasis can therefore only lose cells (the birth-death
+draw with birth rate 0 never adds a cell, for any draw), so no colony may ever hold more
+cells than founded it: an exact check, whatever the seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import MetastasisModel, load_scenario
+from sim.biology.cascade import birth_death
+from sim.engine.population import PopulationEngine
+from sim.experiments.replicates import batch_engine
+
+from ..conftest import DATA
+
+
+def _scenario(multiplier: float | None):
+    sc = load_scenario(DATA / "small.toml")
+    if multiplier is None:
+        return sc
+    return load_scenario(DATA / "small.toml", [("intervention", [
+        {"kind": "growth_inhibition", "day": 0.0, "duration_days": 30.0,
+         "growth_multiplier": multiplier}])])
+
+
+def _largest_growth_mesa(multiplier: float | None, seed: int) -> tuple[float, int]:
+    """(largest cells / founders of any colony after any step, colony-steps seen): the Mesa
+    model, stepped by hand, its colonies looked at after every step."""
+    model = MetastasisModel(_scenario(multiplier), rng=seed)
+    largest, seen = 0.0, 0
+    while model.running:
+        model.step()
+        for c in model.colonies:
+            largest = max(largest, c.cells / c.founders)
+            seen += 1
+    return largest, seen
+
+
+def _largest_growth_population(multiplier: float | None, seed: int) -> tuple[float, int]:
+    """The same for the population engine (3 patients), its colonies looked at right after
+    each step's growth."""
+    engine = batch_engine(_scenario(multiplier), seed, range(3))
+    assert isinstance(engine, PopulationEngine)
+    grow = engine._advance_colonies
+    record = {"largest": 0.0, "seen": 0}
+
+    def grow_and_look(gm: np.ndarray) -> None:
+        grow(gm)
+        c = engine.colonies
+        if len(c):
+            record["largest"] = max(record["largest"], float((c.cells / c.founders).max()))
+            record["seen"] += len(c)
+
+    engine._advance_colonies = grow_and_look        # type: ignore[method-assign]
+    engine.run()
+    return record["largest"], record["seen"]
+
+
+@pytest.mark.parametrize("run", [_largest_growth_mesa, _largest_growth_population],
+                         ids=["mesa", "population"])
+def test_growth_inhibition_stops_micrometastases_growing(run):
+    """With growth inhibition at multiplier 0 for the whole course, no colony ever holds more
+    cells than its founders, although colonies are founded and watched over many steps;
+    without it the same course has colonies that grew (so the check can fail). An engine
+    whose inhibition skips the micrometastases (acting on the primary and the
+    macrometastases only) lets them grow at their full birth rate and fails here."""
+    largest, seen = run(0.0, 3)
+    assert seen >= 50, f"only {seen} colony-steps: nothing checked"
+    assert largest <= 1.0
+    grown, _ = run(None, 3)
+    assert grown > 1.0
+
+
+def test_a_micrometastasis_grows_by_the_inhibited_birth_rate_mesa():
+    """The Mesa model's colonies under a multiplier of 0.5, one step: the sizes of 400
+    one-cell micrometastases are exactly the birth-death draws at birth rate 0.5 x b (the
+    same generator state), not those at the full rate b. A step of growth that ignores the
+    multiplier for micrometastases draws other sizes and fails here."""
+    model = MetastasisModel(_scenario(None), rng=1)
+    col = model.scenario.colonization
+    model.colonies.found(organ=3, clone=0, cluster_size=1, n=400, origin="solitary", day=0.0)
+    model.colonies.advance(np.random.default_rng(9), 0.5, 0.0, 1.0)
+    expected = birth_death(np.random.default_rng(9), np.ones(400, dtype=np.int64),
+                           0.5 * col.micrometastasis_birth_rate_per_day,
+                           col.micrometastasis_death_rate_per_day, model.dt)
+    full = birth_death(np.random.default_rng(9), np.ones(400, dtype=np.int64),
+                       col.micrometastasis_birth_rate_per_day,
+                       col.micrometastasis_death_rate_per_day, model.dt)
+    assert [c.cells for c in model.colonies] == expected[expected > 0].astype(float).tolist()
+    assert expected.tolist() != full.tolist()
+
+
+def test_a_micrometastasis_grows_by_the_inhibited_birth_rate_population():
+    """The population engine, the same: 400 one-cell micrometastases of one patient whose
+    growth multiplier is 0.5 this step are the birth-death draws at birth rate 0.5 x b, and
+    another patient's, at multiplier 1, those at the full rate (each group one draw, in
+    order of the multipliers). Skipping the multiplier for micrometastases fails here."""
+    engine = batch_engine(_scenario(None), 1, range(2))
+    col = engine.scenario.colonization
+    n = 400
+    rows = np.repeat([0, 1], n)
+    engine.colonies.append(row=rows, organ=np.full(2 * n, 3), clone=np.zeros(2 * n),
+                           founders=np.ones(2 * n), cells=np.ones(2 * n),
+                           phase=np.zeros(2 * n), founded_day=np.zeros(2 * n),
+                           origin=np.zeros(2 * n))
+    engine.rng = np.random.default_rng(9)
+    engine.day, engine.step_end_day = 0.0, engine.dt
+    engine._advance_colonies(np.array([0.5, 1.0]))
+    rng = np.random.default_rng(9)
+    half = birth_death(rng, np.ones(n, dtype=np.int64),
+                       0.5 * col.micrometastasis_birth_rate_per_day,
+                       col.micrometastasis_death_rate_per_day, engine.dt)
+    full = birth_death(rng, np.ones(n, dtype=np.int64), col.micrometastasis_birth_rate_per_day,
+                       col.micrometastasis_death_rate_per_day, engine.dt)
+    c = engine.colonies
+    assert c.cells[c.row == 0].tolist() == half[half > 0].astype(float).tolist()
+    assert c.cells[c.row == 1].tolist() == full[full > 0].astype(float).tolist()

@@ -1,0 +1,69 @@
+"""The soil of each cell of the delivery x soil table (sim/biology/soil.py): which explicit
+affinities, and which derived ones, each hypothesis uses. Exact checks on constructed
+scenarios (no simulation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import make_scenario
+from sim.biology.anatomy import ORGAN_KEYS
+from sim.biology.soil import affinity_vector, derived_affinities
+
+#: Explicit affinities that differ in the two fields, for an organ named in both (liver)
+#: and for one named only in one field (bone: anatomical only; lung: uniform only).
+ANATOMICAL = {"liver": 3.0, "bone": 5.0}
+UNIFORM = {"liver": 0.25, "lung": 0.5}
+
+
+def _scenario(hypothesis: str, strength: float = 1.0):
+    overrides = [("hypothesis", hypothesis), ("tropism.strength", strength)]
+    overrides += [(f"tropism.affinity.{o}", v) for o, v in ANATOMICAL.items()]
+    overrides += [(f"tropism.affinity_uniform_delivery.{o}", v) for o, v in UNIFORM.items()]
+    return make_scenario({"primary": {"site": "colon"}}, overrides)
+
+
+def _soil(hypothesis: str, strength: float = 1.0) -> dict[str, float]:
+    return dict(zip(ORGAN_KEYS, affinity_vector(_scenario(hypothesis, strength)).tolist(),
+                    strict=True))
+
+
+@pytest.mark.parametrize("strength", [1.0, 2.0])
+def test_each_hypothesis_uses_the_affinity_field_of_its_own_delivery(strength):
+    """Tropism under anatomical delivery (the combined view) uses ``tropism.affinity``;
+    tropism under uniform delivery (Paget) uses ``tropism.affinity_uniform_delivery``; the
+    organs a field does not name come from the Weiss index derived under the same
+    delivery; every value is raised to ``tropism.strength``. The two fields are given
+    different values for the liver and each names an organ the other does not, so a soil
+    that took the other delivery's field (the two fields swapped) gives a different liver,
+    bone and lung and fails here."""
+    combined, paget = _soil("combined", strength), _soil("paget", strength)
+    sc_c, sc_p = _scenario("combined", strength), _scenario("paget", strength)
+    assert (sc_c.delivery, sc_c.soil, sc_p.delivery, sc_p.soil) == (
+        "anatomical", "tropism", "uniform", "tropism")
+    derived_anatomical = derived_affinities(sc_c, "anatomical")
+    derived_uniform = derived_affinities(sc_p, "uniform")
+    assert combined["liver"] == pytest.approx(3.0 ** strength, rel=1e-12)
+    assert combined["bone"] == pytest.approx(5.0 ** strength, rel=1e-12)
+    assert combined["lung"] == pytest.approx(derived_anatomical["lung"] ** strength, rel=1e-12)
+    assert paget["liver"] == pytest.approx(0.25 ** strength, rel=1e-12)
+    assert paget["lung"] == pytest.approx(0.5 ** strength, rel=1e-12)
+    assert paget["bone"] == pytest.approx(derived_uniform["bone"] ** strength, rel=1e-12)
+    # The derived values are not accidentally equal to the explicit ones of the other field
+    # (otherwise the last checks of each block could not tell the fields apart).
+    assert not np.isclose(derived_anatomical["lung"], 0.5)
+    assert not np.isclose(derived_uniform["bone"], 5.0)
+    # Every other organ: the derived affinity of the hypothesis's own delivery.
+    for organ in set(ORGAN_KEYS) - {"liver", "bone", "lung"}:
+        assert combined[organ] == pytest.approx(
+            derived_anatomical.get(organ, 1.0) ** strength, rel=1e-12), organ
+        assert paget[organ] == pytest.approx(
+            derived_uniform.get(organ, 1.0) ** strength, rel=1e-12), organ
+
+
+@pytest.mark.parametrize("hypothesis", ["ewing", "null"])
+def test_neutral_soil_ignores_both_affinity_fields(hypothesis):
+    """Neutral soil (Ewing under anatomical delivery, the null model under uniform) has
+    every affinity exactly 1, whatever either affinity field says."""
+    assert _soil(hypothesis) == dict.fromkeys(ORGAN_KEYS, 1.0)
