@@ -182,8 +182,8 @@ def test_animate_writes_an_mp4_where_ffmpeg_exists(small_scenario_path, tmp_path
 
 def test_an_unwritable_out_fails_before_the_course_is_simulated(small_scenario_path, tmp_path,
                                                                 monkeypatch):
-    """Review of issue 11: `animate --out /proc/x.gif` simulated the course first and then
-    failed with a message that did not name --out. Now it fails at once, naming --out."""
+    """`animate --out /proc/x.gif` simulated the course first and then failed with a
+    message that did not name --out. Now it fails at once, naming --out."""
     calls = []
     monkeypatch.setattr("sim.apps.animate.record_course", lambda *a, **k: calls.append(1))
     target = "/proc/metasim-test/x.gif" if Path("/proc").is_dir() else str(tmp_path)

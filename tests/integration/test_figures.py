@@ -48,7 +48,7 @@ def _patient(relapse_years: float | None, followed_years: float, resected: float
         diagnosis={"day": resected, "colonies": 0})
 
 
-# ------------------------------------------------------------------ item 20: clinical outcomes
+# ------------------------------------------------------------------ clinical outcomes
 
 def test_metastasis_free_survival_holds_survival_with_a_non_degenerate_interval():
     """``clinical.metastasis_free_survival`` holds S(t), the probability of staying free of
@@ -73,7 +73,7 @@ def test_metastasis_free_survival_holds_survival_with_a_non_degenerate_interval(
     assert np.all(np.array(c["km_low"])[before_first_relapse] < 1.0)
 
 
-# ------------------------------------------------------------------ item 19: Kaplan-Meier
+# ------------------------------------------------------------------ Kaplan-Meier
 
 def test_km_histogram_separates_relapses_from_censored_patients_and_counts_them():
     """One patient relapsed at 4.8 years and 19 were followed to 14 years without a relapse:
@@ -100,7 +100,7 @@ def test_km_histogram_separates_relapses_from_censored_patients_and_counts_them(
     assert text_problems(fig) == []
 
 
-# ------------------------------------------------------------------ item 19: sweep responses
+# ------------------------------------------------------------------ sweep responses
 
 def _sweep_frame() -> pd.DataFrame:
     """8 patients per point; counts mostly 0 (a t interval dips below 0 there)."""
@@ -242,7 +242,7 @@ def test_unknown_keys_get_a_readable_label():
         "primary: initial diameter (mm)")
 
 
-# ------------------------------------------------------------------ item 19: time course
+# ------------------------------------------------------------------ time course
 
 @pytest.fixture(scope="module")
 def small_run():
@@ -329,7 +329,7 @@ def test_time_course_counts_stay_whole_and_the_dead_are_shown():
     assert text_problems(fig) == [] and small_texts(fig) == []
 
 
-# ------------------------------------------------------------------ item 19: Weiss heat map
+# ------------------------------------------------------------------ Weiss heat map
 
 def _pixel(rgba: np.ndarray, ax, x: float, y: float) -> np.ndarray:
     """Mean colour of a 5 x 5 pixel patch around data point (x, y)."""
@@ -461,7 +461,7 @@ def test_the_run_and_the_sweep_draw_the_same_site_frequencies():
 
 
 def test_survival_band_does_not_collapse_at_the_last_censoring():
-    """Review of issue 11: with every patient censored, the band's lower edge fell to 0 at
+    """With every patient censored, the band's lower edge fell to 0 at
     the last time point (nobody followed beyond it); it now keeps the previous interval.
     (It tests sim.analysis, not a figure: it belongs with the analysis tests.) Five patients
     followed 100 to 900 days after their resection, none relapsing: the situation is built,
