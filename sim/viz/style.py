@@ -1,5 +1,6 @@
 """The look every metasim picture shares: hypothesis styles, colours, font sizes, organ names,
-and figures that never touch the user's matplotlib backend.
+and figures that never touch the user's matplotlib backend yet show in a notebook when a
+cell ends with one (:class:`ShownFigure`).
 
 Figures are meant for slides as well as screens and for black-and-white print: hypotheses
 differ by hatch, marker and line style as well as colour, no text is smaller than
