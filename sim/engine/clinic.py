@@ -31,7 +31,8 @@ import numpy as np
 from ..biology.anatomy import ORGAN_KEYS
 from ..biology.stages import Stage
 from ..biology.units import step_probability
-from ..config.schema import SYMPTOMS, Intervention
+from ..config.schema import Intervention
+from . import events
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import MetastasisModel
@@ -86,7 +87,7 @@ class Clinic:
         still = []
         for end, i, it in self.active:
             if end <= now + 1e-9:
-                self.log(end, f"{it.kind}_end", detail=it.name or it.kind)
+                self.log(end, *events.intervention_end(it))
             else:
                 still.append((end, i, it))
         self.active = still
@@ -97,20 +98,16 @@ class Clinic:
 
     def _start(self, day: float, i: int, it: Intervention) -> None:
         m = self.model
-        label = it.name or it.kind
         if it.kind == "resection":
             before = m.primary.resect(it.fraction_removed)
             if self.resection_day is None:
                 self.resection_day = day
-            self.log(day, "resection", detail=f"{label}: {before:.3g} cells, "
-                                              f"{it.fraction_removed:.0%} removed")
+            self.log(day, *events.resection(it, before))
         elif it.kind == "local":
-            killed = self._local(it)
-            self.log(day, "local_therapy", it.organ or "",
-                     f"{label}: {killed:.3g} cells killed ({it.efficacy:.0%} of {it.target})")
+            self.log(day, *events.local_therapy(it, self._local(it)))
         else:
             self.active.append((day + it.duration_days, i, it))
-            self.log(day, f"{it.kind}_start", detail=f"{label} for {it.duration_days:g} days")
+            self.log(day, *events.intervention_start(it))
 
     @property
     def growth_multiplier(self) -> float:
@@ -165,8 +162,7 @@ class Clinic:
             return
         self._detected.add(colony.organ)
         mm = self.model.scenario.colonization.detectable_diameter_mm
-        self.log(colony.detected_day, "metastasis_detected", ORGAN_KEYS[colony.organ],
-                 f"{colony.cells:.3g} cells (>= {mm:g} mm)")
+        self.log(colony.detected_day, *events.metastasis_detected(colony.organ, colony.cells, mm))
 
     def end_of_step(self) -> None:
         """Log relapse after a resection and symptoms (organ by organ, the first time)."""
@@ -182,12 +178,10 @@ class Clinic:
                 self.relapse_day = day
                 self.relapse_origin = first.origin
                 self.relapse_founded_day = first.founded_day
-                self.log(day, "relapse", ORGAN_KEYS[first.organ],
-                         f"{day - self.resection_day:g} days after resection; the colony was "
-                         f"founded on day {first.founded_day:g} by a {first.origin} cell")
+                self.log(day, *events.relapse(first.organ, day - self.resection_day,
+                                              first.founded_day, first.origin))
         threshold = m.scenario.clinical.symptom_burden_cells
         for organ, cells in burden.items():
             if cells >= threshold and organ not in self._symptomatic:
                 self._symptomatic.add(organ)
-                key = ORGAN_KEYS[organ]
-                self.log(day, "symptoms", key, SYMPTOMS.get(key, "organ-specific symptoms"))
+                self.log(day, *events.symptoms(organ))

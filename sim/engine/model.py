@@ -40,6 +40,7 @@ from ..biology.units import diameter_to_cells
 from ..config.loading import load_scenario, make_scenario
 from ..config.schema import Scenario
 from ..streams import measurement_stream
+from . import events
 from .agents import PrimaryTumour
 from .clinic import Clinic
 from .cohorts import LodgedCells, cohort_store
@@ -128,7 +129,7 @@ class MetastasisModel(mesa.Model):
         self._measure = measurement_stream(self.rng.bit_generator.seed_seq)
         if self.primary.present and self.primary.cells >= self.diagnosis_cells:
             # At diagnosis size when the course starts (nothing has disseminated yet).
-            self._diagnose(0.0, "at the start of the course")
+            self._diagnose(0.0, events.diagnosis_at_start())
         self.record_every_days = max(self.dt, min(30.0, self.horizon_days / 100.0))
         self._next_record = 0.0
         self.datacollector = mesa.DataCollector(model_reporters={
@@ -179,7 +180,7 @@ class MetastasisModel(mesa.Model):
         self.primary.grow(self.dt * clinic.growth_multiplier)
         if (self.diagnosis is None and self.primary.present
                 and self.primary.cells >= self.diagnosis_cells):
-            self._diagnose(self.step_end_day, f"primary {self.primary.diameter_mm:.1f} mm")
+            self._diagnose(self.step_end_day, events.diagnosis(self.primary.cells))
         self._travel()
         if self._measure_at_step_end:
             self._measure_at_diagnosis()
@@ -192,7 +193,7 @@ class MetastasisModel(mesa.Model):
         if burden >= self.scenario.simulation.lethal_burden_cells:
             self.died = True
             self.running = False
-            clinic.log(self.day, "death", detail=f"tumour burden {burden:.3g} cells")
+            clinic.log(self.day, *events.death(burden))
         clinic.end_of_step()
         if self.step_count >= self.n_steps:
             self.running = False
@@ -228,9 +229,9 @@ class MetastasisModel(mesa.Model):
             for organ in np.flatnonzero(arrived).tolist():
                 self.cohorts.add(Stage.ARRESTED, organ, clone, k, int(arrived[organ]))
 
-    def _diagnose(self, day: float, detail: str) -> None:
+    def _diagnose(self, day: float, event: events.Event) -> None:
         self.diagnosis = diagnosis_snapshot(self, day)
-        self.clinic.log(day, "diagnosis", detail=detail)
+        self.clinic.log(day, *event)
         self.clinic.trigger("diagnosis", day)
         self._measure_at_step_end = True
 

@@ -64,8 +64,9 @@ from ..biology.units import (
     scale_probability,
     step_probability,
 )
-from ..config.schema import SYMPTOMS, Scenario
+from ..config.schema import Scenario
 from ..streams import measurement_stream
+from . import events
 from .cohorts import HYPERGEOMETRIC_LIMIT, draw_without_replacement
 from .model import initiated_at_diagnosis, patient_traits
 from .results import MODEL_REPORTERS, ORGAN_REPORTERS, PatientResult, per_organ
@@ -461,7 +462,7 @@ class PopulationEngine:
         start = self.diagnosis_cells <= self.primary
         if self.scenario.primary.present:
             for r in np.flatnonzero(start & ~self.is_twin).tolist():
-                self._diagnose(r, 0.0, "at the start of the course")
+                self._diagnose(r, 0.0, events.diagnosis_at_start())
         self._record(np.flatnonzero(self.active))
         self.next_record = self.record_every_days
         if self.twins_assessed:
@@ -501,8 +502,7 @@ class PopulationEngine:
             (self.primary >= self.diagnosis_cells) & ~self.is_twin
         if self.scenario.primary.present:
             for r in np.flatnonzero(newly_dx).tolist():
-                self._diagnose(r, self.step_end_day,
-                               f"primary {cells_to_diameter_mm(self.primary[r]):.1f} mm")
+                self._diagnose(r, self.step_end_day, events.diagnosis(self.primary[r]))
         self._lodge(arrivals)
         for r in np.flatnonzero(self.measure_due & act & ~self.is_twin).tolist():
             self._measure_at_diagnosis(r)
@@ -516,7 +516,7 @@ class PopulationEngine:
         burden = self.primary + self._colony_burden() + self._lodged_cells()
         dying = act & (burden >= self.scenario.simulation.lethal_burden_cells)
         for r in np.flatnonzero(dying).tolist():
-            self._log(r, self.day, "death", detail=f"tumour burden {burden[r]:.3g} cells")
+            self._log(r, self.day, *events.death(burden[r]))
         self.died |= dying
         self._end_of_step()
         ending = dying | (act & (self.step_count >= self.n_steps))
@@ -561,7 +561,7 @@ class PopulationEngine:
         ending = self.active[:, None] & (self.active_end <= now + 1e-9)
         for r, j in zip(*np.nonzero(ending), strict=True):
             it = self.its[j]
-            self._log(r, self.active_end[r, j], f"{it.kind}_end", detail=it.name or it.kind)
+            self._log(r, self.active_end[r, j], *events.intervention_end(it))
             self.active_end[r, j] = np.nan
         due = self.active[:, None] & (self.sched < now + dt - 1e-9)
         rows, js = np.nonzero(due)
@@ -577,7 +577,6 @@ class PopulationEngine:
 
     def _start(self, r: int, j: int, day: float) -> None:
         it = self.its[j]
-        label = it.name or it.kind
         self.touched[r] = True
         if it.kind == "resection":
             before = self.primary[r]
@@ -585,8 +584,7 @@ class PopulationEngine:
                 before * (1.0 - it.fraction_removed)
             if math.isnan(self.resection_day[r]):
                 self.resection_day[r] = day
-            self._log(r, day, "resection", detail=f"{label}: {before:.3g} cells, "
-                                                  f"{it.fraction_removed:.0%} removed")
+            self._log(r, day, *events.resection(it, before))
         elif it.kind == "local":
             organ = ORGAN_KEYS.index(it.organ)
             c = self.colonies
@@ -594,12 +592,10 @@ class PopulationEngine:
             if it.target == "detectable":
                 sel &= c.cells >= self.detectable_cells
             killed = self._thin_colonies(sel, np.full(len(c), it.efficacy))
-            self._log(r, day, "local_therapy", it.organ or "",
-                      f"{label}: {killed:.3g} cells killed ({it.efficacy:.0%} of {it.target})")
+            self._log(r, day, *events.local_therapy(it, killed))
         else:
             self.active_end[r, j] = day + it.duration_days
-            self._log(r, day, f"{it.kind}_start",
-                      detail=f"{label} for {it.duration_days:g} days")
+            self._log(r, day, *events.intervention_start(it))
 
     def _kill_rates(self) -> dict[str, np.ndarray] | None:
         """Summed kill rates per row of the systemic therapies running now."""
@@ -681,9 +677,9 @@ class PopulationEngine:
                     founded = float(c.founded_day[i])
                     self.relapse[self.patient[r]] = (origin, founded) if not self.is_twin[r] \
                         else None
-                    self._log(r, day, "relapse", ORGAN_KEYS[c.organ[i]],
-                              f"{day - self.resection_day[r]:g} days after resection; the "
-                              f"colony was founded on day {founded:g} by a {origin} cell")
+                    self._log(r, day, *events.relapse(int(c.organ[i]),
+                                                      day - self.resection_day[r], founded,
+                                                      origin))
         if not len(c):
             return
         threshold = self.scenario.clinical.symptom_burden_cells
@@ -700,9 +696,7 @@ class PopulationEngine:
             for o in organs:
                 if new[r, o]:
                     self.symptomatic[r, o] = True
-                    key = ORGAN_KEYS[o]
-                    self._log(r, day, "symptoms", key, SYMPTOMS.get(key,
-                                                                    "organ-specific symptoms"))
+                    self._log(r, day, *events.symptoms(o))
 
     # ------------------------------------------------------------------ lodged cells
     def _advance_lodged(self) -> list[tuple[np.ndarray, int]]:
@@ -879,8 +873,7 @@ class PopulationEngine:
                 if not self.detected_organs[r, o]:
                     self.detected_organs[r, o] = True
                     mm = col.detectable_diameter_mm
-                    self._log(r, end, "metastasis_detected", ORGAN_KEYS[o],
-                              f"{cells[i]:.3g} cells (>= {mm:g} mm)")
+                    self._log(r, end, *events.metastasis_detected(o, cells[i], mm))
         if not alive.all():
             c.keep(alive)
 
@@ -1073,10 +1066,10 @@ class PopulationEngine:
         self.lodged[ARRESTED] += arrived
 
     # ------------------------------------------------------------------ measurements
-    def _diagnose(self, r: int, day: float, detail: str) -> None:
+    def _diagnose(self, r: int, day: float, event: events.Event) -> None:
         self.diagnosed[r] = True
         self.diagnosis[self.patient[r]] = self._diagnosis_snapshot(r, day)
-        self._log(r, day, "diagnosis", detail=detail)
+        self._log(r, day, *event)
         self._trigger("diagnosis", np.array([r]), day)
         self.measure_due[r] = True
 
