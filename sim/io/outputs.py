@@ -446,3 +446,18 @@ class RunRecords:
 
     def __exit__(self, *exc: Any) -> None:
         self._fh.close()
+
+
+def write_presets_validation(out: Path, joint: Mapping[str, Any], report: Mapping[str, Any],
+                             seed: int) -> str:
+    """The joint results of calibrate-presets: ``shared_soil.json`` (what ``metasim
+    calibrate`` of one preset uses as its prior), ``validation.json`` and ``validation.md``
+    (the out-of-sample report); returns the Markdown."""
+    from ..experiments.validation_report import shared_soil_file, validation_markdown
+
+    _json(out / "shared_soil.json", shared_soil_file(joint, report, seed))
+    (out / "validation.json").write_text(json.dumps(report, indent=1, default=float) + "\n",
+                                         encoding="utf-8")
+    md = validation_markdown(report, joint)
+    (out / "validation.md").write_text(md, encoding="utf-8")
+    return md

@@ -321,24 +321,14 @@ def calibrate_presets(names: str | None, seed: int | None, out: Path, resume: bo
     posterior model probabilities of ewing, paget and combined. Writes shared_soil.json
     (what `metasim calibrate` of one preset uses) and validation.json / validation.md.
     """
-    import json
-    from datetime import date
-
     from ...config.bundled import find_scenario
-    from ...experiments.crossval import cross_validate
     from ...experiments.executors import local_executor, resolve_workers
-    from ...experiments.inference import (
-        MODELS,
-        PresetCalibration,
-        calibrate_preset,
-        check_calibratable,
-        joint_soil,
-        slice_posterior,
-    )
+    from ...experiments.inference import check_calibratable
     from ...experiments.posterior import write_calibration, write_scenario
+    from ...experiments.presets_calibration import calibrate_presets as calibrate_all
     from ...experiments.seeds import resolve_seed
-    from ...experiments.validation_report import shared_soil_file, validation_markdown
     from ...io.folder import mark_complete
+    from ...io.outputs import write_presets_validation
     from ...io.provenance import write_provenance
     from ...streams import CALIBRATION_SPAWN_KEY
     from .validate import preset_names
@@ -346,7 +336,7 @@ def calibrate_presets(names: str | None, seed: int | None, out: Path, resume: bo
     clock = Clock()
     presets = preset_names()
     chosen = presets if names is None else names_option(names, "--presets", presets, "preset",
-                                                                  word="available")
+                                                        word="available")
     if len(chosen) < 3:
         raise Fail(f"--presets: {len(chosen)} given; a shared soil needs 3 or more")
     scen = {n: load(f"presets/{n}", (), seed, None) for n in chosen}
@@ -359,40 +349,18 @@ def calibrate_presets(names: str | None, seed: int | None, out: Path, resume: bo
                                      "shedding,competence,shedding_spread,competence_spread")
     seed_value, _ = resolve_seed(next(iter(scen.values())), seed, unset=1)
     w = resolve_workers(workers, oversubscribe)
-    cals: list[PresetCalibration] = []
     with local_executor(w) as ex:
-        for n, sc in scen.items():
-            folder = out / n
-            folder.mkdir(exist_ok=True)
-            click.echo(f"{n}: calibrating (seed {seed_value})", err=True)
-            cal = calibrate_preset(sc, str(folder), seed=seed_value, settings=settings,
-                                   executor=ex, resume=resume and (folder / "abc.db").is_file())
-            cals.append(cal)
-            click.echo(f"{n}: {cal.wall_time_s:.0f} s", err=True)
-    joint = joint_soil(cals, seed_value)
+        result = calibrate_all(scen, out, seed_value, settings, ex, resume,
+                               say=lambda line: click.echo(line, err=True))
     command = (f"calibrate-presets --population {population_size} --generations {generations} "
                f"--cohort {cohort} --soil-patients {soil_patients} --seed {seed_value}")
-    for i, (n, cal) in enumerate(zip(scen, cals, strict=True)):
-        cal.soil = {h: slice_posterior(post, i) for h, post in joint.items()}
-        cal.notes.append("soil: the joint hierarchical fit of " + ", ".join(scen))
-        summ = write_calibration(cal, out / n, settings, command,
-                                 find_scenario(f"presets/{n}"))
+    for n, cal in result.calibrations.items():
+        summ = write_calibration(cal, out / n, settings, command, find_scenario(f"presets/{n}"))
         if write_presets is not None:
             target = write_presets / f"{n}.toml"
             write_scenario(summ, target if target.exists() else find_scenario(f"presets/{n}"),
                            target)
-    click.echo("scoring out of sample (k-fold over organs, leave one primary out)", err=True)
-    data = {h: [c.inputs[h].data for c in cals] for h in MODELS}
-    targets = {c.scenario.primary.site: c.course.model_probabilities for c in cals
-               if c.course is not None}
-    report = cross_validate(data, seed_value, targets)
-    report["date"], report["seed"] = date.today().isoformat(), seed_value
-    (out / "shared_soil.json").write_text(json.dumps(shared_soil_file(joint, report, seed_value),
-                                                     indent=1), encoding="utf-8")
-    (out / "validation.json").write_text(json.dumps(report, indent=1, default=float),
-                                         encoding="utf-8")
-    md = validation_markdown(report, joint)
-    (out / "validation.md").write_text(md, encoding="utf-8")
+    md = write_presets_validation(out, result.joint, result.report, seed_value)
     write_provenance(out, seed=seed_value, streams="calibration branch SeedSequence("
                      f"{seed_value}, spawn_key=({CALIBRATION_SPAWN_KEY}, ...)) per preset",
                      wall_time_s=clock.seconds(), started_unix=clock.started, workers=w,
