@@ -131,11 +131,12 @@ def lesson_title(scenario: Scenario) -> str:
 
 
 def _bar(progress: bool | None, total: float, unit: str, desc: str) -> Any:
-    """A tqdm bar on stderr; ``progress`` None shows it only when stderr is a terminal."""
-    from tqdm.auto import tqdm
+    """A bar on stderr by the one rule of :mod:`sim.experiments.progress` (None: only when
+    stderr is a terminal)."""
+    from ..experiments.progress import progress_bar
 
-    return tqdm(total=total, unit=unit, desc=desc, leave=False, file=sys.stderr,
-                disable=None if progress is None else not progress)
+    return progress_bar(progress, total=total, unit=unit, desc=desc, leave=False,
+                        file=sys.stderr)
 
 
 def record_course(scenario: Scenario, seed: int, progress: bool | None = False) -> Course:
@@ -224,13 +225,13 @@ class Slides:
         ax.set_yticks(y, [STAGE_LABELS[k] for k in FUNNEL_STAGES], fontsize=10)
         ax.tick_params(axis="x", labelsize=9)
         ax.xaxis.set_major_locator(FixedLocator(_word_ticks(top)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _in_words(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: plain_number(v)))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("cells (log scale)", fontsize=10)
         ax.set_title("cells that reached each step so far", fontsize=11)
         for yi, v in zip(y, reached, strict=True):
             if v > 0:
-                ax.text(v * 1.5, yi, _in_words(v), va="center", fontsize=9)
+                ax.text(v * 1.5, yi, plain_number(v), va="center", fontsize=9)
 
     def _timeline(self, day: float) -> None:
         ax = self.ax_t
@@ -262,13 +263,6 @@ class Slides:
 
     def close(self) -> None:
         self.fig.clear()
-
-
-def _in_words(cells: float) -> str:
-    """A count in words (:func:`~sim.viz.plain.plain_number`), rounded to two significant
-    figures first: plain_number writes 99,960,000 as "1e+02 million" (it rounds the
-    mantissa 99.96 itself), rounded first it is "100 million"."""
-    return plain_number(float(f"{cells:.2g}"))
 
 
 def _word_ticks(top: float) -> list[float]:

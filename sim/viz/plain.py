@@ -28,7 +28,9 @@ def plain_number(x: float) -> str:
             v = x / scale
             if v >= 1000:  # beyond "999 trillion": say it in trillions anyway
                 return f"{v:,.0f} {word}"
-            text = f"{v:.2g}" if v < 100 else f"{v:.0f}"
+            # Two significant figures; from 99.5 on that rounds to 100, which "%.2g" writes
+            # as "1e+02".
+            text = f"{v:.2g}" if v < 99.5 else f"{v:.0f}"
             return f"{text} {word}"
     return f"{x:,.0f}"
 

@@ -21,9 +21,11 @@ from sim.viz.svg import FONT, funnel_svg, site_frequency_svg, survival_shares, t
 @pytest.mark.parametrize(("x", "words"), [
     (0, "0"), (7, "7"), (950, "950"), (1_000, "1 thousand"), (45_000, "45 thousand"),
     (160_400, "160 thousand"), (2.6e6, "2.6 million"), (8.3e9, "8.3 billion"),
-    (2.6e12, "2.6 trillion"), (4.5e11, "450 billion")])
+    (2.6e12, "2.6 trillion"), (4.5e11, "450 billion"), (99_960_000, "100 million"),
+    (99.6e9, "100 billion")])
 def test_numbers_are_written_in_words(x, words):
-    """A 16-year-old reads "2.6 trillion", not 2.6e12."""
+    """A 16-year-old reads "2.6 trillion", not 2.6e12 (nor "1e+02 million" for 99.96
+    million, which rounds up to the next hundred)."""
     assert plain_number(x) == words
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import Fail, guard, load, scenario_arg, seed_opt, set_opt
+from .common import Fail, guard, load, progress_opt, scenario_arg, seed_opt, set_opt
 
 
 @click.command(name="app")
@@ -98,16 +98,18 @@ def _wait_child(child, stop: list[int], grace_s: float = 5.0) -> int:
               help="Pictures in the animation, evenly spaced over the course.")
 @click.option("--fps", type=click.IntRange(1, 60), default=6, show_default=True,
               help="Frames per second when it plays.")
+@progress_opt
 @guard
 def animate_cmd(scenario: str, out: Path, overrides: tuple[str, ...], seed: int | None,
-                frames: int, fps: int) -> None:
+                frames: int, fps: int, progress: bool | None) -> None:
     """The body map over one simulated course, as an animation for slides."""
     from ...experiments.seeds import resolve_seed
     from ..animate import AnimationError, animate
 
     sc = load(scenario, overrides, None, None)
     try:
-        path = animate(sc, out, resolve_seed(sc, seed, unset=1)[0], frames, fps)
+        path = animate(sc, out, resolve_seed(sc, seed, unset=1)[0], frames, fps,
+                       progress=progress)
     except AnimationError as e:
         raise Fail(str(e)) from None
     click.echo(f"Wrote {path} ({frames} frames)")
