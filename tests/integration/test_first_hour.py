@@ -319,3 +319,31 @@ def test_ctrl_c_during_a_dask_sweep_is_one_line(tmp_path):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert not any(w in err for w in ("Traceback", "WARNING", "CancelledError")), err
     assert lines[-1].startswith("metasim: interrupted; the finished runs are kept"), err
+
+
+def test_a_second_ctrl_c_while_stopping_changes_nothing(tmp_path, monkeypatch):
+    """A second Ctrl-C while the sweep was already stopping (its message, closing the
+    workers) interrupted the handler itself: the user got a traceback or the wrong message.
+    Further stops are ignored once the command is on its way out, and Ctrl-C's handler is
+    restored after it (pytest's own Ctrl-C still works)."""
+    import signal
+
+    import sim.apps.cli.batch as batch
+    import sim.experiments.sweep as sweep_mod
+
+    def stop_at_once(*a, **k):
+        raise KeyboardInterrupt
+
+    def second_ctrl_c(stop):
+        os.kill(os.getpid(), signal.SIGINT)   # delivered at once: the handler runs now
+        return "interrupted"
+
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(sweep_mod, "sweep", stop_at_once)
+    monkeypatch.setattr(batch, "how_stopped", second_ctrl_c)
+    res = invoke("sweep", str(_experiment(tmp_path, TINY)), "--out", str(tmp_path / "sw"),
+                 "--executor", "serial")
+    assert res.exit_code == 130, res.output
+    assert "the finished runs are kept" in res.output and "nothing was written" not in \
+        res.output, res.output
+    assert signal.getsignal(signal.SIGINT) is before
