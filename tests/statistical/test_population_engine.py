@@ -133,9 +133,9 @@ def _p_values(mesa, pop) -> dict[str, float]:
         if len(a[key]) < 10 or len(b[key]) < 10 or np.ptp(np.concatenate([a[key], b[key]])) == 0:
             continue
         out[key] = stats.mannwhitneyu(a[key], b[key], alternative="two-sided").pvalue
-    a, b = _times(mesa), _times(pop)
-    for key in a:
-        (t1, e1), (t2, e2) = a[key], b[key]
+    ta, tb = _times(mesa), _times(pop)
+    for key in ta:
+        (t1, e1), (t2, e2) = ta[key], tb[key]
         if e1.sum() + e2.sum() < 10:
             continue
         out[key] = logrank_test(t1, t2, event_observed_A=e1, event_observed_B=e2).p_value
