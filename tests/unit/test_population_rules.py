@@ -50,3 +50,36 @@ def test_cells_dying_at_arrest_are_counted_as_lost_there(engine, overrides, hori
         assert p.reached["arrest"] - p.reached["extravasation"] - p.lost["arrest"] == still, \
             (p.replicate, p.reached, p.lost, still)
         assert p.lost["arrest"] > 0, "no cell died at arrest: nothing checked"
+
+
+@pytest.mark.parametrize("engine", ["population", "mesa"])
+def test_the_ledgers_counts_agree_with_each_other(engine):
+    """Identities between the ledger's counts that hold for every draw, in both engines (the
+    Mesa model's :class:`~sim.engine.ledger.Ledger` and the population engine's arrays):
+    cells detaching = cells invading = cells shed; colonies founded by organ add up to the
+    colonies founded by unit kind; cells reaching the micrometastasis stage are the
+    founders of those colonies (one per single cell, the cluster size per cluster), and
+    those reaching the macrometastasis stage the founders of the colonies that switched;
+    the deaths in transit by route add up to the transit losses; the shedding recorded
+    step by step adds up to the cells shed. Both unit kinds are founded and switch here,
+    so a count that overwrites instead of adding, counts a cluster as a single cell (or
+    the reverse), or starts from 1 instead of 0 fails."""
+    sc = load_scenario(DATA / "small.toml", [("simulation.engine", engine),
+                                             ("clusters.fraction_of_shedding_events", 0.2)])
+    k = sc.clusters.cells_per_cluster
+    dt = sc.simulation.dt_days
+    run = run_replicates(sc, 3, 5, progress=False)
+    assert run.engine == engine
+    for p in run.patients:
+        founded, switched = p.colonies_founded, p.colonies_survived
+        assert min(founded.values()) > 0 and sum(switched.values()) > 0, (founded, switched)
+        assert p.reached["detachment"] == p.reached["invasion"] == p.shed_total
+        assert sum(p.founded_by_organ.values()) == founded["single"] + founded["cluster"]
+        assert p.reached["micrometastasis"] == founded["single"] + k * founded["cluster"]
+        assert p.reached["macrometastasis"] == switched["single"] + k * switched["cluster"]
+        assert sum(p.lost_in_transit_by_route.values()) == p.lost["transit"] > 0
+        shed = [(d, v) for d, name, _, v in p.timeseries if name == "shed_cells_per_day"]
+        # One record a step (30 one-day steps and the start): the shedding of every step.
+        assert [d for d, _ in shed] == [float(i) for i in range(31)]
+        assert sum(v for _, v in shed) * dt == pytest.approx(p.shed_total, abs=1e-6)
+        assert p.shed_by_metastases <= p.shed_total

@@ -4,12 +4,16 @@ scenarios (no simulation)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from sim import make_scenario
-from sim.biology.anatomy import ORGAN_KEYS
-from sim.biology.soil import affinity_vector, derived_affinities
+from sim.biology.anatomy import ORGAN_KEYS, PRIMARY_SITES, TARGET_ORGANS
+from sim.biology.delivery import delivered_fractions
+from sim.biology.reference import AUTOPSY_TABLES
+from sim.biology.soil import MAX_AFFINITY, affinity_vector, derived_affinities
 
 #: Explicit affinities that differ in the two fields, for an organ named in both (liver)
 #: and for one named only in one field (bone: anatomical only; lung: uniform only).
@@ -67,3 +71,46 @@ def test_neutral_soil_ignores_both_affinity_fields(hypothesis):
     """Neutral soil (Ewing under anatomical delivery, the null model under uniform) has
     every affinity exactly 1, whatever either affinity field says."""
     assert _soil(hypothesis) == dict.fromkeys(ORGAN_KEYS, 1.0)
+
+
+def _weiss(sc, delivery: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Weiss's index written out from the autopsy table (the module docstring's formula:
+    Poisson intensity of the half-patient-smoothed frequency per cell delivered), and the
+    delivered fractions."""
+    row = PRIMARY_SITES[sc.primary.site].disibio_row
+    table = AUTOPSY_TABLES[sc.tropism.source]
+    n = table.patients(row)
+    delivered = delivered_fractions(sc, delivery)
+    index = {o: -math.log(1.0 - (c + 0.5) / (n + 1.0)) / delivered[o]
+             for o, c in table.counts(row).items() if delivered.get(o, 0.0) > 1e-9}
+    return index, delivered
+
+
+@pytest.mark.parametrize("site", ["colon", "breast"])
+@pytest.mark.parametrize("delivery", ["anatomical", "uniform"])
+def test_derived_affinities_are_weiss_indices_with_delivery_weighted_mean_one(site, delivery):
+    """The affinities derived for organs no field names: proportional to Weiss's index
+    (each organ's ratio to the liver's is the ratio of their indices, the autopsy
+    frequency smoothed by half a patient); the organs the table does not report get the
+    least receptive reported organ's; and scaled so that the delivery-weighted mean is 1
+    (tropism moves metastases between organs without changing their expected total). The
+    scenario's own delivery is anatomical, so asking for the uniform one also checks that
+    the delivery asked for is the one used. A wrong smoothing, an index multiplied by the
+    delivery instead of divided, or a scaling by the mean instead of to it fails here."""
+    sc = make_scenario({"primary": {"site": site}, "hypothesis": "combined"})
+    aff = derived_affinities(sc, delivery)
+    index, delivered = _weiss(sc, delivery)
+    assert set(aff) == set(TARGET_ORGANS)
+    assert max(aff.values()) < MAX_AFFINITY      # no organ capped: the scaling is exact
+    for organ in index:
+        assert aff[organ] / aff["liver"] == pytest.approx(index[organ] / index["liver"],
+                                                          rel=1e-9), organ
+    unreported = set(TARGET_ORGANS) - set(index)
+    assert unreported, "every organ reported: the floor rule is not checked"
+    for organ in unreported:
+        assert aff[organ] == pytest.approx(min(aff[o] for o in index), rel=1e-12), organ
+    weight = sum(delivered[o] for o in TARGET_ORGANS)
+    mean = sum(delivered[o] * aff[o] for o in TARGET_ORGANS) / weight
+    assert mean == pytest.approx(1.0, rel=1e-12)
+    other = "uniform" if delivery == "anatomical" else "anatomical"
+    assert aff != pytest.approx(derived_affinities(sc, other), rel=1e-3)
