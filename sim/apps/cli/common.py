@@ -189,7 +189,6 @@ def check_out_path(ctx: click.Context, param: click.Parameter, value: Path | Non
     return value
 
 
-
 def destination(out: Path | None, default: Path) -> Destination:
     """Where the output folder goes.
 
