@@ -193,6 +193,14 @@ def sensitivity(loaded: LoadedExperiment, method: str | None = None, samples: in
                                 "error": "some sample points have no value (failed runs or "
                                          "an output that is undefined, e.g. no metastasis)"})
                 continue
+            if np.ptp(y) == 0.0:
+                # Indices of an output that never varies are 0/0, not "no influence"
+                # (SALib divides by its variance and would report 0 with a warning).
+                results.append({"scenario": scen, "hypothesis": hyp, "output": output,
+                                "error": f"the output did not vary over the sample (always "
+                                         f"{y[0]:g}, e.g. no metastasis in these courses); "
+                                         "its indices are undefined"})
+                continue
             for ind in analyse(problem, method, x, y, confidence=spec.confidence,
                                bootstrap=spec.bootstrap, seed=exp.seed, levels=spec.levels):
                 results.append({"scenario": scen, "hypothesis": hyp, "output": output,

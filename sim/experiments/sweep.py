@@ -177,6 +177,8 @@ class SweepSummary:
     errors: int
     wall_time_s: float
     errors_sample: list[str] = field(default_factory=list)
+    #: Runs stored with an error before this sweep started (run again by it).
+    failed_before: int = 0
 
 
 def sweep(loaded: LoadedExperiment, out: str | Path, executor: str | Executor = "serial",
@@ -207,6 +209,7 @@ def sweep(loaded: LoadedExperiment, out: str | Path, executor: str | Executor = 
     store.prepare(loaded, runs, resume)
     unmark(store.folder)   # a finished output again only once this sweep is
     done_before = min(store.done_count(), len(runs))
+    failed_before = len(store.failed_ids())
     todo = (r for r in runs if not store.has(r.run_id)) if done_before else iter(runs)
     t0 = time.perf_counter()
     sample: list[str] = []
@@ -228,7 +231,8 @@ def sweep(loaded: LoadedExperiment, out: str | Path, executor: str | Executor = 
             f"{loaded.source}: every one of the {ran} run(s) failed; nothing to analyse. "
             f"First error: {sample[0]}. The error of each run is in {store.folder}/results.csv "
             f"(status, error) and its traceback in {store.folder}/runs/")
-    return SweepSummary(len(runs), done_before, ran, errors, time.perf_counter() - t0, sample)
+    return SweepSummary(len(runs), done_before, ran, errors, time.perf_counter() - t0, sample,
+                        failed_before)
 
 
 def _store_each(records: Generator[dict, None, None], store: ResultStore, sample: list[str], bar: Any,

@@ -116,14 +116,21 @@ def assay_summary(run: RunResult) -> dict[str, Any]:
 
 
 def metadata(run: RunResult, command: str | list[str] | None = None,
-             extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             extra: Mapping[str, Any] | None = None,
+             started_unix: float | None = None) -> dict[str, Any]:
     """The provenance of one run (:func:`sim.io.provenance.provenance`) with the run's own
-    random streams and engine."""
+    random streams and engine. ``wall_time_s`` is the simulation's; with ``started_unix``
+    (when the command started) the command's own wall time is recorded too."""
+    import time
+
     return provenance(
         command=command, seed=run.seed, seed_note=run.seed_note,
         streams=describe_streams(run.seed, run.replicates), wall_time_s=run.wall_time_s,
+        started_unix=started_unix,
         extra={"replicate_streams": describe_streams(run.seed, run.replicates),
                "engine": run.engine,
+               **({"command_wall_time_s": round(time.time() - started_unix, 3)}
+                  if started_unix is not None else {}),
                **({"course_streams": describe_population_streams(run.seed)}
                   if run.engine == "population" else {}),
                **(extra or {})})
@@ -158,7 +165,7 @@ class PatientFiles:
 
 def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
               figures: bool = True, files: PatientFiles | None = None,
-              workers: int | None = None) -> dict[str, Any]:
+              workers: int | None = None, started_unix: float | None = None) -> dict[str, Any]:
     """Write the whole output contract for one run into ``stage``; return the summary.
 
     ``files``: the run's patient files if they were written as patients finished (then
@@ -166,7 +173,8 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
     """
     sc = run.scenario
     _json(stage / "scenario.json", sc.resolved_dict())
-    _json(stage / "metadata.json", metadata(run, command, {"workers": workers}))
+    _json(stage / "metadata.json", metadata(run, command, {"workers": workers},
+                                            started_unix=started_unix))
     summ = summary(run)
     if files is None:
         files = PatientFiles(stage)
@@ -230,7 +238,7 @@ def write_comparison(stage: Path, runs: Mapping[str, RunResult],
     comparison's own provenance (``metadata.json``: the common seed and streams, the wall
     time of all hypotheses)."""
     summaries = {h: write_run(stage / h, r, command, files=(files or {}).get(h),
-                              workers=workers)
+                              workers=workers, started_unix=started_unix)
                  for h, r in runs.items()}
     first = next(iter(runs.values()))
     write_provenance(stage, command=command, seed=first.seed, seed_note=first.seed_note,

@@ -347,3 +347,68 @@ def test_a_second_ctrl_c_while_stopping_changes_nothing(tmp_path, monkeypatch):
     assert "the finished runs are kept" in res.output and "nothing was written" not in \
         res.output, res.output
     assert signal.getsignal(signal.SIGINT) is before
+
+
+# -- found by a reviewer trying the changes as a new user -----------------------------------
+def test_the_resume_hint_repeats_every_option_of_the_interrupted_sweep(tmp_path, monkeypatch):
+    """After Ctrl-C the hint dropped the --set options, so the command it printed was
+    refused as "a different experiment"."""
+    import sim.experiments.sweep as sweep_mod
+
+    def stop_at_once(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_mod, "sweep", stop_at_once)
+    exp, out = _experiment(tmp_path, TINY), tmp_path / "sw"
+    monkeypatch.setattr(sys, "argv", ["metasim", "sweep", str(exp), "--set", "replicates=2",
+                                      "--out", str(out)])
+    res = invoke("sweep", str(exp), "--set", "replicates=2", "--out", str(out))
+    assert f"`metasim sweep {exp} --set replicates=2 --out {out} --resume`" in res.output, \
+        res.output
+
+
+def test_resume_says_how_many_failed_runs_it_ran_again(tmp_path):
+    """The summary of a resumed sweep said "0 failed" without a word about the failed run
+    it had just run again."""
+    exp = _experiment(tmp_path, TINY)
+    out = tmp_path / "sw"
+    assert invoke("sweep", str(exp), "--out", str(out), "--executor", "serial",
+                  "--no-plots").exit_code == 0
+    record = next((out / "runs").glob("*.json"))
+    record.write_text(record.read_text().replace('"status": "ok"', '"status": "error"'))
+    res = invoke("sweep", str(exp), "--out", str(out), "--executor", "serial", "--no-plots",
+                 "--resume")
+    assert res.exit_code == 0 and "2 already done, 1 that had failed run again" in res.output, \
+        res.output
+
+
+def test_a_serial_sweep_has_one_worker_and_no_scheduler(tmp_path):
+    """A serial sweep reported (and recorded) all cores as workers, and took a --scheduler it
+    never used."""
+    exp = _experiment(tmp_path, TINY)
+    res = invoke("sweep", str(exp), "--out", str(tmp_path / "sw"), "--executor", "serial",
+                 "--no-plots")
+    assert "executor serial, 1 worker(s)" in res.output, res.output
+    assert json.loads((tmp_path / "sw" / "metadata.json").read_text())["workers"] == 1
+    res = invoke("sweep", str(exp), "--executor", "serial", "--scheduler", "tcp://h:8786")
+    assert res.exit_code == 2 and "only with --executor dask" in res.output, res.output
+
+
+def test_a_constant_output_has_no_sensitivity_index():
+    """An output that never varied over the sample (no metastasis in short courses) was
+    reported with indices of 0, which reads as "no influence"; its indices are undefined."""
+    from sim.experiments.sensitivity import sensitivity
+
+    body = ('description = "s"\nscenarios = ["' + str(SMALL) + '"]\nhypotheses = ["combined"]\n'
+            'replicates = 1\nseed = 3\n[set]\n"simulation.horizon_days" = 2.0\n'
+            '[design.parameters]\n"circulation.ctc_half_life_hours" = { low = 0.5, high = 3.0 }\n'
+            '"invasion.success_probability" = { low = 0.2, high = 0.8 }\n[sensitivity]\n'
+            'method = "morris"\nsamples = 2\noutputs = ["macrometastases"]\n')
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "sens.toml"
+        path.write_text(body, encoding="utf-8")
+        report = sensitivity(load_experiment(path))
+    (row,) = report["indices"]
+    assert "did not vary" in row["error"], row

@@ -39,9 +39,11 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
           no_plots: bool, progress: bool | None) -> None:
     """Run an experiment file: every scenario x hypothesis x design point x replicate.
 
-    Each finished run is written at once (runs/<id>.json); Ctrl-C or a crash loses only the
-    runs in flight, and --resume finishes the rest and runs the failed ones again. At the
-    end: results.csv, results.parquet, the comparison figures and metadata.json.
+    Each finished job is written at once (runs/<id>.json: one run, or, on the population
+    engine, the replicates of a design point in batches of up to 250); Ctrl-C or a crash
+    loses only the jobs in flight, and --resume finishes the rest and runs the failed ones
+    again. At the end: results.csv, results.parquet, the comparison figures and
+    metadata.json.
     """
     from ...experiments.design import build_design, load_experiment
     from ...experiments.limits import WARN_SECONDS, human_seconds
@@ -69,20 +71,34 @@ def sweep(experiment: str, overrides: tuple[str, ...], executor: str, workers: i
         figures = finish_sweep(out, not no_plots, clock, executor, w, experiment)
     except KeyboardInterrupt as stop:
         ignore_further_stops()
+        again = resume_command()
         what = ("the finished runs are kept" if phase == "running" else
                 f"every run is kept (the sweep stopped while {phase}; `metasim plot {out}` "
                 "writes the tables and figures)")
-        click.echo(f"metasim: {how_stopped(stop)}; {what} in {out}/runs/ (`metasim sweep "
-                   f"{experiment} --out {out} --resume` finishes the rest)", err=True)
+        click.echo(f"metasim: {how_stopped(stop)}; {what} in {out}/runs/ (`{again}` finishes "
+                   "the rest)", err=True)
         sys.exit(exit_status(stop))
+    retried = (f", {summ.failed_before} that had failed run again" if summ.failed_before
+               else "")
     click.echo(f"{summ.ran} run(s) in {summ.wall_time_s:.1f} s ({summ.done_before} already "
-               f"done); {summ.errors} failed")
+               f"done{retried}); {summ.errors} failed")
     for e in summ.errors_sample:
         click.echo(f"  failed: {e}")
     if figures is not None:
         click.echo(f"{len(figures)} figure file(s) in {out}/figures/")
     click.echo(f"Wrote {out}/ (results.csv, results.parquet, runs/, experiment.json, "
                "metadata.json)")
+
+
+def resume_command() -> str:
+    """The command as typed, with ``--resume``: every option (``--set`` included) must be the
+    same for a sweep to be resumed."""
+    import shlex
+
+    from ...io.provenance import command_line
+
+    argv = shlex.split(command_line())
+    return shlex.join(argv if "--resume" in argv else [*argv, "--resume"])
 
 
 def finish_sweep(out: Path, plots: bool, clock: Clock | None = None,

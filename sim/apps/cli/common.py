@@ -171,21 +171,20 @@ def check_out_path(ctx: click.Context, param: click.Parameter, value: Path | Non
         return None
     opt = "--" + (param.name or "out").replace("_", "-")
     if str(value).strip() in ("", "."):   # click turns "" into Path("."): both are refused
-        raise click.BadParameter("an empty path names the current folder; give a folder name "
-                                 "such as out/run1", param_hint=opt)
+        raise Fail(f"{opt} {str(value)!r}: an empty path names the current folder; give a "
+                   "folder name such as out/run1")
     try:
-        if value.is_symlink():
-            target = os.path.realpath(value)
-            kind = "a folder" if os.path.isdir(target) else "something that is not a folder" \
-                if os.path.exists(target) else "nothing (a broken link)"
-            raise click.BadParameter(f"{value} is a symbolic link to {kind} ({target}); "
-                                     "metasim never writes through a link: give the folder "
-                                     "itself", param_hint=opt)
         os.stat(value)
     except OSError as e:
         if e.errno == errno.ELOOP:   # other problems are reported where the folder is made
-            raise click.BadParameter(f"{value} cannot be used (it goes through a loop of "
-                                     "symbolic links)", param_hint=opt) from None
+            raise Fail(f"{opt} {value}: cannot be used (it goes through a loop of symbolic "
+                       "links)") from None
+    if value.is_symlink():
+        target = os.path.realpath(value)
+        kind = "a folder" if os.path.isdir(target) else "something that is not a folder" \
+            if os.path.exists(target) else "nothing (a broken link)"
+        raise Fail(f"{opt} {value}: a symbolic link to {kind} ({target}); metasim never "
+                   "writes through a link: give the folder itself")
     return value
 
 
@@ -250,6 +249,8 @@ def sweep_workers(executor: str, workers: int | None, oversubscribe: bool,
     """Workers of a sweep: bounded by the local cores, except on a remote Dask cluster."""
     from ...experiments.executors import resolve_workers
 
+    if executor == "serial":
+        return 1
     if executor == "dask" and scheduler:
         return workers or 1
     return resolve_workers(workers, oversubscribe)
@@ -262,10 +263,13 @@ def check_scheduler(ctx: click.Context, param: click.Parameter, value: str | Non
         return None
     from ...experiments.executors import check_scheduler_address
 
+    if ctx.params.get("executor") not in (None, "dask"):
+        raise Fail(f"--scheduler {value}: a Dask scheduler is used only with --executor dask "
+                   f"(not {ctx.params['executor']})")
     try:
         return check_scheduler_address(value)
     except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--scheduler") from None
+        raise Fail(f"--scheduler {e}") from None
 
 
 class Clock:

@@ -54,6 +54,7 @@ def run(scenario: str, hypothesis: str | None, overrides: tuple[str, ...], seed:
     from ...io.folder import staged
     from ...io.outputs import PatientFiles, write_run
 
+    clock = Clock()
     sc = load(scenario, overrides, seed, replicates, hypothesis)
     n = sc.simulation.replicates
     w = plan(sc, n, workers, oversubscribe)
@@ -62,7 +63,7 @@ def run(scenario: str, hypothesis: str | None, overrides: tuple[str, ...], seed:
         files = PatientFiles(stage)
         result = run_replicates(sc, progress=progress, executor=_executor(w),
                                 on_patient=files, keep_timeseries=TIMESERIES_KEPT)
-        summ = write_run(stage, result, files=files, workers=w)
+        summ = write_run(stage, result, files=files, workers=w, started_unix=clock.started)
     say_replaced(dest)
     print_summary(summ, dest.final, result.wall_time_s, result.engine)
 
