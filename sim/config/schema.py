@@ -494,6 +494,11 @@ class Population(Section):
     # nothing else done, to tell whether the patient had "initiated the metastatic process"
     # by then (doubles the cost of a course; summary.json population.initiated_at_diagnosis).
     assess_initiated: bool = False
+    # The population engine advances the cells lodged in organs from one event to the next
+    # (exact k-step draws; the primary loses its shed cells as a Poisson count drawn apart
+    # from their fates, a correlation below 1e-7 of its size). true: one step at a time, the
+    # primary losing exactly the drawn cells - the reference, several times slower.
+    daily_steps: bool = False
 
     @property
     def spreads(self) -> tuple[float, float, float, float]:

@@ -10,19 +10,23 @@ same transitions with the same probabilities (taken from the same functions:
 of :mod:`sim.biology.delivery`); only the draws are made for all patients at once, each by
 a construction with the same distribution as the Mesa model's draw:
 
-* a multinomial split of lodged cells: conditional binomials on the occupied places only
-  (:func:`split_sparse`);
+* the lodged cells (arrested, solitary, dormant) move from one event to the next, many
+  steps at a time, with exact k-step draws (:mod:`sim.engine.lodged_windows`): a
+  multinomial per cohort over the k-step transition probabilities, the arrivals Poisson
+  counts thinned by them, colonies founded on their own step (drawn by inversion), and an
+  organ whose dormant niches could fill stepped one step at a time with the niche's
+  hypergeometric draw;
 * shedding, invasion, route entry and transit: the units arresting in each lodged place are
-  one Poisson count for the primary and one for the macrometastases, whatever route they
-  took, and the units of each kind and source that did not arrest one Poisson count, split
-  into failed invasion and death on each route only when looked at (the splitting and
-  superposition properties of the Poisson distribution;
+  Poisson means for the window above, and the units of each kind and source that did not
+  arrest one Poisson count, split into failed invasion and death on each route only when
+  looked at (the splitting and superposition properties of the Poisson distribution;
   :meth:`PopulationEngine._shed_and_travel`); counts expected fewer than once are one
-  Poisson total placed unit by unit (:func:`categorical_counts`);
-* a lodged cell founding a colony: thinning, one draw per patient (:func:`rare_outcome`);
-* the dormant niches: univariate hypergeometric draws.
+  Poisson total placed unit by unit (:func:`categorical_counts`).
 
-The engine is therefore exact in distribution - not an approximation - and
+The engine is exact in distribution but for one named approximation (the primary loses
+its shed cells as a Poisson count drawn apart from their fates, a correlation below 1e-7
+of its size; ``population.daily_steps = true`` removes it, and is the engine's daily
+reference), and
 ``tests/statistical/test_population_engine.py`` and ``tests/unit/test_population_draws.py``
 check it against the Mesa model (docs/model-and-evidence.md, "Two engines, one model").
 
@@ -67,7 +71,7 @@ from ..biology.units import (
 from ..config.schema import Scenario
 from ..streams import measurement_stream
 from . import events
-from .cohorts import HYPERGEOMETRIC_LIMIT, draw_without_replacement
+from . import lodged_windows as lw
 from .model import initiated_at_diagnosis, patient_traits
 from .results import MODEL_REPORTERS, ORGAN_REPORTERS, PatientResult, per_organ
 
@@ -86,74 +90,6 @@ _ORIGINS = ("solitary", "dormant")
 def unsupported(scenario: Scenario) -> list[str]:
     """What in ``scenario`` the population engine does not run (empty: it runs it)."""
     return scenario.population_engine_blockers()
-
-
-def conditional_probabilities(p: np.ndarray) -> np.ndarray:
-    """For outcome probabilities on the last axis of ``p`` (the last one "none of these"):
-    the probability of each outcome but the last given that none of the earlier ones
-    happened. Drawing the outcomes one after the other with these binomials is a draw from
-    the multinomial (the same distribution as :func:`~sim.biology.cascade.split_cohorts`)."""
-    p = np.asarray(p, dtype=float)
-    before = np.concatenate([np.zeros((*p.shape[:-1], 1)), np.cumsum(p[..., :-2], axis=-1)],
-                            axis=-1)
-    rest = 1.0 - before
-    q = np.divide(p[..., :-1], rest, out=np.zeros_like(rest), where=rest > 1e-300)
-    return np.clip(q, 0.0, 1.0)
-
-
-def split_sparse(rng: np.random.Generator, counts: np.ndarray, q: np.ndarray,
-                 rare_last: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Multinomial splits of the non-zero entries of ``counts`` (patients x rows).
-
-    ``q`` holds the conditional probabilities (:func:`conditional_probabilities`) of the
-    outcomes on its last axis, per row (``rows x outcomes``, shared by the patients) or per
-    patient and row. Returns the flat indices of the non-zero entries and, per outcome but
-    the last, how many of their units had it.
-
-    ``rare_last``: the last outcome is rare (a lodged cell founding a colony); it is then
-    drawn by :func:`rare_outcome`, one draw per patient instead of one per entry.
-    """
-    flat = counts.reshape(-1)
-    idx = np.flatnonzero(flat)
-    left = flat[idx]
-    if q.ndim == 2:
-        qf = q[idx % counts.shape[1]]
-    else:
-        qf = q.reshape(-1, q.shape[-1])[idx]
-    out = []
-    for i in range(q.shape[-1]):
-        if rare_last and i == q.shape[-1] - 1:
-            k = rare_outcome(rng, left, qf[:, i], idx // counts.shape[1])
-        else:
-            k = rng.binomial(left, qf[:, i])
-        out.append(k)
-        left = left - k
-    return idx, out
-
-
-def rare_outcome(rng: np.random.Generator, n: np.ndarray, p: np.ndarray,
-                 patient: np.ndarray) -> np.ndarray:
-    """``Binomial(n[i], p[i])`` for every entry ``i`` (sorted by ``patient``), drawn by
-    thinning when the outcome is rare: each unit is a candidate with the largest ``p``, so a
-    patient's candidates are one binomial draw over all its units; the candidates are spread
-    over its entries without replacement (every unit alike) and each is kept with
-    ``p[i] / p_max``. A unit is then kept with probability ``p[i]``, independently of the
-    others: the same distribution as one binomial per entry, with one draw per patient."""
-    p_max = float(p.max()) if len(p) else 0.0
-    if p_max <= 0.0:
-        return np.zeros(len(n), dtype=np.int64)
-    patients, first = np.unique(patient, return_index=True)
-    totals = np.add.reduceat(n, first) if len(first) else np.zeros(0, dtype=np.int64)
-    if float(totals.sum()) * p_max > 0.05 * len(patients):
-        return rng.binomial(n, p)      # not rare here: one draw per entry is cheaper
-    candidates = rng.binomial(totals, p_max)
-    out = np.zeros(len(n), dtype=np.int64)
-    ends = np.append(first[1:], len(n))
-    for j in np.flatnonzero(candidates).tolist():
-        lo, hi = int(first[j]), int(ends[j])
-        chosen = rng.multivariate_hypergeometric(n[lo:hi], int(candidates[j]))
-        out[lo:hi] = rng.binomial(chosen, p[lo:hi] / p_max)
-    return out
 
 
 def categorical_counts(rng: np.random.Generator, n: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -177,7 +113,8 @@ class _Colonies:
     COLUMNS: ClassVar[dict[str, type]] = {
         "row": np.int64, "organ": np.int64, "clone": np.int64, "founders": np.int64,
         "cells": float, "phase": np.int8, "founded_day": float, "switched_day": float,
-        "detected_day": float, "origin": np.int8}
+        "detected_day": float, "origin": np.int8, "founded_step": np.int64,
+        "catch_up": np.int8}
 
     def __init__(self) -> None:
         #: The patient row of each colony (twins have rows of their own).
@@ -194,6 +131,9 @@ class _Colonies:
         self.detected_day = np.zeros(0, dtype=float)
         #: 0: a solitary cell that proliferated; 1: a dormant cell that woke (_ORIGINS).
         self.origin = np.zeros(0, dtype=np.int8)
+        self.founded_step = np.zeros(0, dtype=np.int64)
+        #: 1 while a colony founded during a window lives the steps it missed.
+        self.catch_up = np.zeros(0, dtype=np.int8)
 
     def __len__(self) -> int:
         return len(self.row)
@@ -278,6 +218,11 @@ class PopulationEngine:
         self.avascular_cells = diameter_to_cells(col.avascular_diameter_mm)
         self.node_min_cells = diameter_to_cells(NODE_METASTASIS_MIN_DIAMETER_MM)
         self.p_switch = step_probability(col.angiogenic_switch_rate_per_day, self.dt)
+        self.daily = sc.population.daily_steps
+        #: Steps between two records: no window is longer.
+        self.window = 1 if self.daily else math.ceil(self.record_every_days / self.dt) + 1
+        cap = col.dormant_niche_capacity
+        self.capacity = -1 if cap is None else int(cap)
         self._transit_tables()
         self._rows(n)
         self.exposure_bin_days = exposure_bin_days
@@ -349,9 +294,9 @@ class PopulationEngine:
         ex, col, cl = sc.extravasation, sc.colonization, sc.clusters
         unit_mult = np.where(np.arange(self.R) % 2 == 1, cl.proliferation_multiplier, 1.0)
         c_ext = np.array([self.clones[c].extravasation for c in self.row_clone])
-        self.q_arrested = conditional_probabilities(competing_risks_array(np.stack(
+        self.p_arrested = competing_risks_array(np.stack(
             [ex.rate_per_day * c_ext, np.full(self.R, ex.intravascular_death_rate_per_day)],
-            axis=-1), self.dt))
+            axis=-1), self.dt)
         # Per patient: the soil affinity carries the patient's competence multiplier.
         self._affinity = affinity_vector(sc)[self.row_organ]
         self._grow = (np.array([self.clones[c].proliferation for c in self.row_clone])
@@ -391,10 +336,19 @@ class PopulationEngine:
         self.gompertz_rate = np.array([gompertz_rate_from_doubling(d, at,
                                                                    p.carrying_capacity_cells)
                                        for d in dbl])
-        p_solitary, p_dormant = self._lodged_tables(self.multiplier)
-        self.q_solitary = conditional_probabilities(p_solitary)
-        self.q_dormant = conditional_probabilities(p_dormant)
+        self.p_solitary, self.p_dormant = self._lodged_tables(self.multiplier)
+        self.p_arrested_rows = np.broadcast_to(self.p_arrested, (n, *self.p_arrested.shape)).copy()
+        self.step_venous_mean = np.zeros((n, 2))
         self.lodged = np.zeros((3, n, self.R), dtype=np.int64)
+        #: The step as of which ``lodged`` is drawn (-1: before the first step), and the
+        #: mean units arrested at each later step, not yet drawn (``pend[row, s]``: step
+        #: ``lazy_step + s``): the lodged cells move from one event to the next.
+        self.lazy_step = np.full(n, -1, dtype=np.int64)
+        self.pend = np.zeros((n, self.window + 2, self.R))
+        #: Mean circulating units killed by a systemic therapy (single, cluster), not yet
+        #: drawn, and the share of the arrested ones that came from metastases.
+        self.pend_killed = np.zeros((n, 2))
+        self.pend_met = np.zeros((n, 2))
         F, O = len(FUNNEL_STAGES), N_ORGANS
         self.reached = np.zeros((n, F), dtype=np.int64)
         self.lost = np.zeros((n, F), dtype=np.int64)
@@ -481,16 +435,18 @@ class PopulationEngine:
         dt = self.dt
         self.step_end_day = (self.step_count + 1) * dt
         act = self.active
+        s = self.step_count
         gm = self._start_of_step()
-        founders = self._advance_lodged()
+        # The daily reference moves every lodged cell now; otherwise they are drawn when
+        # an event needs them (_bring_up).
+        founders = self._bring_up(np.flatnonzero(act), s, defer=True) if self.daily else None
         first_before = np.isnan(self.first_detectable)
         self._advance_colonies(gm)
         newly = first_before & ~np.isnan(self.first_detectable) & act
         self._trigger("first_detection", np.flatnonzero(newly), self.step_end_day)
-        self.lodged[SOLITARY] += self._pending[0]
-        self.lodged[DORMANT] += self._pending[1]
-        self._found(founders)
-        self._systemic_kill()
+        if founders is not None and len(founders):
+            self._found(founders, None)
+        self._kill_colonies(self._kill_rates())
         self.step_shed[:] = 0
         arrivals = self._shed_and_travel()
         grow = act & (self.primary > 0)
@@ -513,8 +469,12 @@ class PopulationEngine:
                                                            **self._blood_sample(r)}
         self.step_count += 1
         self.day = self.step_end_day
-        burden = self.primary + self._colony_burden() + self._lodged_cells()
-        dying = act & (burden >= self.scenario.simulation.lethal_burden_cells)
+        lethal = self.scenario.simulation.lethal_burden_cells
+        burden = self.primary + self._colony_burden()
+        near = np.flatnonzero(act & (burden + self._lodged_cells(bound=True) >= lethal))
+        self._bring_up(near, s)
+        burden = burden + self._lodged_cells()
+        dying = act & (burden >= lethal)
         for r in np.flatnonzero(dying).tolist():
             self._log(r, self.day, *events.death(burden[r]))
         self.died |= dying
@@ -523,8 +483,10 @@ class PopulationEngine:
         due = self.day >= self.next_record - 1e-9
         if due:
             self.next_record = self.day + self.record_every_days
+        self._bring_up(np.flatnonzero(act if due else ending), s)
         self._record(np.flatnonzero(act if due else ending))
         if self.twins_assessed:
+            self._bring_up(np.flatnonzero(newly_dx & ~ending), s)
             self._spawn_twins(np.flatnonzero(newly_dx & ~ending))
             for r in np.flatnonzero(newly_dx & ending).tolist():
                 # The course ends in the diagnosis step: the twin's ends there as well.
@@ -559,17 +521,25 @@ class PopulationEngine:
         if not self.its:
             return gm
         ending = self.active[:, None] & (self.active_end <= now + 1e-9)
+        due = self.active[:, None] & (self.sched < now + dt - 1e-9)
+        # A therapy changes the lodged cells' hazards and the colonies: their course so far
+        # is drawn with the hazards it had.
+        self._bring_up(np.flatnonzero((ending | due).any(axis=1)), self.step_count - 1)
         for r, j in zip(*np.nonzero(ending), strict=True):
             it = self.its[j]
             self._log(r, self.active_end[r, j], *events.intervention_end(it))
             self.active_end[r, j] = np.nan
-        due = self.active[:, None] & (self.sched < now + dt - 1e-9)
         rows, js = np.nonzero(due)
         order = np.lexsort((js, self.sched[rows, js], rows))
         for r, j in zip(rows[order].tolist(), js[order].tolist(), strict=True):
             start = max(float(self.sched[r, j]), now)
             self.sched[r, j] = np.inf
             self._start(r, j, start)
+        return self._growth_multipliers()
+
+    def _growth_multipliers(self) -> np.ndarray:
+        """The growth multiplier per row of the growth inhibitions running now."""
+        gm = np.ones(len(self.active))
         for j, it in enumerate(self.its):
             if it.kind == "growth_inhibition":
                 gm = np.where(~np.isnan(self.active_end[:, j]), gm * it.growth_multiplier, gm)
@@ -610,23 +580,18 @@ class PopulationEngine:
                 out[k] = out.get(k, np.zeros(len(on))) + np.where(on, v, 0.0)
         return out
 
-    def _systemic_kill(self) -> None:
-        rates = self._kill_rates()
-        if rates is None:
+    def _kill_colonies(self, rates: dict[str, np.ndarray] | None,
+                       select: np.ndarray | None = None) -> None:
+        """A systemic therapy's kill of the (``select``-ed) colonies this step (the lodged
+        cells': :func:`sim.engine.lodged_windows.one_step_matrix`)."""
+        c = self.colonies
+        if rates is None or not len(c):
             return
         zero = np.zeros(len(self.active))
-        for stage, (compartment, funnel) in enumerate((("arrested", "arrest"),
-                                                       ("solitary", "extravasation"),
-                                                       ("dormant", "dormancy"))):
-            p = -np.expm1(-rates.get(compartment, zero) * self.dt)
-            killed = self.rng.binomial(self.lodged[stage], p[:, None])
-            self.lodged[stage] -= killed
-            self.lost[:, _F[funnel]] += (killed * self.unit_cells).sum(axis=1)
-        c = self.colonies
-        if len(c):
-            rate = np.where(c.phase == MACRO, rates.get("macrometastasis", zero)[c.row],
-                            rates.get("micrometastasis", zero)[c.row])
-            self._thin_colonies(np.ones(len(c), dtype=bool), -np.expm1(-rate * self.dt))
+        rate = np.where(c.phase == MACRO, rates.get("macrometastasis", zero)[c.row],
+                        rates.get("micrometastasis", zero)[c.row])
+        sel = np.ones(len(c), dtype=bool) if select is None else select
+        self._thin_colonies(sel, -np.expm1(-rate * self.dt))
 
     def _thin_colonies(self, sel: np.ndarray, p: np.ndarray) -> float:
         """Kill each cell of the selected colonies with probability ``p`` (binomially below
@@ -699,134 +664,126 @@ class PopulationEngine:
                     self._log(r, day, *events.symptoms(o))
 
     # ------------------------------------------------------------------ lodged cells
-    def _advance_lodged(self) -> list[tuple[np.ndarray, int]]:
-        """Step 1 of the model: arrested, solitary and dormant units move on (as
-        :meth:`LodgedCells.advance`). Returns the founders (units per row and lodged row,
-        and their origin); the units moving to a later lodged stage wait in ``_pending``."""
-        rng, L = self.rng, self.lodged
-        shape = L.shape[1:]
-        idx, (ext, died) = split_sparse(rng, L[ARRESTED], self.q_arrested)
-        self._count(idx, ext, "reached", "extravasation")
-        self._count(idx, died, "lost", "arrest")
-        L[ARRESTED].reshape(-1)[idx] -= ext + died
-        moved = np.zeros(shape, dtype=np.int64)
-        moved.reshape(-1)[idx] = ext
-        idx, (died, dorm, prolif) = split_sparse(rng, L[SOLITARY], self.q_solitary,
-                                                 rare_last=True)
-        self._count(idx, died, "lost", "extravasation")
-        L[SOLITARY].reshape(-1)[idx] -= died + dorm + prolif
-        asleep = np.zeros(shape, dtype=np.int64)
-        asleep.reshape(-1)[idx] = dorm
-        founders = np.zeros(shape, dtype=np.int64)
-        founders.reshape(-1)[idx] = prolif
-        idx, (died, awake) = split_sparse(rng, L[DORMANT], self.q_dormant, rare_last=True)
-        self._count(idx, died, "lost", "dormancy")
-        L[DORMANT].reshape(-1)[idx] -= died + awake
-        woken = np.zeros(shape, dtype=np.int64)
-        woken.reshape(-1)[idx] = awake
-        asleep = self._into_niches(asleep)
-        self.reached[:, _F["dormancy"]] += asleep @ self.unit_cells
-        self._pending = (moved, asleep)
+    def _kill_probabilities(self) -> np.ndarray:
+        """Per row and lodged stage: the systemic therapies' kill probability this step."""
+        out = np.zeros((len(self.active), 3))
+        rates = self._kill_rates()
+        if rates is not None:
+            for i, stage in enumerate(("arrested", "solitary", "dormant")):
+                if stage in rates:
+                    out[:, i] = -np.expm1(-rates[stage] * self.dt)
+        return out
+
+    def _bring_up(self, rows: np.ndarray, target: int,
+                  defer: bool = False) -> np.ndarray | None:
+        """Draw the lodged cells of ``rows`` as of the end of step ``target``: every step
+        since they were last drawn, in one window per place where the organ's niches
+        cannot fill (:mod:`sim.engine.lodged_windows`). The colonies founded on the way are
+        founded on their own day and grown to step ``target``; with ``defer``, they are
+        returned instead (the daily reference founds them after the step's growth)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[(self.lazy_step[rows] < target) | self.pend[rows, 0].any(axis=1)]
+        if not len(rows):
+            return None
+        n = len(self.active)
+        ledger = np.zeros((n, 6), dtype=np.int64)
+        by_organ = np.zeros((n, N_ORGANS), dtype=np.int64)
+        exposure = self.founding_exposure if self.founding_exposure is not None \
+            else np.zeros((0, 1, 1, 2))
+        if exposure.shape[1] < n:            # twins are rows of their own; not recorded
+            pad = np.zeros((exposure.shape[0], n, N_ORGANS, 2))
+            pad[:, :exposure.shape[1]] = exposure
+            exposure = pad
+        founders = lw.advance(
+            self.rng, rows, np.full(len(rows), target, dtype=np.int64), self.lodged,
+            self.lazy_step, self.pend, self.p_arrested_rows, self.p_solitary, self.p_dormant,
+            self._kill_probabilities(), self.unit_cells, self.row_organ, N_ORGANS,
+            self.capacity, 1 if self.daily else self.window, ledger, by_organ,
+            exposure, self.dt, self.exposure_bin_days or 1.0)
         if self.founding_exposure is not None:
-            self._record_exposure(founders, woken)
-        return [(founders, 0), (woken, 1)]
+            self.founding_exposure[:] = exposure[:, :self.founding_exposure.shape[1]]
+        F = _F
+        self.lost[:, F["arrest"]] += ledger[:, lw.LOST_ARREST]
+        self.lost[:, F["extravasation"]] += ledger[:, lw.LOST_EXTRAVASATION]
+        self.lost[:, F["dormancy"]] += ledger[:, lw.LOST_DORMANCY]
+        self.reached[:, F["extravasation"]] += ledger[:, lw.REACHED_EXTRAVASATION]
+        self.reached[:, F["dormancy"]] += ledger[:, lw.REACHED_DORMANCY]
+        self.arrested_by_organ += by_organ
+        if not self.daily:
+            # The arrivals drawn in the windows: the shed cells they were, in the ledger.
+            arrested = ledger[:, lw.ARRESTED_CELLS]
+            killed = np.zeros(n, dtype=np.int64)
+            met = np.zeros(n, dtype=np.int64)
+            live = rows[self.pend_killed[rows].any(axis=1)]
+            if len(live):
+                units = self.rng.poisson(self.pend_killed[live])
+                killed[live] = units @ np.array([1, self.k_cluster])
+            self.pend_killed[rows] = 0.0
+            share = np.minimum(1.0, self.pend_met[rows, 0] / np.maximum(
+                self.pend_met[rows, 1], 1e-300))
+            met[rows] = self.rng.binomial(arrested[rows] + killed[rows], share)
+            self.pend_met[rows] = 0.0
+            shed = arrested + killed
+            self.shed_total += shed
+            self.shed_by_met += met
+            self.reached[:, F["detachment"]] += shed
+            self.reached[:, F["invasion"]] += shed
+            self.reached[:, F["transit"]] += shed
+            self.reached[:, F["arrest"]] += arrested
+            self.lost[:, F["transit"]] += killed
+        if defer:
+            return founders
+        if len(founders):
+            self._found(founders, target)
+        return None
 
-    def _record_exposure(self, founders: np.ndarray, woken: np.ndarray) -> None:
-        """Add this step's expected founders to ``founding_exposure``: the units that
-        could found a colony (solitary ones neither dead nor dormant, dormant ones not dead)
-        times their conditional probability of founding one (the last outcome of the split).
-        Patients only (twins, appended later, are left out)."""
-        assert self.founding_exposure is not None and self.exposure_bin_days is not None
-        n = self.founding_exposure.shape[1]
-        L = self.lodged
-        at_risk_s = (L[SOLITARY, :n] + founders[:n]) * self.q_solitary[:n, :, -1]
-        at_risk_d = (L[DORMANT, :n] + woken[:n]) * self.q_dormant[:n, :, -1]
-        e = (at_risk_s + at_risk_d).reshape(n, N_ORGANS, -1, 2).sum(axis=2)
-        b = min(int(self.day // self.exposure_bin_days), len(self.founding_exposure) - 1)
-        self.founding_exposure[b] += e
-
-    def _count(self, idx: np.ndarray, units: np.ndarray, which: str, stage: str) -> None:
-        """Add the cells of ``units`` (at flat lodged indices ``idx``) to the ledger."""
-        if not len(idx):
+    def _found(self, founders: np.ndarray, target: int | None) -> None:
+        """New colonies, one per founding unit (as :meth:`Colonies.found`), each on the day
+        of the step in which it was founded; colonies founded before step ``target`` then
+        live the steps they missed (growth, the angiogenic switch, a systemic therapy's
+        kill), as their step-by-step course would have had them."""
+        rows, cols, steps, origin = (founders[:, i] for i in range(4))
+        organ = self.row_organ[cols]
+        size = self.unit_cells[cols]
+        kind = (size > 1).astype(np.int64)
+        np.add.at(self.reached[:, _F["micrometastasis"]], rows, size)
+        np.add.at(self.founded, (rows, kind), 1)
+        np.add.at(self.founded_by_organ, (rows, organ), 1)
+        c = self.colonies
+        c.append(row=rows, organ=organ, clone=self.row_clone[cols], founders=size,
+                 cells=size.astype(float), phase=np.full(len(rows), MICRO),
+                 founded_day=steps * self.dt, origin=origin, founded_step=steps,
+                 catch_up=np.full(len(rows), 0 if target is None else 1))
+        if target is None:
             return
-        R = self.R
-        cells = units * self.unit_cells[idx % R]
-        getattr(self, which)[:, _F[stage]] += np.bincount(idx // R, weights=cells,
-                                                          minlength=len(self.active)
-                                                          ).astype(np.int64)
-
-    def _into_niches(self, dorm: np.ndarray) -> np.ndarray:
-        """Units that find a free dormant niche in their organ (see
-        :meth:`LodgedCells._into_niches`); the others die at the dormancy stage."""
-        cap = self.scenario.colonization.dormant_niche_capacity
-        if cap is None or not dorm.any():
-            return dorm
-        n = len(dorm)
-        wanting = dorm.reshape(n, N_ORGANS, -1).sum(axis=2)
-        asleep = self.lodged[DORMANT].reshape(n, N_ORGANS, -1).sum(axis=2)
-        full = wanting > cap - asleep
-        if not full.any():
-            return dorm
-        # Which of the units wanting a niche in a full organ find one: a draw without
-        # replacement, as draw_without_replacement, made as the equivalent sequence of
-        # univariate hypergeometric draws over the organ's rows (all full organs at once).
-        dorm = dorm.copy()
-        rows, organs = np.nonzero(full)
-        cols = self.organ_rows[organs]                       # (pairs, rows per organ)
-        group = dorm[rows[:, None], cols]
-        free = np.maximum(0, cap - asleep[rows, organs])
-        kept = np.zeros_like(group)
-        left = group.sum(axis=1)
-        huge = left >= HYPERGEOMETRIC_LIMIT      # beyond numpy's hypergeometric: as the model
-        for i in np.flatnonzero(huge).tolist():
-            kept[i] = draw_without_replacement(self.rng, group[i], int(free[i]))
-        ok = np.flatnonzero(~huge)
-        g, f, left = group[ok], free[ok], left[ok]
-        k = np.zeros_like(g)
-        for j in range(g.shape[1]):
-            left = left - g[:, j]
-            take = f > 0
-            if j == g.shape[1] - 1:
-                k[:, j] = np.where(take, f, 0)
-            elif take.any():
-                k[take, j] = self.rng.hypergeometric(g[take, j], left[take], f[take])
-            f = f - k[:, j]
-        kept[ok] = k
-        lost = ((group - kept) * self.unit_cells[cols]).sum(axis=1)
-        np.add.at(self.lost[:, _F["dormancy"]], rows, lost)
-        dorm[rows[:, None], cols] = kept
-        return dorm
-
-    def _found(self, founders: list[tuple[np.ndarray, int]]) -> None:
-        """New colonies, one per founding unit (as :meth:`Colonies.found`)."""
-        for counts, origin in founders:
-            if not counts.any():
-                continue
-            rows, cols = np.nonzero(counts)
-            reps = counts[rows, cols]
-            rows, cols = np.repeat(rows, reps), np.repeat(cols, reps)
-            organ = self.row_organ[cols]
-            size = self.unit_cells[cols]
-            kind = (size > 1).astype(np.int64)
-            np.add.at(self.reached[:, _F["micrometastasis"]], rows, size)
-            np.add.at(self.founded, (rows, kind), 1)
-            np.add.at(self.founded_by_organ, (rows, organ), 1)
-            self.colonies.append(row=rows, organ=organ, clone=self.row_clone[cols],
-                                 founders=size, cells=size.astype(float),
-                                 phase=np.full(len(rows), MICRO),
-                                 founded_day=np.full(len(rows), self.day),
-                                 origin=np.full(len(rows), origin))
+        kill = self._kill_rates()
+        gm = self._growth_multipliers()
+        for step in range(int(steps.min()), target + 1):
+            late = c.catch_up == 1
+            if step > int(steps.min()):
+                self._advance_colonies(gm, select=late & (c.founded_step < step),
+                                       day=step * self.dt, end_day=(step + 1) * self.dt)
+                late = c.catch_up == 1
+            if kill is not None:
+                self._kill_colonies(kill, late & (c.founded_step <= step))
+        c.catch_up[:] = 0
 
     # ------------------------------------------------------------------ colonies
-    def _advance_colonies(self, gm: np.ndarray) -> None:
-        """Step 2: growth, the angiogenic switch, detection (as :meth:`Colonies.advance`)."""
+    def _advance_colonies(self, gm: np.ndarray, select: np.ndarray | None = None,
+                          day: float | None = None, end_day: float | None = None) -> None:
+        """Step 2: growth, the angiogenic switch, detection (as :meth:`Colonies.advance`),
+        of the ``select``-ed colonies (all) in the step from ``day`` to ``end_day`` (this
+        one)."""
         c = self.colonies
         if not len(c):
             return
         col, dt, rng = self.scenario.colonization, self.dt, self.rng
-        micro = np.flatnonzero(c.phase == MICRO)
-        waiting = np.flatnonzero(c.phase == LIMIT)
-        macro = np.flatnonzero(c.phase == MACRO)
+        day = self.day if day is None else day
+        end_day = self.step_end_day if end_day is None else end_day
+        chosen = np.ones(len(c), dtype=bool) if select is None else select
+        micro = np.flatnonzero(chosen & (c.phase == MICRO))
+        waiting = np.flatnonzero(chosen & (c.phase == LIMIT))
+        macro = np.flatnonzero(chosen & (c.phase == MACRO))
         cells = c.cells.copy()
         if len(micro):
             mult = gm[c.row[micro]]
@@ -844,11 +801,11 @@ class PopulationEngine:
         if len(waiting):
             on = waiting[rng.random(len(waiting)) < self.p_switch]
             c.phase[on] = MACRO
-            c.switched_day[on] = self.day
+            c.switched_day[on] = day
             np.add.at(self.reached[:, _F["macrometastasis"]], c.row[on], c.founders[on])
             np.add.at(self.switched, (c.row[on], (c.founders[on] > 1).astype(np.int64)), 1)
             first = np.isnan(self.first_macro[c.row[on]])
-            self.first_macro[c.row[on][first]] = self.day
+            self.first_macro[c.row[on][first]] = day
         if len(macro):
             mult = gm[c.row[macro]]
             for g in np.unique(mult):
@@ -857,10 +814,10 @@ class PopulationEngine:
                                       col.macrometastasis_gompertz_rate_per_day * g,
                                       col.macrometastasis_carrying_capacity_cells, dt)
         c.cells = cells
-        alive = cells > 0
-        found = alive & np.isnan(c.detected_day) & (cells >= self.detectable_cells)
+        alive = (cells > 0) | ~chosen
+        found = chosen & alive & np.isnan(c.detected_day) & (cells >= self.detectable_cells)
         if found.any():
-            end = self.step_end_day
+            end = end_day
             c.detected_day[found] = end
             idx = np.flatnonzero(found)
             for i in idx.tolist():
@@ -881,8 +838,15 @@ class PopulationEngine:
         c = self.colonies
         return np.bincount(c.row, weights=c.cells, minlength=len(self.active))
 
-    def _lodged_cells(self) -> np.ndarray:
-        return (self.lodged.sum(axis=0) * self.unit_cells).sum(axis=1).astype(float)
+    def _lodged_cells(self, bound: bool = False) -> np.ndarray:
+        """Cells lodged per row as drawn; with ``bound``, a bound on them now that fails
+        with probability below 10^-20: those plus a Poisson tail bound on the arrivals not
+        yet drawn (the lodged cells only leave otherwise)."""
+        drawn = (self.lodged.sum(axis=0) * self.unit_cells).sum(axis=1).astype(float)
+        if not bound or self.daily:
+            return drawn
+        mean = self.pend.sum(axis=1) @ self.unit_cells.astype(float)
+        return drawn + mean + lw.TAIL_SD * np.sqrt(mean) * self.k_cluster + lw.TAIL_ADD * self.k_cluster
 
     # ------------------------------------------------------------------ dissemination
     def _shed_and_travel(self) -> np.ndarray:
@@ -938,6 +902,8 @@ class PopulationEngine:
                             lam[self.group_index[(e, ci, unit)]] = lam_e * share
         n_primary = 2 * self.C
         mean_primary, venous_primary = self._arrest_means(lam[:n_primary], 0)
+        if not self.daily:
+            return self._arrest_windowed(lam, mean_primary, venous_primary, met)
         arrived = self._poisson(mean_primary)
         self.arrived_primary = arrived
         self.venous_share_primary = venous_primary
@@ -968,6 +934,49 @@ class PopulationEngine:
         self.reached[:, _F["arrest"]] += cells
         self.primary = np.maximum(0.0, self.primary - from_primary)
         return arrived
+
+    def _arrest_windowed(self, lam: np.ndarray, mean_primary: np.ndarray,
+                         venous_primary: np.ndarray, met: bool) -> np.ndarray:
+        """:meth:`_shed_and_travel` between events: the arrested units stay Poisson means,
+        drawn with their fates (:meth:`_bring_up`). The primary loses its shed units as one
+        Poisson count per unit kind with their mean; the units that did not arrest are drawn
+        now, as in the daily reference."""
+        n, G, rng = len(self.active), len(self.group_unit_cells), self.rng
+        n_primary = 2 * self.C
+        kinds = np.stack([self.unit_cells == 1, self.unit_cells > 1], axis=1).astype(float)
+        cells = np.array([1.0, self.k_cluster])
+        mean = mean_primary
+        venous = (mean_primary * venous_primary) @ kinds
+        lodging_p = rng.poisson(mean_primary @ kinds) @ cells
+        lodging_m = np.zeros(n)
+        met_cells = np.zeros(n)
+        if met:
+            mean_met, venous_met = self._arrest_means(lam[n_primary:], n_primary)
+            mean = mean + mean_met
+            venous = venous + (mean_met * venous_met) @ kinds
+            met_cells = mean_met @ self.unit_cells
+            lodging_m = rng.poisson(mean_met @ kinds) @ cells
+        self.step_venous_mean = venous
+        self.pend_met[:, 0] += met_cells
+        self.pend_met[:, 1] += mean @ self.unit_cells
+        nl = np.zeros((G, n), dtype=np.int64)
+        mean_nl = lam * self.group_nonlodging[:, None]
+        live = np.flatnonzero(mean_nl.any(axis=1))
+        if len(live):
+            nl[live] = rng.poisson(mean_nl[live])
+        self.nonlodging_step = nl
+        self.nonlodging_units += nl
+        self.step_ctc_known[:] = False
+        nl_cells = nl * self.group_unit_cells[:, None]
+        nl_p, nl_m = nl_cells[:n_primary].sum(axis=0), nl_cells[n_primary:].sum(axis=0)
+        for shed in (nl_p, nl_m):
+            self.shed_total += shed
+            self.reached[:, _F["detachment"]] += shed
+            self.reached[:, _F["invasion"]] += shed
+        self.shed_by_met += nl_m
+        self.step_shed += (nl_p + lodging_p + nl_m + lodging_m).astype(np.int64)
+        self.primary = np.maximum(0.0, self.primary - (nl_p + lodging_p))
+        return mean
 
     def _arrest_means(self, lam: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
         """Mean units arresting per patient and lodged row for the groups ``first``, ...
@@ -1012,8 +1021,12 @@ class PopulationEngine:
         if not len(rows):
             return
         venous = np.zeros(len(rows), dtype=np.int64)
-        for arrived, share in ((self.arrived_primary, self.venous_share_primary),
-                               (self.arrived_met, self.venous_share_met)):
+        if not self.daily:
+            units = self.rng.poisson(self.step_venous_mean[rows])
+            venous += units @ np.array([1, self.k_cluster])
+        for arrived, share in (() if not self.daily else
+                               ((self.arrived_primary, self.venous_share_primary),
+                               (self.arrived_met, self.venous_share_met))):
             if arrived is None or share is None:
                 continue
             a = arrived[rows]
@@ -1052,8 +1065,21 @@ class PopulationEngine:
 
     def _lodge(self, arrived: np.ndarray) -> None:
         """Arrested units join the lodged cells (systemic therapy kills some on the way,
-        as :meth:`Clinic.thin_arrivals`)."""
+        as :meth:`Clinic.thin_arrivals`); between events, their means join those not yet
+        drawn."""
         rates = self._kill_rates()
+        if not self.daily:
+            if rates is not None and "circulating" in rates:
+                p_kill = -np.expm1(-rates["circulating"] * self.dt)
+                kinds = np.stack([self.unit_cells == 1, self.unit_cells > 1], axis=1)
+                self.pend_killed += (arrived * p_kill[:, None]) @ kinds.astype(float)
+                arrived = arrived * (1.0 - p_kill[:, None])
+            s = self.step_count
+            full = np.flatnonzero(self.active & (s - self.lazy_step >= self.pend.shape[1]))
+            self._bring_up(full, s)
+            act = np.flatnonzero(self.active)
+            self.pend[act, s - self.lazy_step[act]] += arrived[act]
+            return
         if rates is not None and "circulating" in rates:
             p_kill = -np.expm1(-rates["circulating"] * self.dt)
             killed = self.rng.binomial(arrived, p_kill[:, None])
@@ -1067,6 +1093,7 @@ class PopulationEngine:
 
     # ------------------------------------------------------------------ measurements
     def _diagnose(self, r: int, day: float, event: events.Event) -> None:
+        self._bring_up(np.array([r]), self.step_count)
         self.diagnosed[r] = True
         self.diagnosis[self.patient[r]] = self._diagnosis_snapshot(r, day)
         self._log(r, day, *event)
@@ -1112,6 +1139,7 @@ class PopulationEngine:
                             c.arrest_probability_per_pass)
 
     def _measure_at_diagnosis(self, r: int) -> None:
+        self._bring_up(np.array([r]), self.step_count)
         self.measure_due[r] = False
         d = self.diagnosis[self.patient[r]]
         assert d is not None
@@ -1141,7 +1169,9 @@ class PopulationEngine:
         self._settle_transit(rows, self.nonlodging_units[:, rows])
         n0 = len(self.active)
         for name in ("patient", "is_twin", "active", "shedding", "multiplier", "diagnosis_cells",
-                     "primary", "gompertz_rate", "q_solitary", "q_dormant", "reached", "lost",
+                     "primary", "gompertz_rate", "p_solitary", "p_dormant", "p_arrested_rows",
+                     "lazy_step", "pend", "pend_killed", "pend_met", "step_venous_mean",
+                     "reached", "lost",
                      "lost_route", "shed_total", "shed_by_met", "founded", "switched",
                      "founded_by_organ", "arrested_by_organ", "step_shed", "step_ctc", "died",
                      "step_ctc_known", "arrived_primary", "venous_share_primary",
@@ -1272,5 +1302,4 @@ class PopulationEngine:
             metastatic_sample=self.metastatic_sample[p])
 
 
-__all__ = ["PopulationEngine", "categorical_counts", "conditional_probabilities",
-           "rare_outcome", "split_sparse", "unsupported"]
+__all__ = ["PopulationEngine", "categorical_counts", "unsupported"]

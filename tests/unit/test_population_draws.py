@@ -15,55 +15,15 @@ from scipy import stats
 from sim import MetastasisModel, load_scenario
 from sim.config.errors import ScenarioError
 from sim.engine.model import patient_traits
-from sim.engine.population import (
-    PopulationEngine,
-    categorical_counts,
-    conditional_probabilities,
-    rare_outcome,
-    split_sparse,
-)
+from sim.engine.population import PopulationEngine, categorical_counts
 from sim.experiments.replicates import choose_engine, run_replicates
 from sim.experiments.seeds import replicate_stream
-
-
-def test_conditional_probabilities_rebuild_the_outcome_probabilities():
-    """q_i = p_i / (1 - p_0 - ... - p_{i-1}): multiplying back gives p (the last outcome,
-    "none", is what is left)."""
-    p = np.array([0.2, 0.3, 0.1, 0.4])
-    q = conditional_probabilities(p)
-    np.testing.assert_allclose(q, [0.2, 0.375, 0.2])
-    rebuilt = [q[0], (1 - q[0]) * q[1], (1 - q[0]) * (1 - q[1]) * q[2]]
-    np.testing.assert_allclose(rebuilt, p[:3])
 
 
 def _gof(counts: np.ndarray, expected_p: np.ndarray) -> float:
     keep = expected_p > 0
     exp = expected_p[keep] * counts.sum()
     return float(stats.chisquare(counts[keep], exp).pvalue)
-
-
-def test_split_sparse_draws_the_multinomial():
-    """Conditional binomials on the non-zero entries split 12 units by (0.5, 0.3, 0.1, 0.1)
-    like a multinomial: the joint outcome of one entry over 20,000 draws fits the
-    multinomial's probabilities of its 4 most common outcomes and the rest (p > 0.001), and
-    zero entries are skipped."""
-    rng = np.random.default_rng(5)
-    p = np.array([0.5, 0.3, 0.1, 0.1])
-    q = conditional_probabilities(p)[None, :].repeat(3, axis=0)       # rows x outcomes
-    counts = np.array([[12, 0, 3]])
-    draws = []
-    for _ in range(20_000):
-        idx, outs = split_sparse(rng, counts, q)
-        assert idx.tolist() == [0, 2]
-        draws.append(tuple(int(o[0]) for o in outs))
-    # The first outcome's count is Binomial(12, 0.5); the second given the first is
-    # Binomial(12 - k0, 0.3 / 0.5).
-    k0 = np.array([d[0] for d in draws])
-    observed = np.bincount(k0, minlength=13)
-    assert _gof(observed, stats.binom.pmf(np.arange(13), 12, 0.5)) > 1e-3
-    k1 = np.array([d[1] for d in draws])[k0 == 6]
-    observed1 = np.bincount(k1, minlength=7)
-    assert _gof(observed1, stats.binom.pmf(np.arange(7), 6, 0.6)) > 1e-3
 
 
 def test_categorical_counts_draw_the_multinomial():
@@ -80,25 +40,6 @@ def test_categorical_counts_draw_the_multinomial():
         assert c[0, 1] == 0 and c[1].tolist() == [0, 0, 3, 0]
         first.append(c[0, 0])
     assert _gof(np.bincount(first, minlength=8), stats.binom.pmf(np.arange(8), 7, 0.45)) > 1e-3
-
-
-@pytest.mark.parametrize("p_scale", [1e-3, 0.5])
-def test_rare_outcome_keeps_each_unit_with_its_own_probability(p_scale):
-    """Thinning (rare) and the plain binomial (not rare) both give each entry
-    Binomial(n, p): over 200,000 draws each entry's total is within 4 standard errors of
-    n p draws, for a rare outcome (thinning: one draw per patient) and a common one (the
-    fallback)."""
-    rng = np.random.default_rng(7)
-    n = np.array([10, 40, 3, 25])
-    p = np.array([1.0, 0.2, 0.6, 0.05]) * p_scale
-    patient = np.array([0, 0, 1, 1])
-    draws = 200_000 if p_scale < 0.01 else 20_000
-    total = np.zeros(4)
-    for _ in range(draws):
-        total += rare_outcome(rng, n, p, patient)
-    expected = n * p * draws
-    sd = np.sqrt(n * p * (1 - p) * draws)
-    assert np.all(np.abs(total - expected) < 4 * sd + 1e-9), (total, expected)
 
 
 def test_both_engines_simulate_the_same_patients():

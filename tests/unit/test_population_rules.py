@@ -52,7 +52,7 @@ def test_cells_dying_at_arrest_are_counted_as_lost_there(engine, overrides, hori
         assert p.lost["arrest"] > 0, "no cell died at arrest: nothing checked"
 
 
-@pytest.mark.parametrize("engine", ["population", "mesa"])
+@pytest.mark.parametrize("engine", ["population", "population-daily", "mesa"])
 @pytest.mark.parametrize("cluster_size", [2, 5])
 def test_the_ledgers_counts_agree_with_each_other(engine, cluster_size):
     """Identities between the ledger's counts that hold for every draw, in both engines (the
@@ -66,7 +66,10 @@ def test_the_ledgers_counts_agree_with_each_other(engine, cluster_size):
     so a count that overwrites instead of adding, counts a cluster (of 2 cells, or 5) as a
     single cell (or the reverse), or starts from 1 instead of 0 fails; and the primary
     sheds, so cells shed by metastases are fewer than all cells shed."""
+    daily = engine == "population-daily"
+    engine = engine.removesuffix("-daily")
     sc = load_scenario(DATA / "small.toml", [("simulation.engine", engine),
+                                             ("population.daily_steps", daily),
                                              ("clusters.fraction_of_shedding_events", 0.2),
                                              ("clusters.cells_per_cluster", cluster_size)])
     k = sc.clusters.cells_per_cluster
@@ -84,5 +87,14 @@ def test_the_ledgers_counts_agree_with_each_other(engine, cluster_size):
         shed = [(d, v) for d, name, _, v in p.timeseries if name == "shed_cells_per_day"]
         # One record a step (30 one-day steps and the start): the shedding of every step.
         assert [d for d, _ in shed] == [float(i) for i in range(31)]
-        assert sum(v for _, v in shed) * dt == pytest.approx(p.shed_total, abs=1e-6)
+        recorded = sum(v for _, v in shed) * dt
+        if engine == "mesa" or daily:
+            assert recorded == pytest.approx(p.shed_total, abs=1e-6)
+        else:
+            # Between events the primary loses a Poisson count of cells with the mean of
+            # those whose fates the ledger counts, drawn apart from them (the engine's one
+            # named approximation): equal in mean, each a sum of Poisson counts of units of
+            # at most k cells, so their difference has a standard deviation of at most
+            # sqrt(2 k shed); 8 of them: a false failure below 1e-14.
+            assert abs(recorded - p.shed_total) <= 8 * (2 * k * p.shed_total) ** 0.5
         assert p.shed_by_metastases < p.shed_total
