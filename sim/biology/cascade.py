@@ -63,6 +63,17 @@ def split(rng: np.random.Generator, count: int, probabilities: np.ndarray,
 # --------------------------------------------------------------------------------------
 
 
+def shedding_events(mass_g: np.ndarray | float, shedding_rate_per_gram_per_day: np.ndarray | float,
+                    dt_days: float, cluster_fraction: float, cells_per_cluster: int,
+                    mass_exponent: float = 1.0) -> np.ndarray | float:
+    """Expected shedding events (a single cell or a cluster each) of a tumour of ``mass_g``
+    grams in ``dt_days``: ``rate * mass ** mass_exponent * dt`` cells, in events of
+    ``1 - cluster_fraction + cluster_fraction * cells_per_cluster`` cells on average
+    (:func:`detachment` draws them; the population engine uses the means). Vectorised."""
+    expected_cells = shedding_rate_per_gram_per_day * mass_g ** mass_exponent * dt_days
+    return expected_cells / ((1.0 - cluster_fraction) + cluster_fraction * cells_per_cluster)
+
+
 def detachment(rng: np.random.Generator, mass_g: float, shedding_rate_per_gram_per_day: float,
                dt_days: float, clone_weights: np.ndarray, cluster_fraction: float,
                cells_per_cluster: int, mass_exponent: float = 1.0,
@@ -89,9 +100,9 @@ def detachment(rng: np.random.Generator, mass_g: float, shedding_rate_per_gram_p
     singles, clusters : numpy.ndarray of int
         Single cells and clusters shed by each subclone.
     """
-    expected_cells = shedding_rate_per_gram_per_day * mass_g ** mass_exponent * dt_days
-    cells_per_event = (1.0 - cluster_fraction) + cluster_fraction * cells_per_cluster
-    events = expected_cells / cells_per_event * np.asarray(clone_weights, dtype=float)
+    events = shedding_events(mass_g, shedding_rate_per_gram_per_day, dt_days,
+                             cluster_fraction, cells_per_cluster,
+                             mass_exponent) * np.asarray(clone_weights, dtype=float)
     singles = rng.poisson(events * (1.0 - cluster_fraction))
     clusters = rng.poisson(events * cluster_fraction)
     return singles.astype(np.int64), clusters.astype(np.int64)
@@ -267,7 +278,7 @@ def reaches_probability(founders: int, age_days: np.ndarray | float, cells: floa
 
 
 def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day: float,
-                death_rate_per_day: float, dt_days: float) -> np.ndarray:
+                death_rate_per_day: float, dt_days: float | np.ndarray) -> np.ndarray:
     """Exact sizes after ``dt_days`` of a linear birth-death process, for many colonies.
 
     Biology: a young avascular micrometastasis grows by divisions and loses cells to death;
@@ -279,19 +290,43 @@ def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day:
     Ann Math Stat 19:1), with ``g = exp((b - d) t)``,
     ``alpha = d (g - 1) / (b g - d)`` and ``beta = b (g - 1) / (b g - d)``. From ``n`` cells
     the lineages are independent: ``m ~ Binomial(n, 1 - alpha)`` survive, and their total is
-    ``m + NegativeBinomial(m, 1 - beta)``. No time discretisation error at all.
+    ``m + NegativeBinomial(m, 1 - beta)``. No time discretisation error at all, so many
+    steps are one draw (``dt_days`` may differ between colonies: an array like ``sizes``).
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     b, d, t = birth_rate_per_day, death_rate_per_day, dt_days
     if b <= 0.0 and d <= 0.0:
         return sizes.copy()
-    alpha, beta = (float(x) for x in kendall_parameters(b, d, t))
+    alpha: np.ndarray | float
+    beta: np.ndarray | float
+    if np.ndim(t):
+        alpha, beta = (np.asarray(x, dtype=float) for x in kendall_parameters(b, d, t))
+    else:
+        alpha, beta = (float(x) for x in kendall_parameters(b, d, t))
     survivors = rng.binomial(sizes, 1.0 - alpha)
     out = survivors.copy()
     alive = survivors > 0
     if alive.any():
-        out[alive] += rng.negative_binomial(survivors[alive], 1.0 - beta)
+        q = 1.0 - (beta[alive] if isinstance(beta, np.ndarray) else beta)
+        out[alive] += rng.negative_binomial(survivors[alive], q)
     return out
+
+
+def log_kendall_tail_bound(n: np.ndarray, birth_rate_per_day: float,
+                           death_rate_per_day: float, t_days: float, m: float) -> np.ndarray:
+    """An upper bound on ``log P(Z_t >= m)`` for a linear birth-death process from ``n``
+    cells (vectorised over ``n``): Chernoff's bound on the sum of the ``n`` independent
+    lineages, each 0 with probability ``alpha`` and otherwise geometric with parameter
+    ``1 - beta`` (:func:`kendall_parameters`), at ``e^lambda = beta^-1/2``. Used to show
+    that a micrometastasis cannot reach the avascular size within a window."""
+    n = np.asarray(n, dtype=float)
+    alpha, beta = (float(x) for x in kendall_parameters(birth_rate_per_day,
+                                                        death_rate_per_day, t_days))
+    if beta <= 0.0:
+        return np.where(n >= m, 0.0, -np.inf)
+    r = math.sqrt(beta)                       # e^lambda = 1 / r
+    mgf = alpha + (1.0 - alpha) * (1.0 - beta) / (r - beta)
+    return n * math.log(mgf) + m * math.log(r)
 
 
 def angiogenic_switch(rng: np.random.Generator, waiting: int, probability: float) -> np.ndarray:

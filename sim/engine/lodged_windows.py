@@ -85,21 +85,43 @@ def one_step_matrix(pa: np.ndarray, ps: np.ndarray, pd: np.ndarray,
 @numba.njit(cache=True)
 def k_step_tables(M: np.ndarray, k: int) -> np.ndarray:
     """``P[j, x, y]``: probability that a unit in transient state ``x`` is in state ``y``
-    after ``j`` steps, ``j = 0 .. k`` (the powers of the one-step matrix ``M``, 3 x 8)."""
+    after ``j`` steps, ``j = 0 .. k`` (the powers of the one-step matrix ``M``, 3 x 8).
+
+    Only the twelve transitions a step can make are visited (arrested -> arrested,
+    solitary, lost; solitary -> solitary, dormant, lost, founded; dormant -> dormant, lost,
+    woken): the chain only moves forward."""
     P = np.zeros((k + 1, 3, N_STATES))
     for x in range(3):
         P[0, x, x] = 1.0
     for j in range(1, k + 1):
         for x in range(3):
+            a, s, d = P[j - 1, x, A], P[j - 1, x, S], P[j - 1, x, D]
             for y in range(3, N_STATES):
                 P[j, x, y] = P[j - 1, x, y]
-            for z in range(3):
-                pz = P[j - 1, x, z]
-                if pz == 0.0:
-                    continue
-                for y in range(N_STATES):
-                    P[j, x, y] += pz * M[z, y]
+            P[j, x, A] = a * M[A, A]
+            P[j, x, S] = a * M[A, S] + s * M[S, S]
+            P[j, x, D] = s * M[S, D] + d * M[D, D]
+            P[j, x, LA] += a * M[A, LA]
+            P[j, x, LS] += a * M[A, LS] + s * M[S, LS]
+            P[j, x, LD] += s * M[S, LD] + d * M[D, LD]
+            P[j, x, FS] += s * M[S, FS]
+            P[j, x, FD] += d * M[D, FD]
     return P
+
+
+@numba.njit(cache=True)
+def step_forward(v: np.ndarray, M: np.ndarray) -> None:
+    """One step of the chain for the distribution (or mean counts) ``v`` over the eight
+    states, in place: the transitions of :func:`k_step_tables`."""
+    a, s, d = v[A], v[S], v[D]
+    v[A] = a * M[A, A]
+    v[S] = a * M[A, S] + s * M[S, S]
+    v[D] = s * M[S, D] + d * M[D, D]
+    v[LA] += a * M[A, LA]
+    v[LS] += a * M[A, LS] + s * M[S, LS]
+    v[LD] += s * M[S, LD] + d * M[D, LD]
+    v[FS] += s * M[S, FS]
+    v[FD] += d * M[D, FD]
 
 
 @numba.njit(cache=True)
@@ -237,9 +259,26 @@ LOST_ARREST, LOST_EXTRAVASATION, LOST_DORMANCY, REACHED_EXTRAVASATION, REACHED_D
 @numba.njit(cache=True)
 def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, exposure,
             organ, kind, dt, bin_days):
-    """Place ``r`` of patient ``p``: ``k`` steps in one window (the organ cannot fill)."""
-    P = k_step_tables(Mr, k)
+    """Place ``r`` of patient ``p``: ``k`` steps in one window (the organ cannot fill).
+
+    The k-step probabilities from each stage and the arrivals' mean end states are stepped
+    forward without keeping the steps between (``step_forward``); the tables of every step
+    (:func:`k_step_tables`) are computed only when a colony was founded, to draw its step.
+    """
     end = np.zeros(N_STATES, dtype=np.int64)
+    Pk = np.zeros((3, N_STATES))
+    arriving = np.zeros(N_STATES)
+    arriving[A] = pend[p, 0, r]
+    for x in range(3):
+        Pk[x, x] = 1.0
+    occupied = lodged[A, p, r] + lodged[S, p, r] + lodged[D, p, r] > 0
+    for j in range(1, k + 1):
+        if occupied:
+            for x in range(3):
+                step_forward(Pk[x], Mr)
+        step_forward(arriving, Mr)
+        arriving[A] += pend[p, j, r]
+    P = np.zeros((0, 3, N_STATES))
     if exposure.shape[0] > 0:
         mean = np.zeros(3)
         for x in range(3):
@@ -262,7 +301,7 @@ def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, ex
         n = start[x]
         if n == 0:
             continue
-        multinomial(rng, n, P[k, x], end)
+        multinomial(rng, n, Pk[x], end)
         ledger[p, LOST_ARREST] += end[LA] * c
         ledger[p, LOST_EXTRAVASATION] += end[LS] * c
         ledger[p, LOST_DORMANCY] += end[LD] * c
@@ -276,6 +315,8 @@ def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, ex
         for f in (FS, FD):
             if end[f] == 0:
                 continue
+            if P.shape[0] == 0:
+                P = k_step_tables(Mr, k)
             inc = np.zeros(k)
             for j in range(1, k + 1):
                 inc[j - 1] = P[j, x, f] - P[j - 1, x, f]
@@ -285,10 +326,7 @@ def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, ex
     # the units arriving at steps t0 .. t0 + k: Poisson counts per end state
     arrived = 0
     for y in range(N_STATES):
-        mean_y = 0.0
-        for s in range(k + 1):
-            mean_y += pend[p, s, r] * P[k - s, A, y]
-        end[y] = poisson(rng, mean_y)
+        end[y] = poisson(rng, arriving[y])
         arrived += end[y]
     if arrived == 0:
         return founders, n_found
@@ -303,6 +341,8 @@ def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, ex
     for f in (FS, FD):
         if end[f] == 0:
             continue
+        if P.shape[0] == 0:
+            P = k_step_tables(Mr, k)
         # the arrival step (t0 + s) and the split that founded it (j = 1 .. k - s after it)
         inc = np.zeros((k + 1) * k)
         for s in range(k + 1):

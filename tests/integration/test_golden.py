@@ -7,6 +7,9 @@ to a relative 1e-9 (room for a different order of summation, nothing more). A ch
 is meant to change results regenerates the files on purpose and says why in its commit:
 
     python -m tests.integration.test_golden          # rewrites tests/data/golden/*.json
+
+which prints, for each file, what changed (the fields, old -> new), so that a change meant
+for one engine shows whether it moved the other's numbers too.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 #: name -> (scenario, overrides, hypotheses or None for one run, replicates, seed)
 CASES: dict[str, tuple[str, list[str], list[str] | None, int, int]] = {
     "breast": ("presets/breast", [], None, 3, 11),
+    # The same course with each engine's other ways: the Mesa model (the per-cell
+    # reference) and the population engine's daily reference (no windows).
+    "breast_mesa": ("presets/breast", ["simulation.engine=mesa", "simulation.horizon_days=730"],
+                    None, 2, 11),
+    "breast_daily": ("presets/breast", ["population.daily_steps=true",
+                                        "simulation.horizon_days=730"], None, 3, 11),
     "colon": ("presets/colon", [], None, 3, 12),
     "prostate_ewing": ("presets/prostate", ["hypothesis=ewing"], None, 2, 13),
     "demo_compare": ("classroom/demo", [], ["ewing", "paget", "combined"], 3, 14),
@@ -100,9 +109,19 @@ def test_the_comparison_finds_a_changed_number():
 def main(names: list[str]) -> None:
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for name in names or list(CASES):
-        (GOLDEN / f"{name}.json").write_text(json.dumps(produce(name), indent=1, sort_keys=True)
-                                             + "\n", encoding="utf-8")
-        print(f"wrote {GOLDEN / name}.json")
+        path = GOLDEN / f"{name}.json"
+        new = produce(name)
+        old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        path.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        if old is None:
+            print(f"{path.name}: new file")
+            continue
+        diffs = differences(old, new)
+        print(f"{path.name}: " + (f"{len(diffs)} field(s) changed" if diffs else "unchanged"))
+        for line in diffs[:40]:
+            print(f"  {line}")
+        if len(diffs) > 40:
+            print(f"  ... and {len(diffs) - 40} more")
 
 
 if __name__ == "__main__":

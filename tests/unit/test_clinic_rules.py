@@ -45,20 +45,29 @@ def _largest_growth_mesa(multiplier: float | None, seed: int) -> tuple[float, in
 
 def _largest_growth_population(multiplier: float | None, seed: int) -> tuple[float, int]:
     """The same for the population engine (3 patients), its colonies looked at right after
-    each step's growth."""
+    each step's growth and after each growth of the micrometastases that waited for an event
+    to grow in one draw (both places apply the multiplier)."""
     engine = batch_engine(_scenario(multiplier), seed, range(3))
     assert isinstance(engine, PopulationEngine)
-    grow = engine._advance_colonies
+    grow, catch_up = engine._advance_colonies, engine._bring_up_colonies
     record = {"largest": 0.0, "seen": 0}
 
-    def grow_and_look(gm: np.ndarray) -> None:
-        grow(gm)
+    def look() -> None:
         c = engine.colonies
         if len(c):
             record["largest"] = max(record["largest"], float((c.cells / c.founders).max()))
             record["seen"] += len(c)
 
+    def grow_and_look(gm: np.ndarray, **kw) -> None:
+        grow(gm, **kw)
+        look()
+
+    def catch_up_and_look(rows: np.ndarray, target: int) -> None:
+        catch_up(rows, target)
+        look()
+
     engine._advance_colonies = grow_and_look        # type: ignore[method-assign]
+    engine._bring_up_colonies = catch_up_and_look   # type: ignore[method-assign]
     engine.run()
     return record["largest"], record["seen"]
 

@@ -1,0 +1,226 @@
+"""The population engine's clinic: interventions starting and ending, their triggers, a
+systemic therapy's kill rates, relapse and symptoms, the diagnosis with its snapshot and its
+samples (the rules of :class:`~sim.engine.clinic.Clinic`; event texts from
+:mod:`sim.engine.events`). Functions of the engine: each is a method of
+:class:`~sim.engine.population.PopulationEngine`."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..biology.anatomy import ORGAN_KEYS
+from ..biology.measurements import blood_sample, marrow_sample
+from ..biology.units import cells_to_diameter_mm
+from ..streams import measurement_stream
+from . import events
+from .population_layout import (
+    BONE,
+    DORMANT,
+    MACRO,
+    N_ORGANS,
+    ORIGINS,
+    REGIONAL,
+)
+
+if TYPE_CHECKING:
+    from .population import PopulationEngine
+
+
+def log(self: PopulationEngine, r: int, day: float, event: str, organ: str = "", detail: str = "") -> None:
+    if self.is_twin[r]:
+        return
+    self.events[self.patient[r]].append({"day": float(day), "event": event,
+                                         "organ": organ, "detail": detail})
+
+def trigger(self: PopulationEngine, event: str, rows: np.ndarray, day: float) -> None:
+    for j, it in enumerate(self.its):
+        if it.at != event or not len(rows):
+            continue
+        hit = rows[self.pending_at[rows, j]]
+        self.sched[hit, j] = day + it.delay_days
+        self.pending_at[hit, j] = False
+
+def start_of_step(self: PopulationEngine) -> np.ndarray:
+    """Interventions that end or start now; returns the growth multiplier per row."""
+    now, dt = self.day, self.dt
+    gm = np.ones(len(self.active))
+    tw = np.flatnonzero(self.twin_resect & self.active)
+    if len(tw):
+        self.primary[tw] = 0.0
+        self.resection_day[tw] = np.where(np.isnan(self.resection_day[tw]), now,
+                                          self.resection_day[tw])
+        self.twin_resect[tw] = False
+    if not self.its:
+        return gm
+    ending = self.active[:, None] & (self.active_end <= now + 1e-9)
+    due = self.active[:, None] & (self.sched < now + dt - 1e-9)
+    # A therapy changes the lodged cells' hazards and the colonies: their course so far
+    # is drawn with the hazards it had.
+    self._bring_up(np.flatnonzero((ending | due).any(axis=1)), self.step_count - 1)
+    for r, j in zip(*np.nonzero(ending), strict=True):
+        it = self.its[j]
+        self._log(r, self.active_end[r, j], *events.intervention_end(it))
+        self.active_end[r, j] = np.nan
+    changed = np.flatnonzero((ending | due).any(axis=1))
+    rows, js = np.nonzero(due)
+    order = np.lexsort((js, self.sched[rows, js], rows))
+    for r, j in zip(rows[order].tolist(), js[order].tolist(), strict=True):
+        start = max(float(self.sched[r, j]), now)
+        self.sched[r, j] = np.inf
+        self._start(r, j, start)
+    if len(changed) and len(self.colonies):
+        # The colonies' hazards changed: which may wait is assessed again.
+        mine = np.zeros(len(self.active), dtype=bool)
+        mine[changed] = True
+        self._assess_lazy(np.flatnonzero(mine[self.colonies.row]))
+    return self._growth_multipliers()
+
+def growth_multipliers(self: PopulationEngine) -> np.ndarray:
+    """The growth multiplier per row of the growth inhibitions running now."""
+    gm = np.ones(len(self.active))
+    for j, it in enumerate(self.its):
+        if it.kind == "growth_inhibition":
+            gm = np.where(~np.isnan(self.active_end[:, j]), gm * it.growth_multiplier, gm)
+    return gm
+
+def start(self: PopulationEngine, r: int, j: int, day: float) -> None:
+    it = self.its[j]
+    self.touched[r] = True
+    if it.kind == "resection":
+        before = self.primary[r]
+        self.primary[r] = 0.0 if it.fraction_removed >= 1.0 else \
+            before * (1.0 - it.fraction_removed)
+        if math.isnan(self.resection_day[r]):
+            self.resection_day[r] = day
+        self._log(r, day, *events.resection(it, before))
+    elif it.kind == "local":
+        organ = ORGAN_KEYS.index(it.organ)
+        c = self.colonies
+        sel = (c.row == r) & (c.organ == organ)
+        if it.target == "detectable":
+            sel &= c.cells >= self.detectable_cells
+        killed = self._thin_colonies(sel, np.full(len(c), it.efficacy))
+        self._log(r, day, *events.local_therapy(it, killed))
+    else:
+        self.active_end[r, j] = day + it.duration_days
+        self._log(r, day, *events.intervention_start(it))
+
+def kill_rates(self: PopulationEngine) -> dict[str, np.ndarray] | None:
+    """Summed kill rates per row of the systemic therapies running now."""
+    running = [j for j, it in enumerate(self.its) if it.kind == "systemic"
+               and not np.isnan(self.active_end[:, j]).all()]
+    if not running:
+        return None
+    out: dict[str, np.ndarray] = {}
+    for j in running:
+        on = ~np.isnan(self.active_end[:, j])
+        for k, v in self.its[j].kill_rates().items():
+            out[k] = out.get(k, np.zeros(len(on))) + np.where(on, v, 0.0)
+    return out
+
+def end_of_step(self: PopulationEngine) -> None:
+    """Relapse after a resection and symptoms, as :meth:`Clinic.end_of_step`."""
+    c = self.colonies
+    act = self.active
+    day = self.day
+    watching = act & ~np.isnan(self.resection_day) & np.isnan(self.relapse_day)
+    if watching.any() and len(c):
+        big = (c.cells >= self.detectable_cells) & watching[c.row]
+        if big.any():
+            idx = np.flatnonzero(big)
+            order = np.lexsort((idx, c.founded_day[idx], c.row[idx]))
+            idx = idx[order]
+            rows, first = np.unique(c.row[idx], return_index=True)
+            for r, i in zip(rows.tolist(), idx[first].tolist(), strict=True):
+                self.relapse_day[r] = day
+                origin = ORIGINS[c.origin[i]]
+                founded = float(c.founded_day[i])
+                self.relapse[self.patient[r]] = (origin, founded) if not self.is_twin[r] \
+                    else None
+                self._log(r, day, *events.relapse(int(c.organ[i]),
+                                                  day - self.resection_day[r], founded,
+                                                  origin))
+    if not len(c):
+        return
+    threshold = self.scenario.clinical.symptom_burden_cells
+    n = len(act)
+
+    def organ_burden(bound: bool) -> np.ndarray:
+        return np.bincount(c.row * N_ORGANS + c.organ, weights=self._colony_cells(bound),
+                           minlength=n * N_ORGANS).reshape(n, N_ORGANS)
+
+    near = act[:, None] & (organ_burden(True) >= threshold) & ~self.symptomatic
+    if not near.any():
+        return
+    self._bring_up(np.flatnonzero(near.any(axis=1)), self.step_count - 1)
+    c = self.colonies
+    new = act[:, None] & (organ_burden(False) >= threshold) & ~self.symptomatic
+    if not new.any():
+        return
+    for r in np.flatnonzero(new.any(axis=1)).tolist():
+        # In the order the organs' colonies were founded, as the Mesa model logs them.
+        mine = np.flatnonzero(c.row == r)
+        organs = list(dict.fromkeys(c.organ[mine].tolist()))
+        for o in organs:
+            if new[r, o]:
+                self.symptomatic[r, o] = True
+                self._log(r, day, *events.symptoms(o))
+
+def diagnose(self: PopulationEngine, r: int, day: float, event: events.Event) -> None:
+    self._bring_up(np.array([r]), self.step_count)
+    self.diagnosed[r] = True
+    self.diagnosis[self.patient[r]] = self._diagnosis_snapshot(r, day)
+    self._log(r, day, *event)
+    self._trigger("diagnosis", np.array([r]), day)
+    self.measure_due[r] = True
+
+def diagnosis_snapshot(self: PopulationEngine, r: int, day: float) -> dict[str, float]:
+    """As :func:`~sim.engine.results.diagnosis_snapshot` for row ``r``."""
+    c = self.colonies
+    mine = c.row == r
+    in_organ = np.zeros(N_ORGANS)
+    np.add.at(in_organ, self.row_organ,
+              (self.lodged[:, r, :].sum(axis=0) * self.unit_cells).astype(float))
+    np.add.at(in_organ, c.organ[mine], c.cells[mine])
+    big = mine & (c.cells >= self.detectable_cells)
+    return {
+        "day": float(day),
+        "primary_cells": float(self.primary[r]),
+        "primary_diameter_mm": float(cells_to_diameter_mm(self.primary[r])),
+        "disseminated_cells": float(in_organ.sum()),
+        "distant_cells": float(in_organ.sum() - in_organ[REGIONAL]),
+        "dormant_cells": float((self.lodged[DORMANT, r] * self.unit_cells).sum()),
+        "colonies": float(mine.sum()),
+        "micrometastases": float((mine & (c.phase != MACRO)).sum()),
+        "detectable": float(big.sum()),
+        "distant_detectable": float((big & (c.organ != REGIONAL)).sum()),
+        "node_positive": float((mine & (c.organ == REGIONAL)
+                                & (c.cells >= self.node_min_cells)).any()),
+    }
+
+def measurements(self: PopulationEngine, r: int) -> np.random.Generator:
+    """The measurement stream of row ``r``'s patient (as the Mesa model's)."""
+    p = self.patient[r]
+    if p not in self._measure:
+        self._measure[p] = measurement_stream(self.streams[p])
+    return self._measure[p]
+
+def draw_blood_sample(self: PopulationEngine, r: int) -> dict[str, float]:
+    c = self.scenario.circulation
+    self._ctc(np.array([r]))
+    return blood_sample(self._measurements(r), float(self.step_ctc[r]) / self.dt,
+                        c.ctc_half_life_hours, self.scenario.sex,
+                        c.arrest_probability_per_pass)
+
+def measure_at_diagnosis(self: PopulationEngine, r: int) -> None:
+    self._bring_up(np.array([r]), self.step_count)
+    self.measure_due[r] = False
+    d = self.diagnosis[self.patient[r]]
+    assert d is not None
+    d.update(self._blood_sample(r))
+    bone = self.row_organ == BONE
+    d.update(marrow_sample(self._measurements(r),
+                           float((self.lodged[:, r, bone] * self.unit_cells[bone]).sum())))

@@ -1,0 +1,249 @@
+"""The population engine's colonies: founding, growth step by step or, for the
+micrometastases far from the avascular size, in one draw from one event to the next, the
+angiogenic switch, detection and a therapy's kill (the rules of
+:class:`~sim.engine.colonies.Colonies`, on the batch's colony table,
+:class:`~sim.engine.population_layout.ColonyTable`). Functions of the engine: each is a method
+of :class:`~sim.engine.population.PopulationEngine`."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..biology.cascade import birth_death, gompertz, log_kendall_tail_bound
+from . import events
+from .population_layout import (
+    LIMIT,
+    MACRO,
+    MICRO,
+    REGIONAL,
+    F,
+)
+
+if TYPE_CHECKING:
+    from .population import PopulationEngine
+
+
+def kill_colonies(self: PopulationEngine, rates: dict[str, np.ndarray] | None,
+                   select: np.ndarray | None = None) -> None:
+    """A systemic therapy's kill of the (``select``-ed) colonies this step (the lodged
+    cells': :func:`sim.engine.lodged_windows.one_step_matrix`)."""
+    c = self.colonies
+    if rates is None or not len(c):
+        return
+    zero = np.zeros(len(self.active))
+    rate = np.where(c.phase == MACRO, rates.get("macrometastasis", zero)[c.row],
+                    rates.get("micrometastasis", zero)[c.row])
+    sel = np.ones(len(c), dtype=bool) if select is None else select
+    self._thin_colonies(sel, -np.expm1(-rate * self.dt))
+
+def thin_colonies(self: PopulationEngine, sel: np.ndarray, p: np.ndarray) -> float:
+    """Kill each cell of the selected colonies with probability ``p`` (binomially below
+    10^9 cells, by the expected fraction above), as :meth:`Colonies.thin`."""
+    c = self.colonies
+    hit = sel & (p > 0)
+    if not hit.any():
+        return 0.0
+    before = c.cells.copy()
+    small = hit & (c.cells < 1e9)
+    cells = c.cells.copy()
+    if small.any():
+        cells[small] = self.rng.binomial(c.cells[small].astype(np.int64),
+                                         1.0 - p[small]).astype(float)
+    big = hit & ~small
+    cells[big] = c.cells[big] * (1.0 - p[big])
+    cells[big & (cells < 1.0)] = 0.0
+    c.cells = cells
+    killed = float((before - cells)[hit].sum())
+    alive = cells >= 1.0
+    back = hit & alive & (c.phase != MACRO) & (cells < self.avascular_cells)
+    c.phase[back] = MICRO
+    gone = hit & ~alive
+    if gone.any():
+        macro = gone & (c.phase == MACRO)
+        np.add.at(self.lost[:, F["macrometastasis"]], c.row[macro], c.founders[macro])
+        np.add.at(self.lost[:, F["micrometastasis"]], c.row[gone & ~macro],
+                  c.founders[gone & ~macro])
+        c.keep(~gone)
+    return killed
+
+def found(self: PopulationEngine, founders: np.ndarray, target: int | None) -> None:
+    """New colonies, one per founding unit (as :meth:`Colonies.found`), each on the day
+    of the step in which it was founded; colonies founded before step ``target`` then
+    live the steps they missed (growth, the angiogenic switch, a systemic therapy's
+    kill), as their step-by-step course would have had them."""
+    rows, cols, steps, origin = (founders[:, i] for i in range(4))
+    organ = self.row_organ[cols]
+    size = self.unit_cells[cols]
+    kind = (size > 1).astype(np.int64)
+    np.add.at(self.reached[:, F["micrometastasis"]], rows, size)
+    np.add.at(self.founded, (rows, kind), 1)
+    np.add.at(self.founded_by_organ, (rows, organ), 1)
+    c = self.colonies
+    first = len(c)
+    c.append(row=rows, organ=organ, clone=self.row_clone[cols], founders=size,
+             cells=size.astype(float), phase=np.full(len(rows), MICRO),
+             founded_day=steps * self.dt, origin=origin, founded_step=steps,
+             as_of=steps, catch_up=np.zeros(len(rows)))
+    if target is None:
+        return
+    new = np.arange(first, len(c))
+    self._assess_lazy(new)
+    slow = new[c.lazy[new] == 0]
+    if not len(slow):
+        return
+    # Those that cannot wait (a therapy runs, or they could reach the avascular size):
+    # the steps they missed, one at a time.
+    c.catch_up[slow] = 1
+    kill = self._kill_rates()
+    gm = self._growth_multipliers()
+    for step in range(int(c.founded_step[slow].min()), target + 1):
+        late = c.catch_up == 1
+        if step > int(steps.min()):
+            self._advance_colonies(gm, select=late & (c.founded_step < step),
+                                   day=step * self.dt, end_day=(step + 1) * self.dt)
+            late = c.catch_up == 1
+        if kill is not None:
+            self._kill_colonies(kill, late & (c.founded_step <= step))
+    c.as_of[c.catch_up == 1] = target
+    c.catch_up[:] = 0
+
+def assess_lazy(self: PopulationEngine, idx: np.ndarray) -> None:
+    """Which of the colonies ``idx`` (current as of their ``as_of`` step) may wait for
+    the next event, at most ``window`` steps away, to live the steps since in one
+    draw: a micrometastasis is a linear birth-death process, whose law after m steps is
+    Kendall's for m * dt (:func:`~sim.biology.cascade.birth_death`), as long as it
+    cannot reach the avascular size on the way (then it stops growing and waits for the
+    angiogenic switch). That is bounded: Chernoff's bound on its size after the window
+    reaching half that size (which a colony that reached the size would almost surely
+    still have) must be below 1e-20. Not with a systemic therapy (its kill thins the
+    colony every step) or in the daily reference, nor where a micrometastasis could be
+    detected (a detectable size below the avascular one)."""
+    c = self.colonies
+    if not len(idx):
+        return
+    ok = c.phase[idx] == MICRO
+    if self.daily or self.detectable_cells <= self.avascular_cells:
+        ok[:] = False
+    rates = self._kill_rates()
+    if rates is not None:
+        killing = np.zeros(len(self.active), dtype=bool)
+        for v in rates.values():
+            killing |= v > 0
+        ok &= ~killing[c.row[idx]]
+    col = self.scenario.colonization
+    b, d = col.micrometastasis_birth_rate_per_day, col.micrometastasis_death_rate_per_day
+    gm = self._growth_multipliers()[c.row[idx]]
+    span = self.window * self.dt
+    for g in np.unique(gm[ok]):
+        sel = np.flatnonzero(ok & (gm == g))
+        bound = log_kendall_tail_bound(c.cells[idx[sel]], b * g, d, span,
+                                       self.avascular_cells / 2)
+        ok[sel] = bound < math.log(1e-20)
+    c.lazy[idx] = ok
+
+def bring_up_colonies(self: PopulationEngine, rows: np.ndarray, target: int) -> None:
+    """The waiting colonies of ``rows`` live the steps up to ``target`` in one draw each
+    (:meth:`_assess_lazy` says why that is exact), then are assessed again."""
+    c = self.colonies
+    if not len(c) or not len(rows):
+        return
+    mine = np.zeros(len(self.active), dtype=bool)
+    mine[rows] = True
+    of_rows = mine[c.row]
+    idx = np.flatnonzero(of_rows & (c.lazy == 1) & (c.as_of < target))
+    if len(idx):
+        col = self.scenario.colonization
+        b = col.micrometastasis_birth_rate_per_day
+        d = col.micrometastasis_death_rate_per_day
+        gm = self._growth_multipliers()[c.row[idx]]
+        for g in np.unique(gm):
+            sel = idx[gm == g]
+            c.cells[sel] = birth_death(self.rng, c.cells[sel].astype(np.int64), b * g, d,
+                                       (target - c.as_of[sel]) * self.dt).astype(float)
+        c.as_of[idx] = target
+        dead = idx[c.cells[idx] == 0]
+        if len(dead):
+            np.add.at(self.lost[:, F["micrometastasis"]], c.row[dead], c.founders[dead])
+            keep = np.ones(len(c), dtype=bool)
+            keep[dead] = False
+            c.keep(keep)
+            of_rows = mine[c.row]
+    self._assess_lazy(np.flatnonzero(of_rows & (c.as_of >= target)))
+
+def advance_colonies(self: PopulationEngine, gm: np.ndarray, select: np.ndarray | None = None,
+                      day: float | None = None, end_day: float | None = None) -> None:
+    """Step 2: growth, the angiogenic switch, detection (as :meth:`Colonies.advance`),
+    of the ``select``-ed colonies (all) in the step from ``day`` to ``end_day`` (this
+    one)."""
+    c = self.colonies
+    if not len(c):
+        return
+    col, dt, rng = self.scenario.colonization, self.dt, self.rng
+    day = self.day if day is None else day
+    end_day = self.step_end_day if end_day is None else end_day
+    chosen = np.ones(len(c), dtype=bool) if select is None else select
+    micro = np.flatnonzero(chosen & (c.phase == MICRO))
+    waiting = np.flatnonzero(chosen & (c.phase == LIMIT))
+    macro = np.flatnonzero(chosen & (c.phase == MACRO))
+    cells = c.cells.copy()
+    if len(micro):
+        mult = gm[c.row[micro]]
+        new = np.empty(len(micro), dtype=np.int64)
+        for g in np.unique(mult):
+            sel = mult == g
+            new[sel] = birth_death(rng, c.cells[micro[sel]].astype(np.int64),
+                                   col.micrometastasis_birth_rate_per_day * g,
+                                   col.micrometastasis_death_rate_per_day, dt)
+        dead = micro[new == 0]
+        np.add.at(self.lost[:, F["micrometastasis"]], c.row[dead], c.founders[dead])
+        cells[micro] = np.minimum(new, self.avascular_cells).astype(float)
+        c.phase[micro[new >= self.avascular_cells]] = LIMIT
+        cells[micro[new >= self.avascular_cells]] = self.avascular_cells
+    if len(waiting):
+        on = waiting[rng.random(len(waiting)) < self.p_switch]
+        c.phase[on] = MACRO
+        c.switched_day[on] = day
+        np.add.at(self.reached[:, F["macrometastasis"]], c.row[on], c.founders[on])
+        np.add.at(self.switched, (c.row[on], (c.founders[on] > 1).astype(np.int64)), 1)
+        first = np.isnan(self.first_macro[c.row[on]])
+        self.first_macro[c.row[on][first]] = day
+    if len(macro):
+        mult = gm[c.row[macro]]
+        for g in np.unique(mult):
+            sel = macro[mult == g]
+            cells[sel] = gompertz(c.cells[sel],
+                                  col.macrometastasis_gompertz_rate_per_day * g,
+                                  col.macrometastasis_carrying_capacity_cells, dt)
+    c.cells = cells
+    alive = (cells > 0) | ~chosen
+    found = chosen & alive & np.isnan(c.detected_day) & (cells >= self.detectable_cells)
+    if found.any():
+        end = end_day
+        c.detected_day[found] = end
+        idx = np.flatnonzero(found)
+        for i in idx.tolist():
+            r = int(c.row[i])
+            if math.isnan(self.first_detectable[r]):
+                self.first_detectable[r] = end
+            if math.isnan(self.first_distant[r]) and c.organ[i] != REGIONAL:
+                self.first_distant[r] = end
+            o = int(c.organ[i])
+            if not self.detected_organs[r, o]:
+                self.detected_organs[r, o] = True
+                mm = col.detectable_diameter_mm
+                self._log(r, end, *events.metastasis_detected(o, cells[i], mm))
+    if not alive.all():
+        c.keep(alive)
+
+def colony_cells(self: PopulationEngine, bound: bool = False) -> np.ndarray:
+    """Each colony's cells; with ``bound``, the avascular size for those waiting for an
+    event (:meth:`_assess_lazy`: they cannot pass it)."""
+    c = self.colonies
+    return np.where(c.lazy == 1, self.avascular_cells, c.cells) if bound else c.cells
+
+def colony_burden(self: PopulationEngine, bound: bool = False) -> np.ndarray:
+    c = self.colonies
+    return np.bincount(c.row, weights=self._colony_cells(bound), minlength=len(self.active))
