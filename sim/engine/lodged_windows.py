@@ -257,6 +257,24 @@ LOST_ARREST, LOST_EXTRAVASATION, LOST_DORMANCY, REACHED_EXTRAVASATION, REACHED_D
 
 
 @numba.njit(cache=True)
+def _book(ledger: np.ndarray, lodged: np.ndarray, p: int, r: int, x: int, n: int,
+          end: np.ndarray, c: int) -> None:
+    """Write to the ledger and the lodged counts the end states ``end`` of ``n`` units of
+    ``c`` cells each that started the window in stage ``x``: the losses of each stage, the
+    extravasations (units that left the arrested stage alive) and the entries into
+    dormancy (units that are, died or woke in it)."""
+    ledger[p, LOST_ARREST] += end[LA] * c
+    ledger[p, LOST_EXTRAVASATION] += end[LS] * c
+    ledger[p, LOST_DORMANCY] += end[LD] * c
+    if x == A:
+        ledger[p, REACHED_EXTRAVASATION] += (n - end[A] - end[LA]) * c
+    if x != D:
+        ledger[p, REACHED_DORMANCY] += (end[D] + end[LD] + end[FD]) * c
+    for y in range(3):
+        lodged[y, p, r] += end[y]
+
+
+@numba.njit(cache=True)
 def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, exposure,
             organ, kind, dt, bin_days):
     """Place ``r`` of patient ``p``: ``k`` steps in one window (the organ cannot fill).
@@ -302,16 +320,8 @@ def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, ex
         if n == 0:
             continue
         multinomial(rng, n, Pk[x], end)
-        ledger[p, LOST_ARREST] += end[LA] * c
-        ledger[p, LOST_EXTRAVASATION] += end[LS] * c
-        ledger[p, LOST_DORMANCY] += end[LD] * c
-        if x == A:
-            ledger[p, REACHED_EXTRAVASATION] += (n - end[A] - end[LA]) * c
-        if x != D:
-            ledger[p, REACHED_DORMANCY] += (end[D] + end[LD] + end[FD]) * c
         lodged[x, p, r] -= n
-        for y in range(3):
-            lodged[y, p, r] += end[y]
+        _book(ledger, lodged, p, r, x, n, end, c)
         for f in (FS, FD):
             if end[f] == 0:
                 continue
@@ -331,13 +341,7 @@ def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, ex
     if arrived == 0:
         return founders, n_found
     ledger[p, ARRESTED_CELLS] += arrived * c
-    ledger[p, LOST_ARREST] += end[LA] * c
-    ledger[p, LOST_EXTRAVASATION] += end[LS] * c
-    ledger[p, LOST_DORMANCY] += end[LD] * c
-    ledger[p, REACHED_EXTRAVASATION] += (arrived - end[A] - end[LA]) * c
-    ledger[p, REACHED_DORMANCY] += (end[D] + end[LD] + end[FD]) * c
-    for y in range(3):
-        lodged[y, p, r] += end[y]
+    _book(ledger, lodged, p, r, A, arrived, end, c)
     for f in (FS, FD):
         if end[f] == 0:
             continue
