@@ -24,6 +24,7 @@ exactly the results it gave before the clinical timeline existed.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,6 +41,29 @@ if TYPE_CHECKING:  # pragma: no cover
 _LODGED = {Stage.ARRESTED: ("arrested", "arrest"), Stage.SOLITARY: ("solitary", "extravasation"),
            Stage.DORMANT: ("dormant", "dormancy")}
 
+
+
+def first_relapse(cells: Sequence[float] | np.ndarray, founded_day: Sequence[float] | np.ndarray,
+                  detectable_cells: float) -> int | None:
+    """The colony a relapse after resection is dated from (both engines' rule): of the
+    colonies at the imaging size, the one founded first (on a tie, the first in founding
+    order); ``None`` while none is that large. Colonies are given in founding order."""
+    big = np.flatnonzero(np.asarray(cells, dtype=float) >= detectable_cells)
+    if not len(big):
+        return None
+    return int(big[np.argmin(np.asarray(founded_day, dtype=float)[big])])
+
+
+def new_symptoms(organ: Sequence[int] | np.ndarray, cells: Sequence[float] | np.ndarray,
+                 threshold_cells: float, symptomatic: Collection[int]) -> list[int]:
+    """The organs whose colonies together reach ``threshold_cells`` and were not yet
+    symptomatic, in the order each organ's first colony was founded (both engines' rule;
+    colonies given in founding order)."""
+    burden: dict[int, float] = {}
+    for o, x in zip(np.asarray(organ).tolist(), np.asarray(cells, dtype=float).tolist(),
+                    strict=True):
+        burden[o] = burden.get(o, 0.0) + x
+    return [o for o, b in burden.items() if b >= threshold_cells and o not in symptomatic]
 
 class Clinic:
     """Events and interventions of one :class:`~sim.engine.model.MetastasisModel`."""
@@ -168,20 +192,18 @@ class Clinic:
         """Log relapse after a resection and symptoms (organ by organ, the first time)."""
         m = self.model
         day = m.day
-        burden: dict[int, float] = {}
-        for c in m.colonies:
-            burden[c.organ] = burden.get(c.organ, 0.0) + c.cells
+        live = list(m.colonies)
+        cells = [c.cells for c in live]
         if self.resection_day is not None and self.relapse_day is None:
-            found = m.colonies.at_least(m.colonies.detectable_cells)
-            if found:
-                first = min(found, key=lambda c: c.founded_day)
+            i = first_relapse(cells, [c.founded_day for c in live], m.colonies.detectable_cells)
+            if i is not None:
+                first = live[i]
                 self.relapse_day = day
                 self.relapse_origin = first.origin
                 self.relapse_founded_day = first.founded_day
                 self.log(day, *events.relapse(first.organ, day - self.resection_day,
                                               first.founded_day, first.origin))
-        threshold = m.scenario.clinical.symptom_burden_cells
-        for organ, cells in burden.items():
-            if cells >= threshold and organ not in self._symptomatic:
-                self._symptomatic.add(organ)
-                self.log(day, *events.symptoms(organ))
+        for organ in new_symptoms([c.organ for c in live], cells,
+                                  m.scenario.clinical.symptom_burden_cells, self._symptomatic):
+            self._symptomatic.add(organ)
+            self.log(day, *events.symptoms(organ))

@@ -13,17 +13,17 @@ import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
 from ..biology.measurements import blood_sample, marrow_sample
-from ..biology.units import cells_to_diameter_mm
 from ..streams import measurement_stream
 from . import events
+from .clinic import first_relapse, new_symptoms
 from .population_layout import (
     BONE,
     DORMANT,
     MACRO,
     N_ORGANS,
     ORIGINS,
-    REGIONAL,
 )
+from .results import disease_at_diagnosis
 
 if TYPE_CHECKING:
     from .population import PopulationEngine
@@ -35,6 +35,7 @@ def log(self: PopulationEngine, r: int, day: float, event: str, organ: str = "",
     self.events[self.patient[r]].append({"day": float(day), "event": event,
                                          "organ": organ, "detail": detail})
 
+
 def trigger(self: PopulationEngine, event: str, rows: np.ndarray, day: float) -> None:
     for j, it in enumerate(self.its):
         if it.at != event or not len(rows):
@@ -42,6 +43,7 @@ def trigger(self: PopulationEngine, event: str, rows: np.ndarray, day: float) ->
         hit = rows[self.pending_at[rows, j]]
         self.sched[hit, j] = day + it.delay_days
         self.pending_at[hit, j] = False
+
 
 def start_of_step(self: PopulationEngine) -> np.ndarray:
     """Interventions that end or start now; returns the growth multiplier per row."""
@@ -78,6 +80,7 @@ def start_of_step(self: PopulationEngine) -> np.ndarray:
         self._assess_lazy(np.flatnonzero(mine[self.colonies.row]))
     return self._growth_multipliers()
 
+
 def growth_multipliers(self: PopulationEngine) -> np.ndarray:
     """The growth multiplier per row of the growth inhibitions running now."""
     gm = np.ones(len(self.active))
@@ -85,6 +88,7 @@ def growth_multipliers(self: PopulationEngine) -> np.ndarray:
         if it.kind == "growth_inhibition":
             gm = np.where(~np.isnan(self.active_end[:, j]), gm * it.growth_multiplier, gm)
     return gm
+
 
 def start(self: PopulationEngine, r: int, j: int, day: float) -> None:
     it = self.its[j]
@@ -108,6 +112,7 @@ def start(self: PopulationEngine, r: int, j: int, day: float) -> None:
         self.active_end[r, j] = day + it.duration_days
         self._log(r, day, *events.intervention_start(it))
 
+
 def kill_rates(self: PopulationEngine) -> dict[str, np.ndarray] | None:
     """Summed kill rates per row of the systemic therapies running now."""
     running = [j for j, it in enumerate(self.its) if it.kind == "systemic"
@@ -121,6 +126,7 @@ def kill_rates(self: PopulationEngine) -> dict[str, np.ndarray] | None:
             out[k] = out.get(k, np.zeros(len(on))) + np.where(on, v, 0.0)
     return out
 
+
 def end_of_step(self: PopulationEngine) -> None:
     """Relapse after a resection and symptoms, as :meth:`Clinic.end_of_step`."""
     c = self.colonies
@@ -128,13 +134,14 @@ def end_of_step(self: PopulationEngine) -> None:
     day = self.day
     watching = act & ~np.isnan(self.resection_day) & np.isnan(self.relapse_day)
     if watching.any() and len(c):
-        big = (c.cells >= self.detectable_cells) & watching[c.row]
-        if big.any():
-            idx = np.flatnonzero(big)
-            order = np.lexsort((idx, c.founded_day[idx], c.row[idx]))
-            idx = idx[order]
-            rows, first = np.unique(c.row[idx], return_index=True)
-            for r, i in zip(rows.tolist(), idx[first].tolist(), strict=True):
+        # Rows with a colony at the imaging size; the rule itself is first_relapse.
+        candidates = np.unique(c.row[(c.cells >= self.detectable_cells) & watching[c.row]])
+        for r in candidates.tolist():
+            mine = np.flatnonzero(c.row == r)
+            mine = mine[np.argsort(c.founded_step[mine], kind="stable")]
+            j = first_relapse(c.cells[mine], c.founded_day[mine], self.detectable_cells)
+            if j is not None:
+                i = int(mine[j])
                 self.relapse_day[r] = day
                 origin = ORIGINS[c.origin[i]]
                 founded = float(c.founded_day[i])
@@ -161,13 +168,13 @@ def end_of_step(self: PopulationEngine) -> None:
     if not new.any():
         return
     for r in np.flatnonzero(new.any(axis=1)).tolist():
-        # In the order the organs' colonies were founded, as the Mesa model logs them.
         mine = np.flatnonzero(c.row == r)
-        organs = list(dict.fromkeys(c.organ[mine].tolist()))
-        for o in organs:
-            if new[r, o]:
-                self.symptomatic[r, o] = True
-                self._log(r, day, *events.symptoms(o))
+        mine = mine[np.argsort(c.founded_step[mine], kind="stable")]
+        for o in new_symptoms(c.organ[mine], c.cells[mine], threshold,
+                              set(np.flatnonzero(self.symptomatic[r]).tolist())):
+            self.symptomatic[r, o] = True
+            self._log(r, day, *events.symptoms(o))
+
 
 def diagnose(self: PopulationEngine, r: int, day: float, event: events.Event) -> None:
     self._bring_up(np.array([r]), self.step_count)
@@ -177,29 +184,19 @@ def diagnose(self: PopulationEngine, r: int, day: float, event: events.Event) ->
     self._trigger("diagnosis", np.array([r]), day)
     self.measure_due[r] = True
 
+
 def diagnosis_snapshot(self: PopulationEngine, r: int, day: float) -> dict[str, float]:
-    """As :func:`~sim.engine.results.diagnosis_snapshot` for row ``r``."""
+    """:func:`~sim.engine.results.disease_at_diagnosis` of row ``r``."""
     c = self.colonies
-    mine = c.row == r
+    mine = np.flatnonzero(c.row == r)
     in_organ = np.zeros(N_ORGANS)
     np.add.at(in_organ, self.row_organ,
               (self.lodged[:, r, :].sum(axis=0) * self.unit_cells).astype(float))
-    np.add.at(in_organ, c.organ[mine], c.cells[mine])
-    big = mine & (c.cells >= self.detectable_cells)
-    return {
-        "day": float(day),
-        "primary_cells": float(self.primary[r]),
-        "primary_diameter_mm": float(cells_to_diameter_mm(self.primary[r])),
-        "disseminated_cells": float(in_organ.sum()),
-        "distant_cells": float(in_organ.sum() - in_organ[REGIONAL]),
-        "dormant_cells": float((self.lodged[DORMANT, r] * self.unit_cells).sum()),
-        "colonies": float(mine.sum()),
-        "micrometastases": float((mine & (c.phase != MACRO)).sum()),
-        "detectable": float(big.sum()),
-        "distant_detectable": float((big & (c.organ != REGIONAL)).sum()),
-        "node_positive": float((mine & (c.organ == REGIONAL)
-                                & (c.cells >= self.node_min_cells)).any()),
-    }
+    return disease_at_diagnosis(day, self.primary[r], in_organ,
+                                float((self.lodged[DORMANT, r] * self.unit_cells).sum()),
+                                c.organ[mine], c.cells[mine], c.phase[mine] == MACRO,
+                                self.detectable_cells)
+
 
 def measurements(self: PopulationEngine, r: int) -> np.random.Generator:
     """The measurement stream of row ``r``'s patient (as the Mesa model's)."""
@@ -208,12 +205,14 @@ def measurements(self: PopulationEngine, r: int) -> np.random.Generator:
         self._measure[p] = measurement_stream(self.streams[p])
     return self._measure[p]
 
+
 def draw_blood_sample(self: PopulationEngine, r: int) -> dict[str, float]:
     c = self.scenario.circulation
     self._ctc(np.array([r]))
     return blood_sample(self._measurements(r), float(self.step_ctc[r]) / self.dt,
                         c.ctc_half_life_hours, self.scenario.sex,
                         c.arrest_probability_per_pass)
+
 
 def measure_at_diagnosis(self: PopulationEngine, r: int) -> None:
     self._bring_up(np.array([r]), self.step_count)

@@ -39,6 +39,7 @@ def kill_colonies(self: PopulationEngine, rates: dict[str, np.ndarray] | None,
     sel = np.ones(len(c), dtype=bool) if select is None else select
     self._thin_colonies(sel, -np.expm1(-rate * self.dt))
 
+
 def thin_colonies(self: PopulationEngine, sel: np.ndarray, p: np.ndarray) -> float:
     """Kill each cell of the selected colonies with probability ``p`` (binomially below
     10^9 cells, by the expected fraction above), as :meth:`Colonies.thin`."""
@@ -68,6 +69,7 @@ def thin_colonies(self: PopulationEngine, sel: np.ndarray, p: np.ndarray) -> flo
                   c.founders[gone & ~macro])
         c.keep(~gone)
     return killed
+
 
 def found(self: PopulationEngine, founders: np.ndarray, target: int | None) -> None:
     """New colonies, one per founding unit (as :meth:`Colonies.found`), each on the day
@@ -110,6 +112,7 @@ def found(self: PopulationEngine, founders: np.ndarray, target: int | None) -> N
     c.as_of[c.catch_up == 1] = target
     c.catch_up[:] = 0
 
+
 def assess_lazy(self: PopulationEngine, idx: np.ndarray) -> None:
     """Which of the colonies ``idx`` (current as of their ``as_of`` step) may wait for
     the next event, at most ``window`` steps away, to live the steps since in one
@@ -144,6 +147,7 @@ def assess_lazy(self: PopulationEngine, idx: np.ndarray) -> None:
         ok[sel] = bound < math.log(1e-20)
     c.lazy[idx] = ok
 
+
 def bring_up_colonies(self: PopulationEngine, rows: np.ndarray, target: int) -> None:
     """The waiting colonies of ``rows`` live the steps up to ``target`` in one draw each
     (:meth:`_assess_lazy` says why that is exact), then are assessed again."""
@@ -172,6 +176,7 @@ def bring_up_colonies(self: PopulationEngine, rows: np.ndarray, target: int) -> 
             c.keep(keep)
             of_rows = mine[c.row]
     self._assess_lazy(np.flatnonzero(of_rows & (c.as_of >= target)))
+
 
 def advance_colonies(self: PopulationEngine, gm: np.ndarray, select: np.ndarray | None = None,
                       day: float | None = None, end_day: float | None = None) -> None:
@@ -238,11 +243,13 @@ def advance_colonies(self: PopulationEngine, gm: np.ndarray, select: np.ndarray 
     if not alive.all():
         c.keep(alive)
 
+
 def colony_cells(self: PopulationEngine, bound: bool = False) -> np.ndarray:
     """Each colony's cells; with ``bound``, the avascular size for those waiting for an
     event (:meth:`_assess_lazy`: they cannot pass it)."""
     c = self.colonies
     return np.where(c.lazy == 1, self.avascular_cells, c.cells) if bound else c.cells
+
 
 def colony_burden(self: PopulationEngine, bound: bool = False) -> np.ndarray:
     c = self.colonies

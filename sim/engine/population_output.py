@@ -79,6 +79,7 @@ def spawn_twins(self: PopulationEngine, rows: np.ndarray) -> None:
     for r, t in zip(rows.tolist(), new.tolist(), strict=True):
         self._twin_of[t] = int(self.patient[r])
 
+
 def record(self: PopulationEngine, rows: np.ndarray) -> None:
     """One row of the time series for each of ``rows`` (the model's DataCollector)."""
     rows = rows[~self.is_twin[rows]]
@@ -105,6 +106,7 @@ def record(self: PopulationEngine, rows: np.ndarray) -> None:
     for i, r in enumerate(rows.tolist()):
         self.series[self.patient[r]].append((self.day, values[i], organs[:, i]))
 
+
 def finish(self: PopulationEngine, rows: np.ndarray) -> None:
     """The courses of ``rows`` ended this step: keep their results, drop their state."""
     if not len(rows):
@@ -122,6 +124,7 @@ def finish(self: PopulationEngine, rows: np.ndarray) -> None:
     if len(c):
         c.keep(~done[c.row])
     self.lodged[:, rows] = 0
+
 
 def result(self: PopulationEngine, r: int) -> PatientResult:
     c = self.colonies

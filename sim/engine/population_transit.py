@@ -124,6 +124,7 @@ def transit_tables(self: PopulationEngine) -> None:
                   * unit_mult * col.competence)
     self._dormancy = np.array([self.clones[c].dormancy for c in self.row_clone])
 
+
 def shed_and_travel(self: PopulationEngine) -> np.ndarray:
     """Steps 3 and 4: shedding from the primary and the macrometastases, invasion, route
     entry and transit, down to the units that arrest in each organ.
@@ -200,6 +201,7 @@ def shed_and_travel(self: PopulationEngine) -> np.ndarray:
     self.primary = np.maximum(0.0, self.primary - from_primary)
     return arrived
 
+
 def arrest_windowed(self: PopulationEngine, rows: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """:meth:`_shed_and_travel` between events: the arrested units stay Poisson means,
     drawn with their fates (:meth:`_bring_up`). The primary loses its shed units as a
@@ -234,6 +236,7 @@ def arrest_windowed(self: PopulationEngine, rows: np.ndarray, lam: np.ndarray) -
     self.primary = np.maximum(0.0, self.primary - (nl_p + lodging[:, 0]))
     return mean
 
+
 def arrest_means(self: PopulationEngine, lam: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean units arresting per patient and lodged row for the groups ``first``, ...
     with means ``lam`` (groups x patients), and the share of them that came by the
@@ -243,6 +246,7 @@ def arrest_means(self: PopulationEngine, lam: np.ndarray, first: int) -> tuple[n
     venous = lam.T @ self.group_venous_rows[first:last]
     share = np.divide(venous, mean, out=np.zeros_like(mean), where=mean > 0)
     return mean, np.minimum(share, 1.0)      # a share; rounding must not pass 1
+
 
 def poisson(self: PopulationEngine, mean: np.ndarray) -> np.ndarray:
     """Independent Poisson counts with the given means (patients x outcomes): one draw
@@ -265,6 +269,7 @@ def poisson(self: PopulationEngine, mean: np.ndarray) -> np.ndarray:
         sub[some] += categorical_counts(self.rng, m[some], small[some] / total[some, None])
     out[rows] = sub
     return out
+
 
 def ctc(self: PopulationEngine, rows: np.ndarray) -> None:
     """Circulating units of ``rows`` this step (cells, in ``step_ctc``): those that
@@ -292,6 +297,7 @@ def ctc(self: PopulationEngine, rows: np.ndarray) -> None:
     self.step_ctc[rows] = venous
     self.step_ctc_known[rows] = True
 
+
 def settle_transit(self: PopulationEngine, rows: np.ndarray, units: np.ndarray) -> np.ndarray:
     """Split ``units`` (groups x ``rows``) of the shed units that did not arrest into
     failed invasion and death on each route (a multinomial draw per group and row, the
@@ -311,6 +317,7 @@ def settle_transit(self: PopulationEngine, rows: np.ndarray, units: np.ndarray) 
         venous += out[:, self.venous_death].sum(axis=1) * k
     return venous
 
+
 def count_shed(self: PopulationEngine, cells: np.ndarray, by_metastasis: bool) -> None:
     self.shed_total += cells
     self.step_shed += cells
@@ -318,6 +325,7 @@ def count_shed(self: PopulationEngine, cells: np.ndarray, by_metastasis: bool) -
     self.reached[:, F["invasion"]] += cells
     if by_metastasis:
         self.shed_by_met += cells
+
 
 def lodge(self: PopulationEngine, arrived: np.ndarray) -> None:
     """Arrested units join the lodged cells (systemic therapy kills some on the way,

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
 from ..biology.measurements import NODE_METASTASIS_MIN_DIAMETER_MM
-from ..biology.stages import LODGED_STAGES, Stage
-from ..biology.units import diameter_to_cells
+from ..biology.stages import LODGED_STAGES, Phase, Stage
+from ..biology.units import cells_to_diameter_mm, diameter_to_cells
 
 
 @dataclass
@@ -182,8 +182,13 @@ def assay_snapshot(model: Any) -> dict[str, float]:
     }
 
 
-def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
-    """Disseminated disease when the primary reaches its diagnosis size.
+def disease_at_diagnosis(day: float, primary_cells: float, lodged_cells_by_organ: np.ndarray,
+                         dormant_cells: float, colony_organ: np.ndarray,
+                         colony_cells: np.ndarray, colony_macro: np.ndarray,
+                         detectable_cells: float) -> dict[str, float]:
+    """Disseminated disease when the primary reaches its diagnosis size: the one rule both
+    engines use (:func:`diagnosis_snapshot` for the Mesa model, the population engine's
+    ``diagnosis_snapshot`` for a row of its batch).
 
     ``primary_diameter_mm``: the primary's size then; ``node_positive``: 1 when the regional
     nodes hold a metastasis of at least 0.2 mm (pN1mi, AJCC 8th edition), else 0;
@@ -192,28 +197,42 @@ def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
     regional lymph nodes; ``colonies`` / ``micrometastases``: live colonies (any phase / not
     yet vascularised); ``detectable``: colonies above the imaging threshold, and
     ``distant_detectable`` those outside the regional nodes (synchronous distant metastases).
+    The colonies are given as arrays, one entry per live colony, in the order they were
+    founded.
     """
-    colonies = model.colonies
-    per_organ = model.cohorts.cells_by_organ(LODGED_STAGES, len(ORGAN_KEYS)).astype(float)
-    for col in colonies:
-        per_organ[col.organ] += col.cells
+    per_organ = np.asarray(lodged_cells_by_organ, dtype=float).copy()
+    organ = np.asarray(colony_organ, dtype=np.int64)
+    cells = np.asarray(colony_cells, dtype=float)
+    np.add.at(per_organ, organ, cells)
     regional = ORGAN_KEYS.index("regional_lymph_nodes")
     node_min = diameter_to_cells(NODE_METASTASIS_MIN_DIAMETER_MM)
+    big = cells >= detectable_cells
     return {
         "day": float(day),
-        "primary_cells": float(model.primary.cells),
-        "primary_diameter_mm": float(model.primary.diameter_mm),
+        "primary_cells": float(primary_cells),
+        "primary_diameter_mm": float(cells_to_diameter_mm(primary_cells)),
         "disseminated_cells": float(per_organ.sum()),
         "distant_cells": float(per_organ.sum() - per_organ[regional]),
-        "dormant_cells": float(model.cohorts.cells_at(Stage.DORMANT)),
-        "colonies": float(len(colonies)),
-        "micrometastases": float(colonies.count(macro=False)),
-        "detectable": float(len(colonies.at_least(colonies.detectable_cells))),
-        "distant_detectable": float(sum(1 for c in colonies.at_least(colonies.detectable_cells)
-                                        if c.organ != regional)),
-        "node_positive": float(any(c.organ == regional and c.cells >= node_min
-                                   for c in colonies)),
+        "dormant_cells": float(dormant_cells),
+        "colonies": float(len(cells)),
+        "micrometastases": float((~np.asarray(colony_macro, dtype=bool)).sum()),
+        "detectable": float(big.sum()),
+        "distant_detectable": float((big & (organ != regional)).sum()),
+        "node_positive": float(((organ == regional) & (cells >= node_min)).any()),
     }
+
+
+def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
+    """:func:`disease_at_diagnosis` of a running Mesa model."""
+    colonies = list(model.colonies)
+    return disease_at_diagnosis(
+        day, model.primary.cells,
+        model.cohorts.cells_by_organ(LODGED_STAGES, len(ORGAN_KEYS)),
+        model.cohorts.cells_at(Stage.DORMANT),
+        np.array([c.organ for c in colonies], dtype=np.int64),
+        np.array([c.cells for c in colonies], dtype=float),
+        np.array([c.phase is Phase.MACRO for c in colonies], dtype=bool),
+        model.colonies.detectable_cells)
 
 
 def body_state(model: Any) -> dict[str, Any]:

@@ -131,3 +131,30 @@ def test_a_micrometastasis_grows_by_the_inhibited_birth_rate_population():
     c = engine.colonies
     assert c.cells[c.row == 0].tolist() == half[half > 0].astype(float).tolist()
     assert c.cells[c.row == 1].tolist() == full[full > 0].astype(float).tolist()
+
+
+def test_a_relapse_is_dated_from_the_first_founded_colony_at_the_imaging_size():
+    """Both engines' rule (``first_relapse``): among colonies at or above the imaging size,
+    the one founded first; on a tie, the first in founding order; none below the size. A
+    rule that took the largest colony, the last founded, or counted colonies just below the
+    size fails one of these."""
+    from sim.engine.clinic import first_relapse
+    cells = [10.0, 500.0, 200.0, 200.0, 99.0]
+    founded = [1.0, 30.0, 20.0, 20.0, 0.0]
+    assert first_relapse(cells, founded, 100.0) == 2
+    assert first_relapse(cells, founded, 300.0) == 1
+    assert first_relapse(cells, founded, 501.0) is None
+    assert first_relapse([100.0], [5.0], 100.0) == 0
+
+
+def test_symptoms_come_once_per_organ_in_founding_order():
+    """Both engines' rule (``new_symptoms``): an organ whose colonies together reach the
+    threshold, not yet symptomatic, in the order its first colony was founded. Summing per
+    colony instead of per organ, re-reporting a symptomatic organ or sorting by organ
+    number fails here."""
+    from sim.engine.clinic import new_symptoms
+    organ = [7, 3, 7, 3, 5]
+    cells = [60.0, 30.0, 50.0, 80.0, 500.0]
+    assert new_symptoms(organ, cells, 100.0, set()) == [7, 3, 5]
+    assert new_symptoms(organ, cells, 100.0, {3}) == [7, 5]
+    assert new_symptoms(organ, cells, 111.0, set()) == [5]
