@@ -329,6 +329,24 @@ def log_kendall_tail_bound(n: np.ndarray, birth_rate_per_day: float,
     return n * math.log(mgf) + m * math.log(r)
 
 
+def kill_cells(rng: np.random.Generator, cells: np.ndarray, p: np.ndarray | float) -> np.ndarray:
+    """The cells of each colony left after every cell is killed with probability ``p``
+    (a therapy's kill in one step, or a local therapy's efficacy): a binomial draw per
+    colony below 10^9 cells, the expected fraction above (log-kill, where the binomial's
+    spread is negligible), and none left below one cell. Both engines' rule."""
+    cells = np.asarray(cells, dtype=float)
+    p = np.broadcast_to(np.asarray(p, dtype=float), cells.shape)
+    out = cells.copy()
+    hit = p > 0
+    small = hit & (cells < 1e9)
+    if small.any():
+        out[small] = rng.binomial(cells[small].astype(np.int64), 1.0 - p[small]).astype(float)
+    big = hit & ~small
+    out[big] = cells[big] * (1.0 - p[big])
+    out[big & (out < 1.0)] = 0.0
+    return out
+
+
 def angiogenic_switch(rng: np.random.Generator, waiting: int, probability: float) -> np.ndarray:
     """Which of ``waiting`` colonies at the avascular limit switch on angiogenesis this step.
 

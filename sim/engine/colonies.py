@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
-from ..biology.cascade import angiogenic_switch, birth_death, gompertz
+from ..biology.cascade import angiogenic_switch, birth_death, gompertz, kill_cells
 from ..biology.stages import Phase
 from ..biology.units import diameter_to_cells, step_probability
 from .agents import Colony
@@ -153,12 +153,7 @@ class Colonies:
                 rate = macro_rate_per_day if c.phase is Phase.MACRO else micro_rate_per_day
                 p = step_probability(rate, self.dt)
             if p > 0:
-                if c.cells < 1e9:
-                    c.cells = float(rng.binomial(int(c.cells), 1.0 - p))
-                else:
-                    c.cells = c.cells * (1.0 - p)
-                    if c.cells < 1.0:
-                        c.cells = 0.0
+                c.cells = float(kill_cells(rng, np.array([c.cells]), p)[0])
             killed_cells += before - c.cells
             if c.cells >= 1.0:
                 if c.phase is not Phase.MACRO and c.cells < self.avascular_limit_cells:

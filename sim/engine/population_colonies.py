@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..biology.cascade import birth_death, gompertz, log_kendall_tail_bound
+from ..biology.cascade import birth_death, gompertz, kill_cells, log_kendall_tail_bound
 from . import events
 from .population_layout import (
     LIMIT,
@@ -48,14 +48,8 @@ def thin_colonies(self: PopulationEngine, sel: np.ndarray, p: np.ndarray) -> flo
     if not hit.any():
         return 0.0
     before = c.cells.copy()
-    small = hit & (c.cells < 1e9)
     cells = c.cells.copy()
-    if small.any():
-        cells[small] = self.rng.binomial(c.cells[small].astype(np.int64),
-                                         1.0 - p[small]).astype(float)
-    big = hit & ~small
-    cells[big] = c.cells[big] * (1.0 - p[big])
-    cells[big & (cells < 1.0)] = 0.0
+    cells[hit] = kill_cells(self.rng, c.cells[hit], p[hit])
     c.cells = cells
     killed = float((before - cells)[hit].sum())
     alive = cells >= 1.0

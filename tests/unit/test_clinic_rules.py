@@ -158,3 +158,20 @@ def test_symptoms_come_once_per_organ_in_founding_order():
     assert new_symptoms(organ, cells, 100.0, set()) == [7, 3, 5]
     assert new_symptoms(organ, cells, 100.0, {3}) == [7, 5]
     assert new_symptoms(organ, cells, 111.0, set()) == [5]
+
+
+def test_a_kill_is_binomial_below_a_billion_cells_and_log_kill_above():
+    """Both engines' rule (``cascade.kill_cells``): below 10^9 cells each colony is one
+    binomial draw (the same draws as numpy's, from the same generator state); above, the
+    expected fraction is removed; a remainder below one cell is none; p = 0 leaves a colony
+    untouched. Treating every colony by the expected fraction, or drawing for large ones,
+    fails here."""
+    from sim.biology.cascade import kill_cells
+    cells = np.array([1000.0, 5e8, 2e9, 1.5, 40.0])
+    p = np.array([0.3, 0.3, 0.25, 0.5, 0.0])
+    out = kill_cells(np.random.default_rng(4), cells, p)
+    expected = np.random.default_rng(4).binomial(np.array([1000, 500_000_000, 1]),
+                                                 1.0 - np.array([0.3, 0.3, 0.5]))
+    assert out[[0, 1, 3]].tolist() == expected.astype(float).tolist()
+    assert out[2] == 1.5e9 and out[4] == 40.0
+    assert kill_cells(np.random.default_rng(0), np.array([2e9]), 1.0 - 1e-10)[0] == 0.0
