@@ -47,7 +47,7 @@ from solara.toestand import Singleton
 
 from ..biology.stages import FUNNEL_STAGES, STAGE_EXPLANATIONS
 from ..config.errors import ScenarioError
-from ..config.schema import HYPOTHESES
+from ..config.hypotheses import HYPOTHESES
 from ..viz.plain import (
     GLOSSARY,
     HYPOTHESIS_NAMES,

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..config.bundled import list_scenarios
 from ..config.errors import ScenarioError
-from ..config.schema import HYPOTHESES
+from ..config.hypotheses import HYPOTHESES
 from ..engine.model import MetastasisModel
 from ..engine.results import body_state, detectable_metastases, dormant_cells, metastatic_burden_cells
 from ..experiments.seeds import patient_generator

@@ -228,8 +228,10 @@ class PrimarySite:
     notes: str = ""
 
 
-def _site(key, label, organ, sex, routes, drainage, cavity=None, contiguous=None,
-          disibio_row=None, notes="") -> PrimarySite:
+def _site(key: str, label: str, organ: str | None, sex: Sex | None,
+          routes: tuple[float, float, float, float], drainage: dict[str, float],
+          cavity: dict[str, float] | None = None, contiguous: dict[str, float] | None = None,
+          disibio_row: str | None = None, notes: str = "") -> PrimarySite:
     r = dict(zip(ROUTES, routes, strict=True))
     return PrimarySite(key, label, organ, sex, MappingProxyType(r),
                        MappingProxyType(drainage), MappingProxyType(cavity or {}),
@@ -405,11 +407,13 @@ class CirculationChain:
         n = len(self.transient)
         B = np.linalg.solve(np.eye(n) - self.Q, self.R)
         B = np.clip(B, 0.0, None)
-        return B / B.sum(axis=1, keepdims=True)
+        out: np.ndarray = B / B.sum(axis=1, keepdims=True)
+        return out
 
     def absorption(self, entry: str) -> np.ndarray:
         """Probability of ending in each absorbing state, starting from ``entry``."""
-        return self.B[self._t_index[entry]]
+        row: np.ndarray = self.B[self._t_index[entry]]
+        return row
 
     def absorption_by_name(self, entry: str) -> dict[str, float]:
         return dict(zip(self.absorbing, self.absorption(entry).tolist(), strict=True))

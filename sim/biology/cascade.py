@@ -13,6 +13,7 @@ Rates are per day; a rate ``r`` acting for ``dt`` days becomes the step probabil
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import numpy as np
 
@@ -33,17 +34,24 @@ def split_cohorts(rng: np.random.Generator, counts: np.ndarray,
     return rng.multinomial(np.asarray(counts, dtype=np.int64), probabilities)
 
 
-def _outcomes(rng: np.random.Generator, count, probabilities) -> np.ndarray:
+#: A count of cells: one cohort's (int), or an array of cohorts'.
+Count = int | np.ndarray
+#: The outcome counts of one cohort (ints) or of an array of cohorts (arrays).
+Pair = tuple[int, int] | tuple[np.ndarray, np.ndarray]
+Triple = tuple[int, int, int] | tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _outcomes(rng: np.random.Generator, count: Count, probabilities: np.ndarray) -> np.ndarray:
     """Scalar count -> one split; array of counts -> one row of outcomes per cohort."""
     if np.ndim(count) == 0:
         return split(rng, int(count), probabilities)
-    return split_cohorts(rng, count, probabilities)
+    return split_cohorts(rng, np.asarray(count), probabilities)
 
 
 def normalise(probabilities: np.ndarray) -> np.ndarray:
     """Probabilities clipped at 0 and scaled to sum to 1, as :func:`split` draws with them."""
-    p = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
-    return p / p.sum()
+    p: np.ndarray = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
+    return p / float(p.sum())
 
 
 def split(rng: np.random.Generator, count: int, probabilities: np.ndarray,
@@ -162,8 +170,17 @@ def transit(rng: np.random.Generator, count: int, absorption: np.ndarray,
     return split(rng, count, absorption, normalised)
 
 
-def arrest_and_extravasation(rng: np.random.Generator, count, extravasation_prob,
-                             death_prob):
+@overload
+def arrest_and_extravasation(rng: np.random.Generator, count: int,
+                             extravasation_prob: float | np.ndarray,
+                             death_prob: float | np.ndarray) -> tuple[int, int]: ...
+@overload
+def arrest_and_extravasation(rng: np.random.Generator, count: np.ndarray,
+                             extravasation_prob: float | np.ndarray,
+                             death_prob: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+def arrest_and_extravasation(rng: np.random.Generator, count: Count,
+                             extravasation_prob: float | np.ndarray,
+                             death_prob: float | np.ndarray) -> Pair:
     """Arrested cells that leave the vessel, and that die in it, during one step.
 
     Biology: an arrested cell either crosses the endothelium into the organ (extravasation,
@@ -189,7 +206,14 @@ def arrest_and_extravasation(rng: np.random.Generator, count, extravasation_prob
 # --------------------------------------------------------------------------------------
 
 
-def solitary_cell_fate(rng: np.random.Generator, count, probabilities: np.ndarray):
+@overload
+def solitary_cell_fate(rng: np.random.Generator, count: int,
+                       probabilities: np.ndarray) -> tuple[int, int, int]: ...
+@overload
+def solitary_cell_fate(rng: np.random.Generator, count: np.ndarray,
+                       probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+def solitary_cell_fate(rng: np.random.Generator, count: Count,
+                       probabilities: np.ndarray) -> Triple:
     """What solitary extravasated cells do during one step.
 
     Biology: in the foreign tissue most single cells die; many stop dividing and stay
@@ -209,7 +233,13 @@ def solitary_cell_fate(rng: np.random.Generator, count, probabilities: np.ndarra
     return s[:, 0], s[:, 1], s[:, 2]
 
 
-def dormancy(rng: np.random.Generator, count, probabilities: np.ndarray):
+@overload
+def dormancy(rng: np.random.Generator, count: int,
+             probabilities: np.ndarray) -> tuple[int, int]: ...
+@overload
+def dormancy(rng: np.random.Generator, count: np.ndarray,
+             probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+def dormancy(rng: np.random.Generator, count: Count, probabilities: np.ndarray) -> Pair:
     """Dormant cells that die, and that wake up, during one step.
 
     Biology: disseminated tumour cells can stay quiescent for years - breast cancer relapses

@@ -45,7 +45,7 @@ def entry_probabilities(scenario: Scenario) -> np.ndarray:
     # The scenario validator guarantees a cavity and a neighbour wherever these routes are used.
     probs["contiguous"] += routes.get("contiguous", 0.0)
     out = np.array([probs[e] for e in PRIMARY_ENTRIES])
-    return out / out.sum()
+    return out / float(out.sum())
 
 
 def transit_parameters(scenario: Scenario, death_multiplier: float = 1.0) -> TransitParameters:

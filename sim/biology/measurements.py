@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 #: Reference adult blood volume (ICRP Publication 89, 2002; widely quoted, not re-read).
 BLOOD_VOLUME_ML: dict[str, float] = {"male": 5300.0, "female": 3900.0}
 #: The CellSearch sample (Cristofanilli et al. 2004).
@@ -59,7 +61,7 @@ def dtc_per_aspirate_expected(marrow_tumour_cells: float,
     return marrow_tumour_cells * sample_cells / marrow_cells
 
 
-def blood_sample(rng, entering_per_day: float, half_life_hours: float, sex: str,
+def blood_sample(rng: np.random.Generator, entering_per_day: float, half_life_hours: float, sex: str,
                  retained_share: float) -> dict[str, float]:
     """A blood sample now: the CTCs in 7.5 mL (CellSearch) and in 30 mL (four tubes, as
     van Dalum et al. 2015), Poisson around the steady state of ``entering_per_day``, drawn
@@ -71,7 +73,7 @@ def blood_sample(rng, entering_per_day: float, half_life_hours: float, sex: str,
             "ctc_per_30ml": float(rng.poisson(mean * 30.0 / CTC_SAMPLE_ML))}
 
 
-def marrow_sample(rng, marrow_tumour_cells: float) -> dict[str, float]:
+def marrow_sample(rng: np.random.Generator, marrow_tumour_cells: float) -> dict[str, float]:
     """A bone-marrow aspirate now: the DTCs among its nucleated cells, Poisson, drawn from
     ``rng`` (the patient's measurement stream)."""
     mean = dtc_per_aspirate_expected(marrow_tumour_cells)

@@ -50,7 +50,8 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) -> dict:
+def apply_overrides(data: dict[str, Any],
+                    overrides: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     """Set each dotted key in a nested dict (list items by index).
 
     A table value (``--set 'primary.routes={blood=0.6}'``) is merged key by key into the
@@ -86,7 +87,7 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) 
     return data
 
 
-def _list_item_index(node: list, part: str, path: str) -> int:
+def _list_item_index(node: list[Any], part: str, path: str) -> int:
     if not part.isdigit() or int(part) >= len(node):
         raise ScenarioError(f"--set {path}: {part!r} is not an index of a list of "
                             f"{len(node)} item(s)")
@@ -98,7 +99,7 @@ def _fmt_value(v: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _allowed_keys(loc: tuple, root: Any = None) -> list[str]:
+def _allowed_keys(loc: tuple[Any, ...], root: Any = None) -> list[str]:
     model: Any = root or Scenario
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -358,7 +359,7 @@ def merge_scenarios(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[s
     an array, an array of tables such as ``[[intervention]]`` or ``[[primary.subclones]]``)
     replaces the base's value whole. A table replaces a plain value and vice versa.
     """
-    out = _deepcopy(dict(base))
+    out: dict[str, Any] = _deepcopy(dict(base))
     for key, value in child.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge_scenarios(out[key], value)

@@ -40,7 +40,7 @@ class Parameter:
 
     @property
     def changed(self) -> bool:
-        return self.value != self.default
+        return bool(self.value != self.default)
 
 
 def _field_comments(model: type[BaseModel]) -> dict[str, str]:

@@ -25,7 +25,7 @@ exactly the results it gave before the clinical timeline existed.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from ..config.schema import Intervention
 from . import events
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .agents import Colony
     from .model import MetastasisModel
 
 _LODGED = {Stage.ARRESTED: ("arrested", "arrest"), Stage.SOLITARY: ("solitary", "extravasation"),
@@ -70,7 +71,7 @@ class Clinic:
 
     def __init__(self, model: MetastasisModel):
         self.model = model
-        self.events: list[dict] = []
+        self.events: list[dict[str, Any]] = []
         self.pending: list[tuple[int, Intervention]] = list(enumerate(model.scenario.intervention))
         self.scheduled: list[tuple[float, int, Intervention]] = []
         self.active: list[tuple[float, int, Intervention]] = []   # (end day, index, it)
@@ -172,7 +173,8 @@ class Clinic:
         p = step_probability(rates["circulating"], self.model.dt)
         killed = self.model.rng.binomial(arrived, p)
         self.model.ledger.killed_before_arrest(int(killed.sum()) * k)
-        return arrived - killed
+        left: np.ndarray = arrived - killed
+        return left
 
     def _local(self, it: Intervention) -> float:
         return self.model.colonies.thin(self.model.rng, organ=ORGAN_KEYS.index(it.organ),
@@ -180,12 +182,13 @@ class Clinic:
                                         detectable_only=it.target == "detectable")
 
     # ---------------------------------------------------------------- events
-    def detected(self, colony) -> None:
+    def detected(self, colony: Colony) -> None:
         """A colony just crossed the imaging threshold: log its organ's first detection."""
         if colony.organ in self._detected:
             return
         self._detected.add(colony.organ)
         mm = self.model.scenario.colonization.detectable_diameter_mm
+        assert colony.detected_day is not None       # set by Colonies.advance before this call
         self.log(colony.detected_day, *events.metastasis_detected(colony.organ, colony.cells, mm))
 
     def end_of_step(self) -> None:

@@ -194,7 +194,7 @@ def draw_without_replacement(rng: np.random.Generator, counts: np.ndarray, n: in
         add = min(short, int(counts[i] - kept[i]))
         kept[i] += add
         short -= add
-    return kept
+    return np.asarray(kept)
 
 
 def cohort_store(model: mesa.Model, aggregate: bool, n_clones: int) -> CohortStore:

@@ -11,9 +11,16 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..biology.anatomy import DEATH_STATES, ORGAN_KEYS, PRIMARY_ENTRIES, VENOUS_ENTRIES, metastasis_entry
+from ..biology.anatomy import (
+    DEATH_STATES,
+    ORGAN_KEYS,
+    PRIMARY_ENTRIES,
+    VENOUS_ENTRIES,
+    CirculationChain,
+    metastasis_entry,
+)
 from ..biology.cascade import detachment, invasion, normalise, route_entry, transit
-from ..biology.delivery import CirculationChain, chain_for, entry_probabilities
+from ..biology.delivery import chain_for, entry_probabilities
 from ..biology.stages import Stage
 from ..biology.units import cells_to_grams, scale_probability
 from ..config.schema import Scenario

@@ -275,8 +275,10 @@ def _book(ledger: np.ndarray, lodged: np.ndarray, p: int, r: int, x: int, n: int
 
 
 @numba.njit(cache=True)
-def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, exposure,
-            organ, kind, dt, bin_days):
+def _window(rng: np.random.Generator, p: int, r: int, t0: int, k: int, lodged: np.ndarray,
+            pend: np.ndarray, Mr: np.ndarray, c: int, ledger: np.ndarray, founders: np.ndarray,
+            n_found: int, exposure: np.ndarray, organ: int, kind: int, dt: float,
+            bin_days: float) -> tuple[np.ndarray, int]:
     """Place ``r`` of patient ``p``: ``k`` steps in one window (the organ cannot fill).
 
     The k-step probabilities from each stage and the arrivals' mean end states are stepped
@@ -360,8 +362,11 @@ def _window(rng, p, r, t0, k, lodged, pend, Mr, c, ledger, founders, n_found, ex
 
 
 @numba.njit(cache=True)
-def _daily(rng, p, o, t0, k, lodged, pend, pa, ps, pd, kill, row_organ, unit_cells,
-           capacity, ledger, founders, n_found, exposure, dt, bin_days):
+def _daily(rng: np.random.Generator, p: int, o: int, t0: int, k: int, lodged: np.ndarray,
+           pend: np.ndarray, pa: np.ndarray, ps: np.ndarray, pd: np.ndarray, kill: np.ndarray,
+           row_organ: np.ndarray, unit_cells: np.ndarray, capacity: int, ledger: np.ndarray,
+           founders: np.ndarray, n_found: int, exposure: np.ndarray, dt: float,
+           bin_days: float) -> tuple[np.ndarray, int]:
     """The places of organ ``o`` of patient ``p``: ``k`` steps one at a time, as the daily
     engine draws them (the organ's dormant niches may fill)."""
     R = lodged.shape[2]

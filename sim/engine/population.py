@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -285,9 +286,9 @@ class PopulationEngine:
                 self.pending_at[:, j] = True
         self.colonies = ColonyTable()
         # Per patient (not per row): plain Python, written rarely.
-        self.events: list[list[dict]] = [[] for _ in range(n)]
-        self.diagnosis: list[dict | None] = [None] * n
-        self.metastatic_sample: list[dict | None] = [None] * n
+        self.events: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        self.diagnosis: list[dict[str, float] | None] = [None] * n
+        self.metastatic_sample: list[dict[str, float] | None] = [None] * n
         self.relapse: list[tuple[str, float] | None] = [None] * n
         self.initiated: list[bool | None] = [None] * n
         self.results: list[PatientResult | None] = [None] * n
@@ -497,9 +498,11 @@ class PopulationEngine:
         yet drawn (the lodged cells only leave otherwise)."""
         drawn = (self.lodged.sum(axis=0) * self.unit_cells).sum(axis=1).astype(float)
         if not bound or self.daily:
-            return drawn
+            return np.asarray(drawn)
         mean = self.pend_cells
-        return drawn + mean + lw.TAIL_SD * np.sqrt(mean) * self.k_cluster + lw.TAIL_ADD * self.k_cluster
+        bounded: np.ndarray = (drawn + mean + lw.TAIL_SD * np.sqrt(mean) * self.k_cluster
+                               + lw.TAIL_ADD * self.k_cluster)
+        return bounded
 
     # ------------------------------------------------------------------ dissemination
     _shed_and_travel = transit.shed_and_travel

@@ -45,7 +45,7 @@ class PatientResult:
     #: State when the primary reached its diagnosis size (None: it never did).
     diagnosis: dict[str, float] | None = None
     #: The clinical timeline: {day, event, organ, detail} in order (sim.engine.clinic).
-    events: list[dict] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
     resection_day: float | None = None
     #: First day with a detectable metastasis after the resection (None: none by the end).
     relapse_day: float | None = None
@@ -80,12 +80,12 @@ def primary_cells(model: Any) -> float:
 
 
 def shed_cells_per_day(model: Any) -> float:
-    return model.ledger.step_shed / model.dt
+    return float(model.ledger.step_shed / model.dt)
 
 
 def ctc_entered_per_day(model: Any) -> float:
     """Cells entering the blood per day (intravasation, from the primary or metastases)."""
-    return model.ledger.step_ctc / model.dt
+    return float(model.ledger.step_ctc / model.dt)
 
 
 def arrested_cells(model: Any) -> int:
@@ -115,7 +115,7 @@ def detectable_metastases(model: Any) -> int:
 
 
 def metastatic_burden_cells(model: Any) -> float:
-    return model.colonies.burden_cells()
+    return float(model.colonies.burden_cells())
 
 
 def per_organ(values: np.ndarray) -> dict[str, int]:

@@ -33,8 +33,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from ..config.bundled import find_scenario, scenario_dir
 from ..config.errors import ScenarioError
+from ..config.hypotheses import HYPOTHESES
 from ..config.loading import apply_overrides, format_errors, make_scenario, parse_override, read_toml
-from ..config.schema import HYPOTHESES, Scenario, Section
+from ..config.schema import Scenario, Section
 from .limits import available_memory_bytes
 from .outcomes import OUTPUT_GROUPS, scalar_outputs
 from .seeds import design_stream, replicate_stream

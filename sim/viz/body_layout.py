@@ -48,7 +48,7 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 
 from ..biology.anatomy import PRIMARY_SITES
-from ..config.schema import HYPOTHESES
+from ..config.hypotheses import HYPOTHESES
 from .style import PRIMARY_COLOR
 
 Point = tuple[float, float]
