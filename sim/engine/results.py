@@ -7,8 +7,9 @@ and the app can read results without importing the simulator.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -16,7 +17,134 @@ from ..biology.anatomy import ORGAN_KEYS
 from ..biology.measurements import NODE_METASTASIS_MIN_DIAMETER_MM
 from ..biology.stages import LODGED_STAGES, Phase, Stage
 from ..biology.units import cells_to_diameter_mm, diameter_to_cells
+from ..config.schema import Scenario
 
+# --------------------------------------------------------------------------------------
+# What the results read of a running Mesa model (structural types: this module imports no
+# Mesa and nothing of the engine; MetastasisModel satisfies CourseView).
+# --------------------------------------------------------------------------------------
+
+@runtime_checkable
+class ColonyView(Protocol):
+    @property
+    def organ(self) -> int: ...
+    @property
+    def cells(self) -> float: ...
+    @property
+    def phase(self) -> Phase: ...
+
+
+@runtime_checkable
+class ColoniesView(Protocol):
+    @property
+    def detectable_cells(self) -> float: ...
+    @property
+    def autopsy_cells(self) -> float: ...
+    @property
+    def first_detectable_day(self) -> float | None: ...
+    @property
+    def first_distant_detectable_day(self) -> float | None: ...
+    @property
+    def first_macrometastasis_day(self) -> float | None: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def count(self, macro: bool) -> int: ...
+    def at_least(self, cells: float) -> Sequence[ColonyView]: ...
+    def burden_cells(self) -> float: ...
+    def founders(self, macro: bool) -> int: ...
+    def by_organ(self, n_organs: int, min_cells: float = 0.0,
+                 cells: bool = False) -> np.ndarray: ...
+
+
+@runtime_checkable
+class CohortsView(Protocol):
+    def cells_at(self, stage: Stage) -> int: ...
+    def cells_by_organ(self, stages: tuple[Stage, ...], n_organs: int) -> np.ndarray: ...
+
+
+@runtime_checkable
+class LedgerView(Protocol):
+    @property
+    def step_shed(self) -> int: ...
+    @property
+    def step_ctc(self) -> int: ...
+    @property
+    def arrested_by_organ(self) -> np.ndarray: ...
+    @property
+    def founded_by_organ(self) -> np.ndarray: ...
+    @property
+    def injected_total(self) -> int: ...
+    @property
+    def shed_total(self) -> int: ...
+    @property
+    def shed_by_metastases(self) -> int: ...
+    @property
+    def lost_by_route(self) -> dict[str, int]: ...
+    @property
+    def founded(self) -> dict[str, int]: ...
+    @property
+    def switched(self) -> dict[str, int]: ...
+    def stage_counts(self, which: str) -> dict[str, int]: ...
+
+
+@runtime_checkable
+class ClinicView(Protocol):
+    @property
+    def events(self) -> list[dict[str, Any]]: ...
+    @property
+    def resection_day(self) -> float | None: ...
+    @property
+    def relapse_day(self) -> float | None: ...
+    @property
+    def relapse_origin(self) -> str | None: ...
+    @property
+    def relapse_founded_day(self) -> float | None: ...
+
+
+@runtime_checkable
+class PrimaryView(Protocol):
+    @property
+    def cells(self) -> float: ...
+
+
+@runtime_checkable
+class TraitsView(Protocol):
+    def as_dict(self) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class CourseView(Protocol):
+    """A patient's course as the reporters and :func:`patient_result` read it."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def day(self) -> float: ...
+    @property
+    def dt(self) -> float: ...
+    @property
+    def replicate(self) -> int: ...
+    @property
+    def died(self) -> bool: ...
+    @property
+    def primary(self) -> PrimaryView: ...
+    @property
+    def colonies(self) -> ColoniesView: ...
+    @property
+    def cohorts(self) -> CohortsView: ...
+    @property
+    def ledger(self) -> LedgerView: ...
+    @property
+    def clinic(self) -> ClinicView: ...
+    @property
+    def traits(self) -> TraitsView: ...
+    @property
+    def diagnosis(self) -> dict[str, float] | None: ...
+    @property
+    def metastatic_sample(self) -> dict[str, float] | None: ...
+    @property
+    def assay(self) -> list[dict[str, float]]: ...
+    @property
+    def datacollector(self) -> Any: ...          # mesa's DataCollector: no type information
 
 @dataclass
 class PatientResult:
@@ -75,46 +203,46 @@ class PatientResult:
 # the running model (:class:`~sim.engine.model.MetastasisModel`, not imported here).
 # --------------------------------------------------------------------------------------
 
-def primary_cells(model: Any) -> float:
+def primary_cells(model: CourseView) -> float:
     return float(model.primary.cells)
 
 
-def shed_cells_per_day(model: Any) -> float:
+def shed_cells_per_day(model: CourseView) -> float:
     return float(model.ledger.step_shed / model.dt)
 
 
-def ctc_entered_per_day(model: Any) -> float:
+def ctc_entered_per_day(model: CourseView) -> float:
     """Cells entering the blood per day (intravasation, from the primary or metastases)."""
     return float(model.ledger.step_ctc / model.dt)
 
 
-def arrested_cells(model: Any) -> int:
+def arrested_cells(model: CourseView) -> int:
     return int(model.cohorts.cells_at(Stage.ARRESTED))
 
 
-def solitary_cells(model: Any) -> int:
+def solitary_cells(model: CourseView) -> int:
     return int(model.cohorts.cells_at(Stage.SOLITARY))
 
 
-def dormant_cells(model: Any) -> int:
+def dormant_cells(model: CourseView) -> int:
     return int(model.cohorts.cells_at(Stage.DORMANT))
 
 
-def micrometastases(model: Any) -> int:
+def micrometastases(model: CourseView) -> int:
     """Colonies not yet vascularised (growing, or waiting at the avascular limit)."""
     return int(model.colonies.count(macro=False))
 
 
-def macrometastases(model: Any) -> int:
+def macrometastases(model: CourseView) -> int:
     """Vascularised colonies (past the angiogenic switch)."""
     return int(model.colonies.count(macro=True))
 
 
-def detectable_metastases(model: Any) -> int:
+def detectable_metastases(model: CourseView) -> int:
     return len(model.colonies.at_least(model.colonies.detectable_cells))
 
 
-def metastatic_burden_cells(model: Any) -> float:
+def metastatic_burden_cells(model: CourseView) -> float:
     return float(model.colonies.burden_cells())
 
 
@@ -123,21 +251,21 @@ def per_organ(values: np.ndarray) -> dict[str, int]:
     return dict(zip(ORGAN_KEYS, (int(v) for v in values.tolist()), strict=True))
 
 
-def colonies_by_organ(model: Any) -> dict[str, int]:
+def colonies_by_organ(model: CourseView) -> dict[str, int]:
     return per_organ(model.colonies.by_organ(len(ORGAN_KEYS)))
 
 
-def detectable_by_organ(model: Any) -> dict[str, int]:
+def detectable_by_organ(model: CourseView) -> dict[str, int]:
     """Colonies detectable on imaging, per organ."""
     return per_organ(model.colonies.by_organ(len(ORGAN_KEYS), model.colonies.detectable_cells))
 
 
-def autopsy_by_organ(model: Any) -> dict[str, int]:
+def autopsy_by_organ(model: CourseView) -> dict[str, int]:
     """Colonies large enough to be found at autopsy, per organ."""
     return per_organ(model.colonies.by_organ(len(ORGAN_KEYS), model.colonies.autopsy_cells))
 
 
-def dormant_cells_by_organ(model: Any) -> dict[str, int]:
+def dormant_cells_by_organ(model: CourseView) -> dict[str, int]:
     return per_organ(model.cohorts.cells_by_organ((Stage.DORMANT,), len(ORGAN_KEYS)))
 
 
@@ -153,7 +281,7 @@ ORGAN_REPORTERS = {f.__name__: f for f in (colonies_by_organ, detectable_by_orga
 # Snapshots
 # --------------------------------------------------------------------------------------
 
-def assay_snapshot(model: Any) -> dict[str, float]:
+def assay_snapshot(model: CourseView) -> dict[str, float]:
     """Fates of injected cells so far, as fractions of the cells injected.
 
     Cumulative: ``arrested`` (anywhere) and ``arrested_<organ>``, ``extravasated``,
@@ -222,7 +350,7 @@ def disease_at_diagnosis(day: float, primary_cells: float, lodged_cells_by_organ
     }
 
 
-def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
+def diagnosis_snapshot(model: CourseView, day: float) -> dict[str, float]:
     """:func:`disease_at_diagnosis` of a running Mesa model."""
     colonies = list(model.colonies)
     return disease_at_diagnosis(
@@ -235,7 +363,7 @@ def diagnosis_snapshot(model: Any, day: float) -> dict[str, float]:
         model.colonies.detectable_cells)
 
 
-def body_state(model: Any) -> dict[str, Any]:
+def body_state(model: CourseView) -> dict[str, Any]:
     """What the body map draws of a running model: the primary, per organ the cells that
     arrived there so far (``arrived``), the cells in colonies (``burden``), the dormant cells
     and the detectable metastases, and the day."""
@@ -254,7 +382,7 @@ def body_state(model: Any) -> dict[str, Any]:
             "day": model.day, "detectable_mm": model.scenario.colonization.detectable_diameter_mm}
 
 
-def patient_result(model: Any) -> PatientResult:
+def patient_result(model: CourseView) -> PatientResult:
     """The course of ``model`` so far as plain data."""
     ts: list[tuple[float, str, str, float]] = []
     mv = model.datacollector.model_vars

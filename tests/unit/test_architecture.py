@@ -133,3 +133,26 @@ def test_the_random_streams_have_one_owner_below_the_engine():
                     if "_SPAWN_KEY = 2**31" in p.read_text() or "SPAWN_KEY = 2 **" in
                     p.read_text())
     assert owners == ["sim.streams"], owners
+
+
+def test_the_mesa_model_is_what_the_results_read():
+    """``sim.engine.results`` types the model it reads as structural protocols (it may not
+    import the engine); a real model, its colonies, cohorts, ledger, clinic, primary and
+    traits, and a colony, have every member those protocols name. Renaming one on either
+    side fails here (mypy cannot see it: mesa's Model has no type information)."""
+    import numpy as np
+
+    from sim import MetastasisModel, load_scenario
+    from sim.engine import results as r
+
+    model = MetastasisModel(load_scenario("presets/breast", [("simulation.horizon_days", 3)]),
+                            rng=np.random.default_rng(1))
+    while model.running:
+        model.step()
+    model.colonies.found(organ=3, clone=0, cluster_size=1, n=1, origin="solitary", day=0.0)
+    assert isinstance(model, r.CourseView)
+    for part, view in ((model.colonies, r.ColoniesView), (model.cohorts, r.CohortsView),
+                       (model.ledger, r.LedgerView), (model.clinic, r.ClinicView),
+                       (model.primary, r.PrimaryView), (model.traits, r.TraitsView),
+                       (next(iter(model.colonies)), r.ColonyView)):
+        assert isinstance(part, view), (part, view)
