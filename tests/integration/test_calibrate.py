@@ -237,7 +237,7 @@ def test_bayes_writes_the_posterior_a_scenario_and_figures(tmp_path):
     # course keeps its value: a relative factor written against the file it overwrites was
     # applied again on every pass (the shipped presets' shedding carries it 3-4 times).
     from sim.experiments.course_parameters import COURSE_PARAMETERS
-    from sim.experiments.posterior import write_scenario
+    from sim.io.calibration import write_scenario
 
     entry = summ["course"]["combined"]["shedding"]
     entry["median"] = 0.5   # a factor of 10^0.5 of the preset's own shedding

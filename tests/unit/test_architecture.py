@@ -124,6 +124,17 @@ def test_layers_import_only_downwards(path):
     assert not bad, bad
 
 
+@pytest.mark.parametrize("path", [p for p in MODULES if p.parent.name == "experiments"],
+                         ids=_module_name)
+def test_the_experiments_take_only_the_style_from_the_pictures(path):
+    """docs/architecture.md: experiments import ``viz.style`` and nothing else of the
+    pictures (figures are written by ``sim.io``); a calibration that drew its own figures
+    from ``experiments`` broke this unnoticed."""
+    bad = sorted(m for m in _imports(path)
+                 if m.startswith("sim.viz.") and not m.startswith("sim.viz.style"))
+    assert not bad, bad
+
+
 def test_the_random_streams_have_one_owner_below_the_engine():
     """Every spawn key is defined in ``sim.streams``, which imports nothing of metasim, so the
     engine, the experiments and the calibration all take their streams from one place (they

@@ -173,8 +173,8 @@ def _calibrate_bayes(scenario: str, overrides: tuple[str, ...], seed: int | None
     from ...experiments.calibrate import check_write_target
     from ...experiments.executors import open_executor
     from ...experiments.inference import calibrate_preset, check_calibratable, shared_soil_prior
-    from ...experiments.posterior import write_calibration, write_scenario
     from ...experiments.seeds import resolve_seed
+    from ...io.calibration import write_calibration, write_scenario
     from ...io.folder import mark_complete, numbered_destination
     from ...io.provenance import write_provenance
     from ...streams import CALIBRATION_SPAWN_KEY
@@ -324,9 +324,9 @@ def calibrate_presets(names: str | None, seed: int | None, out: Path, resume: bo
     from ...config.bundled import find_scenario
     from ...experiments.executors import local_executor, resolve_workers
     from ...experiments.inference import check_calibratable
-    from ...experiments.posterior import write_calibration, write_scenario
     from ...experiments.presets_calibration import calibrate_presets as calibrate_all
     from ...experiments.seeds import resolve_seed
+    from ...io.calibration import write_calibration, write_scenario
     from ...io.folder import mark_complete
     from ...io.outputs import write_presets_validation
     from ...io.provenance import write_provenance

@@ -33,7 +33,7 @@ from ..analysis.intervals import proportion_interval
 from ..biology.anatomy import TARGET_ORGANS
 from ..biology.delivery import delivered_fractions
 from ..biology.targets import targets_for
-from .inference import (
+from ..experiments.inference import (
     COURSE_PARAMETERS,
     MODELS,
     PresetCalibration,
@@ -41,7 +41,7 @@ from .inference import (
     soil_ratio_to_affinity,
     weighted_quantile,
 )
-from .soil_model import A_GRID
+from ..experiments.soil_model import A_GRID
 
 
 def _versions() -> dict[str, str]:
@@ -213,7 +213,7 @@ def write_scenario(summary: dict[str, Any], template: Path, path: Path) -> Path:
     import tomlkit
 
     from ..config.loading import load_scenario
-    from .calibrate import parse_scenario_toml
+    from ..experiments.calibrate import parse_scenario_toml
 
     doc = parse_scenario_toml(template, "scenario file")
     base = load_scenario(template)
