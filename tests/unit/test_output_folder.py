@@ -1,4 +1,4 @@
-"""Regression tests (issue 11, items 3, 4, 6, 24): metasim recognises its own output by a
+"""The output folder: metasim recognises its own output by a
 marker, never deletes what it did not write, checks a destination before the simulation,
 turns every file-system failure into one message with exit status 2, cleans its own stale
 staging folders, and never silently replaces an earlier run."""
@@ -47,7 +47,7 @@ def test_every_output_folder_carries_a_marker_listing_its_files(tmp_path):
 
 
 def test_a_git_repository_with_a_summary_json_is_not_replaced(tmp_path):
-    """Item 3: a folder holding a summary.json but no metasim marker (e.g. a git repository)
+    """a folder holding a summary.json but no metasim marker (e.g. a git repository)
     used to be deleted whole with exit 0; it is now refused and left byte for byte."""
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
@@ -104,7 +104,7 @@ def test_files_appearing_during_a_run_are_kept_and_results_saved(tmp_path, monke
 
 
 def test_default_output_folders_are_numbered_not_replaced(tmp_path, monkeypatch):
-    """Item 24: `run` without --out used to replace out/<name> silently; the second run now
+    """`run` without --out used to replace out/<name> silently; the second run now
     goes to out/<name>-2 and says so."""
     monkeypatch.chdir(tmp_path)
     assert invoke("run", SMALL, *QUICK).exit_code == 0
@@ -117,7 +117,7 @@ def test_default_output_folders_are_numbered_not_replaced(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("place", ["/proc/metasim-test/out", "/sys/metasim-test/out"])
 def test_impossible_destination_fails_before_the_simulation(place, monkeypatch):
-    """Item 4: --out under /proc or /sys passed os.access, the run completed, then mkdtemp
+    """--out under /proc or /sys passed os.access, the run completed, then mkdtemp
     failed with a traceback. The staging folder is now created first: the command fails
     with exit 2 before any patient is simulated."""
     top = Path("/" + place.split("/")[1])
@@ -131,7 +131,7 @@ def test_impossible_destination_fails_before_the_simulation(place, monkeypatch):
 
 
 def test_a_write_error_mid_way_is_one_message_and_leaves_nothing(tmp_path, monkeypatch):
-    """Item 4: an OSError while writing (here: disk full) ends in one message, exit 2, and
+    """an OSError while writing (here: disk full) ends in one message, exit 2, and
     no staging folder or partial output is left."""
     def full(*a, **k):
         raise OSError(28, "No space left on device")
@@ -144,7 +144,7 @@ def test_a_write_error_mid_way_is_one_message_and_leaves_nothing(tmp_path, monke
 
 
 def test_read_only_parent_is_refused_before_running(tmp_path, monkeypatch):
-    """Item 4: a destination whose folder cannot be written fails before the simulation.
+    """a destination whose folder cannot be written fails before the simulation.
     (mkdtemp is made to fail as it would for a non-root user; tests may run as root.)"""
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied")
@@ -158,7 +158,7 @@ def test_read_only_parent_is_refused_before_running(tmp_path, monkeypatch):
 
 
 def test_stale_staging_of_a_dead_run_is_cleaned_and_others_are_not(tmp_path):
-    """Item 6: a SIGKILL while writing leaves `.NAME.partial-*`; the next run into the same
+    """a SIGKILL while writing leaves `.NAME.partial-*`; the next run into the same
     place removes it - but only staging folders metasim made for a process that is gone,
     never a look-alike without the marker, nor one of a live process."""
     out = tmp_path / "o"
@@ -181,7 +181,7 @@ def test_stale_staging_of_a_dead_run_is_cleaned_and_others_are_not(tmp_path):
 
 
 def test_a_killed_run_leaves_staging_that_the_next_run_removes(tmp_path):
-    """Item 6, end to end: kill -9 a real run while it works, then run again into the same
+    """End to end: kill -9 a real run while it works, then run again into the same
     place: the hidden staging folder of the killed run is gone afterwards."""
     out = tmp_path / "o"
     proc = subprocess.Popen([sys.executable, "-m", "sim.apps.cli", "run", "presets/breast",
