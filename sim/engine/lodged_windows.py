@@ -32,14 +32,15 @@ a time, with the exact draws of the daily engine (Poisson arrivals, conditional 
 the niche's hypergeometric draw). ``window_steps = 1`` steps every organ that way: the
 engine's own daily reference.
 
-What is approximate (named in docs/explanation/engines.md, with its measured size):
+What is approximate (named in docs/model-and-evidence.md, "Two engines, one model"):
 
 * the primary loses the cells it sheds as a Poisson count with the right mean, drawn apart
   from the arrivals whose fates are drawn here (in the daily reference the primary loses
-  exactly the drawn units). The correlation dropped is of the order of the square root of a
-  day's shed units over the primary's size: below 10^-7;
-* the bounds on the niches and on the lethal burden fail with probability below 10^-20 a
-  window (a Poisson tail ten standard deviations out).
+  exactly the drawn units): a correlation below 10^-7 of its size; the circulating cells
+  of a step and the metastases' share of the arrested cells are likewise drawn apart from
+  them;
+* the bounds on the niches fail with probability below 10^-20 a window (a Poisson tail ten
+  standard deviations out).
 """
 
 from __future__ import annotations
@@ -250,10 +251,12 @@ def draw_index(rng: np.random.Generator, weights: np.ndarray) -> int:
     return len(weights) - 1
 
 
-# Ledger columns (cells): lost while arrested, solitary, dormant; reached extravasation,
-# dormancy; arrested (arrivals, after the circulating kill).
+# Ledger columns: cells lost while arrested, solitary, dormant; cells reaching
+# extravasation, dormancy; cells arrested (arrivals, after the circulating kill); and the
+# arrested units by kind (single cells, clusters).
 LOST_ARREST, LOST_EXTRAVASATION, LOST_DORMANCY, REACHED_EXTRAVASATION, REACHED_DORMANCY, \
-    ARRESTED_CELLS = range(6)
+    ARRESTED_CELLS, ARRESTED_SINGLE, ARRESTED_CLUSTERS = range(8)
+LEDGER_COLUMNS = 8
 
 
 @numba.njit(cache=True)
@@ -343,6 +346,7 @@ def _window(rng: np.random.Generator, p: int, r: int, t0: int, k: int, lodged: n
     if arrived == 0:
         return founders, n_found
     ledger[p, ARRESTED_CELLS] += arrived * c
+    ledger[p, ARRESTED_SINGLE + (1 if c > 1 else 0)] += arrived
     _book(ledger, lodged, p, r, A, arrived, end, c)
     for f in (FS, FD):
         if end[f] == 0:
@@ -378,6 +382,7 @@ def _daily(rng: np.random.Generator, p: int, o: int, t0: int, k: int, lodged: np
             arrived = poisson(rng, pend[p, 0, r])
             lodged[A, p, r] += arrived
             ledger[p, ARRESTED_CELLS] += arrived * unit_cells[r]
+            ledger[p, ARRESTED_SINGLE + (1 if unit_cells[r] > 1 else 0)] += arrived
     for j in range(1, k + 1):
         step = t0 + j
         asleep = 0
@@ -443,6 +448,7 @@ def _daily(rng: np.random.Generator, p: int, o: int, t0: int, k: int, lodged: np
             arrived = poisson(rng, pend[p, j, r])
             lodged[A, p, r] += arrived
             ledger[p, ARRESTED_CELLS] += arrived * c
+            ledger[p, ARRESTED_SINGLE + (1 if c > 1 else 0)] += arrived
     return founders, n_found
 
 
@@ -470,14 +476,26 @@ def advance(rng: np.random.Generator, patients: np.ndarray, target: np.ndarray,
     dormant), the step being the one in which the colony was founded.
     """
     R = lodged.shape[2]
+    if ledger.shape[1] < LEDGER_COLUMNS:
+        raise ValueError("the ledger needs LEDGER_COLUMNS columns")
     founders = np.zeros((16, 4), dtype=np.int64)
     n_found = 0
     for i in range(len(patients)):
         p = patients[i]
         t0 = lazy_step[p]
         k = target[i] - t0
-        if k <= 0:
+        if k < 0:
             continue
+        if k == 0:
+            # Nothing to step, but the units arrested in step t0 after the state was drawn
+            # (its diagnosis comes before they lodge) join the arrested cells now.
+            waiting = False
+            for r in range(R):
+                if pend[p, 0, r] > 0.0:
+                    waiting = True
+                    break
+            if not waiting:
+                continue
         daily = np.zeros(n_organs, dtype=np.bool_)
         if window_steps <= 1:
             daily[:] = True

@@ -23,10 +23,11 @@ a construction with the same distribution as the Mesa model's draw:
   :meth:`PopulationEngine._shed_and_travel`); counts expected fewer than once are one
   Poisson total placed unit by unit (:func:`categorical_counts`).
 
-The engine is exact in distribution but for one named approximation (the primary loses
-its shed cells as a Poisson count drawn apart from their fates, a correlation below 1e-7
-of its size; ``population.daily_steps = true`` removes it, and is the engine's daily
-reference), and
+The engine is exact in distribution but for named approximations of joint laws (the
+primary's loss of shed cells, the circulating cells of a step and the metastases' share of
+shed cells drawn apart from the fates of the arrested units: docs/model-and-evidence.md,
+"Two engines, one model"; ``population.daily_steps = true`` removes them and is the
+engine's daily reference), and
 ``tests/statistical/test_population_engine.py`` and ``tests/unit/test_population_draws.py``
 check it against the Mesa model (docs/model-and-evidence.md, "Two engines, one model").
 
@@ -237,7 +238,7 @@ class PopulationEngine:
         self.pend_killed = np.zeros((n, 2))
         #: The cells of ``pend``, for the lethal-burden bound.
         self.pend_cells = np.zeros(n)
-        self.pend_met = np.zeros((n, 2))
+        self.pend_met = np.zeros((n, 2, 2))
         F, O = len(FUNNEL_STAGES), N_ORGANS
         self.reached = np.zeros((n, F), dtype=np.int64)
         self.lost = np.zeros((n, F), dtype=np.int64)
@@ -427,7 +428,7 @@ class PopulationEngine:
                 self._bring_up_colonies(asked, target)
             return None
         n = len(self.active)
-        ledger = np.zeros((n, 6), dtype=np.int64)
+        ledger = np.zeros((n, lw.LEDGER_COLUMNS), dtype=np.int64)
         by_organ = np.zeros((n, N_ORGANS), dtype=np.int64)
         exposure = self.founding_exposure if self.founding_exposure is not None \
             else np.zeros((0, 1, 1, 2))
@@ -452,17 +453,24 @@ class PopulationEngine:
         self.arrested_by_organ += by_organ
         if not self.daily:
             # The arrivals drawn in the windows: the shed cells they were, in the ledger.
+            # Units by kind (single cells, clusters): those arrested, and those a systemic
+            # therapy killed in the blood (Poisson counts with their means).
+            cells = np.array([1, self.k_cluster])
             arrested = ledger[:, lw.ARRESTED_CELLS]
-            killed = np.zeros(n, dtype=np.int64)
-            met = np.zeros(n, dtype=np.int64)
+            units = ledger[:, [lw.ARRESTED_SINGLE, lw.ARRESTED_CLUSTERS]]
+            killed_units = np.zeros((n, 2), dtype=np.int64)
             live = rows[self.pend_killed[rows].any(axis=1)]
             if len(live):
-                units = self.rng.poisson(self.pend_killed[live])
-                killed[live] = units @ np.array([1, self.k_cluster])
+                killed_units[live] = self.rng.poisson(self.pend_killed[live])
+            killed = killed_units @ cells
             self.pend_killed[rows] = 0.0
-            share = np.minimum(1.0, self.pend_met[rows, 0] / np.maximum(
-                self.pend_met[rows, 1], 1e-300))
-            met[rows] = self.rng.binomial(arrested[rows] + killed[rows], share)
+            # Which of them came from metastases: of each kind, a binomial share (the mean
+            # share of the window's means; named in docs/model-and-evidence.md).
+            met_units = np.zeros((n, 2), dtype=np.int64)
+            share = np.minimum(1.0, self.pend_met[rows, :, 0] / np.maximum(
+                self.pend_met[rows, :, 1], 1e-300))
+            met_units[rows] = self.rng.binomial(units[rows] + killed_units[rows], share)
+            met = met_units @ cells
             self.pend_met[rows] = 0.0
             shed = arrested + killed
             self.shed_total += shed

@@ -113,11 +113,12 @@ def assess_lazy(self: PopulationEngine, idx: np.ndarray) -> None:
     draw: a micrometastasis is a linear birth-death process, whose law after m steps is
     Kendall's for m * dt (:func:`~sim.biology.cascade.birth_death`), as long as it
     cannot reach the avascular size on the way (then it stops growing and waits for the
-    angiogenic switch). That is bounded: Chernoff's bound on its size after the window
-    reaching half that size (which a colony that reached the size would almost surely
-    still have) must be below 1e-20. Not with a systemic therapy (its kill thins the
-    colony every step) or in the daily reference, nor where a micrometastasis could be
-    detected (a detectable size below the avascular one)."""
+    angiogenic switch). That chance must be below 1e-20: for a growing colony, Chernoff's
+    bound on its size at the end of the window reaching half that size (which a colony that
+    reached the size would almost surely still hold); for a shrinking one (under a growth
+    inhibition), the gambler's-ruin chance of ever reaching it. Not with a systemic therapy
+    (its kill thins the colony every step) or in the daily reference, nor where a
+    micrometastasis could be detected (a detectable size below the avascular one)."""
     c = self.colonies
     if not len(idx):
         return
@@ -134,10 +135,23 @@ def assess_lazy(self: PopulationEngine, idx: np.ndarray) -> None:
     b, d = col.micrometastasis_birth_rate_per_day, col.micrometastasis_death_rate_per_day
     gm = self._growth_multipliers()[c.row[idx]]
     span = self.window * self.dt
+    cap = self.avascular_cells
     for g in np.unique(gm[ok]):
         sel = np.flatnonzero(ok & (gm == g))
-        bound = log_kendall_tail_bound(c.cells[idx[sel]], b * g, d, span,
-                                       self.avascular_cells / 2)
+        n = c.cells[idx[sel]]
+        if b * g > d:
+            # Growing: a colony that reached the size would almost surely still hold half of
+            # it at the end (its spread is far below its size), so the chance of ending above
+            # half bounds the chance of reaching it.
+            bound = log_kendall_tail_bound(n, b * g, d, span, cap / 2)
+        elif b * g < d:
+            # Shrinking on average: the chance that the lineage ever reaches the size is that
+            # of the random walk of its births and deaths (gambler's ruin), at most
+            # (d / bg) ** (n - cap), whatever the time.
+            bound = (n - cap) * math.log(d / (b * g)) if b * g > 0 else np.where(n >= cap, 0.0,
+                                                                                   -np.inf)
+        else:
+            bound = np.zeros(len(sel))          # exactly critical: never waits
         ok[sel] = bound < math.log(1e-20)
     c.lazy[idx] = ok
 

@@ -211,16 +211,16 @@ def arrest_windowed(self: PopulationEngine, rows: np.ndarray, lam: np.ndarray) -
     n, G = len(self.active), len(self.group_unit_cells)
     mean = np.zeros((n, self.R))
     venous = np.zeros((n, 2))
-    met_cells, all_cells = np.zeros(n), np.zeros(n)
+    met_units, all_units = np.zeros((n, 2)), np.zeros((n, 2))
     nl = np.zeros((G, n), dtype=np.int64)
     lodging = np.zeros((n, 2), dtype=np.int64)
     tg.windowed_transit(self.rng, rows, lam, self.group_arrest_rows, self.group_places,
                         self.group_venous_units, self.group_nonlodging,
-                        self.group_unit_cells, 2 * self.C, mean, venous, met_cells,
-                        all_cells, nl, lodging)
+                        self.group_unit_cells, 2 * self.C, mean, venous, met_units,
+                        all_units, nl, lodging)
     self.step_venous_mean = venous
-    self.pend_met[:, 0] += met_cells
-    self.pend_met[:, 1] += all_cells
+    self.pend_met[:, :, 0] += met_units
+    self.pend_met[:, :, 1] += all_units
     self.nonlodging_step = nl
     self.nonlodging_units += nl
     self.step_ctc_known[:] = False

@@ -53,8 +53,8 @@ def group_means(rows: np.ndarray, n: int, primary_events: np.ndarray, clone_weig
 def windowed_transit(rng: np.random.Generator, rows: np.ndarray, lam: np.ndarray,
                      arrest: np.ndarray, group_places: np.ndarray, venous_units: np.ndarray,
                      nonlodging: np.ndarray, group_cells: np.ndarray, n_primary_groups: int,
-                     mean_out: np.ndarray, venous_out: np.ndarray, met_cells_out: np.ndarray,
-                     all_cells_out: np.ndarray, nl_out: np.ndarray,
+                     mean_out: np.ndarray, venous_out: np.ndarray, met_units_out: np.ndarray,
+                     all_units_out: np.ndarray, nl_out: np.ndarray,
                      lodging_cells_out: np.ndarray) -> None:
     """One step of transit for ``rows``, from the group means ``lam`` (:func:`group_means`).
 
@@ -63,8 +63,8 @@ def windowed_transit(rng: np.random.Generator, rows: np.ndarray, lam: np.ndarray
     there by the blood; ``nonlodging[g]``: that it meets any other fate; ``group_cells[g]``:
     its cells. Writes, per patient: ``mean_out[p, place]`` the mean units arresting;
     ``venous_out[p, kind]`` the mean that came by the blood (for the circulating cells);
-    ``met_cells_out`` and ``all_cells_out`` the mean cells arresting from metastases and
-    from all sources; ``nl_out[g, p]`` the drawn units that did not arrest;
+    ``met_units_out[p, kind]`` and ``all_units_out[p, kind]`` the mean units arresting from
+    metastases and from all sources; ``nl_out[g, p]`` the drawn units that did not arrest;
     ``lodging_cells_out[p, source]`` (0 primary, 1 metastases) the drawn cells of a Poisson
     count with the mean of the arresting units (the primary's loss)."""
     for i in range(len(rows)):
@@ -80,10 +80,9 @@ def windowed_transit(rng: np.random.Generator, rows: np.ndarray, lam: np.ndarray
                 a = m * arrest[g, r]
                 mean_out[p, r] += a
                 units += a
-            cells = units * group_cells[g]
-            all_cells_out[p] += cells
+            all_units_out[p, kind] += units
             if g >= n_primary_groups:
-                met_cells_out[p] += cells
+                met_units_out[p, kind] += units
             venous_out[p, kind] += m * venous_units[g]
             nl_out[g, p] = poisson(rng, m * nonlodging[g])
             source = 0 if g < n_primary_groups else 1

@@ -37,7 +37,7 @@ def _run(window: int, reps: int, seed: int, kill: float = 0.0, capacity: int = -
     lodged[2] = [60, 20, 10]
     pend = np.zeros((n, K + 2, R))
     pend[:, :K + 1] = np.linspace(5.0, 15.0, K + 1)[:, None] * np.array([1.0, 0.3, 0.7])
-    ledger = np.zeros((n, 6), dtype=np.int64)
+    ledger = np.zeros((n, lw.LEDGER_COLUMNS), dtype=np.int64)
     by_organ = np.zeros((n, 2), dtype=np.int64)
     kills = np.full((n, 3), kill)
     founders = lw.advance(rng, np.arange(n), np.full(n, K - 1), lodged,
@@ -131,3 +131,30 @@ def test_a_full_niche_refuses_cells_one_step_at_a_time():
                if a[k][:, c].std() > 0 or b[k][:, c].std() > 0]
     p = np.sort(pvalues)
     assert (p * (len(p) - np.arange(len(p)))).min() > 1e-3
+
+
+@pytest.mark.parametrize("window", [K, 1])
+def test_units_arrested_after_the_state_was_drawn_are_drawn_in_the_same_step(window):
+    """A patient brought up to its diagnosis step before that step's arrivals lodge has them
+    in ``pend[:, 0]``; a later look in the same step (the marrow sample, a record, the twin's
+    copy) brings it up again with nothing to step. Those units must then be drawn (Poisson,
+    mean 50 per place: 2,000 patients, the mean within 5 standard errors, a false failure
+    below 1e-6), written to the ledger as arrested, and taken off the waiting means. An
+    engine that skipped the row because there was no step left lost them (the marrow's
+    arrested cells at diagnosis were 64 % too few)."""
+    rng = np.random.default_rng(8)
+    n, R = 2000, len(ROW_ORGAN)
+    lodged = np.zeros((3, n, R), dtype=np.int64)
+    pend = np.zeros((n, K + 2, R))
+    pend[:, 0] = 50.0
+    ledger = np.zeros((n, lw.LEDGER_COLUMNS), dtype=np.int64)
+    lazy = np.full(n, 4, dtype=np.int64)
+    lw.advance(rng, np.arange(n), np.full(n, 4), lodged, lazy, pend,
+               np.broadcast_to(PA, (n, R, 3)).copy(), np.broadcast_to(PS, (n, R, 4)).copy(),
+               np.broadcast_to(PD, (n, R, 3)).copy(), np.zeros((n, 3)), UNIT_CELLS, ROW_ORGAN,
+               2, -1, window, ledger, np.zeros((n, 2), dtype=np.int64),
+               np.zeros((0, 1, 1, 2)), 1.0, 1.0)
+    arrested = lodged[0].astype(float)
+    assert abs(arrested.mean() - 50.0) < 5 * np.sqrt(50.0 / arrested.size)
+    assert (lodged[1:] == 0).all() and (pend == 0).all() and (lazy == 4).all()
+    assert (ledger[:, lw.ARRESTED_CELLS] == lodged[0] @ UNIT_CELLS).all()
