@@ -153,6 +153,12 @@ def format_errors(err: ValidationError, source: str,
             msg = "must be a finite number (NaN and infinity are not allowed)"
         elif e["type"] in ("missing",):
             msg = "required key is missing"
+        elif e["type"] in ("model_type", "dict_type"):
+            keys = _allowed_keys((*loc, "x"), root)
+            example = f"{path}.{keys[0]}" if keys else f"{path}.<key>"
+            msg = (f"{path} is a table of settings, not a single value; set one of its keys, "
+                   f"e.g. --set {example}=..." + (f" (its keys: {', '.join(keys)})"
+                                                  if keys else ""))
         if where == f"--set {path}" and e["type"] != "extra_forbidden":
             lines.append(f"{where}={_fmt_value(e['input'])}: {msg}")
         elif e["type"] == "value_error" and not e["loc"]:
@@ -233,6 +239,11 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NESTING = 16
 
 
+def _a(what: str) -> str:
+    """``what`` with its indefinite article ("a scenario file", "an experiment file")."""
+    return ("an " if what[:1].lower() in "aeiou" else "a ") + what
+
+
 def read_text_file(path: str | Path, what: str = "scenario file",
                    max_bytes: int = MAX_FILE_BYTES) -> str:
     """Read a regular UTF-8 file of at most ``max_bytes``; every failure is a ScenarioError.
@@ -247,7 +258,7 @@ def read_text_file(path: str | Path, what: str = "scenario file",
     except FileNotFoundError:
         raise ScenarioError(f"{p}: no such {what}") from None
     except IsADirectoryError:
-        raise ScenarioError(f"{p}: is a directory, not a {what}") from None
+        raise ScenarioError(f"{p}: is a directory, not {_a(what)}") from None
     except PermissionError:
         raise ScenarioError(f"{p}: permission denied (cannot read this {what})") from None
     except OSError as e:
@@ -255,12 +266,12 @@ def read_text_file(path: str | Path, what: str = "scenario file",
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise ScenarioError(f"{p}: is a directory, not a {what}")
+            raise ScenarioError(f"{p}: is a directory, not {_a(what)}")
         if not stat.S_ISREG(info.st_mode):
             raise ScenarioError(f"{p}: is not a regular file (a device, FIFO or socket); "
-                                f"a {what} must be a regular file")
+                                f"{_a(what)} must be a regular file")
         if info.st_size > max_bytes:
-            raise ScenarioError(f"{p}: {info.st_size:,} bytes; a {what} may have at most "
+            raise ScenarioError(f"{p}: {info.st_size:,} bytes; {_a(what)} may have at most "
                                 f"{max_bytes:,}")
         with os.fdopen(fd, "rb", closefd=True) as fh:
             fd = -1
@@ -271,7 +282,7 @@ def read_text_file(path: str | Path, what: str = "scenario file",
         if fd >= 0:
             os.close(fd)
     if len(data) > max_bytes:
-        raise ScenarioError(f"{p}: larger than {max_bytes:,} bytes, the most a {what} may have")
+        raise ScenarioError(f"{p}: larger than {max_bytes:,} bytes, the most {_a(what)} may have")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:

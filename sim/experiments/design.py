@@ -171,7 +171,7 @@ def load_experiment(path: str | Path, overrides: Sequence[str | tuple[str, Any]]
     """
     p = _find_experiment(path)
     pairs = [parse_override(o) if isinstance(o, str) else o for o in overrides]
-    raw = read_toml(p)
+    raw = read_toml(p, "experiment file")
     _refuse_scenario_file(raw, p, path)
     # ``set.<scenario key>`` overrides one entry of the flat [set] table (its keys are dotted).
     cli_set: set[str] = set()

@@ -178,3 +178,20 @@ def test_no_scenario_name_and_absurd_step_counts_read_well():
 def test_the_start_of_a_name_gets_a_suggestion():
     with pytest.raises(ScenarioError, match="did you mean 'clinical/late_relapse'"):
         load_scenario("clinical/late")
+
+
+def test_a_folder_given_to_sweep_is_named_as_not_an_experiment_file(tmp_path):
+    """`metasim sweep FOLDER` said the folder was "not a scenario file" (sweep reads an
+    experiment file); it now names what sweep wanted, with exit status 2 and no traceback.
+    The run command still says "scenario file"."""
+    assert_clean_failure(run_cli("sweep", str(tmp_path)), "is a directory, not an experiment file")
+    assert_clean_failure(run_cli("run", str(tmp_path)), "is a directory, not a scenario file")
+
+
+def test_a_value_given_for_a_whole_table_says_to_set_one_of_its_keys():
+    """`--set simulation=5` used to answer with pydantic's "Input should be a valid
+    dictionary or instance of Simulation"; it now says that simulation is a table of
+    settings and names its keys, one of them as an example."""
+    with pytest.raises(ScenarioError, match=r"simulation is a table of settings.*"
+                                            r"--set simulation\.\w+=.*horizon_days"):
+        load_scenario("presets/breast", ["simulation=5"])
