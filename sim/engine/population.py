@@ -191,8 +191,6 @@ class PopulationEngine:
             self.founding_exposure = np.zeros((bins, n, N_ORGANS, 2))
 
     # ------------------------------------------------------------------ set-up
-    _transit_tables = transit.transit_tables
-
     def _lodged_tables(self, multiplier: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(solitary, dormant) outcome probabilities per patient and row, as
         :class:`~sim.engine.cohorts.LodgedCells` builds them for one patient."""
@@ -384,25 +382,6 @@ class PopulationEngine:
                 self.initiated[self.patient[r]] = not math.isnan(self.first_distant[r])
         self._finish(np.flatnonzero(ending))
 
-    # ------------------------------------------------------------------ the clinic
-    _log = clinic.log
-
-    _trigger = clinic.trigger
-
-    _start_of_step = clinic.start_of_step
-
-    _growth_multipliers = clinic.growth_multipliers
-
-    _start = clinic.start
-
-    _kill_rates = clinic.kill_rates
-
-    _kill_colonies = colonies.kill_colonies
-
-    _thin_colonies = colonies.thin_colonies
-
-    _end_of_step = clinic.end_of_step
-
     # ------------------------------------------------------------------ lodged cells
     def _kill_probabilities(self) -> np.ndarray:
         """Per row and lodged stage: the systemic therapies' kill probability this step."""
@@ -487,19 +466,6 @@ class PopulationEngine:
         self._bring_up_colonies(asked, target)
         return None
 
-    _found = colonies.found
-
-    _assess_lazy = colonies.assess_lazy
-
-    _bring_up_colonies = colonies.bring_up_colonies
-
-    # ------------------------------------------------------------------ colonies
-    _advance_colonies = colonies.advance_colonies
-
-    _colony_cells = colonies.colony_cells
-
-    _colony_burden = colonies.colony_burden
-
     def _lodged_cells(self, bound: bool = False) -> np.ndarray:
         """Cells lodged per row as drawn; with ``bound``, a bound on them now that fails
         with probability below 10^-20: those plus a Poisson tail bound on the arrivals not
@@ -512,43 +478,45 @@ class PopulationEngine:
                                + lw.TAIL_ADD * self.k_cluster)
         return bounded
 
-    # ------------------------------------------------------------------ dissemination
+    # The steps written in the population_* modules, by concern (each a method here).
+    # shedding and transit: population_transit.py
+    _transit_tables = transit.transit_tables
     _shed_and_travel = transit.shed_and_travel
-
     _arrest_windowed = transit.arrest_windowed
-
     _arrest_means = transit.arrest_means
-
     _poisson = transit.poisson
-
     _ctc = transit.ctc
-
     _settle_transit = transit.settle_transit
-
     _count_shed = transit.count_shed
-
     _lodge = transit.lodge
-
-    # ------------------------------------------------------------------ measurements
+    # colonies: population_colonies.py
+    _kill_colonies = colonies.kill_colonies
+    _thin_colonies = colonies.thin_colonies
+    _found = colonies.found
+    _assess_lazy = colonies.assess_lazy
+    _bring_up_colonies = colonies.bring_up_colonies
+    _advance_colonies = colonies.advance_colonies
+    _colony_cells = colonies.colony_cells
+    _colony_burden = colonies.colony_burden
+    # the clinic and the diagnosis: population_clinic.py
+    _log = clinic.log
+    _trigger = clinic.trigger
+    _start_of_step = clinic.start_of_step
+    _growth_multipliers = clinic.growth_multipliers
+    _start = clinic.start
+    _kill_rates = clinic.kill_rates
+    _end_of_step = clinic.end_of_step
     _diagnose = clinic.diagnose
-
     _diagnosis_snapshot = clinic.diagnosis_snapshot
-
     _measurements = clinic.measurements
-
     _blood_sample = clinic.draw_blood_sample
-
     _measure_at_diagnosis = clinic.measure_at_diagnosis
-
-    # ------------------------------------------------------------------ twins
+    # twins, records and results: population_output.py
     _spawn_twins = output.spawn_twins
-
-    # ------------------------------------------------------------------ output
     _record = output.record
-
     _finish = output.finish
-
     _result = output.result
+
 
 
 __all__ = ["PopulationEngine", "categorical_counts", "unsupported"]
