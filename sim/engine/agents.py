@@ -15,6 +15,7 @@ import mesa
 from ..biology.cascade import gompertz, gompertz_rate_from_doubling
 from ..biology.stages import Phase, Stage
 from ..biology.units import cells_to_diameter_mm, cells_to_grams
+from .clinic import resected_cells
 
 if TYPE_CHECKING:
     from .model import MetastasisModel
@@ -69,7 +70,7 @@ class PrimaryTumour(mesa.Agent):
     def resect(self, fraction_removed: float) -> float:
         """Remove ``fraction_removed`` of the tumour (1: all of it); returns the cells before."""
         before = self.cells
-        self.cells = 0.0 if fraction_removed >= 1.0 else self.cells * (1.0 - fraction_removed)
+        self.cells = resected_cells(self.cells, fraction_removed)
         return before
 
     def grow(self, dt_days: float) -> None:

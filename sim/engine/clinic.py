@@ -24,7 +24,7 @@ exactly the results it gave before the clinical timeline existed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +42,59 @@ if TYPE_CHECKING:  # pragma: no cover
 _LODGED = {Stage.ARRESTED: ("arrested", "arrest"), Stage.SOLITARY: ("solitary", "extravasation"),
            Stage.DORMANT: ("dormant", "dormancy")}
 
+
+
+#: Slack on day comparisons (days are sums of float steps).
+_DAY_SLACK = 1e-9
+
+
+def intervention_due(start_day: Any, now: float, dt: float) -> Any:
+    """Whether an intervention scheduled for ``start_day`` starts in the step from ``now``
+    (both engines' rule; arrays compare element by element). It starts at
+    :func:`intervention_start_day`."""
+    return start_day < now + dt - _DAY_SLACK
+
+
+def intervention_start_day(start_day: float, now: float) -> float:
+    """The day a due intervention starts: its scheduled day, or now if that has passed."""
+    return max(float(start_day), now)
+
+
+def intervention_over(end_day: Any, now: float) -> Any:
+    """Whether a running intervention ending on ``end_day`` is over at the start of the
+    step from ``now`` (both engines' rule; arrays element by element)."""
+    return end_day <= now + _DAY_SLACK
+
+
+def resected_cells(cells: float, fraction_removed: float) -> float:
+    """The primary's cells left by a resection removing ``fraction_removed`` (1: none)."""
+    return 0.0 if fraction_removed >= 1.0 else cells * (1.0 - fraction_removed)
+
+
+def combined_growth_multiplier(running: Iterable[tuple[Intervention, Any]]) -> Any:
+    """The growth multiplier of the growth inhibitions running together: the product of
+    theirs. ``running`` pairs each intervention with whether it runs (1.0, or an array of
+    0/1 per patient row); the others are ignored."""
+    g: Any = 1.0
+    for it, on in running:
+        if it.kind == "growth_inhibition":
+            g = g * np.where(on, it.growth_multiplier, 1.0) if isinstance(on, np.ndarray) \
+                else g * it.growth_multiplier
+    return g
+
+
+def combined_kill_rates(running: Iterable[tuple[Intervention, Any]]) -> dict[str, Any] | None:
+    """The kill rates per compartment of the systemic therapies running together: the sum
+    of theirs (``None``: none runs). ``running`` as :func:`combined_growth_multiplier`."""
+    out: dict[str, Any] | None = None
+    for it, on in running:
+        if it.kind != "systemic":
+            continue
+        out = {} if out is None else out
+        for k, v in it.kill_rates().items():
+            term = np.where(on, v, 0.0) if isinstance(on, np.ndarray) else v
+            out[k] = out[k] + term if k in out else term
+    return out
 
 
 def first_relapse(cells: Sequence[float] | np.ndarray, founded_day: Sequence[float] | np.ndarray,
@@ -111,14 +164,14 @@ class Clinic:
         now = m.day
         still = []
         for end, i, it in self.active:
-            if end <= now + 1e-9:
+            if intervention_over(end, now):
                 self.log(end, *events.intervention_end(it))
             else:
                 still.append((end, i, it))
         self.active = still
-        while self.scheduled and self.scheduled[0][0] < now + m.dt - 1e-9:
+        while self.scheduled and intervention_due(self.scheduled[0][0], now, m.dt):
             start, i, it = self.scheduled.pop(0)
-            start = max(start, now)
+            start = intervention_start_day(start, now)
             self._start(start, i, it)
 
     def _start(self, day: float, i: int, it: Intervention) -> None:
@@ -136,22 +189,11 @@ class Clinic:
 
     @property
     def growth_multiplier(self) -> float:
-        g = 1.0
-        for _, _, it in self.active:
-            if it.kind == "growth_inhibition":
-                g *= it.growth_multiplier
-        return g
+        return float(combined_growth_multiplier((it, 1.0) for _, _, it in self.active))
 
     def kill_rates(self) -> dict[str, float] | None:
         """Summed kill rates of the systemic therapies running now (None: none)."""
-        systemic = [it for _, _, it in self.active if it.kind == "systemic"]
-        if not systemic:
-            return None
-        out: dict[str, float] = {}
-        for it in systemic:
-            for k, v in it.kill_rates().items():
-                out[k] = out.get(k, 0.0) + v
-        return out
+        return combined_kill_rates((it, 1.0) for _, _, it in self.active)
 
     # ---------------------------------------------------------------- killing
     def systemic_kill(self) -> None:

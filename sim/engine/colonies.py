@@ -10,6 +10,7 @@ it reaches the imaging threshold, whatever its phase.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,7 +26,68 @@ from .ledger import Ledger
 if TYPE_CHECKING:  # pragma: no cover
     import mesa
 
-    from ..config.schema import Scenario
+    from ..config.schema import Colonization, Scenario
+
+#: Colony phases as small integers (the population engine's columns; :func:`step_colonies`).
+MICRO, LIMIT, MACRO = 0, 1, 2
+PHASE_CODE = {Phase.MICRO: MICRO, Phase.AVASCULAR_LIMIT: LIMIT, Phase.MACRO: MACRO}
+
+
+@dataclass(frozen=True)
+class ColonyStep:
+    """What one step did to a set of colonies (arrays in their order)."""
+
+    #: Cells after the step (0: the micrometastasis died out).
+    cells: np.ndarray
+    #: Phase codes after the step.
+    phase: np.ndarray
+    #: Micrometastases that died out.
+    died: np.ndarray
+    #: Colonies at the avascular limit that switched on angiogenesis.
+    switched: np.ndarray
+
+
+def step_colonies(rng: np.random.Generator, phase: np.ndarray, cells: np.ndarray,
+                  growth_multiplier: np.ndarray | float, col: Colonization, dt: float,
+                  avascular_cells: float, p_switch: float) -> ColonyStep:
+    """One step of the colonies' growth and angiogenic switch (both engines' rule; each
+    colony moves at most one phase): micrometastases by the exact birth-death draw, capped
+    at the avascular limit where they wait; those waiting switch with ``p_switch``;
+    macrometastases by Gompertz. ``growth_multiplier`` scales the growth rates (one value,
+    or one per colony). Draws, in this order: the micrometastases' sizes (one draw per
+    distinct multiplier, colonies in order), then one uniform per waiting colony."""
+    phase = np.asarray(phase, dtype=np.int64)
+    before = np.asarray(cells, dtype=float)
+    gm = np.broadcast_to(np.asarray(growth_multiplier, dtype=float), before.shape)
+    out = before.copy()
+    new_phase = phase.copy()
+    died = np.zeros(len(before), dtype=bool)
+    switched = np.zeros(len(before), dtype=bool)
+    micro = np.flatnonzero(phase == MICRO)
+    if len(micro):
+        mult = gm[micro]
+        new = np.empty(len(micro), dtype=np.int64)
+        for g in np.unique(mult):
+            sel = mult == g
+            new[sel] = birth_death(rng, before[micro[sel]].astype(np.int64),
+                                   col.micrometastasis_birth_rate_per_day * g,
+                                   col.micrometastasis_death_rate_per_day, dt)
+        died[micro[new == 0]] = True
+        at_limit = new >= avascular_cells
+        out[micro] = np.where(at_limit, avascular_cells, new.astype(float))
+        new_phase[micro[at_limit]] = LIMIT
+    waiting = np.flatnonzero(phase == LIMIT)
+    if len(waiting):
+        switched[waiting[angiogenic_switch(rng, len(waiting), p_switch)]] = True
+        new_phase[switched] = MACRO
+    macro = np.flatnonzero(phase == MACRO)
+    if len(macro):
+        mult = gm[macro]
+        for g in np.unique(mult):
+            sel = macro[mult == g]
+            out[sel] = gompertz(before[sel], col.macrometastasis_gompertz_rate_per_day * g,
+                                col.macrometastasis_carrying_capacity_cells, dt)
+    return ColonyStep(out, new_phase, died, switched)
 
 
 class Colonies:
@@ -79,39 +141,26 @@ class Colonies:
         colonies that became detectable in this step, in order."""
         if not self._live:
             return []
-        col, dt = self.col, self.dt
-        micro = [c for c in self._live if c.phase is Phase.MICRO]
-        waiting = [c for c in self._live if c.phase is Phase.AVASCULAR_LIMIT]
-        macro = [c for c in self._live if c.phase is Phase.MACRO]
-        if micro:
-            sizes = np.fromiter((int(c.cells) for c in micro), dtype=np.int64, count=len(micro))
-            new = birth_death(rng, sizes, col.micrometastasis_birth_rate_per_day
-                              * growth_multiplier, col.micrometastasis_death_rate_per_day, dt)
-            for c, n in zip(micro, new.tolist(), strict=True):
-                if n == 0:
-                    self.ledger.lose("micrometastasis", c.founders)
-                    c.cells = 0.0
-                elif n >= self.avascular_limit_cells:
-                    c.cells = self.avascular_limit_cells
-                    c.phase = Phase.AVASCULAR_LIMIT
-                else:
-                    c.cells = float(n)
-        if waiting:
-            switch = angiogenic_switch(rng, len(waiting), self.p_switch)
-            for c, s in zip(waiting, switch.tolist(), strict=True):
-                if s:
-                    c.phase = Phase.MACRO
-                    c.switched_day = day
-                    self.ledger.switched_colony(c.founders)
-                    if self.first_macrometastasis_day is None:
-                        self.first_macrometastasis_day = day
-        if macro:
-            cells = np.fromiter((c.cells for c in macro), dtype=float, count=len(macro))
-            grown = np.asarray(gompertz(cells, col.macrometastasis_gompertz_rate_per_day
-                                        * growth_multiplier,
-                                        col.macrometastasis_carrying_capacity_cells, dt))
-            for c, n in zip(macro, grown.tolist(), strict=True):
-                c.cells = n
+        live = self._live
+        step = step_colonies(
+            rng, np.fromiter((PHASE_CODE[c.phase] for c in live), dtype=np.int64,
+                             count=len(live)),
+            np.fromiter((c.cells for c in live), dtype=float, count=len(live)),
+            growth_multiplier, self.col, self.dt, self.avascular_limit_cells, self.p_switch)
+        for c, n, ph, died, switched in zip(live, step.cells.tolist(), step.phase.tolist(),
+                                            step.died.tolist(), step.switched.tolist(),
+                                            strict=True):
+            if died:
+                self.ledger.lose("micrometastasis", c.founders)
+            c.cells = n
+            if ph == LIMIT:
+                c.phase = Phase.AVASCULAR_LIMIT
+            if switched:
+                c.phase = Phase.MACRO
+                c.switched_day = day
+                self.ledger.switched_colony(c.founders)
+                if self.first_macrometastasis_day is None:
+                    self.first_macrometastasis_day = day
         detected: list[Colony] = []
         keep: list[Colony] = []
         for c in self._live:

@@ -15,7 +15,16 @@ from ..biology.anatomy import ORGAN_KEYS
 from ..biology.measurements import blood_sample, marrow_sample
 from ..streams import measurement_stream
 from . import events
-from .clinic import first_relapse, new_symptoms
+from .clinic import (
+    combined_growth_multiplier,
+    combined_kill_rates,
+    first_relapse,
+    intervention_due,
+    intervention_over,
+    intervention_start_day,
+    new_symptoms,
+    resected_cells,
+)
 from .population_layout import (
     BONE,
     DORMANT,
@@ -57,8 +66,8 @@ def start_of_step(self: PopulationEngine) -> np.ndarray:
         self.twin_resect[tw] = False
     if not self.its:
         return gm
-    ending = self.active[:, None] & (self.active_end <= now + 1e-9)
-    due = self.active[:, None] & (self.sched < now + dt - 1e-9)
+    ending = self.active[:, None] & intervention_over(self.active_end, now)
+    due = self.active[:, None] & intervention_due(self.sched, now, dt)
     # A therapy changes the lodged cells' hazards and the colonies: their course so far
     # is drawn with the hazards it had.
     self._bring_up(np.flatnonzero((ending | due).any(axis=1)), self.step_count - 1)
@@ -70,7 +79,7 @@ def start_of_step(self: PopulationEngine) -> np.ndarray:
     rows, js = np.nonzero(due)
     order = np.lexsort((js, self.sched[rows, js], rows))
     for r, j in zip(rows[order].tolist(), js[order].tolist(), strict=True):
-        start = max(float(self.sched[r, j]), now)
+        start = intervention_start_day(self.sched[r, j], now)
         self.sched[r, j] = np.inf
         self._start(r, j, start)
     if len(changed) and len(self.colonies):
@@ -83,10 +92,8 @@ def start_of_step(self: PopulationEngine) -> np.ndarray:
 
 def growth_multipliers(self: PopulationEngine) -> np.ndarray:
     """The growth multiplier per row of the growth inhibitions running now."""
-    gm = np.ones(len(self.active))
-    for j, it in enumerate(self.its):
-        if it.kind == "growth_inhibition":
-            gm = np.where(~np.isnan(self.active_end[:, j]), gm * it.growth_multiplier, gm)
+    gm: np.ndarray = np.ones(len(self.active)) * combined_growth_multiplier(
+        (it, ~np.isnan(self.active_end[:, j])) for j, it in enumerate(self.its))
     return gm
 
 
@@ -95,8 +102,7 @@ def start(self: PopulationEngine, r: int, j: int, day: float) -> None:
     self.touched[r] = True
     if it.kind == "resection":
         before = self.primary[r]
-        self.primary[r] = 0.0 if it.fraction_removed >= 1.0 else \
-            before * (1.0 - it.fraction_removed)
+        self.primary[r] = resected_cells(before, it.fraction_removed)
         if math.isnan(self.resection_day[r]):
             self.resection_day[r] = day
         self._log(r, day, *events.resection(it, before))
@@ -115,16 +121,9 @@ def start(self: PopulationEngine, r: int, j: int, day: float) -> None:
 
 def kill_rates(self: PopulationEngine) -> dict[str, np.ndarray] | None:
     """Summed kill rates per row of the systemic therapies running now."""
-    running = [j for j, it in enumerate(self.its) if it.kind == "systemic"
-               and not np.isnan(self.active_end[:, j]).all()]
-    if not running:
-        return None
-    out: dict[str, np.ndarray] = {}
-    for j in running:
-        on = ~np.isnan(self.active_end[:, j])
-        for k, v in self.its[j].kill_rates().items():
-            out[k] = out.get(k, np.zeros(len(on))) + np.where(on, v, 0.0)
-    return out
+    return combined_kill_rates((it, ~np.isnan(self.active_end[:, j]))
+                               for j, it in enumerate(self.its)
+                               if not np.isnan(self.active_end[:, j]).all())
 
 
 def end_of_step(self: PopulationEngine) -> None:

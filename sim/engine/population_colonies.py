@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..biology.cascade import birth_death, gompertz, kill_cells, log_kendall_tail_bound
+from ..biology.cascade import birth_death, kill_cells, log_kendall_tail_bound
 from . import events
+from .colonies import step_colonies
 from .population_layout import (
-    LIMIT,
     MACRO,
     MICRO,
     REGIONAL,
@@ -194,42 +194,24 @@ def advance_colonies(self: PopulationEngine, gm: np.ndarray, select: np.ndarray 
     c = self.colonies
     if not len(c):
         return
-    col, dt, rng = self.scenario.colonization, self.dt, self.rng
+    col = self.scenario.colonization
     day = self.day if day is None else day
     end_day = self.step_end_day if end_day is None else end_day
     chosen = np.ones(len(c), dtype=bool) if select is None else select
-    micro = np.flatnonzero(chosen & (c.phase == MICRO))
-    waiting = np.flatnonzero(chosen & (c.phase == LIMIT))
-    macro = np.flatnonzero(chosen & (c.phase == MACRO))
+    idx = np.flatnonzero(chosen)
+    step = step_colonies(self.rng, c.phase[idx], c.cells[idx], gm[c.row[idx]], col, self.dt,
+                         self.avascular_cells, self.p_switch)
+    dead = idx[step.died]
+    np.add.at(self.lost[:, F["micrometastasis"]], c.row[dead], c.founders[dead])
+    on = idx[step.switched]
+    c.switched_day[on] = day
+    np.add.at(self.reached[:, F["macrometastasis"]], c.row[on], c.founders[on])
+    np.add.at(self.switched, (c.row[on], (c.founders[on] > 1).astype(np.int64)), 1)
+    first = np.isnan(self.first_macro[c.row[on]])
+    self.first_macro[c.row[on][first]] = day
+    c.phase[idx] = step.phase
     cells = c.cells.copy()
-    if len(micro):
-        mult = gm[c.row[micro]]
-        new = np.empty(len(micro), dtype=np.int64)
-        for g in np.unique(mult):
-            sel = mult == g
-            new[sel] = birth_death(rng, c.cells[micro[sel]].astype(np.int64),
-                                   col.micrometastasis_birth_rate_per_day * g,
-                                   col.micrometastasis_death_rate_per_day, dt)
-        dead = micro[new == 0]
-        np.add.at(self.lost[:, F["micrometastasis"]], c.row[dead], c.founders[dead])
-        cells[micro] = np.minimum(new, self.avascular_cells).astype(float)
-        c.phase[micro[new >= self.avascular_cells]] = LIMIT
-        cells[micro[new >= self.avascular_cells]] = self.avascular_cells
-    if len(waiting):
-        on = waiting[rng.random(len(waiting)) < self.p_switch]
-        c.phase[on] = MACRO
-        c.switched_day[on] = day
-        np.add.at(self.reached[:, F["macrometastasis"]], c.row[on], c.founders[on])
-        np.add.at(self.switched, (c.row[on], (c.founders[on] > 1).astype(np.int64)), 1)
-        first = np.isnan(self.first_macro[c.row[on]])
-        self.first_macro[c.row[on][first]] = day
-    if len(macro):
-        mult = gm[c.row[macro]]
-        for g in np.unique(mult):
-            sel = macro[mult == g]
-            cells[sel] = gompertz(c.cells[sel],
-                                  col.macrometastasis_gompertz_rate_per_day * g,
-                                  col.macrometastasis_carrying_capacity_cells, dt)
+    cells[idx] = step.cells
     c.cells = cells
     alive = (cells > 0) | ~chosen
     found = chosen & alive & np.isnan(c.detected_day) & (cells >= self.detectable_cells)

@@ -10,14 +10,18 @@ import numpy as np
 from ..biology.anatomy import DEATH_STATES, ORGAN_KEYS
 from ..biology.stages import FUNNEL_INDEX
 
+# The colony phases (small integers, as :mod:`sim.engine.colonies` codes them), for the
+# population engine's modules.
+from .colonies import LIMIT as LIMIT
+from .colonies import MACRO as MACRO
+from .colonies import MICRO as MICRO
+
 N_ORGANS = len(ORGAN_KEYS)
 DEATH_ROUTES = [s.removeprefix("death:") for s in DEATH_STATES]
 REGIONAL = ORGAN_KEYS.index("regional_lymph_nodes")
 BONE = ORGAN_KEYS.index("bone")
 #: Index of each funnel stage in the ledger's arrays.
 F = FUNNEL_INDEX
-#: Colony phases (the values of :class:`~sim.biology.stages.Phase`, as small integers).
-MICRO, LIMIT, MACRO = 0, 1, 2
 #: Lodged stages, in the order of ``lodged``'s first axis.
 ARRESTED, SOLITARY, DORMANT = 0, 1, 2
 #: A colony's origin: 0 a solitary cell that proliferated, 1 a dormant cell that woke.

@@ -175,3 +175,71 @@ def test_a_kill_is_binomial_below_a_billion_cells_and_log_kill_above():
     assert out[[0, 1, 3]].tolist() == expected.astype(float).tolist()
     assert out[2] == 1.5e9 and out[4] == 40.0
     assert kill_cells(np.random.default_rng(0), np.array([2e9]), 1.0 - 1e-10)[0] == 0.0
+
+
+def test_interventions_start_in_the_step_they_fall_in_and_end_at_its_start():
+    """Both engines' schedule rule: an intervention scheduled for day x starts in the step
+    [now, now + dt) that holds x, on day x (now, if x has passed); one ending on day y is
+    over at the start of the step from y on. Starting a step late (x <= now), or ending one
+    step late (y < now), fails here; arrays are compared element by element."""
+    from sim.engine.clinic import intervention_due, intervention_over, intervention_start_day
+    assert intervention_due(10.5, 10.0, 1.0) and intervention_due(9.0, 10.0, 1.0)
+    assert not intervention_due(11.0, 10.0, 1.0)
+    assert intervention_start_day(10.5, 10.0) == 10.5
+    assert intervention_start_day(9.0, 10.0) == 10.0
+    assert intervention_over(10.0, 10.0) and not intervention_over(10.5, 10.0)
+    assert intervention_due(np.array([10.0, 11.0, np.inf]), 10.0, 1.0).tolist() == \
+        [True, False, False]
+
+
+def test_therapies_running_together_multiply_growth_and_add_kill_rates():
+    """Both engines' rule for therapies that overlap: growth multipliers multiply, kill
+    rates add per compartment; a therapy not running (0 in its row) adds nothing. A rule
+    that kept only the last therapy, or added multipliers, fails here."""
+    from sim.config.schema import Intervention
+    from sim.engine.clinic import combined_growth_multiplier, combined_kill_rates
+    half = Intervention(kind="growth_inhibition", day=0.0, duration_days=5.0,
+                        growth_multiplier=0.5)
+    tenth = Intervention(kind="growth_inhibition", day=0.0, duration_days=5.0,
+                         growth_multiplier=0.1)
+    chemo = Intervention(kind="systemic", day=0.0, duration_days=5.0,
+                         kill_rate_per_day={"dormant": 0.2})
+    assert combined_growth_multiplier([(half, 1.0), (tenth, 1.0), (chemo, 1.0)]) == 0.5 * 0.1
+    rows = combined_growth_multiplier([(half, np.array([True, False])),
+                                       (tenth, np.array([True, True]))])
+    assert rows.tolist() == [0.5 * 0.1, 0.1]
+    assert combined_kill_rates([(half, 1.0)]) is None
+    both = combined_kill_rates([(chemo, 1.0), (chemo, 1.0)])
+    assert both is not None and both["dormant"] == 0.4
+    per_row = combined_kill_rates([(chemo, np.array([True, False])), (chemo, np.array([1, 1]))])
+    assert per_row is not None and per_row["dormant"].tolist() == [0.4, 0.2]
+
+
+def test_a_colony_step_moves_each_colony_at_most_one_phase():
+    """Both engines' colony step (``colonies.step_colonies``): a micrometastasis grows by
+    the birth-death draw (the same draws as ``birth_death`` from the same generator state)
+    and is capped at the avascular size, where it waits; a colony that waited switches with
+    ``p_switch`` (1 here: always) and only then grows by Gompertz the next step; a
+    macrometastasis grows by Gompertz with its own multiplier. Switching a colony in the
+    step it reached the limit, growing one the step it switched, or using one multiplier
+    for all fails here."""
+    from sim.biology.cascade import gompertz
+    from sim.engine.colonies import LIMIT, MACRO, MICRO, step_colonies
+    col = load_scenario(DATA / "small.toml").colonization
+    cap = 50.0
+    phase = np.array([MICRO, MICRO, LIMIT, MACRO, MACRO])
+    cells = np.array([3.0, 49.0, cap, 1e6, 1e6])
+    gm = np.array([1.0, 1.0, 1.0, 1.0, 0.5])
+    rng = np.random.default_rng(11)
+    step = step_colonies(rng, phase, cells, gm, col, 1.0, cap, 1.0)
+    expected = birth_death(np.random.default_rng(11), np.array([3, 49]),
+                           col.micrometastasis_birth_rate_per_day,
+                           col.micrometastasis_death_rate_per_day, 1.0)
+    assert step.cells[:2].tolist() == np.minimum(expected, cap).astype(float).tolist()
+    assert step.phase[:2].tolist() == [LIMIT if n >= cap else MICRO for n in expected]
+    assert step.died[:2].tolist() == (expected == 0).tolist()
+    assert step.cells[2] == cap and step.phase[2] == MACRO and step.switched.tolist() == \
+        [False, False, True, False, False]
+    for i, g in ((3, 1.0), (4, 0.5)):
+        assert step.cells[i] == gompertz(1e6, col.macrometastasis_gompertz_rate_per_day * g,
+                                         col.macrometastasis_carrying_capacity_cells, 1.0)
