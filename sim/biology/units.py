@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 
@@ -34,8 +35,17 @@ def cells_to_grams(cells: float) -> float:
     return cells / CELLS_PER_GRAM
 
 
-def step_probability(rate_per_day: float, dt_days: float) -> float:
-    """Probability that an event with the given rate happens within ``dt_days``."""
+@overload
+def step_probability(rate_per_day: float, dt_days: float) -> float: ...
+@overload
+def step_probability(rate_per_day: np.ndarray, dt_days: float) -> np.ndarray: ...
+def step_probability(rate_per_day: float | np.ndarray,
+                     dt_days: float) -> float | np.ndarray:
+    """Probability that an event with the given rate happens within ``dt_days`` (a rate per
+    element for an array of rates)."""
+    if isinstance(rate_per_day, np.ndarray):
+        out: np.ndarray = -np.expm1(-rate_per_day * dt_days)
+        return out
     return -math.expm1(-rate_per_day * dt_days)
 
 

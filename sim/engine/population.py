@@ -390,7 +390,7 @@ class PopulationEngine:
         if rates is not None:
             for i, stage in enumerate(("arrested", "solitary", "dormant")):
                 if stage in rates:
-                    out[:, i] = -np.expm1(-rates[stage] * self.dt)
+                    out[:, i] = step_probability(rates[stage], self.dt)
         return out
 
     def _bring_up(self, rows: np.ndarray, target: int,

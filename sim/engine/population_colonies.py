@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..biology.cascade import birth_death, kill_cells, log_kendall_tail_bound
+from ..biology.units import step_probability
 from . import events
 from .colonies import step_colonies
 from .population_layout import (
@@ -37,7 +38,7 @@ def kill_colonies(self: PopulationEngine, rates: dict[str, np.ndarray] | None,
     rate = np.where(c.phase == MACRO, rates.get("macrometastasis", zero)[c.row],
                     rates.get("micrometastasis", zero)[c.row])
     sel = np.ones(len(c), dtype=bool) if select is None else select
-    self._thin_colonies(sel, -np.expm1(-rate * self.dt))
+    self._thin_colonies(sel, step_probability(rate, self.dt))
 
 
 def thin_colonies(self: PopulationEngine, sel: np.ndarray, p: np.ndarray) -> float:

@@ -15,7 +15,7 @@ from ..biology.anatomy import ORGAN_KEYS, PRIMARY_ENTRIES, VENOUS_ENTRIES, metas
 from ..biology.cascade import normalise, shedding_events
 from ..biology.delivery import chain_for, entry_probabilities
 from ..biology.soil import affinity_vector
-from ..biology.units import competing_risks_array, scale_probability
+from ..biology.units import competing_risks_array, scale_probability, step_probability
 from . import transit_windows as tg
 from .population_layout import (
     ARRESTED,
@@ -334,7 +334,7 @@ def lodge(self: PopulationEngine, arrived: np.ndarray) -> None:
     rates = self._kill_rates()
     if not self.daily:
         if rates is not None and "circulating" in rates:
-            p_kill = -np.expm1(-rates["circulating"] * self.dt)
+            p_kill = step_probability(rates["circulating"], self.dt)
             kinds = np.stack([self.unit_cells == 1, self.unit_cells > 1], axis=1)
             self.pend_killed += (arrived * p_kill[:, None]) @ kinds.astype(float)
             arrived = arrived * (1.0 - p_kill[:, None])
@@ -346,7 +346,7 @@ def lodge(self: PopulationEngine, arrived: np.ndarray) -> None:
         self.pend_cells[act] += arrived[act] @ self.unit_cells
         return
     if rates is not None and "circulating" in rates:
-        p_kill = -np.expm1(-rates["circulating"] * self.dt)
+        p_kill = step_probability(rates["circulating"], self.dt)
         killed = self.rng.binomial(arrived, p_kill[:, None])
         cells = killed @ self.unit_cells
         self.lost[:, F["transit"]] += cells
