@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import overload
 
+import numba
 import numpy as np
 
 # --------------------------------------------------------------------------------------
@@ -48,6 +49,15 @@ def _outcomes(rng: np.random.Generator, count: Count, probabilities: np.ndarray)
     return split_cohorts(rng, np.asarray(count), probabilities)
 
 
+def _elementwise(x: np.ndarray | float, y: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` as contiguous float arrays of their broadcast shape (for the
+    compiled element-by-element loops)."""
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    return (np.array(np.broadcast_to(a, shape), dtype=float, order="C"),
+            np.array(np.broadcast_to(b, shape), dtype=float, order="C"))
+
+
 def normalise(probabilities: np.ndarray) -> np.ndarray:
     """Probabilities clipped at 0 and scaled to sum to 1, as :func:`split` draws with them."""
     p: np.ndarray = np.clip(np.asarray(probabilities, dtype=float), 0.0, None)
@@ -71,15 +81,42 @@ def split(rng: np.random.Generator, count: int, probabilities: np.ndarray,
 # --------------------------------------------------------------------------------------
 
 
+@numba.njit(cache=True)
+def shedding_events_one(mass_g: float, shedding_rate_per_gram_per_day: float, dt_days: float,
+                        cluster_fraction: float, cells_per_cluster: int,
+                        mass_exponent: float) -> float:
+    """:func:`shedding_events` of one tumour (compiled: the population engine's step
+    kernels call it)."""
+    expected_cells: float = shedding_rate_per_gram_per_day * mass_g ** mass_exponent * dt_days
+    return expected_cells / ((1.0 - cluster_fraction) + cluster_fraction * cells_per_cluster)
+
+
+@numba.njit(cache=True)
+def _shedding_events_many(mass_g: np.ndarray, rate: np.ndarray, dt_days: float,
+                          cluster_fraction: float, cells_per_cluster: int,
+                          mass_exponent: float, out: np.ndarray) -> None:
+    for i in range(len(out)):
+        out[i] = shedding_events_one(mass_g[i], rate[i], dt_days, cluster_fraction,
+                                     cells_per_cluster, mass_exponent)
+
+
 def shedding_events(mass_g: np.ndarray | float, shedding_rate_per_gram_per_day: np.ndarray | float,
                     dt_days: float, cluster_fraction: float, cells_per_cluster: int,
                     mass_exponent: float = 1.0) -> np.ndarray | float:
     """Expected shedding events (a single cell or a cluster each) of a tumour of ``mass_g``
     grams in ``dt_days``: ``rate * mass ** mass_exponent * dt`` cells, in events of
     ``1 - cluster_fraction + cluster_fraction * cells_per_cluster`` cells on average
-    (:func:`detachment` draws them; the population engine uses the means). Vectorised."""
-    expected_cells = shedding_rate_per_gram_per_day * mass_g ** mass_exponent * dt_days
-    return expected_cells / ((1.0 - cluster_fraction) + cluster_fraction * cells_per_cluster)
+    (:func:`detachment` draws them; the population engine uses the means). Vectorised,
+    element by element with :func:`shedding_events_one`."""
+    if np.ndim(mass_g) == 0 and np.ndim(shedding_rate_per_gram_per_day) == 0:
+        return shedding_events_one(float(mass_g), float(shedding_rate_per_gram_per_day),
+                                   dt_days, cluster_fraction, cells_per_cluster,
+                                   float(mass_exponent))
+    m, r = _elementwise(mass_g, shedding_rate_per_gram_per_day)
+    out = np.empty(m.shape)
+    _shedding_events_many(m.ravel(), r.ravel(), dt_days, cluster_fraction, cells_per_cluster,
+                          float(mass_exponent), out.reshape(-1))
+    return out
 
 
 def detachment(rng: np.random.Generator, mass_g: float, shedding_rate_per_gram_per_day: float,
@@ -258,30 +295,48 @@ def dormancy(rng: np.random.Generator, count: Count, probabilities: np.ndarray) 
     return s[:, 0], s[:, 1]
 
 
+@numba.njit(cache=True)
+def kendall_one(birth_rate_per_day: float, death_rate_per_day: float,
+                t_days: float) -> tuple[float, float]:
+    """:func:`kendall_parameters` for one time (compiled: the step kernels call it)."""
+    b, d, t = birth_rate_per_day, death_rate_per_day, t_days
+    if abs(b - d) <= 1e-12 * max(abs(b), abs(d)):
+        alpha = beta = b * t / (1.0 + b * t)
+    elif b > d:
+        # Divide through by g so that nothing overflows for large (b - d) t.
+        e = math.exp(-(b - d) * t)
+        alpha = d * (1.0 - e) / (b - d * e)
+        beta = b * (1.0 - e) / (b - d * e)
+    else:
+        g = math.exp((b - d) * t)  # <= 1
+        denom = b * g - d
+        alpha = d * (g - 1.0) / denom
+        beta = b * (g - 1.0) / denom
+    return min(max(alpha, 0.0), 1.0), min(max(beta, 0.0), 1.0 - 1e-15)
+
+
+@numba.njit(cache=True)
+def _kendall_many(b: float, d: float, t: np.ndarray, alpha: np.ndarray,
+                  beta: np.ndarray) -> None:
+    for i in range(len(t)):
+        alpha[i], beta[i] = kendall_one(b, d, t[i])
+
+
 def kendall_parameters(birth_rate_per_day: float, death_rate_per_day: float,
                        t_days: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
     """Kendall's (1948) ``alpha`` and ``beta`` of a linear birth-death process after
     ``t_days`` from one cell (see :func:`birth_death`): extinct with probability ``alpha``,
     otherwise geometric on {1, 2, ...} with parameter ``1 - beta``. Vectorised over
-    ``t_days``."""
-    b, d = birth_rate_per_day, death_rate_per_day
-    scalar = np.ndim(t_days) == 0
-    t = float(t_days) if scalar else np.asarray(t_days, dtype=float)
-    # math.exp for one time (birth_death, every step): bit for bit the draws it always made.
-    exp = math.exp if scalar else np.exp
-    if math.isclose(b, d, rel_tol=1e-12):
-        alpha = beta = b * t / (1.0 + b * t)
-    elif b > d:
-        # Divide through by g so that nothing overflows for large (b - d) t.
-        e = exp(-(b - d) * t)
-        alpha = d * (1.0 - e) / (b - d * e)
-        beta = b * (1.0 - e) / (b - d * e)
-    else:
-        g = exp((b - d) * t)  # <= 1
-        denom = b * g - d
-        alpha = d * (g - 1.0) / denom
-        beta = b * (g - 1.0) / denom
-    return np.clip(alpha, 0.0, 1.0), np.clip(beta, 0.0, 1.0 - 1e-15)
+    ``t_days`` (element by element with :func:`kendall_one`)."""
+    if np.ndim(t_days) == 0:
+        a, b = kendall_one(float(birth_rate_per_day), float(death_rate_per_day),
+                           float(t_days))
+        return np.float64(a), np.float64(b)  # type: ignore[return-value]
+    t = np.ascontiguousarray(t_days, dtype=float)
+    alpha, beta = np.empty(t.shape), np.empty(t.shape)
+    _kendall_many(float(birth_rate_per_day), float(death_rate_per_day), t.reshape(-1),
+                  alpha.reshape(-1), beta.reshape(-1))
+    return alpha, beta
 
 
 def reaches_probability(founders: int, age_days: np.ndarray | float, cells: float,
@@ -333,13 +388,24 @@ def birth_death(rng: np.random.Generator, sizes: np.ndarray, birth_rate_per_day:
         alpha, beta = (np.asarray(x, dtype=float) for x in kendall_parameters(b, d, t))
     else:
         alpha, beta = (float(x) for x in kendall_parameters(b, d, t))
-    survivors = rng.binomial(sizes, 1.0 - alpha)
-    out = survivors.copy()
-    alive = survivors > 0
-    if alive.any():
-        q = 1.0 - (beta[alive] if isinstance(beta, np.ndarray) else beta)
-        out[alive] += rng.negative_binomial(survivors[alive], q)
-    return out
+    out = np.empty(len(sizes) if sizes.ndim else 1, dtype=np.int64)
+    n = sizes.reshape(-1)
+    a, bb = _elementwise(np.broadcast_to(np.asarray(alpha, dtype=float), n.shape), beta)
+    birth_death_draws(rng, np.ascontiguousarray(n), a, bb, out)
+    return out.reshape(sizes.shape)
+
+
+@numba.njit(cache=True)
+def birth_death_draws(rng: np.random.Generator, sizes: np.ndarray, alpha: np.ndarray,
+                      beta: np.ndarray, out: np.ndarray) -> None:
+    """The draws of :func:`birth_death` (compiled: the step kernels call it): for each
+    colony in order the surviving lineages ``Binomial(n, 1 - alpha)``, then for each colony
+    with survivors in order their cells ``m + NegativeBinomial(m, 1 - beta)``."""
+    for i in range(len(sizes)):
+        out[i] = rng.binomial(sizes[i], 1.0 - alpha[i]) if sizes[i] > 0 else 0
+    for i in range(len(sizes)):
+        if out[i] > 0:
+            out[i] += rng.negative_binomial(out[i], 1.0 - beta[i])
 
 
 def log_kendall_tail_bound(n: np.ndarray, birth_rate_per_day: float,
@@ -389,21 +455,39 @@ def angiogenic_switch(rng: np.random.Generator, waiting: int, probability: float
     return rng.random(waiting) < probability
 
 
+@numba.njit(cache=True)
+def gompertz_one(cells: float, rate_per_day: float, carrying_capacity_cells: float,
+                 dt_days: float) -> float:
+    """:func:`gompertz` of one tumour (compiled: the step kernels call it)."""
+    if cells <= 0.0:
+        return 0.0
+    K = carrying_capacity_cells
+    return K * math.exp(math.log(cells / K) * math.exp(-rate_per_day * dt_days))
+
+
+@numba.njit(cache=True)
+def _gompertz_many(cells: np.ndarray, rate: np.ndarray, K: float, dt_days: float,
+                   out: np.ndarray) -> None:
+    for i in range(len(out)):
+        out[i] = gompertz_one(cells[i], rate[i], K, dt_days)
+
+
 def gompertz(cells: np.ndarray | float, rate_per_day: np.ndarray | float, carrying_capacity_cells: float,
              dt_days: float) -> np.ndarray | float:
     """Deterministic Gompertz growth over ``dt_days`` (exact solution).
 
     ``dN/dt = a N ln(K / N)``, solved as ``N(t + dt) = K exp(ln(N/K) exp(-a dt))``.
     Used for the primary tumour and for vascularised metastases (Iwata et al. 2000, J Theor
-    Biol 203:177; Norton 1988, Cancer Res 48:7067).
+    Biol 203:177; Norton 1988, Cancer Res 48:7067). Vectorised, element by element with
+    :func:`gompertz_one`.
     """
-    K = carrying_capacity_cells
-    decay: np.ndarray | float
-    if np.ndim(rate_per_day):  # one rate per tumour (the population engine's patients)
-        decay = np.exp(-np.asarray(rate_per_day, dtype=float) * dt_days)
-    else:
-        decay = math.exp(-rate_per_day * dt_days)
-    return K * np.exp(np.log(np.asarray(cells, dtype=float) / K) * decay)
+    if np.ndim(cells) == 0 and np.ndim(rate_per_day) == 0:
+        return gompertz_one(float(cells), float(rate_per_day), float(carrying_capacity_cells),
+                            dt_days)
+    c, r = _elementwise(cells, rate_per_day)
+    out = np.empty(c.shape)
+    _gompertz_many(c.ravel(), r.ravel(), float(carrying_capacity_cells), dt_days, out.reshape(-1))
+    return out
 
 
 def gompertz_rate_from_doubling(doubling_time_days: float, cells: float,
