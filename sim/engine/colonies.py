@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
-from ..biology.cascade import angiogenic_switch, birth_death, gompertz, kill_cells
+from ..biology.cascade import kill_cells
 from ..biology.stages import Phase
 from ..biology.units import diameter_to_cells, step_probability
 from .agents import Colony
 from .cohorts import MAX_UNITS, SimulationLimitError
 from .ledger import Ledger
+from .step_kernels import LIMIT, MACRO, MICRO, colony_step_kernel
 
 if TYPE_CHECKING:  # pragma: no cover
     import mesa
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..config.schema import Colonization, Scenario
 
 #: Colony phases as small integers (the population engine's columns; :func:`step_colonies`).
-MICRO, LIMIT, MACRO = 0, 1, 2
 PHASE_CODE = {Phase.MICRO: MICRO, Phase.AVASCULAR_LIMIT: LIMIT, Phase.MACRO: MACRO}
 
 
@@ -56,37 +56,17 @@ def step_colonies(rng: np.random.Generator, phase: np.ndarray, cells: np.ndarray
     macrometastases by Gompertz. ``growth_multiplier`` scales the growth rates (one value,
     or one per colony). Draws, in this order: the micrometastases' sizes (one draw per
     distinct multiplier, colonies in order), then one uniform per waiting colony."""
-    phase = np.asarray(phase, dtype=np.int64)
-    before = np.asarray(cells, dtype=float)
-    gm = np.broadcast_to(np.asarray(growth_multiplier, dtype=float), before.shape)
-    out = before.copy()
-    new_phase = phase.copy()
-    died = np.zeros(len(before), dtype=bool)
-    switched = np.zeros(len(before), dtype=bool)
-    micro = np.flatnonzero(phase == MICRO)
-    if len(micro):
-        mult = gm[micro]
-        new = np.empty(len(micro), dtype=np.int64)
-        for g in np.unique(mult):
-            sel = mult == g
-            new[sel] = birth_death(rng, before[micro[sel]].astype(np.int64),
-                                   col.micrometastasis_birth_rate_per_day * g,
-                                   col.micrometastasis_death_rate_per_day, dt)
-        died[micro[new == 0]] = True
-        at_limit = new >= avascular_cells
-        out[micro] = np.where(at_limit, avascular_cells, new.astype(float))
-        new_phase[micro[at_limit]] = LIMIT
-    waiting = np.flatnonzero(phase == LIMIT)
-    if len(waiting):
-        switched[waiting[angiogenic_switch(rng, len(waiting), p_switch)]] = True
-        new_phase[switched] = MACRO
-    macro = np.flatnonzero(phase == MACRO)
-    if len(macro):
-        mult = gm[macro]
-        for g in np.unique(mult):
-            sel = macro[mult == g]
-            out[sel] = gompertz(before[sel], col.macrometastasis_gompertz_rate_per_day * g,
-                                col.macrometastasis_carrying_capacity_cells, dt)
+    phase = np.ascontiguousarray(phase, dtype=np.int64)
+    before = np.ascontiguousarray(cells, dtype=float)
+    gm = np.array(np.broadcast_to(np.asarray(growth_multiplier, dtype=float), before.shape))
+    n = len(before)
+    out, new_phase = np.empty(n), np.empty(n, dtype=np.int64)
+    died, switched = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+    colony_step_kernel(rng, phase, before, gm, col.micrometastasis_birth_rate_per_day,
+                       col.micrometastasis_death_rate_per_day,
+                       col.macrometastasis_gompertz_rate_per_day,
+                       col.macrometastasis_carrying_capacity_cells, dt, avascular_cells,
+                       p_switch, out, new_phase, died, switched)
     return ColonyStep(out, new_phase, died, switched)
 
 

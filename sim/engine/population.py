@@ -56,7 +56,6 @@ from typing import Any
 import numpy as np
 
 from ..biology.cascade import (
-    gompertz,
     gompertz_rate_from_doubling,
 )
 from ..biology.measurements import NODE_METASTASIS_MIN_DIAMETER_MM
@@ -74,6 +73,7 @@ from . import population_clinic as clinic
 from . import population_colonies as colonies
 from . import population_output as output
 from . import population_transit as transit
+from . import step_kernels as sk
 from .model import patient_traits
 from .population_layout import (
     DEATH_ROUTES,
@@ -339,11 +339,8 @@ class PopulationEngine:
         self._kill_colonies(self._kill_rates())
         self.step_shed[:] = 0
         arrivals = self._shed_and_travel()
-        grow = act & (self.primary > 0)
-        if grow.any():
-            self.primary[grow] = gompertz(self.primary[grow],
-                                          self.gompertz_rate[grow] * gm[grow],
-                                          self.scenario.primary.carrying_capacity_cells, dt)
+        sk.grow_primary(act, self.primary, self.gompertz_rate, gm,
+                        self.scenario.primary.carrying_capacity_cells, dt)
         newly_dx = act & ~self.diagnosed & (self.primary > 0) & \
             (self.primary >= self.diagnosis_cells) & ~self.is_twin
         if self.scenario.primary.present:
@@ -482,7 +479,6 @@ class PopulationEngine:
     # shedding and transit: population_transit.py
     _transit_tables = transit.transit_tables
     _shed_and_travel = transit.shed_and_travel
-    _arrest_windowed = transit.arrest_windowed
     _arrest_means = transit.arrest_means
     _poisson = transit.poisson
     _ctc = transit.ctc

@@ -15,7 +15,7 @@ import numpy as np
 from ..biology.cascade import birth_death, kill_cells, log_kendall_tail_bound
 from ..biology.units import step_probability
 from . import events
-from .colonies import step_colonies
+from . import step_kernels as sk
 from .population_layout import (
     MACRO,
     MICRO,
@@ -200,20 +200,15 @@ def advance_colonies(self: PopulationEngine, gm: np.ndarray, select: np.ndarray 
     end_day = self.step_end_day if end_day is None else end_day
     chosen = np.ones(len(c), dtype=bool) if select is None else select
     idx = np.flatnonzero(chosen)
-    step = step_colonies(self.rng, c.phase[idx], c.cells[idx], gm[c.row[idx]], col, self.dt,
-                         self.avascular_cells, self.p_switch)
-    dead = idx[step.died]
-    np.add.at(self.lost[:, F["micrometastasis"]], c.row[dead], c.founders[dead])
-    on = idx[step.switched]
-    c.switched_day[on] = day
-    np.add.at(self.reached[:, F["macrometastasis"]], c.row[on], c.founders[on])
-    np.add.at(self.switched, (c.row[on], (c.founders[on] > 1).astype(np.int64)), 1)
-    first = np.isnan(self.first_macro[c.row[on]])
-    self.first_macro[c.row[on][first]] = day
-    c.phase[idx] = step.phase
-    cells = c.cells.copy()
-    cells[idx] = step.cells
-    c.cells = cells
+    sk.advance_selected(self.rng, idx, c.row, c.phase, c.cells, c.founders, c.switched_day,
+                        np.ascontiguousarray(gm, dtype=float),
+                        col.micrometastasis_birth_rate_per_day,
+                        col.micrometastasis_death_rate_per_day,
+                        col.macrometastasis_gompertz_rate_per_day,
+                        col.macrometastasis_carrying_capacity_cells, self.dt,
+                        self.avascular_cells, self.p_switch, day, self.lost, F["micrometastasis"],
+                        self.reached, F["macrometastasis"], self.switched, self.first_macro)
+    cells = c.cells
     alive = (cells > 0) | ~chosen
     found = chosen & alive & np.isnan(c.detected_day) & (cells >= self.detectable_cells)
     if found.any():

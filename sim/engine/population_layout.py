@@ -10,11 +10,11 @@ import numpy as np
 from ..biology.anatomy import DEATH_STATES, ORGAN_KEYS
 from ..biology.stages import FUNNEL_INDEX
 
-# The colony phases (small integers, as :mod:`sim.engine.colonies` codes them), for the
+# The colony phases (small integers, as :mod:`sim.engine.step_kernels` codes them), for the
 # population engine's modules.
-from .colonies import LIMIT as LIMIT
-from .colonies import MACRO as MACRO
-from .colonies import MICRO as MICRO
+from .step_kernels import LIMIT as LIMIT
+from .step_kernels import MACRO as MACRO
+from .step_kernels import MICRO as MICRO
 
 N_ORGANS = len(ORGAN_KEYS)
 DEATH_ROUTES = [s.removeprefix("death:") for s in DEATH_STATES]

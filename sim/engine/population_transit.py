@@ -16,6 +16,7 @@ from ..biology.cascade import normalise, shedding_events
 from ..biology.delivery import chain_for, entry_probabilities
 from ..biology.soil import affinity_vector
 from ..biology.units import competing_risks_array, scale_probability, step_probability
+from . import step_kernels as sk
 from . import transit_windows as tg
 from .population_layout import (
     ARRESTED,
@@ -153,10 +154,23 @@ def shed_and_travel(self: PopulationEngine) -> np.ndarray:
     a = sc.primary.shedding_mass_exponent
     n = len(self.active)
     G = len(self.group_unit_cells)
+    c = self.colonies
+    if not self.daily:
+        mean = np.zeros((n, self.R))
+        sk.windowed_step(
+            rng, self.active, self.primary, self.shedding, dt, f, k, a, self.clone_weights,
+            self.primary_group, c.row, c.phase, c.cells, c.clone, c.organ,
+            self.clone_shedding, self.entry_group, self.organ_entry_index,
+            self.group_arrest_rows, self.group_places, self.group_venous_units,
+            self.group_nonlodging, self.group_unit_cells, 2 * self.C, mean,
+            self.step_venous_mean, self.pend_met, self.nonlodging_step,
+            self.nonlodging_units, self.shed_total, self.reached, F["detachment"],
+            F["invasion"], self.shed_by_met, self.step_shed)
+        self.step_ctc_known[:] = False
+        return mean
     rows = np.flatnonzero(self.active)
     primary_events = np.asarray(shedding_events(
         np.where(self.active, self.primary / 1e9, 0.0), self.shedding, dt, f, k, a))
-    c = self.colonies
     macro = np.flatnonzero((c.phase == MACRO) & self.active[c.row])
     met = len(macro) > 0
     colony_events = shedding_events(c.cells[macro] / 1e9, self.shedding[c.row[macro]], dt,
@@ -165,8 +179,6 @@ def shed_and_travel(self: PopulationEngine) -> np.ndarray:
     # Mean units per patient and group this step.
     lam_pg = tg.group_means(rows, n, primary_events, self.clone_weights, f, c.row[macro],
                             colony_group, colony_events, self.primary_group, G)
-    if not self.daily:
-        return self._arrest_windowed(rows, lam_pg)
     lam = lam_pg.T
     n_primary = 2 * self.C
     mean_primary, venous_primary = self._arrest_means(lam[:n_primary], 0)
@@ -200,41 +212,6 @@ def shed_and_travel(self: PopulationEngine) -> np.ndarray:
     self.reached[:, F["arrest"]] += cells
     self.primary = np.maximum(0.0, self.primary - from_primary)
     return arrived
-
-
-def arrest_windowed(self: PopulationEngine, rows: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """:meth:`_shed_and_travel` between events: the arrested units stay Poisson means,
-    drawn with their fates (:meth:`_bring_up`). The primary loses its shed units as a
-    Poisson count with the mean of those arresting and the drawn count of the others;
-    the units that did not arrest are drawn now, as in the daily reference
-    (:func:`sim.engine.transit_windows.windowed_transit`)."""
-    n, G = len(self.active), len(self.group_unit_cells)
-    mean = np.zeros((n, self.R))
-    venous = np.zeros((n, 2))
-    met_units, all_units = np.zeros((n, 2)), np.zeros((n, 2))
-    nl = np.zeros((G, n), dtype=np.int64)
-    lodging = np.zeros((n, 2), dtype=np.int64)
-    tg.windowed_transit(self.rng, rows, lam, self.group_arrest_rows, self.group_places,
-                        self.group_venous_units, self.group_nonlodging,
-                        self.group_unit_cells, 2 * self.C, mean, venous, met_units,
-                        all_units, nl, lodging)
-    self.step_venous_mean = venous
-    self.pend_met[:, :, 0] += met_units
-    self.pend_met[:, :, 1] += all_units
-    self.nonlodging_step = nl
-    self.nonlodging_units += nl
-    self.step_ctc_known[:] = False
-    n_primary = 2 * self.C
-    nl_cells = nl * self.group_unit_cells[:, None]
-    nl_p, nl_m = nl_cells[:n_primary].sum(axis=0), nl_cells[n_primary:].sum(axis=0)
-    for shed in (nl_p, nl_m):
-        self.shed_total += shed
-        self.reached[:, F["detachment"]] += shed
-        self.reached[:, F["invasion"]] += shed
-    self.shed_by_met += nl_m
-    self.step_shed += nl_p + nl_m + lodging.sum(axis=1)
-    self.primary = np.maximum(0.0, self.primary - (nl_p + lodging[:, 0]))
-    return mean
 
 
 def arrest_means(self: PopulationEngine, lam: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
@@ -341,9 +318,8 @@ def lodge(self: PopulationEngine, arrived: np.ndarray) -> None:
         s = self.step_count
         full = np.flatnonzero(self.active & (s - self.lazy_step >= self.pend.shape[1]))
         self._bring_up(full, s)
-        act = np.flatnonzero(self.active)
-        self.pend[act, s - self.lazy_step[act]] += arrived[act]
-        self.pend_cells[act] += arrived[act] @ self.unit_cells
+        sk.lodge_means(self.active, s, self.lazy_step, self.pend, self.pend_cells, arrived,
+                       self.unit_cells)
         return
     if rates is not None and "circulating" in rates:
         p_kill = step_probability(rates["circulating"], self.dt)
