@@ -74,10 +74,12 @@ from . import population_colonies as colonies
 from . import population_output as output
 from . import population_transit as transit
 from . import step_kernels as sk
+from .clinic import intervention_due
 from .model import patient_traits
 from .population_layout import (
     DEATH_ROUTES,
     N_ORGANS,
+    REGIONAL,
     ColonyTable,
     F,
 )
@@ -184,6 +186,11 @@ class PopulationEngine:
         self._transit_tables()
         self._rows(n)
         self.exposure_bin_days = exposure_bin_days
+        #: Whether quiet steps run in compiled stretches (:meth:`_quiet_steps`): the same
+        #: courses either way, bit for bit; False runs every step in Python.
+        self.stretches = True
+        #: Steps run in stretches so far (for the tests and benchmarks).
+        self.stretched_steps = 0
         #: (bin, patient, organ, unit kind): expected colonies founded (``exposure_bin_days``).
         self.founding_exposure: np.ndarray | None = None
         if exposure_bin_days is not None:
@@ -310,7 +317,8 @@ class PopulationEngine:
         if self.twins_assessed:
             self._spawn_twins(np.flatnonzero(self.measure_due & ~self.is_twin))
         while self.active.any():
-            self.step()
+            if not self._quiet_steps():
+                self.step()
         out = []
         for p, res in enumerate(self.results):
             assert res is not None  # every course ends by the horizon
@@ -320,6 +328,16 @@ class PopulationEngine:
         return out
 
     def step(self) -> None:
+        """One step of every active patient: its first half (the colonies, shedding and
+        transit, the primary, the diagnosis, lodging, samples) and its second half (the
+        lethal burden, relapse and symptoms, records, twins, the courses that end)."""
+        act = self.active.copy()
+        s = self.step_count
+        newly_dx = self._first_half()
+        self._second_half(act, s, newly_dx)
+
+    def _first_half(self) -> np.ndarray:
+        """The first half of a step; returns the rows diagnosed in it."""
         dt = self.dt
         self.step_end_day = (self.step_count + 1) * dt
         act = self.active
@@ -354,6 +372,10 @@ class PopulationEngine:
             if self.metastatic_sample[self.patient[r]] is None:
                 self.metastatic_sample[self.patient[r]] = {"day": self.step_end_day,
                                                            **self._blood_sample(r)}
+        return newly_dx
+
+    def _second_half(self, act: np.ndarray, s: int, newly_dx: np.ndarray) -> None:
+        """The second half of step ``s`` for the rows ``act`` active at its start."""
         self.step_count += 1
         self.day = self.step_end_day
         lethal = self.scenario.simulation.lethal_burden_cells
@@ -378,6 +400,84 @@ class PopulationEngine:
                 # The course ends in the diagnosis step: the twin's ends there as well.
                 self.initiated[self.patient[r]] = not math.isnan(self.first_distant[r])
         self._finish(np.flatnonzero(ending))
+
+    def _quiet_limit(self) -> int:
+        """How many steps from now may be quiet as far as the batch's schedule says: none
+        in the daily reference or while a therapy runs or something waits for this step
+        (a twin's resection, a diagnosis's samples, a metastatic sample); otherwise up to
+        the step before the next record, the last step, an intervention's start, or a row
+        whose arrivals table is full (:func:`sim.engine.step_kernels.quiet_stretch` checks
+        the rest step by step)."""
+        act = self.active
+        if self.daily or not self.avascular_cells < self.detectable_cells * (1 - sk.MARGIN):
+            return 0
+        if (self.twin_resect & act).any() or (self.measure_due & act).any():
+            return 0
+        rows = np.flatnonzero(act & ~self.is_twin & ~np.isnan(self.first_distant))
+        if any(self.metastatic_sample[self.patient[r]] is None for r in rows.tolist()):
+            return 0
+        if self.its and (~np.isnan(self.active_end[act])).any():
+            return 0
+        s0, dt = self.step_count, self.dt
+        last = min(self.n_steps - 1,                              # the last step ends courses
+                   int(self.lazy_step[act].min()) + self.pend.shape[1])    # arrivals table
+        first_start = float(self.sched[act].min()) if self.its and act.any() else math.inf
+        s = s0
+        while s < last and (s + 1) * dt < self.next_record - 1e-9 and \
+                not intervention_due(first_start, s * dt, dt):
+            s += 1
+        return s - s0
+
+    def _quiet_steps(self) -> bool:
+        """Run the quiet steps from now in one compiled call
+        (:func:`sim.engine.step_kernels.quiet_stretch`); False if the next step is not
+        quiet (the Python step takes it)."""
+        limit = self._quiet_limit() if self.stretches else 0
+        if limit <= 0:
+            return False
+        sc, c = self.scenario, self.colonies
+        col = sc.colonization
+        act = self.active.copy()
+        s0 = self.step_count
+        lodged = (self.lodged.sum(axis=0) * self.unit_cells).sum(axis=1).astype(float)
+        watching = act & ~np.isnan(self.resection_day) & np.isnan(self.relapse_day)
+        done, why = sk.quiet_stretch(
+            self.rng, s0, limit, self.dt, act, self.is_twin, self.diagnosed,
+            self.diagnosis_cells, self.primary, self.gompertz_rate,
+            sc.primary.carrying_capacity_cells, self.shedding,
+            sc.clusters.fraction_of_shedding_events, self.k_cluster,
+            sc.primary.shedding_mass_exponent, self.clone_weights, self.primary_group,
+            c.row, c.phase, c.cells, c.clone, c.organ, c.founders, c.switched_day,
+            c.detected_day, c.lazy, self.clone_shedding, self.entry_group,
+            self.organ_entry_index, self.group_arrest_rows, self.group_places,
+            self.group_venous_units, self.group_nonlodging, self.group_unit_cells,
+            2 * self.C, col.micrometastasis_birth_rate_per_day,
+            col.micrometastasis_death_rate_per_day, col.macrometastasis_gompertz_rate_per_day,
+            col.macrometastasis_carrying_capacity_cells, self.avascular_cells, self.p_switch,
+            self.detectable_cells, self.detected_organs, self.first_detectable,
+            self.first_distant, REGIONAL, lodged, self.pend, self.pend_cells, self.lazy_step,
+            self.unit_cells, sc.simulation.lethal_burden_cells,
+            sc.clinical.symptom_burden_cells, self.symptomatic, watching,
+            self.step_venous_mean, self.pend_met, self.nonlodging_step, self.nonlodging_units,
+            self.shed_total, self.reached, self.lost, F["detachment"], F["invasion"],
+            F["micrometastasis"], F["macrometastasis"], self.shed_by_met, self.step_shed,
+            self.switched, self.first_macro)
+        if not done:
+            return False
+        last = s0 + done - 1
+        self.stretched_steps += done
+        c.as_of[c.lazy == 0] = last
+        if not (c.cells > 0).all():
+            c.keep(c.cells > 0)
+        self.step_ctc_known[:] = False
+        self.step_count = last
+        self.step_end_day = (last + 1) * self.dt
+        if why == sk.AFTER_FIRST_HALF:
+            self._second_half(act, last, np.zeros(len(act), dtype=bool))
+        else:
+            self.step_count = last + 1
+            self.day = self.step_end_day
+        return True
 
     # ------------------------------------------------------------------ lodged cells
     def _kill_probabilities(self) -> np.ndarray:

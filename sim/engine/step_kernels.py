@@ -6,8 +6,8 @@ adds the arriving units' means to those waiting to be drawn. Those four pieces a
 functions here, called by the engine's Python step and by :func:`quiet_stretch` alike, so
 the two give the same numbers bit for bit.
 
-Most steps of a batch are *quiet*: no patient is diagnosed, has a metastasis reach the
-imaging size, an intervention start or end, a record or a sample taken, symptoms, a relapse
+Most steps of a batch are *quiet*: no patient is diagnosed, has its first metastasis in an
+organ reach the imaging size, an intervention start or end, a record or a sample taken, symptoms, a relapse
 or a lethal burden within reach. :func:`quiet_stretch` runs such steps one after the other
 without returning to Python. Before each step it checks, from the state and the
 deterministic parts of the step (the primary's and the macrometastases' Gompertz growth,
@@ -267,7 +267,9 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
                   venous_units: np.ndarray, nonlodging: np.ndarray, group_cells: np.ndarray,
                   n_primary_groups: int, birth: float, death: float, macro_rate: float,
                   macro_capacity: float, avascular_cells: float, p_switch: float,
-                  detectable_cells: float, lodged_cells: np.ndarray, pend: np.ndarray,
+                  detectable_cells: float, detected_organs: np.ndarray,
+                  first_detectable: np.ndarray, first_distant: np.ndarray, regional: int,
+                  lodged_cells: np.ndarray, pend: np.ndarray,
                   pend_cells: np.ndarray, lazy_step: np.ndarray, unit_cells: np.ndarray,
                   lethal_cells: float, symptom_cells: float, symptomatic: np.ndarray,
                   watching: np.ndarray, step_venous_mean: np.ndarray, pend_met: np.ndarray,
@@ -304,7 +306,13 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
                     and math.isnan(c_detected_day[i]):
                 grown = gompertz_one(c_cells[i], macro_rate, macro_capacity, dt)
                 if grown >= detectable_cells * (1.0 - MARGIN):
-                    return done, BEFORE_STEP
+                    # A metastasis at the imaging size in an organ already detected, after
+                    # the first (distant) one: nothing to log or trigger, only its day.
+                    r, o = c_row[i], c_organ[i]
+                    routine = detected_organs[r, o] and not math.isnan(first_detectable[r]) \
+                        and (o == regional or not math.isnan(first_distant[r]))
+                    if not routine:
+                        return done, BEFORE_STEP
         # The step's first half: colonies, shedding and transit, the primary, lodging.
         m = 0
         for i in range(n_col):
@@ -320,6 +328,9 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
                          ones, birth, death, macro_rate, macro_capacity, dt, avascular_cells,
                          p_switch, day, lost, micro_col, reached, macro_col,
                          switched_by_kind, first_macro)
+        for j in range(m):
+            if c_cells[idx[j]] >= detectable_cells and math.isnan(c_detected_day[idx[j]]):
+                c_detected_day[idx[j]] = (s + 1) * dt
         arrived = np.zeros((n, R))
         windowed_step(rng, active, primary, shedding, dt, cluster_fraction,
                       cells_per_cluster, mass_exponent, clone_weights, primary_group, c_row,
