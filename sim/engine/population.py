@@ -21,7 +21,10 @@ a construction with the same distribution as the Mesa model's draw:
   arrest one Poisson count, split into failed invasion and death on each route only when
   looked at (the splitting and superposition properties of the Poisson distribution;
   :meth:`PopulationEngine._shed_and_travel`); counts expected fewer than once are one
-  Poisson total placed unit by unit (:func:`categorical_counts`).
+  Poisson total placed unit by unit (:func:`categorical_counts`);
+* steps in which nothing happens that the Python step acts on run in compiled stretches
+  (:func:`sim.engine.step_kernels.quiet_stretch`, :meth:`PopulationEngine._quiet_steps`),
+  with the same compiled pieces as the Python step: the same courses, bit for bit.
 
 The engine is exact in distribution but for named approximations of joint laws (the
 primary's loss of shed cells, the circulating cells of a step and the metastases' share of
@@ -72,14 +75,13 @@ from . import lodged_windows as lw
 from . import population_clinic as clinic
 from . import population_colonies as colonies
 from . import population_output as output
+from . import population_stretches as stretches
 from . import population_transit as transit
 from . import step_kernels as sk
-from .clinic import intervention_due
 from .model import patient_traits
 from .population_layout import (
     DEATH_ROUTES,
     N_ORGANS,
-    REGIONAL,
     ColonyTable,
     F,
 )
@@ -401,84 +403,6 @@ class PopulationEngine:
                 self.initiated[self.patient[r]] = not math.isnan(self.first_distant[r])
         self._finish(np.flatnonzero(ending))
 
-    def _quiet_limit(self) -> int:
-        """How many steps from now may be quiet as far as the batch's schedule says: none
-        in the daily reference or while a therapy runs or something waits for this step
-        (a twin's resection, a diagnosis's samples, a metastatic sample); otherwise up to
-        the step before the next record, the last step, an intervention's start, or a row
-        whose arrivals table is full (:func:`sim.engine.step_kernels.quiet_stretch` checks
-        the rest step by step)."""
-        act = self.active
-        if self.daily or not self.avascular_cells < self.detectable_cells * (1 - sk.MARGIN):
-            return 0
-        if (self.twin_resect & act).any() or (self.measure_due & act).any():
-            return 0
-        rows = np.flatnonzero(act & ~self.is_twin & ~np.isnan(self.first_distant))
-        if any(self.metastatic_sample[self.patient[r]] is None for r in rows.tolist()):
-            return 0
-        if self.its and (~np.isnan(self.active_end[act])).any():
-            return 0
-        s0, dt = self.step_count, self.dt
-        last = min(self.n_steps - 1,                              # the last step ends courses
-                   int(self.lazy_step[act].min()) + self.pend.shape[1])    # arrivals table
-        first_start = float(self.sched[act].min()) if self.its and act.any() else math.inf
-        s = s0
-        while s < last and (s + 1) * dt < self.next_record - 1e-9 and \
-                not intervention_due(first_start, s * dt, dt):
-            s += 1
-        return s - s0
-
-    def _quiet_steps(self) -> bool:
-        """Run the quiet steps from now in one compiled call
-        (:func:`sim.engine.step_kernels.quiet_stretch`); False if the next step is not
-        quiet (the Python step takes it)."""
-        limit = self._quiet_limit() if self.stretches else 0
-        if limit <= 0:
-            return False
-        sc, c = self.scenario, self.colonies
-        col = sc.colonization
-        act = self.active.copy()
-        s0 = self.step_count
-        lodged = (self.lodged.sum(axis=0) * self.unit_cells).sum(axis=1).astype(float)
-        watching = act & ~np.isnan(self.resection_day) & np.isnan(self.relapse_day)
-        done, why = sk.quiet_stretch(
-            self.rng, s0, limit, self.dt, act, self.is_twin, self.diagnosed,
-            self.diagnosis_cells, self.primary, self.gompertz_rate,
-            sc.primary.carrying_capacity_cells, self.shedding,
-            sc.clusters.fraction_of_shedding_events, self.k_cluster,
-            sc.primary.shedding_mass_exponent, self.clone_weights, self.primary_group,
-            c.row, c.phase, c.cells, c.clone, c.organ, c.founders, c.switched_day,
-            c.detected_day, c.lazy, self.clone_shedding, self.entry_group,
-            self.organ_entry_index, self.group_arrest_rows, self.group_places,
-            self.group_venous_units, self.group_nonlodging, self.group_unit_cells,
-            2 * self.C, col.micrometastasis_birth_rate_per_day,
-            col.micrometastasis_death_rate_per_day, col.macrometastasis_gompertz_rate_per_day,
-            col.macrometastasis_carrying_capacity_cells, self.avascular_cells, self.p_switch,
-            self.detectable_cells, self.detected_organs, self.first_detectable,
-            self.first_distant, REGIONAL, lodged, self.pend, self.pend_cells, self.lazy_step,
-            self.unit_cells, sc.simulation.lethal_burden_cells,
-            sc.clinical.symptom_burden_cells, self.symptomatic, watching,
-            self.step_venous_mean, self.pend_met, self.nonlodging_step, self.nonlodging_units,
-            self.shed_total, self.reached, self.lost, F["detachment"], F["invasion"],
-            F["micrometastasis"], F["macrometastasis"], self.shed_by_met, self.step_shed,
-            self.switched, self.first_macro)
-        if not done:
-            return False
-        last = s0 + done - 1
-        self.stretched_steps += done
-        c.as_of[c.lazy == 0] = last
-        if not (c.cells > 0).all():
-            c.keep(c.cells > 0)
-        self.step_ctc_known[:] = False
-        self.step_count = last
-        self.step_end_day = (last + 1) * self.dt
-        if why == sk.AFTER_FIRST_HALF:
-            self._second_half(act, last, np.zeros(len(act), dtype=bool))
-        else:
-            self.step_count = last + 1
-            self.day = self.step_end_day
-        return True
-
     # ------------------------------------------------------------------ lodged cells
     def _kill_probabilities(self) -> np.ndarray:
         """Per row and lodged stage: the systemic therapies' kill probability this step."""
@@ -607,6 +531,9 @@ class PopulationEngine:
     _measurements = clinic.measurements
     _blood_sample = clinic.draw_blood_sample
     _measure_at_diagnosis = clinic.measure_at_diagnosis
+    # quiet stretches: population_stretches.py
+    _quiet_limit = stretches.quiet_limit
+    _quiet_steps = stretches.quiet_steps
     # twins, records and results: population_output.py
     _spawn_twins = output.spawn_twins
     _record = output.record
