@@ -211,6 +211,9 @@ def test_therapies_running_together_multiply_growth_and_add_kill_rates():
     assert combined_kill_rates([(half, 1.0)]) is None
     both = combined_kill_rates([(chemo, 1.0), (chemo, 1.0)])
     assert both is not None and both["dormant"] == 0.4
+    # A therapy of another kind listed first is passed over, not the end of the list.
+    after_other = combined_kill_rates([(half, 1.0), (chemo, 1.0)])
+    assert after_other is not None and after_other["dormant"] == 0.2
     per_row = combined_kill_rates([(chemo, np.array([True, False])), (chemo, np.array([1, 1]))])
     assert per_row is not None and per_row["dormant"].tolist() == [0.4, 0.2]
 
@@ -243,3 +246,72 @@ def test_a_colony_step_moves_each_colony_at_most_one_phase():
     for i, g in ((3, 1.0), (4, 0.5)):
         assert step.cells[i] == gompertz(1e6, col.macrometastasis_gompertz_rate_per_day * g,
                                          col.macrometastasis_carrying_capacity_cells, 1.0)
+
+
+def _systemic(duration_days: float) -> list:
+    return [("intervention", [{"kind": "systemic", "day": 0.0, "duration_days": duration_days,
+                               "kill_rate_per_day": {"arrested": 1e6, "solitary": 1e6,
+                                                     "dormant": 1e6}}])]
+
+
+@pytest.mark.parametrize("engine", ["mesa", "population"])
+def test_a_systemic_therapy_kills_the_lodged_cells_each_step(engine):
+    """Both engines' systemic kill: at a kill rate of 10^6 a day every arrested, solitary and
+    dormant cell dies at the end of each step (the step probability is 1), so over a
+    course under therapy no cell reaches dormancy, no colony is founded, and every cell that
+    extravasated is lost at extravasation; the therapy's start and end are logged on their
+    days. The same patients without the therapy have dormant cells and colonies (so the
+    checks can fail). An engine that skipped the kill of a stage, killed before the step's
+    moves, or logged the end on another day fails here."""
+    from sim.experiments.replicates import run_replicates
+
+    def run(over: list) -> list:
+        sc = load_scenario(DATA / "small.toml", [("simulation.engine", engine), *over])
+        return run_replicates(sc, 3, 3, progress=False).patients
+
+    for p in run(_systemic(40.0)):
+        assert p.reached["dormancy"] == 0 and sum(p.colonies_founded.values()) == 0
+        assert p.reached["extravasation"] > 0
+        assert p.lost["extravasation"] == p.reached["extravasation"]
+    untreated = run([])
+    assert all(p.reached["dormancy"] > 0 for p in untreated)
+    assert sum(sum(p.colonies_founded.values()) for p in untreated) > 0
+    for p in run(_systemic(10.0)):
+        assert [(e["day"], e["event"]) for e in p.events
+                if e["event"].startswith("systemic")] == [(0.0, "systemic_start"),
+                                                         (10.0, "systemic_end")]
+
+
+def _kill_only(compartments: tuple[str, ...], day: float) -> list:
+    rates = dict.fromkeys(("circulating", "arrested", "solitary", "dormant",
+                           "micrometastasis", "macrometastasis"), 0.0)
+    rates.update(dict.fromkeys(compartments, 1e6))
+    return [("intervention", [{"kind": "systemic", "day": day, "duration_days": 40.0,
+                               "kill_rate_per_day": rates}])]
+
+
+@pytest.mark.parametrize("engine", ["mesa", "population"])
+def test_a_systemic_therapy_kills_colonies_and_circulating_cells(engine):
+    """Both engines' systemic kill of the colonies and of the cells in transit. A kill rate
+    of 10^6 a day on micro- and macrometastases from day 20 (colonies exist by then) leaves
+    no colony alive at day 30, although colonies were founded and their founders are counted
+    lost;
+    the same rate on circulating cells from day 0 lets no cell arrest, every cell in transit
+    being lost there. Untreated, the same patients have live colonies and arrested cells.
+    An engine that skipped the colonies' kill, used the wrong compartment's rate, or let
+    killed circulating cells arrive fails here."""
+    from sim.experiments.replicates import run_replicates
+
+    def run(over: list) -> list:
+        sc = load_scenario(DATA / "small.toml", [("simulation.engine", engine), *over])
+        return run_replicates(sc, 3, 3, progress=False).patients
+
+    untreated = run([])
+    assert all(sum(p.colonies_by_organ.values()) > 0 and p.reached["arrest"] > 0
+               for p in untreated)
+    for p in run(_kill_only(("micrometastasis", "macrometastasis"), 20.0)):
+        assert sum(p.colonies_by_organ.values()) == 0
+        assert sum(p.colonies_founded.values()) > 0 and p.lost["micrometastasis"] > 0
+    for p in run(_kill_only(("circulating",), 0.0)):
+        assert p.reached["arrest"] == 0
+        assert p.lost["transit"] == p.reached["transit"] > 0
