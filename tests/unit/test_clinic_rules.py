@@ -315,3 +315,38 @@ def test_a_systemic_therapy_kills_colonies_and_circulating_cells(engine):
     for p in run(_kill_only(("circulating",), 0.0)):
         assert p.reached["arrest"] == 0
         assert p.lost["transit"] == p.reached["transit"] > 0
+
+
+@pytest.mark.parametrize("engine", ["mesa", "population"])
+def test_relapse_and_symptoms_are_logged_once_on_their_day(engine):
+    """Both engines' end-of-step watch, wired to the rules tested above: after a resection
+    on day 8 (imaging size lowered to the avascular size, symptoms at 1,500 cells, so that
+    they come within a 40-day course), each patient's relapse is logged once, on its
+    ``relapse_day`` after the resection, naming the days since the resection and the
+    colony's founding day and origin as the result records them; symptoms come at most once
+    per organ, and in some patient at all. Without the resection nobody relapses. An engine
+    that logged on another day, re-logged, took the interval from the wrong end or never
+    watched fails here."""
+    from sim.experiments.replicates import run_replicates
+    watch = [("colonization.detectable_diameter_mm", 0.1),
+             ("clinical.symptom_burden_cells", 1500.0), ("simulation.horizon_days", 40.0)]
+
+    def run(over: list) -> list:
+        sc = load_scenario(DATA / "small.toml", [("simulation.engine", engine), *watch, *over])
+        return run_replicates(sc, 4, 3, progress=False).patients
+
+    symptomatic = 0
+    for p in run([("intervention", [{"kind": "resection", "day": 8.0}])]):
+        assert p.resection_day == 8.0 and p.relapse_day is not None and p.relapse_day > 8.0
+        assert p.relapse_founded_day is not None and p.relapse_founded_day <= p.relapse_day
+        relapses = [e for e in p.events if e["event"] == "relapse"]
+        assert [e["day"] for e in relapses] == [p.relapse_day]
+        assert relapses[0]["detail"] == (
+            f"{p.relapse_day - 8.0:g} days after resection; the colony was founded on day "
+            f"{p.relapse_founded_day:g} by a {p.relapse_origin} cell")
+        organs = [e["organ"] for e in p.events if e["event"] == "symptoms"]
+        assert len(organs) == len(set(organs))
+        symptomatic += bool(organs)
+    assert symptomatic > 0
+    assert all(p.relapse_day is None and not any(e["event"] == "relapse" for e in p.events)
+               for p in run([]))
