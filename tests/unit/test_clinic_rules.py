@@ -313,7 +313,7 @@ def test_a_systemic_therapy_kills_colonies_and_circulating_cells(engine):
         assert sum(p.colonies_by_organ.values()) == 0
         assert sum(p.colonies_founded.values()) > 0 and p.lost["micrometastasis"] > 0
     for p in run(_kill_only(("circulating",), 0.0)):
-        assert p.reached["arrest"] == 0
+        assert p.reached["arrest"] == 0 and p.reached["extravasation"] == 0
         assert p.lost["transit"] == p.reached["transit"] > 0
 
 
@@ -324,9 +324,10 @@ def test_relapse_and_symptoms_are_logged_once_on_their_day(engine):
     they come within a 40-day course), each patient's relapse is logged once, on its
     ``relapse_day`` after the resection, naming the days since the resection and the
     colony's founding day and origin as the result records them; symptoms come at most once
-    per organ, and in some patient at all. Without the resection nobody relapses. An engine
-    that logged on another day, re-logged, took the interval from the wrong end or never
-    watched fails here."""
+    per organ, and in some patient at all. Without the resection nobody relapses. The
+    interventions start on their days although listed out of order, delayed, or started by
+    an event. An engine that logged on another day, re-logged, took the interval from the
+    wrong end, never watched, or scheduled by list order or without the delay fails here."""
     from sim.experiments.replicates import run_replicates
     watch = [("colonization.detectable_diameter_mm", 0.1),
              ("clinical.symptom_burden_cells", 1500.0), ("simulation.horizon_days", 40.0)]
@@ -335,8 +336,22 @@ def test_relapse_and_symptoms_are_logged_once_on_their_day(engine):
         sc = load_scenario(DATA / "small.toml", [("simulation.engine", engine), *watch, *over])
         return run_replicates(sc, 4, 3, progress=False).patients
 
+    # Listed out of order, with a delay, and one started by an event (all without effect on
+    # the course: multiplier 1, kill rates 0): each starts on its own day.
+    no_kill = dict.fromkeys(("circulating", "arrested", "solitary", "dormant",
+                             "micrometastasis", "macrometastasis"), 0.0)
+    schedule = [{"kind": "growth_inhibition", "day": 20.0, "duration_days": 5.0,
+                 "growth_multiplier": 1.0},
+                {"kind": "resection", "day": 5.0, "delay_days": 3.0},
+                {"kind": "systemic", "at": "first_detection", "delay_days": 2.0,
+                 "duration_days": 1.0, "kill_rate_per_day": no_kill}]
     symptomatic = 0
-    for p in run([("intervention", [{"kind": "resection", "day": 8.0}])]):
+    for p in run([("intervention", schedule)]):
+        starts = {e["event"]: e["day"] for e in p.events
+                  if e["event"] in ("resection", "growth_inhibition_start", "systemic_start")}
+        assert starts["resection"] == 8.0 and starts["growth_inhibition_start"] == 20.0
+        assert p.first_detectable_day is not None
+        assert starts["systemic_start"] == p.first_detectable_day + 2.0
         assert p.resection_day == 8.0 and p.relapse_day is not None and p.relapse_day > 8.0
         assert p.relapse_founded_day is not None and p.relapse_founded_day <= p.relapse_day
         relapses = [e for e in p.events if e["event"] == "relapse"]
