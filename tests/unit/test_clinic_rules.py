@@ -324,7 +324,9 @@ def test_relapse_and_symptoms_are_logged_once_on_their_day(engine):
     they come within a 40-day course), each patient's relapse is logged once, on its
     ``relapse_day`` after the resection, naming the days since the resection and the
     colony's founding day and origin as the result records them; symptoms come at most once
-    per organ, and in some patient at all. Without the resection nobody relapses. The
+    per organ, and in some patient at all; an organ's first metastasis at the imaging size is
+    logged once, the first on the day the result records. Without the resection nobody
+    relapses. The
     interventions start on their days although listed out of order, delayed, or started by
     an event. An engine that logged on another day, re-logged, took the interval from the
     wrong end, never watched, or scheduled by list order or without the delay fails here."""
@@ -362,6 +364,22 @@ def test_relapse_and_symptoms_are_logged_once_on_their_day(engine):
         organs = [e["organ"] for e in p.events if e["event"] == "symptoms"]
         assert len(organs) == len(set(organs))
         symptomatic += bool(organs)
+        detected = [(e["day"], e["organ"]) for e in p.events
+                    if e["event"] == "metastasis_detected"]
+        assert detected[0][0] == p.first_detectable_day
+        assert len({o for _, o in detected}) == len(detected)
     assert symptomatic > 0
-    assert all(p.relapse_day is None and not any(e["event"] == "relapse" for e in p.events)
-               for p in run([]))
+    for p in run([]):
+        assert p.relapse_day is None and p.relapse_origin is None
+        assert p.relapse_founded_day is None
+        assert not any(e["event"] == "relapse" for e in p.events)
+
+
+def test_a_partial_resection_leaves_the_rest_of_the_primary():
+    """Both engines' resection rule (``clinic.resected_cells``): removing a fraction f leaves
+    (1 - f) of the cells, removing all leaves none. Dividing instead of multiplying, adding
+    the fraction, or removing everything whatever the fraction fails here."""
+    from sim.engine.clinic import resected_cells
+    assert resected_cells(1e9, 0.9) == pytest.approx(1e8)
+    assert resected_cells(1e9, 0.0) == 1e9
+    assert resected_cells(3e8, 1.0) == 0.0
