@@ -383,3 +383,32 @@ def test_a_partial_resection_leaves_the_rest_of_the_primary():
     assert resected_cells(1e9, 0.9) == pytest.approx(1e8)
     assert resected_cells(1e9, 0.0) == 1e9
     assert resected_cells(3e8, 1.0) == 0.0
+
+
+@pytest.mark.parametrize("engine", ["mesa", "population"])
+def test_a_local_therapy_of_the_detectable_metastases_spares_the_small_ones(engine):
+    """Both engines' local therapy: on day 25 the same patients' lung metastases (the
+    courses are identical up to the therapy) are treated with efficacy 1, either all of
+    them or only those at the imaging size. Treating all kills at least as many cells in
+    every patient and more in some (the small colonies are spared otherwise). An engine
+    that ignored ``target`` fails here."""
+    import re
+
+    from sim.experiments.replicates import run_replicates
+
+    def killed(target: str) -> list[float]:
+        sc = load_scenario(DATA / "small.toml", [
+            ("simulation.engine", engine), ("colonization.detectable_diameter_mm", 0.1),
+            ("intervention", [{"kind": "local", "day": 25.0, "organ": "lung",
+                               "efficacy": 1.0, "target": target}])])
+        out = []
+        for p in run_replicates(sc, 4, 3, progress=False).patients:
+            (detail,) = [e["detail"] for e in p.events if e["event"] == "local_therapy"]
+            match = re.search(r": (\S+) cells killed", detail)
+            assert match is not None
+            out.append(float(match.group(1)))
+        return out
+
+    every, detectable = killed("all"), killed("detectable")
+    assert all(a >= d for a, d in zip(every, detectable, strict=True))
+    assert any(a > d for a, d in zip(every, detectable, strict=True))
