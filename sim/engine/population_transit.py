@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS, PRIMARY_ENTRIES, VENOUS_ENTRIES, metastasis_entry
-from ..biology.cascade import normalise, shedding_events
+from ..biology.cascade import normalise
 from ..biology.delivery import chain_for, entry_probabilities
 from ..biology.soil import affinity_vector
 from ..biology.units import competing_risks_array, scale_probability, step_probability
 from . import step_kernels as sk
-from . import transit_windows as tg
 from .population_layout import (
     ARRESTED,
     DEATH_ROUTES,
@@ -168,17 +167,13 @@ def shed_and_travel(self: PopulationEngine) -> np.ndarray:
             F["invasion"], self.shed_by_met, self.step_shed)
         self.step_ctc_known[:] = False
         return mean
-    rows = np.flatnonzero(self.active)
-    primary_events = np.asarray(shedding_events(
-        np.where(self.active, self.primary / 1e9, 0.0), self.shedding, dt, f, k, a))
     macro = np.flatnonzero((c.phase == MACRO) & self.active[c.row])
     met = len(macro) > 0
-    colony_events = shedding_events(c.cells[macro] / 1e9, self.shedding[c.row[macro]], dt,
-                                    f, k, a) * self.clone_shedding[c.clone[macro]]
-    colony_group = self.entry_group[self.organ_entry_index[c.organ[macro]], c.clone[macro]]
     # Mean units per patient and group this step.
-    lam_pg = tg.group_means(rows, n, primary_events, self.clone_weights, f, c.row[macro],
-                            colony_group, colony_events, self.primary_group, G)
+    lam_pg = sk.shed_means(self.active, self.primary, self.shedding, dt, f, k, a,
+                           self.clone_weights, self.primary_group, c.row, c.phase, c.cells,
+                           c.clone, c.organ, self.clone_shedding, self.entry_group,
+                           self.organ_entry_index, G)
     lam = lam_pg.T
     n_primary = 2 * self.C
     mean_primary, venous_primary = self._arrest_means(lam[:n_primary], 0)

@@ -140,25 +140,16 @@ def advance_selected(rng: np.random.Generator, idx: np.ndarray, c_row: np.ndarra
 
 
 @numba.njit(cache=True)
-def windowed_step(rng: np.random.Generator, active: np.ndarray, primary: np.ndarray,
-                  shedding: np.ndarray, dt: float, cluster_fraction: float,
-                  cells_per_cluster: int, mass_exponent: float, clone_weights: np.ndarray,
-                  primary_group: np.ndarray, c_row: np.ndarray, c_phase: np.ndarray,
-                  c_cells: np.ndarray, c_clone: np.ndarray, c_organ: np.ndarray,
-                  clone_shedding: np.ndarray, entry_group: np.ndarray,
-                  organ_entry_index: np.ndarray, arrest: np.ndarray, group_places: np.ndarray,
-                  venous_units: np.ndarray, nonlodging: np.ndarray, group_cells: np.ndarray,
-                  n_primary_groups: int, mean_out: np.ndarray, step_venous_mean: np.ndarray,
-                  pend_met: np.ndarray, nonlodging_step: np.ndarray,
-                  nonlodging_units: np.ndarray, shed_total: np.ndarray, reached: np.ndarray,
-                  detachment_col: int, invasion_col: int, shed_by_met: np.ndarray,
-                  step_shed: np.ndarray) -> None:
-    """One step of shedding (the primary and the macrometastases) and transit between
-    events: the mean units arresting per place into ``mean_out`` (zeros on entry), the
-    units that did not arrest drawn (:func:`sim.engine.transit_windows.windowed_transit`),
-    the ledger of shed cells, and the primary's loss of the cells it shed."""
+def shed_means(active: np.ndarray, primary: np.ndarray, shedding: np.ndarray, dt: float,
+               cluster_fraction: float, cells_per_cluster: int, mass_exponent: float,
+               clone_weights: np.ndarray, primary_group: np.ndarray, c_row: np.ndarray,
+               c_phase: np.ndarray, c_cells: np.ndarray, c_clone: np.ndarray,
+               c_organ: np.ndarray, clone_shedding: np.ndarray, entry_group: np.ndarray,
+               organ_entry_index: np.ndarray, n_groups: int) -> np.ndarray:
+    """Mean units shed this step per patient and group (the active patients' primaries and
+    macrometastases; :func:`sim.engine.transit_windows.group_means`): what both of the
+    engine's ways of drawing transit start from."""
     n = len(active)
-    G = nonlodging_step.shape[0]
     rows = np.flatnonzero(active)
     primary_events = np.zeros(n)
     for q in rows:
@@ -182,8 +173,34 @@ def windowed_step(rng: np.random.Generator, active: np.ndarray, primary: np.ndar
                                               cluster_fraction, cells_per_cluster,
                                               mass_exponent) * clone_shedding[c_clone[i]]
             j += 1
-    lam = group_means(rows, n, primary_events, clone_weights, cluster_fraction, m_row,
-                      m_group, m_events, primary_group, G)
+    return group_means(rows, n, primary_events, clone_weights, cluster_fraction, m_row,
+                       m_group, m_events, primary_group, n_groups)
+
+
+@numba.njit(cache=True)
+def windowed_step(rng: np.random.Generator, active: np.ndarray, primary: np.ndarray,
+                  shedding: np.ndarray, dt: float, cluster_fraction: float,
+                  cells_per_cluster: int, mass_exponent: float, clone_weights: np.ndarray,
+                  primary_group: np.ndarray, c_row: np.ndarray, c_phase: np.ndarray,
+                  c_cells: np.ndarray, c_clone: np.ndarray, c_organ: np.ndarray,
+                  clone_shedding: np.ndarray, entry_group: np.ndarray,
+                  organ_entry_index: np.ndarray, arrest: np.ndarray, group_places: np.ndarray,
+                  venous_units: np.ndarray, nonlodging: np.ndarray, group_cells: np.ndarray,
+                  n_primary_groups: int, mean_out: np.ndarray, step_venous_mean: np.ndarray,
+                  pend_met: np.ndarray, nonlodging_step: np.ndarray,
+                  nonlodging_units: np.ndarray, shed_total: np.ndarray, reached: np.ndarray,
+                  detachment_col: int, invasion_col: int, shed_by_met: np.ndarray,
+                  step_shed: np.ndarray) -> None:
+    """One step of shedding (the primary and the macrometastases) and transit between
+    events: the mean units arresting per place into ``mean_out`` (zeros on entry), the
+    units that did not arrest drawn (:func:`sim.engine.transit_windows.windowed_transit`),
+    the ledger of shed cells, and the primary's loss of the cells it shed."""
+    n = len(active)
+    G = nonlodging_step.shape[0]
+    rows = np.flatnonzero(active)
+    lam = shed_means(active, primary, shedding, dt, cluster_fraction, cells_per_cluster,
+                     mass_exponent, clone_weights, primary_group, c_row, c_phase, c_cells,
+                     c_clone, c_organ, clone_shedding, entry_group, organ_entry_index, G)
     venous = np.zeros((n, 2))
     met_units = np.zeros((n, 2))
     all_units = np.zeros((n, 2))
