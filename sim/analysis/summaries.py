@@ -77,11 +77,51 @@ def first_metastasis(patients: Sequence[PatientResult],
     return res
 
 
-def course(patients: Sequence[PatientResult]) -> dict[str, float]:
+def course(patients: Sequence[PatientResult]) -> dict[str, Any]:
+    """How the courses ended: the median length, the patients who died, and what killed
+    them (:func:`deaths`)."""
     days = np.array([p.days for p in patients], dtype=float)
     died = sum(p.died for p in patients)
     return {"median_days": float(np.median(days)), "patients_reaching_lethal_burden": died,
-            "fraction_reaching_lethal_burden": died / len(patients)}
+            "fraction_reaching_lethal_burden": died / len(patients), **deaths(patients)}
+
+
+def deaths(patients: Sequence[PatientResult]) -> dict[str, Any]:
+    """What killed the patients who died, and where their tumour was.
+
+    ``cause_of_death``: patients per cause (an organ's key for organ failure,
+    ``whole_body_burden`` for the whole-body burden; sim.engine.clinic.death_causes);
+    ``burden_at_death``: the median share of the tumour cells (primary plus metastases) in
+    the metastases, the share of deaths in which the metastases outweigh the primary
+    (Wilson 95 % interval), and the deaths per organ holding the most metastatic cells.
+    Results without a recorded cause (written before it existed) are left out."""
+    dead = [p for p in patients if p.died and p.cause_of_death is not None]
+    causes: dict[str, int] = {}
+    for p in dead:
+        assert p.cause_of_death is not None
+        causes[p.cause_of_death] = causes.get(p.cause_of_death, 0) + 1
+    shares = []
+    largest: dict[str, int] = {}
+    for p in dead:
+        b = p.burden_at_end
+        tumour = b.get("primary", 0.0) + b.get("metastases", 0.0)
+        shares.append(b.get("metastases", 0.0) / tumour if tumour > 0 else 0.0)
+        organs = {k: v for k, v in b.items() if k not in ("primary", "metastases", "lodged")}
+        if organs:
+            top = max(organs, key=lambda k: organs[k])
+            largest[top] = largest.get(top, 0) + 1
+    n = len(dead)
+    k = sum(s > 0.5 for s in shares)
+    lo, hi = proportion_interval(k, n) if n else (float("nan"), float("nan"))
+    return {"cause_of_death": dict(sorted(causes.items(), key=lambda kv: -kv[1])),
+            "burden_at_death": {
+                "deaths": n,
+                "median_metastatic_share": float(np.median(shares)) if n else None,
+                "fraction_metastases_outweigh_primary": k / n if n else None,
+                "fraction_metastases_outweigh_primary_low": lo if n else None,
+                "fraction_metastases_outweigh_primary_high": hi if n else None,
+                "largest_metastatic_organ": dict(sorted(largest.items(),
+                                                        key=lambda kv: -kv[1]))}}
 
 
 def at_diagnosis(patients: Sequence[PatientResult]) -> dict[str, float | int | None]:

@@ -42,7 +42,7 @@ from ..engine.model import MetastasisModel
 from ..engine.results import body_state
 from ..experiments.seeds import patient_generator
 from ..viz.bodymap import body_map
-from ..viz.plain import HYPOTHESIS_NAMES, plain_duration, plain_number
+from ..viz.plain import HYPOTHESIS_NAMES, death_words, plain_duration, plain_number
 from ..viz.style import SINGLE_SERIES_COLOR, new_figure
 
 #: Figure size (inches) and resolution: 1280 x 720 pixels, a 16:9 slide.
@@ -88,6 +88,8 @@ class Course:
     end_day: float
     died: bool
     horizon_days: float
+    #: Why the patient died (a result's ``cause_of_death``; None: alive at the end).
+    cause_of_death: str | None = None
     events: list[dict] = field(default_factory=list)
     label: str = ""
     title: str = ""
@@ -152,6 +154,7 @@ def record_course(scenario: Scenario, seed: int, progress: bool | None = False) 
     site = PRIMARY_SITES[scenario.primary.site].label
     hypothesis = HYPOTHESIS_NAMES.get(scenario.hypothesis, scenario.hypothesis)
     return Course(states=states, end_day=float(model.day), died=bool(model.died),
+                  cause_of_death=model.cause_of_death,
                   horizon_days=float(scenario.simulation.horizon_days),
                   events=list(model.clinic.events),
                   label=f"Hypothesis: {hypothesis}. One simulated patient, primary tumour "
@@ -256,7 +259,8 @@ class Slides:
         ticks = _whole_ticks(end / scale)
         ax.xaxis.set_major_locator(FixedLocator([t * scale for t in ticks]))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / scale:.0f}"))
-        why = "lethal tumour burden" if self.course.died else "end of the simulated period"
+        why = death_words(self.course.cause_of_death, short=True) if self.course.died \
+            else "end of the simulated period"
         unit = "years" if self.years else "days"
         ax.set_xlabel(f"{unit} since the start; ended after "
                       f"{plain_duration(self.course.end_day)} ({why})", fontsize=10)

@@ -24,7 +24,13 @@ from ..experiments.seeds import patient_generator
 from ..viz.body_svg import HEIGHT as MAP_HEIGHT
 from ..viz.body_svg import WIDTH as MAP_WIDTH
 from ..viz.body_svg import body_map_svg
-from ..viz.plain import HYPOTHESIS_NAMES, organ_name, plain_duration, plain_number
+from ..viz.plain import (
+    HYPOTHESIS_NAMES,
+    death_words,
+    organ_name,
+    plain_duration,
+    plain_number,
+)
 from ..viz.svg import funnel_svg, timecourse_svg
 from .teaching import MAIN_HYPOTHESES, Journey, pause_reason, scenario_with
 
@@ -292,7 +298,7 @@ def numbers_line(c: Course) -> str:
 
 def status_line(c: Course, is_playing: bool = False) -> str:
     m = c.model
-    status = "the patient died (the tumours grew too large)" if m.died else (
+    status = f"the patient died ({death_words(m.cause_of_death)})" if m.died else (
         ("playing" if is_playing else "paused") if m.running else "the end of the story")
     return (f"{HYPOTHESIS_NAMES[c.hypothesis]}: {plain_duration(m.day)} (day {m.day:.0f}), "
             f"{len(m.colonies)} colonies, {detectable_metastases(m)} visible; {status}")

@@ -45,6 +45,22 @@ OrganKey = Literal[TARGET_ORGANS]  # type: ignore[valid-type]
 AFFINITY_MAX = 1e6
 Affinity = Annotated[float, Field(ge=0.0, le=AFFINITY_MAX)]
 
+#: Default lethal burdens of organ failure (cells of tumour in the organ). Masses from ICRP
+#: Publication 89 (2002), the reference adult (mean of the male and female values), at 1e9
+#: cells per gram; the lethal shares are ASSUMPTIONS, with these reasons:
+#: brain 5e10 (~50 g, ~4 % of 1.4 kg): the skull leaves only a few tens of mL for an added
+#: mass before intracranial pressure rises steeply (the Monro-Kellie doctrine); no published
+#: lethal volume of brain metastases was found. Lung 6e11 (~55 % of 1.1 kg): patients live
+#: after a pneumonectomy, which removes about that share of lung function, so failure needs
+#: more than that replaced. Liver 1.2e12 (~75 % of 1.6 kg): a remnant below ~20-25 % of the
+#: liver leads to hepatic failure after resection (Kishi et al. 2009, Ann Surg 250:540), and
+#: the share of liver replaced predicts survival with untreated colorectal metastases (Stangl
+#: et al. 1994, Lancet 343:1405). Bone 8e11 (~75 % of 1.0 kg of red marrow, ICRP 89): marrow
+#: failure. Liver and bone lie above the default whole-body burden (1e12), which comes first:
+#: they matter only where a scenario raises it.
+ORGAN_LETHAL_BURDEN_CELLS: dict[str, float] = {"brain": 5e10, "lung": 6e11, "liver": 1.2e12,
+                                               "bone": 8e11}
+
 #: Most steps in one course: at ~1.5 ms a step (the slowest measured, sim.experiments.limits) about
 #: 5 minutes per patient. A finer step than that buys nothing (results converge well before).
 MAX_STEPS = 200_000
@@ -439,8 +455,19 @@ class Simulation(Section):
     # The course ends when primary + metastases reach this many cells (~1 kg; widely quoted
     # as the lethal tumour burden, e.g. Norton 1988).
     lethal_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e12
+    # Organ failure: the course also ends when the tumour in one organ (its metastases, and
+    # the primary if it grows there) reaches that organ's lethal burden. Organs listed here
+    # replace their defaults (ORGAN_LETHAL_BURDEN_CELLS, whose comment gives the sources);
+    # an organ with no lethal burden fails only through the whole-body one.
+    organ_lethal_burden_cells: dict[OrganKey, Annotated[float, Field(gt=1.0, le=1e13)]] = \
+        Field(default_factory=dict)
     # Bounds (shedding <= 1e9 /g/day, burden <= 1e13 cells = 10 kg, horizon <= 100 years)
     # keep every cell count below 2^63; at most MAX_STEPS steps keep a run finite.
+
+    @property
+    def organ_lethal_cells(self) -> dict[str, float]:
+        """Each organ's lethal burden: the defaults, with the scenario's own replacing them."""
+        return {**ORGAN_LETHAL_BURDEN_CELLS, **self.organ_lethal_burden_cells}
 
     @property
     def n_steps(self) -> int:

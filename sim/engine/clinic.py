@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..biology.anatomy import ORGAN_KEYS
+from ..biology.anatomy import ORGAN_KEYS, PRIMARY_SITES
 from ..biology.stages import Stage
 from ..biology.units import step_probability
 from ..config.schema import Intervention
@@ -118,6 +118,58 @@ def new_symptoms(organ: Sequence[int] | np.ndarray, cells: Sequence[float] | np.
                     strict=True):
         burden[o] = burden.get(o, 0.0) + x
     return [o for o, b in burden.items() if b >= threshold_cells and o not in symptomatic]
+
+#: :func:`death_causes`' code for a death by the whole-body burden (organ failures are the
+#: organ's index in ``ORGAN_KEYS``); -1: the course goes on.
+WHOLE_BODY = len(ORGAN_KEYS)
+
+
+def organ_lethal_vector(simulation: Any) -> np.ndarray:
+    """Each organ's lethal burden (``simulation.organ_lethal_cells``) in ``ORGAN_KEYS``
+    order; infinite where an organ fails only through the whole-body burden."""
+    out = np.full(len(ORGAN_KEYS), np.inf)
+    for organ, cells in simulation.organ_lethal_cells.items():
+        out[ORGAN_KEYS.index(organ)] = cells
+    return out
+
+
+def primary_organ_index(scenario: Any) -> int:
+    """The index in ``ORGAN_KEYS`` of the organ the primary grows in (-1: none of them)."""
+    organ = PRIMARY_SITES[scenario.primary.site].organ
+    return ORGAN_KEYS.index(organ) if organ in ORGAN_KEYS else -1
+
+
+def death_causes(primary_cells: np.ndarray, colony_cells_by_organ: np.ndarray,
+                 lodged_cells: np.ndarray, primary_organ: int, lethal_cells: float,
+                 organ_lethal: np.ndarray) -> np.ndarray:
+    """Why each patient's course ends now (both engines' rule): the index of the organ that
+    fails, ``WHOLE_BODY``, or -1 (it goes on).
+
+    An organ fails when the tumour in it reaches its lethal burden (:func:`organ_lethal_vector`):
+    its colonies, and the primary when the primary grows in that organ (``primary_organ``;
+    -1: none). Lodged single cells do not count towards an organ (they are not a mass).
+    Otherwise the course ends at the whole-body burden: the primary, the colonies and the
+    lodged cells together reach ``lethal_cells``. Where several organs fail at once, the one
+    furthest past its burden is named. Arguments: one entry (or row, for
+    ``colony_cells_by_organ``: patients x organs) per patient."""
+    organ = np.array(colony_cells_by_organ, dtype=float, ndmin=2)
+    primary = np.asarray(primary_cells, dtype=float).reshape(-1)
+    total = primary + organ.sum(axis=1) + np.asarray(lodged_cells, dtype=float).reshape(-1)
+    if primary_organ >= 0:
+        organ[:, primary_organ] += primary
+    ratio = organ / organ_lethal
+    worst = np.argmax(ratio, axis=1)
+    failing = ratio[np.arange(len(worst)), worst] >= 1.0
+    return np.where(failing, worst, np.where(total >= lethal_cells, WHOLE_BODY, -1))
+
+
+def cause_of_death(code: int) -> str | None:
+    """A :func:`death_causes` code as results and tables give it: the failing organ's key,
+    ``"whole_body_burden"``, or None (alive)."""
+    if code < 0:
+        return None
+    return "whole_body_burden" if code == WHOLE_BODY else ORGAN_KEYS[code]
+
 
 class Clinic:
     """Events and interventions of one :class:`~sim.engine.model.MetastasisModel`."""

@@ -38,9 +38,15 @@ def diagnosis(primary_cells: float) -> Event:
     return Event("diagnosis", detail=f"primary {cells_to_diameter_mm(primary_cells):.1f} mm")
 
 
-def death(burden_cells: float) -> Event:
-    """The tumour burden reached ``simulation.lethal_burden_cells``."""
-    return Event("death", detail=f"tumour burden {burden_cells:.3g} cells")
+def death(burden_cells: float, failing_organ: int = -1, organ_cells: float = 0.0) -> Event:
+    """The course ends (:func:`~sim.engine.clinic.death_causes`): the whole-body tumour
+    burden reached ``simulation.lethal_burden_cells`` (``failing_organ`` -1), or the tumour
+    in one organ (``organ_cells``) reached that organ's lethal burden."""
+    if failing_organ < 0 or failing_organ >= len(ORGAN_KEYS):
+        return Event("death", detail=f"tumour burden {burden_cells:.3g} cells")
+    return Event("death", ORGAN_KEYS[failing_organ],
+                 f"organ failure: {organ_cells:.3g} tumour cells in the organ "
+                 f"(whole body {burden_cells:.3g})")
 
 
 def intervention_start(it: Intervention) -> Event:

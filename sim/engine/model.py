@@ -42,7 +42,14 @@ from ..config.schema import Scenario
 from ..streams import measurement_stream
 from . import events
 from .agents import PrimaryTumour
-from .clinic import Clinic
+from .clinic import (
+    WHOLE_BODY,
+    Clinic,
+    cause_of_death,
+    death_causes,
+    organ_lethal_vector,
+    primary_organ_index,
+)
 from .cohorts import LodgedCells, cohort_store
 from .colonies import Colonies
 from .dissemination import DEATH_ROUTES, Dissemination
@@ -52,6 +59,7 @@ from .results import (
     ORGAN_REPORTERS,
     PatientResult,
     assay_snapshot,
+    burden_by_site,
     diagnosis_snapshot,
     patient_result,
 )
@@ -102,6 +110,10 @@ class MetastasisModel(mesa.Model):
         self.day = 0.0
         self.step_end_day = self.dt
         self.died = False
+        #: Why the course ended early (:func:`~sim.engine.clinic.cause_of_death`; None: alive).
+        self.cause_of_death: str | None = None
+        self._organ_lethal = organ_lethal_vector(sc.simulation)
+        self._primary_organ = primary_organ_index(sc)
         #: This patient's own doubling time, shedding, diagnosis size and colonisation
         #: competence (drawn first from its stream when the population varies).
         self.traits = draw_traits(sc, self.rng)
@@ -189,11 +201,7 @@ class MetastasisModel(mesa.Model):
             self._measure_at_first_distant_detection()
         self.step_count += 1
         self.day = self.step_end_day
-        burden = self.tumour_burden_cells()
-        if burden >= self.scenario.simulation.lethal_burden_cells:
-            self.died = True
-            self.running = False
-            clinic.log(self.day, *events.death(burden))
+        self._check_death()
         clinic.end_of_step()
         if self.step_count >= self.n_steps:
             self.running = False
@@ -201,6 +209,31 @@ class MetastasisModel(mesa.Model):
             self._report_days.pop(0)
             self.assay.append(assay_snapshot(self))
         self._record()
+
+    def _check_death(self) -> None:
+        """End the course if an organ fails or the whole-body burden is reached
+        (:func:`~sim.engine.clinic.death_causes`, the rule both engines use)."""
+        sim = self.scenario.simulation
+        organ = self.colonies.by_organ(len(ORGAN_KEYS), cells=True)
+        lodged = float(sum(self.cohorts.cells_at(s) for s in LODGED_STAGES))
+        code = int(death_causes(np.array([self.primary.cells]), organ, np.array([lodged]),
+                                self._primary_organ, sim.lethal_burden_cells,
+                                self._organ_lethal)[0])
+        if code < 0:
+            return
+        self.died = True
+        self.running = False
+        self.cause_of_death = cause_of_death(code)
+        failing = -1 if code == WHOLE_BODY else code
+        in_organ = float(organ[code]) + (self.primary.cells if code == self._primary_organ
+                                         else 0.0) if failing >= 0 else 0.0
+        self.clinic.log(self.day, *events.death(self.tumour_burden_cells(), failing, in_organ))
+
+    def burden_at_end(self) -> dict[str, float]:
+        """Where the tumour is now (:func:`~sim.engine.results.burden_by_site`)."""
+        return burden_by_site(self.primary.cells,
+                              self.colonies.by_organ(len(ORGAN_KEYS), cells=True),
+                              float(sum(self.cohorts.cells_at(s) for s in LODGED_STAGES)))
 
     def tumour_burden_cells(self) -> float:
         """Every tumour cell in the body: the primary, the colonies and the lodged cells

@@ -78,6 +78,7 @@ from . import population_output as output
 from . import population_stretches as stretches
 from . import population_transit as transit
 from . import step_kernels as sk
+from .clinic import WHOLE_BODY, death_causes, organ_lethal_vector, primary_organ_index
 from .model import patient_traits
 from .population_layout import (
     DEATH_ROUTES,
@@ -178,6 +179,8 @@ class PopulationEngine:
         self.detectable_cells = diameter_to_cells(col.detectable_diameter_mm)
         self.autopsy_cells = diameter_to_cells(col.autopsy_detectable_diameter_mm)
         self.avascular_cells = diameter_to_cells(col.avascular_diameter_mm)
+        self.organ_lethal = organ_lethal_vector(sc.simulation)
+        self.primary_organ = primary_organ_index(sc)
         self.node_min_cells = diameter_to_cells(NODE_METASTASIS_MIN_DIAMETER_MM)
         self.p_switch = step_probability(col.angiogenic_switch_rate_per_day, self.dt)
         self.daily = sc.population.daily_steps
@@ -269,6 +272,8 @@ class PopulationEngine:
         self.arrived_met: np.ndarray | None = None
         self.venous_share_met: np.ndarray | None = None
         self.died = np.zeros(n, dtype=bool)
+        #: Why each row's course ended (sim.engine.clinic.death_causes; -1: it did not).
+        self.death_code = np.full(n, -1, dtype=np.int64)
         self.end_day = np.full(n, np.nan)
         self.first_detectable = np.full(n, np.nan)
         self.first_distant = np.full(n, np.nan)
@@ -381,12 +386,22 @@ class PopulationEngine:
         self.step_count += 1
         self.day = self.step_end_day
         lethal = self.scenario.simulation.lethal_burden_cells
-        bound = self.primary + self._colony_burden(bound=True) + self._lodged_cells(bound=True)
-        self._bring_up(np.flatnonzero(act & (bound >= lethal)), s)
-        burden = self.primary + self._colony_burden() + self._lodged_cells()
-        dying = act & (burden >= lethal)
-        for r in np.flatnonzero(dying).tolist():
-            self._log(r, self.day, *events.death(burden[r]))
+        near = death_causes(self.primary, self._organ_burden(bound=True),
+                            self._lodged_cells(bound=True), self.primary_organ, lethal,
+                            self.organ_lethal) >= 0
+        self._bring_up(np.flatnonzero(act & near), s)
+        organ = self._organ_burden()
+        code = death_causes(self.primary, organ, self._lodged_cells(), self.primary_organ,
+                            lethal, self.organ_lethal)
+        dying = act & (code >= 0)
+        if dying.any():
+            burden = self.primary + self._colony_burden() + self._lodged_cells()
+            for r in np.flatnonzero(dying).tolist():
+                o = int(code[r]) if code[r] != WHOLE_BODY else -1
+                in_organ = organ[r, o] + (self.primary[r] if o == self.primary_organ else 0.0) \
+                    if o >= 0 else 0.0
+                self._log(r, self.day, *events.death(burden[r], o, in_organ))
+            self.death_code[dying] = code[dying]
         self.died |= dying
         self._end_of_step()
         ending = dying | (act & (self.step_count >= self.n_steps))
@@ -518,6 +533,7 @@ class PopulationEngine:
     _advance_colonies = colonies.advance_colonies
     _colony_cells = colonies.colony_cells
     _colony_burden = colonies.colony_burden
+    _organ_burden = colonies.organ_burden
     # the clinic and the diagnosis: population_clinic.py
     _log = clinic.log
     _trigger = clinic.trigger

@@ -152,18 +152,12 @@ def end_of_step(self: PopulationEngine) -> None:
     if not len(c):
         return
     threshold = self.scenario.clinical.symptom_burden_cells
-    n = len(act)
-
-    def organ_burden(bound: bool) -> np.ndarray:
-        return np.bincount(c.row * N_ORGANS + c.organ, weights=self._colony_cells(bound),
-                           minlength=n * N_ORGANS).reshape(n, N_ORGANS)
-
-    near = act[:, None] & (organ_burden(True) >= threshold) & ~self.symptomatic
+    near = act[:, None] & (self._organ_burden(True) >= threshold) & ~self.symptomatic
     if not near.any():
         return
     self._bring_up(np.flatnonzero(near.any(axis=1)), self.step_count - 1)
     c = self.colonies
-    new = act[:, None] & (organ_burden(False) >= threshold) & ~self.symptomatic
+    new = act[:, None] & (self._organ_burden(False) >= threshold) & ~self.symptomatic
     if not new.any():
         return
     for r in np.flatnonzero(new.any(axis=1)).tolist():

@@ -19,6 +19,7 @@ from . import step_kernels as sk
 from .population_layout import (
     MACRO,
     MICRO,
+    N_ORGANS,
     REGIONAL,
     F,
 )
@@ -240,3 +241,11 @@ def colony_cells(self: PopulationEngine, bound: bool = False) -> np.ndarray:
 def colony_burden(self: PopulationEngine, bound: bool = False) -> np.ndarray:
     c = self.colonies
     return np.bincount(c.row, weights=self._colony_cells(bound), minlength=len(self.active))
+
+
+def organ_burden(self: PopulationEngine, bound: bool = False) -> np.ndarray:
+    """Each row's colony cells per organ (rows x organs); with ``bound``, as
+    :meth:`_colony_cells` bounds them."""
+    c, n = self.colonies, len(self.active)
+    return np.bincount(c.row * N_ORGANS + c.organ, weights=self._colony_cells(bound),
+                       minlength=n * N_ORGANS).reshape(n, N_ORGANS)

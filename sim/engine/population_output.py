@@ -12,9 +12,16 @@ import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
 from ..biology.stages import FUNNEL_STAGES
+from .clinic import cause_of_death
 from .model import initiated_at_diagnosis
 from .population_layout import ARRESTED, DEATH_ROUTES, DORMANT, MACRO, N_ORGANS, SOLITARY
-from .results import MODEL_REPORTERS, ORGAN_REPORTERS, PatientResult, per_organ
+from .results import (
+    MODEL_REPORTERS,
+    ORGAN_REPORTERS,
+    PatientResult,
+    burden_by_site,
+    per_organ,
+)
 
 if TYPE_CHECKING:
     from .population import PopulationEngine
@@ -45,7 +52,7 @@ def spawn_twins(self: PopulationEngine, rows: np.ndarray) -> None:
                  "reached", "lost",
                  "lost_route", "shed_total", "shed_by_met", "founded", "switched",
                  "founded_by_organ", "arrested_by_organ", "step_shed", "step_ctc", "died",
-                 "step_ctc_known", "arrived_primary", "venous_share_primary",
+                 "death_code", "step_ctc_known", "arrived_primary", "venous_share_primary",
                  "end_day", "first_detectable", "first_distant", "first_macro",
                  "diagnosed", "measure_due", "resection_day", "relapse_day", "twin_resect",
                  "touched", "detected_organs", "symptomatic", "sched", "pending_at",
@@ -172,4 +179,7 @@ def result(self: PopulationEngine, r: int) -> PatientResult:
         traits=traits.as_dict(), macrometastases=int((mine & (c.phase == MACRO)).sum()),
         first_macrometastasis_day=opt(self.first_macro[r]),
         first_distant_detectable_day=opt(self.first_distant[r]),
-        metastatic_sample=self.metastatic_sample[p])
+        metastatic_sample=self.metastatic_sample[p],
+        cause_of_death=cause_of_death(int(self.death_code[r])),
+        burden_at_end=burden_by_site(self.primary[r], self._organ_burden()[r],
+                                     float(self._lodged_cells()[r])))

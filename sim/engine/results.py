@@ -126,6 +126,9 @@ class CourseView(Protocol):
     @property
     def died(self) -> bool: ...
     @property
+    def cause_of_death(self) -> str | None: ...
+    def burden_at_end(self) -> dict[str, float]: ...
+    @property
     def primary(self) -> PrimaryView: ...
     @property
     def colonies(self) -> ColoniesView: ...
@@ -196,6 +199,11 @@ class PatientResult:
     #: diagnosis and nothing else done ("initiated the metastatic process at diagnosis";
     #: None: not assessed). Set by the experiments' twin course (sim.experiments.replicates).
     initiated_at_diagnosis: bool | None = None
+    #: Why the course ended before its horizon: the failing organ's key,
+    #: ``"whole_body_burden"``, or None (alive at the end; sim.engine.clinic.death_causes).
+    cause_of_death: str | None = None
+    #: Where the tumour was at the end of the course (:func:`burden_by_site`).
+    burden_at_end: dict[str, float] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -350,6 +358,18 @@ def disease_at_diagnosis(day: float, primary_cells: float, lodged_cells_by_organ
     }
 
 
+def burden_by_site(primary_cells: float, colony_cells_by_organ: np.ndarray,
+                   lodged_cells: float) -> dict[str, float]:
+    """Where a patient's tumour is (both engines' rule): ``primary``, ``metastases`` (all
+    colonies), ``lodged`` (single cells and clusters outside colonies), and each organ's
+    colonies under its own key (organs without any left out)."""
+    organ = np.asarray(colony_cells_by_organ, dtype=float)
+    out = {"primary": float(primary_cells), "metastases": float(organ.sum()),
+           "lodged": float(lodged_cells)}
+    out.update({ORGAN_KEYS[i]: float(organ[i]) for i in np.flatnonzero(organ > 0).tolist()})
+    return out
+
+
 def diagnosis_snapshot(model: CourseView, day: float) -> dict[str, float]:
     """:func:`disease_at_diagnosis` of a running Mesa model."""
     colonies = list(model.colonies)
@@ -411,4 +431,5 @@ def patient_result(model: CourseView) -> PatientResult:
         traits=model.traits.as_dict(), macrometastases=macrometastases(model),
         first_macrometastasis_day=model.colonies.first_macrometastasis_day,
         first_distant_detectable_day=model.colonies.first_distant_detectable_day,
-        metastatic_sample=model.metastatic_sample)
+        metastatic_sample=model.metastatic_sample, cause_of_death=model.cause_of_death,
+        burden_at_end=model.burden_at_end())

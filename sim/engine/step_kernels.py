@@ -13,8 +13,9 @@ without returning to Python. Before each step it checks, from the state and the
 deterministic parts of the step (the primary's and the macrometastases' Gompertz growth,
 which can only overestimate what the step's losses leave), that nothing of the kind can
 happen in it; after the step, that no bound the Python step would act on (the lethal
-burden, symptoms, a relapse) is within reach. Where a check fails it returns, and the
-Python step does that step (or its second half) exactly as it always does. The checks keep
+burden of the whole body or of an organ, symptoms, a relapse) is within reach. Where a
+check fails it returns, and the Python step does that step (or its second half) exactly as
+it always does. The checks keep
 a relative margin of 1e-9, so a stretch never decides what the Python step would decide
 differently; a stretch is therefore the same course, not an approximation of it.
 """
@@ -288,7 +289,8 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
                   first_detectable: np.ndarray, first_distant: np.ndarray, regional: int,
                   lodged_cells: np.ndarray, pend: np.ndarray,
                   pend_cells: np.ndarray, lazy_step: np.ndarray, unit_cells: np.ndarray,
-                  lethal_cells: float, symptom_cells: float, symptomatic: np.ndarray,
+                  lethal_cells: float, organ_lethal: np.ndarray, primary_organ: int,
+                  symptom_cells: float, symptomatic: np.ndarray,
                   watching: np.ndarray, step_venous_mean: np.ndarray, pend_met: np.ndarray,
                   nonlodging_step: np.ndarray, nonlodging_units: np.ndarray,
                   shed_total: np.ndarray, reached: np.ndarray, lost: np.ndarray,
@@ -369,6 +371,9 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
             for o in range(n_organs):
                 colonies += bounds[p, o]
                 if not symptomatic[p, o] and bounds[p, o] >= symptom_cells * (1.0 - MARGIN):
+                    return done, AFTER_FIRST_HALF
+                in_organ = bounds[p, o] + (primary[p] if o == primary_organ else 0.0)
+                if in_organ >= organ_lethal[o] * (1.0 - MARGIN):
                     return done, AFTER_FIRST_HALF
             k = cells_per_cluster
             lodged = (lodged_cells[p] + pend_cells[p] + TAIL_SD * math.sqrt(pend_cells[p]) * k

@@ -59,6 +59,12 @@ def _lost(stage: str) -> Callable[[PatientResult], int]:
     return lambda p: int(p.lost[stage])
 
 
+def _metastatic_share(p: PatientResult) -> float | None:
+    b = p.burden_at_end
+    tumour = b.get("primary", 0.0) + b.get("metastases", 0.0)
+    return b.get("metastases", 0.0) / tumour if tumour > 0 else None
+
+
 def _at_diagnosis(key: str) -> Callable[[PatientResult], int | None]:
     return lambda p: None if p.diagnosis is None else int(p.diagnosis[key] > 0)
 
@@ -75,8 +81,12 @@ _LIST: list[Outcome] = [
             lambda p: int(sum(1 for o in TARGET_ORGANS if p.autopsy_by_organ.get(o, 0) > 0))),
     Outcome("days", "length of the course: to the horizon, or to death by tumour burden "
             "(days)", lambda p: p.days, "timing"),
-    Outcome("died", "the tumour burden reached simulation.lethal_burden_cells (true/false)",
+    Outcome("died", "the course ended early: the whole-body tumour burden reached "
+            "simulation.lethal_burden_cells, or an organ failed "
+            "(simulation.organ_lethal_burden_cells) (true/false)",
             lambda p: bool(p.died), "timing"),
+    Outcome("metastatic_share_at_end", "share of the tumour cells (primary and metastases) "
+            "held by the metastases at the end of the course (0-1)", _metastatic_share),
     Outcome("first_detectable_day", "day the first metastasis reached "
             "colonization.detectable_diameter_mm (days; empty: none did)",
             lambda p: p.first_detectable_day, "timing"),

@@ -195,13 +195,16 @@ def write_run(stage: Path, run: RunResult, command: list[str] | None = None,
             w.writerow([organ, f"{s['fraction']:.6g}", f"{s['low']:.6g}", f"{s['high']:.6g}",
                         s["patients"], run.replicates, "" if obs is None else f"{obs:.6g}"])
     with _csv(stage / "patients.csv") as w:
-        w.writerow(["replicate", *TIMING_COLUMNS, "resection_day",
-                    "relapse_day", "shed_total", *TRAITS, *MEASUREMENT_COLUMNS]
+        w.writerow(["replicate", *TIMING_COLUMNS, "cause_of_death", "primary_cells_at_end",
+                    "metastatic_cells_at_end", "resection_day", "relapse_day", "shed_total",
+                    *TRAITS, *MEASUREMENT_COLUMNS]
                    + [f"reached_{s}" for s in FUNNEL_STAGES] + [f"lost_{s}" for s in FUNNEL_STAGES]
                    + [f"detectable_{o}" for o in TARGET_ORGANS]
                    + [f"autopsy_{o}" for o in TARGET_ORGANS])
         for p in run.patients:
             w.writerow([p.replicate, *(_cell(OUTCOMES[k].value(p)) for k in TIMING_COLUMNS),
+                        p.cause_of_death or "", _cell(p.burden_at_end.get("primary")),
+                        _cell(p.burden_at_end.get("metastases")),
                         "" if p.resection_day is None else f"{p.resection_day:g}",
                         "" if p.relapse_day is None else f"{p.relapse_day:g}",
                         p.shed_total, *(_cell(p.traits.get(t)) for t in TRAITS),

@@ -90,16 +90,30 @@ EVENT_TEXT: dict[str, str] = {
     "resection": "Surgery removes the primary tumour.",
     "local_therapy": "Local treatment of the metastases in the {organ}.",
     "death": "The patient dies: the tumours have grown too large.",
+    "death_organ": "The patient dies: the tumour in the {organ} stops it working.",
     "chemotherapy_start": "Chemotherapy starts.", "chemotherapy_end": "Chemotherapy ends.",
     "systemic_start": "Treatment of the whole body starts.",
     "systemic_end": "Treatment of the whole body ends.",
 }
 
 
+def death_words(cause: str | None, short: bool = False) -> str:
+    """Why a patient died, in a few plain words (``cause``: a result's ``cause_of_death``;
+    ``short``: for an axis label); empty for a patient alive."""
+    if cause is None:
+        return ""
+    if cause == "whole_body_burden":
+        return "tumours too large" if short else "the tumours grew too large"
+    organ = organ_name(cause).lower()
+    return f"{organ} failed" if short else f"the tumour in the {organ} stopped it working"
+
+
 def event_sentence(event: str, organ: str = "") -> str:
     """One event of a course as a sentence; an event without a sentence of its own is written
     in words."""
     name = organ_name(organ).lower() if organ else "body"
+    if event == "death" and organ:
+        event = "death_organ"
     if event in EVENT_TEXT:
         return EVENT_TEXT[event].format(organ=name)
     if event.endswith("_start"):
