@@ -171,12 +171,16 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
     * ``node_positive_at_diagnosis``: the regional nodes hold a metastasis of >= 0.2 mm, in
       all and by the primary's size class (:data:`SIZE_CLASSES_MM`; Carter et al. 1989);
     * ``ctc_per_7_5ml_when_metastatic``: CTCs in a blood sample when the first distant
-      metastasis becomes detectable (Cristofanilli et al. 2004's metastatic patients);
+      metastasis becomes detectable (early metastatic disease);
+    * ``ctc_per_7_5ml_at_metastatic_burden``: CTCs in a blood sample when the distant
+      metastases first hold ``clinical.metastatic_sample_burden_cells`` (the measurable
+      metastatic disease of Cristofanilli et al. 2004 and de Bono et al. 2008);
     * ``initiated_at_diagnosis``: with ``population.assess_initiated``, the share whose twin
       with the primary removed at diagnosis still develops a distant metastasis;
-    * ``survival_from_diagnosis``: Kaplan-Meier probability of not having died of the tumour
-      burden 3, 5 and 10 years after diagnosis (censored at the end of the course), interval
-      by :data:`SURVIVAL_INTERVAL_METHOD`, and ``median_survival_from_diagnosis_years``.
+    * ``survival_from_diagnosis``: Kaplan-Meier probability of not having died (of an
+      organ's failure or the whole-body burden) 3, 5 and 10 years after diagnosis
+      (censored at the end of the course), interval by :data:`SURVIVAL_INTERVAL_METHOD`,
+      and ``median_survival_from_diagnosis_years``.
     """
     n = len(patients)
     out: dict[str, Any] = {"patients": n}
@@ -221,6 +225,13 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
             **_quartiles(metastatic),
             "at_least_1": _share(sum(1 for c in metastatic if c >= 1), len(metastatic)),
             "at_least_5": _share(sum(1 for c in metastatic if c >= 5), len(metastatic))}
+    at_burden = [p.burden_sample["ctc_per_7_5ml"] for p in patients
+                 if p.burden_sample is not None]
+    if at_burden:
+        out["ctc_per_7_5ml_at_metastatic_burden"] = {
+            **_quartiles(at_burden),
+            "at_least_1": _share(sum(1 for c in at_burden if c >= 1), len(at_burden)),
+            "at_least_5": _share(sum(1 for c in at_burden if c >= 5), len(at_burden))}
     twins = [p.initiated_at_diagnosis for p, _ in diag if p.initiated_at_diagnosis is not None]
     if twins:
         out["initiated_at_diagnosis"] = _share(sum(twins), len(twins))

@@ -122,8 +122,12 @@ class Primary(Section):
     # colony sizes of a human liver (colonisation rate proportional to size^0.663): a
     # tumour sheds from its vascularised surface, not its whole volume. The CTC data agree:
     # calibrated per gram with exponent 1, colorectal primaries (median 40 mm at diagnosis)
-    # would shed 10x less per gram than breast primaries (18 mm).
-    shedding_mass_exponent: Annotated[float, Field(ge=0.3, le=1.5)] = 0.663
+    # would shed 10x less per gram than breast primaries (18 mm). Allowed down to 0 (a rate
+    # independent of size): Michaelson et al. 2005's spread per cell, falling ~10^5-fold
+    # from 0.1 to 12 mm, implies ~0.15; but a primary sheds cells it loses, and below ~0.3
+    # a breast primary started at 1 mm (shedding fitted at the diagnosis size) sheds more
+    # than it grows and dies out.
+    shedding_mass_exponent: Annotated[float, Field(ge=0.0, le=1.5)] = 0.663
     # Size at which the primary is diagnosed (an event; the course goes on untreated unless
     # an [[intervention]] acts at diagnosis).
     # ~1 cm^3 ~ 1e9 cells ~ 30 doublings from one cell, the classic threshold of clinical
@@ -429,6 +433,13 @@ class Clinical(Section):
     # An organ's metastases cause symptoms once they hold this many cells. ASSUMPTION:
     # ~1e10 cells (~10 g), a burden that typically declares itself clinically.
     symptom_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e10
+    # A blood sample is taken when the metastases outside the regional nodes first hold this
+    # many cells: the measurable, progressing metastatic disease of the CTC cohorts
+    # (Cristofanilli et al. 2004: women starting a new line of therapy for measurable
+    # metastatic breast cancer; de Bono et al. 2008: castration-resistant prostate cancer).
+    # ASSUMPTION: 1e10 cells (~10 g, a few metastases of 2-3 cm); neither paper gives the
+    # burden. The sample at the first detectable distant metastasis is kept beside it.
+    metastatic_sample_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e10
 
 
 class Assay(Section):

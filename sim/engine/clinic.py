@@ -44,6 +44,8 @@ _LODGED = {Stage.ARRESTED: ("arrested", "arrest"), Stage.SOLITARY: ("solitary", 
 
 
 
+_REGIONAL = ORGAN_KEYS.index("regional_lymph_nodes")
+
 #: Slack on day comparisons (days are sums of float steps).
 _DAY_SLACK = 1e-9
 
@@ -118,6 +120,16 @@ def new_symptoms(organ: Sequence[int] | np.ndarray, cells: Sequence[float] | np.
                     strict=True):
         burden[o] = burden.get(o, 0.0) + x
     return [o for o, b in burden.items() if b >= threshold_cells and o not in symptomatic]
+
+def metastatic_burden_reached(colony_cells_by_organ: np.ndarray,
+                              burden_cells: float) -> np.ndarray:
+    """Per patient (rows of colony cells by organ): whether the metastases outside the
+    regional lymph nodes hold at least ``burden_cells`` (``clinical.
+    metastatic_sample_burden_cells``: when the blood sample of measurable metastatic
+    disease is taken; both engines' rule)."""
+    organ = np.array(colony_cells_by_organ, dtype=float, ndmin=2)
+    return np.asarray(organ.sum(axis=1) - organ[:, _REGIONAL] >= burden_cells, dtype=bool)
+
 
 #: :func:`death_causes`' code for a death by the whole-body burden (organ failures are the
 #: organ's index in ``ORGAN_KEYS``); -1: the course goes on.

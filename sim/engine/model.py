@@ -47,6 +47,7 @@ from .clinic import (
     Clinic,
     cause_of_death,
     death_causes,
+    metastatic_burden_reached,
     organ_lethal_vector,
     primary_organ_index,
 )
@@ -63,6 +64,8 @@ from .results import (
     diagnosis_snapshot,
     patient_result,
 )
+
+REGIONAL = ORGAN_KEYS.index("regional_lymph_nodes")
 
 
 class MetastasisModel(mesa.Model):
@@ -137,6 +140,8 @@ class MetastasisModel(mesa.Model):
         self._measure_at_step_end = False
         #: A blood sample when the first distant metastasis became detectable (or None).
         self.metastatic_sample: dict[str, float] | None = None
+        #: The blood sample at the metastatic burden of the CTC cohorts (None: not reached).
+        self.burden_sample: dict[str, float] | None = None
         #: Measurements draw from a stream of their own: measuring never changes the course.
         self._measure = measurement_stream(self.rng.bit_generator.seed_seq)
         if self.primary.present and self.primary.cells >= self.diagnosis_cells:
@@ -201,7 +206,11 @@ class MetastasisModel(mesa.Model):
             self._measure_at_first_distant_detection()
         self.step_count += 1
         self.day = self.step_end_day
-        self._check_death()
+        in_organs = self.colonies.by_organ(len(ORGAN_KEYS), cells=True)
+        if self.burden_sample is None and metastatic_burden_reached(
+                in_organs, self.scenario.clinical.metastatic_sample_burden_cells)[0]:
+            self._measure_at_metastatic_burden(in_organs)
+        self._check_death(in_organs)
         clinic.end_of_step()
         if self.step_count >= self.n_steps:
             self.running = False
@@ -210,11 +219,11 @@ class MetastasisModel(mesa.Model):
             self.assay.append(assay_snapshot(self))
         self._record()
 
-    def _check_death(self) -> None:
+    def _check_death(self, organ: np.ndarray) -> None:
         """End the course if an organ fails or the whole-body burden is reached
-        (:func:`~sim.engine.clinic.death_causes`, the rule both engines use)."""
+        (:func:`~sim.engine.clinic.death_causes`, the rule both engines use); ``organ``:
+        the colonies' cells per organ now."""
         sim = self.scenario.simulation
-        organ = self.colonies.by_organ(len(ORGAN_KEYS), cells=True)
         lodged = float(sum(self.cohorts.cells_at(s) for s in LODGED_STAGES))
         code = int(death_causes(np.array([self.primary.cells]), organ, np.array([lodged]),
                                 self._primary_organ, sim.lethal_burden_cells,
@@ -289,6 +298,13 @@ class MetastasisModel(mesa.Model):
         """When the first distant metastasis becomes detectable (the patient is now
         metastatic): a blood sample, as in Cristofanilli et al. 2004."""
         self.metastatic_sample = {"day": self.step_end_day, **self._blood_sample()}
+
+    def _measure_at_metastatic_burden(self, organ: np.ndarray) -> None:
+        """When the distant metastases first reach ``clinical.metastatic_sample_burden_cells``
+        (measurable metastatic disease): a blood sample, and the burden it was taken at."""
+        self.burden_sample = {"day": self.step_end_day,
+                              "metastatic_cells": float(organ.sum() - organ[REGIONAL]),
+                              **self._blood_sample()}
 
     def run(self, progress: bool = False) -> MetastasisModel:
         """Step until the horizon or the lethal burden (``progress``: a bar over the days)."""

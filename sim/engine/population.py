@@ -78,11 +78,18 @@ from . import population_output as output
 from . import population_stretches as stretches
 from . import population_transit as transit
 from . import step_kernels as sk
-from .clinic import WHOLE_BODY, death_causes, organ_lethal_vector, primary_organ_index
+from .clinic import (
+    WHOLE_BODY,
+    death_causes,
+    metastatic_burden_reached,
+    organ_lethal_vector,
+    primary_organ_index,
+)
 from .model import patient_traits
 from .population_layout import (
     DEATH_ROUTES,
     N_ORGANS,
+    REGIONAL,
     ColonyTable,
     F,
 )
@@ -272,6 +279,8 @@ class PopulationEngine:
         self.arrived_met: np.ndarray | None = None
         self.venous_share_met: np.ndarray | None = None
         self.died = np.zeros(n, dtype=bool)
+        #: The blood sample at the metastatic burden is taken (or not wanted: the twins).
+        self.burden_sampled = np.zeros(n, dtype=bool)
         #: Why each row's course ended (sim.engine.clinic.death_causes; -1: it did not).
         self.death_code = np.full(n, -1, dtype=np.int64)
         self.end_day = np.full(n, np.nan)
@@ -302,6 +311,7 @@ class PopulationEngine:
         self.events: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         self.diagnosis: list[dict[str, float] | None] = [None] * n
         self.metastatic_sample: list[dict[str, float] | None] = [None] * n
+        self.burden_sample: list[dict[str, float] | None] = [None] * n
         self.relapse: list[tuple[str, float] | None] = [None] * n
         self.initiated: list[bool | None] = [None] * n
         self.results: list[PatientResult | None] = [None] * n
@@ -385,6 +395,7 @@ class PopulationEngine:
         """The second half of step ``s`` for the rows ``act`` active at its start."""
         self.step_count += 1
         self.day = self.step_end_day
+        self._sample_at_metastatic_burden(act, s)
         lethal = self.scenario.simulation.lethal_burden_cells
         near = death_causes(self.primary, self._organ_burden(bound=True),
                             self._lodged_cells(bound=True), self.primary_organ, lethal,
@@ -417,6 +428,27 @@ class PopulationEngine:
                 # The course ends in the diagnosis step: the twin's ends there as well.
                 self.initiated[self.patient[r]] = not math.isnan(self.first_distant[r])
         self._finish(np.flatnonzero(ending))
+
+    def _sample_at_metastatic_burden(self, act: np.ndarray, s: int) -> None:
+        """The blood sample of the rows whose distant metastases first reach
+        ``clinical.metastatic_sample_burden_cells`` this step (the Mesa model's
+        ``_measure_at_metastatic_burden``; waiting colonies drawn first where their bound
+        reaches it)."""
+        want = act & ~self.burden_sampled & ~self.is_twin
+        if not want.any():
+            return
+        burden = self.scenario.clinical.metastatic_sample_burden_cells
+        near = want & metastatic_burden_reached(self._organ_burden(bound=True), burden)
+        if not near.any():
+            return
+        self._bring_up(np.flatnonzero(near), s)
+        organ = self._organ_burden()
+        for r in np.flatnonzero(near & metastatic_burden_reached(organ, burden)).tolist():
+            self.burden_sampled[r] = True
+            self.burden_sample[self.patient[r]] = {
+                "day": self.step_end_day,
+                "metastatic_cells": float(organ[r].sum() - organ[r, REGIONAL]),
+                **self._blood_sample(r)}
 
     # ------------------------------------------------------------------ lodged cells
     def _kill_probabilities(self) -> np.ndarray:

@@ -145,6 +145,8 @@ class CourseView(Protocol):
     @property
     def metastatic_sample(self) -> dict[str, float] | None: ...
     @property
+    def burden_sample(self) -> dict[str, float] | None: ...
+    @property
     def assay(self) -> list[dict[str, float]]: ...
     @property
     def datacollector(self) -> Any: ...          # mesa's DataCollector: no type information
@@ -199,6 +201,10 @@ class PatientResult:
     #: diagnosis and nothing else done ("initiated the metastatic process at diagnosis";
     #: None: not assessed). Set by the experiments' twin course (sim.experiments.replicates).
     initiated_at_diagnosis: bool | None = None
+    #: A blood sample when the metastases outside the regional nodes first held
+    #: ``clinical.metastatic_sample_burden_cells`` (measurable metastatic disease, as in the
+    #: CTC cohorts): day, ``metastatic_cells`` and the CTCs per 7.5 mL (None: not reached).
+    burden_sample: dict[str, float] | None = None
     #: Why the course ended before its horizon: the failing organ's key,
     #: ``"whole_body_burden"``, or None (alive at the end; sim.engine.clinic.death_causes).
     cause_of_death: str | None = None
@@ -431,5 +437,6 @@ def patient_result(model: CourseView) -> PatientResult:
         traits=model.traits.as_dict(), macrometastases=macrometastases(model),
         first_macrometastasis_day=model.colonies.first_macrometastasis_day,
         first_distant_detectable_day=model.colonies.first_distant_detectable_day,
-        metastatic_sample=model.metastatic_sample, cause_of_death=model.cause_of_death,
+        metastatic_sample=model.metastatic_sample, burden_sample=model.burden_sample,
+        cause_of_death=model.cause_of_death,
         burden_at_end=model.burden_at_end())

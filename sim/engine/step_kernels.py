@@ -7,17 +7,18 @@ functions here, called by the engine's Python step and by :func:`quiet_stretch` 
 the two give the same numbers bit for bit.
 
 Most steps of a batch are *quiet*: no patient is diagnosed, has its first metastasis in an
-organ reach the imaging size, an intervention start or end, a record or a sample taken, symptoms, a relapse
-or a lethal burden within reach. :func:`quiet_stretch` runs such steps one after the other
-without returning to Python. Before each step it checks, from the state and the
-deterministic parts of the step (the primary's and the macrometastases' Gompertz growth,
-which can only overestimate what the step's losses leave), that nothing of the kind can
-happen in it; after the step, that no bound the Python step would act on (the lethal
-burden of the whole body or of an organ, symptoms, a relapse) is within reach. Where a
+organ reach the imaging size, an intervention start or end, a record or a sample taken,
+symptoms, a relapse, an organ's failure or a lethal burden within reach.
+:func:`quiet_stretch` runs such steps one after the other without returning to Python.
+Before each step it checks, from the state and the deterministic parts of the step (the
+primary's and the macrometastases' Gompertz growth, which can only overestimate what the
+step's losses leave), that nothing of the kind can happen in it; after the step, that no
+bound the Python step would act on (the lethal burden of the whole body or of an organ,
+symptoms, a relapse, the metastatic burden of a blood sample) is within reach. Where a
 check fails it returns, and the Python step does that step (or its second half) exactly as
-it always does. The checks keep
-a relative margin of 1e-9, so a stretch never decides what the Python step would decide
-differently; a stretch is therefore the same course, not an approximation of it.
+it always does. The checks keep a relative margin of 1e-9, so a stretch never decides what
+the Python step would decide differently; a stretch is therefore the same course, not an
+approximation of it.
 """
 
 from __future__ import annotations
@@ -290,6 +291,7 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
                   lodged_cells: np.ndarray, pend: np.ndarray,
                   pend_cells: np.ndarray, lazy_step: np.ndarray, unit_cells: np.ndarray,
                   lethal_cells: float, organ_lethal: np.ndarray, primary_organ: int,
+                  sample_cells: float, sampled: np.ndarray,
                   symptom_cells: float, symptomatic: np.ndarray,
                   watching: np.ndarray, step_venous_mean: np.ndarray, pend_met: np.ndarray,
                   nonlodging_step: np.ndarray, nonlodging_units: np.ndarray,
@@ -375,6 +377,8 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
                 in_organ = bounds[p, o] + (primary[p] if o == primary_organ else 0.0)
                 if in_organ >= organ_lethal[o] * (1.0 - MARGIN):
                     return done, AFTER_FIRST_HALF
+            if not sampled[p] and colonies - bounds[p, regional] >= sample_cells * (1.0 - MARGIN):
+                return done, AFTER_FIRST_HALF
             k = cells_per_cluster
             lodged = (lodged_cells[p] + pend_cells[p] + TAIL_SD * math.sqrt(pend_cells[p]) * k
                       + TAIL_ADD * k)

@@ -276,7 +276,8 @@ def write_comparison(stage: Path, runs: Mapping[str, RunResult],
 MEASUREMENT_COLUMNS = ("diagnosis_day", "size_at_diagnosis_mm", "ctc_per_7_5ml_at_diagnosis",
                        "ctc_per_30ml_at_diagnosis", "dtc_per_aspirate_at_diagnosis",
                        "node_positive_at_diagnosis", "distant_metastasis_at_diagnosis",
-                       "ctc_per_7_5ml_when_metastatic", "initiated_at_diagnosis")
+                       "ctc_per_7_5ml_when_metastatic", "ctc_per_7_5ml_at_metastatic_burden",
+                       "initiated_at_diagnosis")
 
 
 def measurements(p: PatientResult) -> tuple[float | bool | None, ...]:
@@ -287,6 +288,7 @@ def measurements(p: PatientResult) -> tuple[float | bool | None, ...]:
             None if "node_positive" not in d else bool(d["node_positive"]),
             None if "distant_detectable" not in d else bool(d["distant_detectable"] > 0),
             None if p.metastatic_sample is None else p.metastatic_sample["ctc_per_7_5ml"],
+            None if p.burden_sample is None else p.burden_sample["ctc_per_7_5ml"],
             p.initiated_at_diagnosis)
 
 

@@ -1,22 +1,29 @@
 """How a course ends: organ failure or the whole-body burden (``clinic.death_causes``, the
-rule both engines call), and what the results and the summary say of it."""
+rule both engines call), and what the results and the summary say of it; and the blood
+sample at a metastatic burden (``clinic.metastatic_burden_reached``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sim import load_scenario
+from sim import MetastasisModel, load_scenario
 from sim.analysis.summaries import deaths
 from sim.biology.anatomy import ORGAN_KEYS, TARGET_ORGANS
-from sim.engine.clinic import WHOLE_BODY, cause_of_death, death_causes
+from sim.engine.clinic import (
+    WHOLE_BODY,
+    cause_of_death,
+    death_causes,
+    metastatic_burden_reached,
+)
 from sim.engine.population import PopulationEngine
 from sim.engine.results import PatientResult, burden_by_site
 from sim.experiments.replicates import batch_engine, run_replicates
 
 from ..conftest import DATA
 
-LUNG, BRAIN, LIVER = (ORGAN_KEYS.index(o) for o in ("lung", "brain", "liver"))
+LUNG, BRAIN, LIVER, REGIONAL = (ORGAN_KEYS.index(o) for o in ("lung", "brain", "liver",
+                                                              "regional_lymph_nodes"))
 
 
 def _organs(**cells: float) -> np.ndarray:
@@ -88,31 +95,23 @@ def test_a_failing_organ_ends_the_course_and_is_named(engine):
         assert p.died or p.days == 60.0
 
 
-def test_the_population_engine_never_leaves_a_failed_organ_alive():
-    """The population engine's micrometastases may wait for an event to grow, and its
-    quiet stretches run many steps in one compiled call; neither may carry a patient past an
-    organ's failure. Breast as shipped, 16 patients over 1,500 days, every organ failing at
-    5x10^5 cells (below the size the waiting colonies are kept under, so that waiting ones
-    can reach it): after every Python step and every stretch, the active patients' colonies
-    are drawn to date and no organ may hold its lethal burden. Measured on this seed: a bound
-    on the waiting colonies that leaves out the organ burdens leaves 13 of the 16 patients
-    alive past their organ's failure, a stretch that does not check them 12. The check draws
-    the colonies, so it changes the courses, not the rule."""
+def _watched_run(overrides: list, watch) -> tuple[list[PatientResult], list]:
+    """Breast as shipped, 16 patients over 1,500 days with ``overrides``; after every Python
+    step and every quiet stretch the active rows' colonies are drawn to date and ``watch``
+    (engine, rows) lists the rows the engine let past a rule."""
     sc = load_scenario("presets/breast", [
         ("population.assess_initiated", False), ("simulation.horizon_days", 1500.0),
-        ("simulation.organ_lethal_burden_cells", dict.fromkeys(TARGET_ORGANS, 5e5))])
+        *overrides])
     engine = batch_engine(sc, 3, range(16))
     assert isinstance(engine, PopulationEngine)
     second_half, stretch = engine._second_half, engine._quiet_steps
-    late: list[tuple[int, int]] = []
+    late: list = []
 
     def check() -> None:
         rows = np.flatnonzero(engine.active)
-        if not len(rows):
-            return
-        engine._bring_up(rows, engine.step_count - 1)
-        over = engine._organ_burden()[rows] >= engine.organ_lethal
-        late.extend((int(r), engine.step_count) for r in rows[over.any(axis=1)])
+        if len(rows):
+            engine._bring_up(rows, engine.step_count - 1)
+            late.extend(watch(engine, rows))
 
     def second_half_and_check(*args) -> None:
         second_half(*args)
@@ -126,9 +125,70 @@ def test_the_population_engine_never_leaves_a_failed_organ_alive():
 
     engine._second_half = second_half_and_check     # type: ignore[method-assign]
     engine._quiet_steps = stretch_and_check          # type: ignore[method-assign]
-    results = engine.run()
+    return engine.run(), late
+
+
+def test_the_population_engine_never_leaves_a_failed_organ_alive():
+    """The population engine's micrometastases may wait for an event to grow, and its
+    quiet stretches run many steps in one compiled call; neither may carry a patient past an
+    organ's failure. Every organ failing at 5x10^5 cells (below the size the waiting
+    colonies are kept under, so that waiting ones can reach it): after every Python step
+    and every stretch no active patient's organ may hold its lethal burden. Measured on this
+    seed: a bound on the waiting colonies that leaves out the organ burdens leaves 13 of the
+    16 patients alive past their organ's failure, a stretch that does not check them 12.
+    The check draws the colonies, so it changes the courses, not the rule."""
+    def failed(engine: PopulationEngine, rows: np.ndarray) -> list:
+        over = engine._organ_burden()[rows] >= engine.organ_lethal
+        return rows[over.any(axis=1)].tolist()
+
+    results, late = _watched_run(
+        [("simulation.organ_lethal_burden_cells", dict.fromkeys(TARGET_ORGANS, 5e5))], failed)
     assert not late
     assert any(r.cause_of_death in TARGET_ORGANS for r in results)
+
+
+def test_the_population_engine_samples_blood_when_the_metastatic_burden_is_reached():
+    """The same watch for the blood sample at a metastatic burden (3x10^5 cells outside the
+    regional nodes): after every step and stretch, no active patient has reached it
+    unsampled. A stretch that did not look, or a bound that left out the waiting colonies,
+    samples late; measured on this seed, without the stretch's check 11 of 16 patients."""
+    def unsampled(engine: PopulationEngine, rows: np.ndarray) -> list:
+        reached = metastatic_burden_reached(engine._organ_burden()[rows], 3e5)
+        return rows[reached & ~engine.burden_sampled[rows]].tolist()
+
+    results, late = _watched_run([("clinical.metastatic_sample_burden_cells", 3e5)],
+                                 unsampled)
+    assert not late
+    sampled = [r for r in results if r.burden_sample is not None]
+    assert sampled
+    assert all(r.burden_sample["metastatic_cells"] >= 3e5 for r in sampled)
+
+
+def test_the_mesa_model_samples_blood_on_the_day_the_metastatic_burden_is_reached():
+    """Stepped by hand: the sample's day is the first step end at which the colonies outside
+    the regional nodes hold the burden (3,000 cells in the small scenario), and its
+    ``metastatic_cells`` is that burden; a patient who never reaches it has no sample."""
+    sc = load_scenario(DATA / "small.toml", [("simulation.horizon_days", 60.0),
+                                             ("clinical.metastatic_sample_burden_cells", 3e3)])
+    seen = 0
+    for seed in range(4):
+        model = MetastasisModel(sc, rng=seed)
+        first = None
+        while model.running:
+            model.step()
+            organ = model.colonies.by_organ(len(ORGAN_KEYS), cells=True)
+            distant = organ.sum() - organ[REGIONAL]
+            if first is None and distant >= 3e3:
+                first = (model.day, distant)
+        if first is None:
+            assert model.burden_sample is None
+        else:
+            seen += 1
+            assert model.burden_sample is not None
+            assert (model.burden_sample["day"], model.burden_sample["metastatic_cells"]) \
+                == first
+            assert model.burden_sample["ctc_per_7_5ml"] >= 0
+    assert seen
 
 
 def _patient(cause: str | None, primary: float, **organs: float) -> PatientResult:
