@@ -277,6 +277,10 @@ def population_lines(pop: dict[str, Any]) -> list[str]:
         out.append(f"  regional nodes involved at diagnosis: {share(nodes['all'])}")
     out.append(f"  distant metastasis detectable at diagnosis: "
                f"{share(pop.get('synchronous_distant_metastasis'))}")
+    burden = pop.get("ctc_per_7_5ml_at_metastatic_burden") or {}
+    if burden:
+        out.append(f"  CTCs per 7.5 mL at the metastatic burden of the CTC cohorts: >= 5 in "
+                   f"{share(burden.get('at_least_5'))}")
     if "initiated_at_diagnosis" in pop:
         out.append(f"  initiated the metastatic process by diagnosis: "
                    f"{share(pop['initiated_at_diagnosis'])}")
@@ -289,6 +293,20 @@ def population_lines(pop: dict[str, Any]) -> list[str]:
               else f"{five['survival']:.0%} [{five['low']:.0%}, {five['high']:.0%}]")
         out.append(f"  survival after diagnosis: median {m}; alive at 5 years {f5}")
     return out
+
+
+def death_lines(course_summary: dict[str, Any]) -> list[str]:
+    """What killed the patients (:func:`deaths` in ``course_summary``), in plain lines."""
+    causes = course_summary.get("cause_of_death") or {}
+    b = course_summary.get("burden_at_death") or {}
+    if not causes or not b.get("deaths"):
+        return []
+    words = ", ".join(f"{'whole-body burden' if k == 'whole_body_burden' else k + ' failure'}"
+                      f" {v}" for k, v in causes.items())
+    return [f"  deaths: {b['deaths']} ({words}); metastases outweigh the primary in "
+            f"{b['fraction_metastases_outweigh_primary']:.0%} "
+            f"[{b['fraction_metastases_outweigh_primary_low']:.0%}, "
+            f"{b['fraction_metastases_outweigh_primary_high']:.0%}] of them"]
 
 
 #: Size classes of the primary at diagnosis (T1 <= 20 mm, T2 20-50 mm, T3 > 50 mm: the
@@ -449,6 +467,8 @@ __all__ = [
     "at_diagnosis",
     "clinical_outcomes",
     "course",
+    "death_lines",
+    "deaths",
     "first_metastasis",
     "funnel",
     "kaplan_meier",

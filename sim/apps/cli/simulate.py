@@ -139,7 +139,7 @@ def demo(out: Path, replicates: int | None) -> None:
 
 
 def print_summary(summ: dict, out: Path, wall: float, engine: str = "mesa") -> None:
-    from ...analysis.summaries import population_lines
+    from ...analysis.summaries import death_lines, population_lines
 
     by = "population engine" if engine == "population" else "Mesa model"
     click.echo(f"{summ['primary']} / {summ['hypothesis']}: {summ['replicates']} patients, "
@@ -163,7 +163,7 @@ def print_summary(summ: dict, out: Path, wall: float, engine: str = "mesa") -> N
                    f"{d['fraction_with_detectable_metastasis']:.0%}")
     if (summ.get("population") or {}).get("diagnosed", {}).get("patients"):
         click.echo("\nThe population (95 % intervals):")
-        for line in population_lines(summ["population"]):
+        for line in population_lines(summ["population"]) + death_lines(summ["course"]):
             click.echo(f"  {line}")
     if summ.get("assay") and not (summ.get("autopsy_reference") or {}).get("site_frequency"):
         click.echo(f"\nWrote {out}/ (summary.json with the assay fates, figures/)")
