@@ -4,8 +4,9 @@ tables of docs/model-and-evidence.md ("Population targets") print them.
 Usage: ``python -m sim.analysis.target_table OUTPUT_FOLDER [OUTPUT_FOLDER ...]``, each an
 output folder of ``metasim run PRESET --replicates N`` (its ``summary.json``). Prints, per
 folder, the fitted targets (:data:`sim.biology.targets.POPULATION_TARGETS`) and the checks
-(:data:`sim.biology.targets.CHECKS`) as a Markdown table, then one table of the causes of
-death and where the tumour was at death for all folders.
+(:data:`sim.biology.targets.CHECKS`) as a Markdown table, then one table of how the
+courses went for all folders: the primary's size when the first distant metastasis was
+seeded, the causes of death and where the tumour was at death.
 
 "Agreement" is simulated / published; a row is *within 1.5x* when that ratio lies in
 [1/1.5, 1.5], *interval overlaps 1.5x* when the simulated 95 % interval meets the published
@@ -86,13 +87,21 @@ def target_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _seeding(summary: dict[str, Any]) -> str:
+    q = (summary.get("population") or {}).get("primary_size_at_seeding_mm") or {}
+    if q.get("median") is None:
+        return "-"
+    return f"{q['median']:.0f} mm ({q['q1']:.0f}–{q['q3']:.0f})"
+
+
 def death_row(summary: dict[str, Any]) -> str:
-    """One run's row of the cause-of-death table."""
+    """One run's row of the table of how the courses went."""
     course = summary.get("course") or {}
     b = course.get("burden_at_death") or {}
     n = b.get("deaths") or 0
     if not n:
-        return f"| {summary.get('primary', '')} | {summary.get('replicates')} | 0 | - | - | - | - |"
+        return (f"| {summary.get('primary', '')} | {summary.get('replicates')} | "
+                f"{_seeding(summary)} | 0 | - | - | - | - |")
     causes = ", ".join(f"{'whole-body burden' if k == 'whole_body_burden' else k} {v}"
                        for k, v in (course.get("cause_of_death") or {}).items())
     organs = ", ".join(f"{k} {v}" for k, v in
@@ -100,13 +109,16 @@ def death_row(summary: dict[str, Any]) -> str:
     share = (f"{_pct(b['fraction_metastases_outweigh_primary'])} "
              f"({_pct(b['fraction_metastases_outweigh_primary_low']).removesuffix(' %')}–"
              f"{_pct(b['fraction_metastases_outweigh_primary_high'])})")
-    return (f"| {summary.get('primary', '')} | {summary.get('replicates')} | {n} | {causes} | "
-            f"{b['median_metastatic_share']:.2g} | {share} | {organs or '-'} |")
+    return (f"| {summary.get('primary', '')} | {summary.get('replicates')} | "
+            f"{_seeding(summary)} | {n} | {causes} | {b['median_metastatic_share']:.2g} | "
+            f"{share} | {organs or '-'} |")
 
 
-DEATH_HEADER = ("| preset | patients | deaths | cause of death (patients) | median share of the "
-                "tumour in metastases at death | metastases outweigh the primary | organ with "
-                "the most metastatic cells (deaths) |\n|---|---|---|---|---|---|---|")
+DEATH_HEADER = ("| preset | patients | primary's size when the first distant metastasis was "
+                "seeded (median, quartiles) | deaths | cause of death (patients) | median "
+                "share of the tumour in metastases at death | metastases outweigh the primary "
+                "| organ with the most metastatic cells (deaths) |\n"
+                "|---|---|---|---|---|---|---|---|")
 
 
 def main(argv: Sequence[str]) -> str:

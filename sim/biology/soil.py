@@ -76,6 +76,18 @@ def derived_affinities(scenario: Scenario, delivery: str) -> dict[str, float]:
     return {o: min(v / mean, MAX_AFFINITY) for o, v in index.items()}
 
 
+def colonization_vector(scenario: Scenario) -> np.ndarray:
+    """What multiplies the colonisation hazards (proliferation and awakening) in each organ,
+    in ORGAN_KEYS order, as both engines use it: the soil's affinity
+    (:func:`affinity_vector`) and, in the regional and distant lymph nodes, the nodes' own
+    kinetics (``lymph.node_colonization_multiplier``, whatever the hypothesis)."""
+    out = affinity_vector(scenario).astype(float)
+    m = scenario.lymph.node_colonization_multiplier
+    for organ in ("regional_lymph_nodes", "distant_lymph_nodes"):
+        out[ORGAN_KEYS.index(organ)] *= m
+    return out
+
+
 def affinity_vector(scenario: Scenario) -> np.ndarray:
     """Affinity per organ, in ORGAN_KEYS order, as the model uses it."""
     if scenario.soil == "neutral":

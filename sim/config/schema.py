@@ -228,6 +228,15 @@ class Lymph(Section):
     # node group passed.
     node_arrest_probability: Probability = 0.5
     death_probability_per_node: Probability = 0.2
+    # The lymph nodes' own colonisation kinetics, whatever the hypothesis: multiplies the
+    # proliferation and awakening hazards of cells lodged in the regional and distant nodes
+    # (on top of the soil's affinity). Nodes are where cells go first and grow well
+    # (Pereira et al. 2018; Brown et al. 2018); node involvement at diagnosis rises with the
+    # primary's size (Carter et al. 1989). ASSUMPTION: 1 (the nodes share the organs'
+    # kinetics) until fitted jointly with the course; measured on the breast preset (100
+    # patients), 100 gives node involvement by size near Carter's but autopsy node
+    # involvement near 90 % and untreated 5-year survival near 3 %.
+    node_colonization_multiplier: Annotated[float, Field(ge=0.0, le=1e4)] = 1.0
 
 
 class Cavity(Section):

@@ -90,6 +90,8 @@ class Colonies:
         #: The same for the first colony outside the regional lymph nodes (a distant
         #: metastasis).
         self.first_distant_detectable_day: float | None = None
+        #: The day that colony was founded (when the primary seeded it, or its ancestor).
+        self.first_distant_founded_day: float | None = None
         self._regional = ORGAN_KEYS.index("regional_lymph_nodes")
         #: Start of the step in which the first colony switched on angiogenesis: the first
         #: macrometastasis (None: none yet).
@@ -156,6 +158,7 @@ class Colonies:
                     if self.first_distant_detectable_day is None and \
                             c.organ != self._regional:
                         self.first_distant_detectable_day = step_end_day
+                        self.first_distant_founded_day = c.founded_day
             else:
                 c.remove()
         self._live = keep

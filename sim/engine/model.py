@@ -34,7 +34,7 @@ import numpy as np
 from ..biology.anatomy import ORGAN_KEYS
 from ..biology.measurements import blood_sample, marrow_sample
 from ..biology.patients import PatientTraits, draw_traits
-from ..biology.soil import affinity_vector
+from ..biology.soil import colonization_vector
 from ..biology.stages import LODGED_STAGES, Phase, Stage
 from ..biology.units import diameter_to_cells
 from ..config.loading import load_scenario, make_scenario
@@ -127,7 +127,7 @@ class MetastasisModel(mesa.Model):
         self.ledger = Ledger(len(ORGAN_KEYS), DEATH_ROUTES)
         self.cohorts = cohort_store(self, sc.simulation.aggregate, len(p.subclones))
         self.colonies = Colonies(self, sc, self.ledger, self.dt)
-        self.lodged = LodgedCells(sc, affinity_vector(sc) * self.traits.colonization_multiplier,
+        self.lodged = LodgedCells(sc, colonization_vector(sc) * self.traits.colonization_multiplier,
                                   self.dt)
         self.dissemination = Dissemination(sc, self.dt, self.ledger, self.cohorts,
                                            self.traits.shedding_rate_per_gram_per_day)
@@ -167,7 +167,7 @@ class MetastasisModel(mesa.Model):
             raise ValueError("retune cannot change the hypothesis or the simulation settings; "
                              "start a new course instead")
         self.scenario = sc
-        self.lodged = LodgedCells(sc, affinity_vector(sc) * self.traits.colonization_multiplier,
+        self.lodged = LodgedCells(sc, colonization_vector(sc) * self.traits.colonization_multiplier,
                                   self.dt)
         rate = self.dissemination.shedding_rate_per_gram_per_day * shedding_multiplier
         self.dissemination = Dissemination(sc, self.dt, self.ledger, self.cohorts, rate)

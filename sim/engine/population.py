@@ -286,6 +286,7 @@ class PopulationEngine:
         self.end_day = np.full(n, np.nan)
         self.first_detectable = np.full(n, np.nan)
         self.first_distant = np.full(n, np.nan)
+        self.first_distant_founded = np.full(n, np.nan)
         self.first_macro = np.full(n, np.nan)
         self.diagnosed = np.zeros(n, dtype=bool)
         self.measure_due = np.zeros(n, dtype=bool)

@@ -222,6 +222,7 @@ def advance_colonies(self: PopulationEngine, gm: np.ndarray, select: np.ndarray 
                 self.first_detectable[r] = end
             if math.isnan(self.first_distant[r]) and c.organ[i] != REGIONAL:
                 self.first_distant[r] = end
+                self.first_distant_founded[r] = c.founded_day[i]
             o = int(c.organ[i])
             if not self.detected_organs[r, o]:
                 self.detected_organs[r, o] = True

@@ -54,7 +54,8 @@ def spawn_twins(self: PopulationEngine, rows: np.ndarray) -> None:
                  "founded_by_organ", "arrested_by_organ", "step_shed", "step_ctc", "died",
                  "death_code", "burden_sampled", "step_ctc_known", "arrived_primary",
                  "venous_share_primary",
-                 "end_day", "first_detectable", "first_distant", "first_macro",
+                 "end_day", "first_detectable", "first_distant",
+                 "first_distant_founded", "first_macro",
                  "diagnosed", "measure_due", "resection_day", "relapse_day", "twin_resect",
                  "touched", "detected_organs", "symptomatic", "sched", "pending_at",
                  "active_end"):
@@ -180,6 +181,7 @@ def result(self: PopulationEngine, r: int) -> PatientResult:
         traits=traits.as_dict(), macrometastases=int((mine & (c.phase == MACRO)).sum()),
         first_macrometastasis_day=opt(self.first_macro[r]),
         first_distant_detectable_day=opt(self.first_distant[r]),
+        first_distant_founded_day=opt(self.first_distant_founded[r]),
         metastatic_sample=self.metastatic_sample[p], burden_sample=self.burden_sample[p],
         cause_of_death=cause_of_death(int(self.death_code[r])),
         burden_at_end=burden_by_site(self.primary[r], self._organ_burden()[r],

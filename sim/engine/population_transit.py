@@ -14,7 +14,7 @@ import numpy as np
 from ..biology.anatomy import ORGAN_KEYS, PRIMARY_ENTRIES, VENOUS_ENTRIES, metastasis_entry
 from ..biology.cascade import normalise
 from ..biology.delivery import chain_for, entry_probabilities
-from ..biology.soil import affinity_vector
+from ..biology.soil import colonization_vector
 from ..biology.units import competing_risks_array, scale_probability, step_probability
 from . import step_kernels as sk
 from .population_layout import (
@@ -117,7 +117,7 @@ def transit_tables(self: PopulationEngine) -> None:
         [ex.rate_per_day * c_ext, np.full(self.R, ex.intravascular_death_rate_per_day)],
         axis=-1), self.dt)
     # Per patient: the soil affinity carries the patient's competence multiplier.
-    self._affinity = affinity_vector(sc)[self.row_organ]
+    self._affinity = colonization_vector(sc)[self.row_organ]
     self._grow = (np.array([self.clones[c].proliferation for c in self.row_clone])
                   * unit_mult * col.competence)
     self._wake = (np.array([self.clones[c].awakening for c in self.row_clone])

@@ -45,6 +45,8 @@ class ColoniesView(Protocol):
     @property
     def first_distant_detectable_day(self) -> float | None: ...
     @property
+    def first_distant_founded_day(self) -> float | None: ...
+    @property
     def first_macrometastasis_day(self) -> float | None: ...
     def __iter__(self) -> Iterator[Any]: ...
     def count(self, macro: bool) -> int: ...
@@ -195,6 +197,8 @@ class PatientResult:
     first_macrometastasis_day: float | None = None
     #: Day the first metastasis outside the regional lymph nodes became detectable.
     first_distant_detectable_day: float | None = None
+    #: The founding day of that metastasis (None: none became detectable).
+    first_distant_founded_day: float | None = None
     #: A blood sample on that day (the patient is now metastatic): CTCs per 7.5 mL.
     metastatic_sample: dict[str, float] | None = None
     #: Would a distant metastasis have become detectable had the primary been removed at
@@ -437,6 +441,7 @@ def patient_result(model: CourseView) -> PatientResult:
         traits=model.traits.as_dict(), macrometastases=macrometastases(model),
         first_macrometastasis_day=model.colonies.first_macrometastasis_day,
         first_distant_detectable_day=model.colonies.first_distant_detectable_day,
+        first_distant_founded_day=model.colonies.first_distant_founded_day,
         metastatic_sample=model.metastatic_sample, burden_sample=model.burden_sample,
         cause_of_death=model.cause_of_death,
         burden_at_end=model.burden_at_end())

@@ -36,7 +36,7 @@ def test_every_target_and_check_of_a_site_has_a_row():
     assert sum("| fit |" in r for r in rows) == len(targets_for("breast"))
     dtc = next(r for r in rows if "DTC" in r)
     assert "25 % (20–31 %; n = 196)" in dtc and "within 1.5×" in dtc
-    assert death_row(summary).count("|") == 8
+    assert death_row(summary).count("|") == 9
 
 
 def test_a_folder_without_a_summary_is_refused_with_its_path(tmp_path):
