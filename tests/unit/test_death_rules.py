@@ -38,9 +38,10 @@ def test_an_organ_fails_at_its_burden_and_before_the_whole_body():
     the burden, not only above it); the primary counts in the organ it grows in and
     nowhere else; lodged single cells count towards the whole body but not towards an
     organ; of two failing organs the one furthest past its burden is named; and the
-    whole-body burden ends the course only where no organ failed. A rule that compared
-    with >, forgot the primary's organ, counted it in another, counted lodged cells in an
-    organ, or put the whole body first fails one of these rows."""
+    whole-body burden (the primary, every colony and the lodged cells) ends the course only
+    where no organ failed. A rule that compared with >, forgot the primary's organ, counted
+    it in another, counted lodged cells in an organ, left the colonies out of the whole
+    body, or put the whole body first fails one of these rows."""
     lethal = np.full(len(ORGAN_KEYS), np.inf)
     lethal[[LUNG, BRAIN, LIVER]] = 100.0, 10.0, 1000.0
     rows = [  # (primary, colonies by organ, lodged, primary organ) -> cause
@@ -55,6 +56,9 @@ def test_an_organ_fails_at_its_burden_and_before_the_whole_body():
         (0.0, _organs(lung=500.0, brain=30.0), 0.0, -1, LUNG),
         (2000.0, _organs(brain=10.0), 0.0, -1, BRAIN),
         (2000.0, _organs(), 0.0, -1, WHOLE_BODY),
+        (1100.0, _organs(), 0.0, -1, WHOLE_BODY),           # at the burden exactly
+        (600.0, _organs(lung=90.0, bone=500.0), 0.0, -1, WHOLE_BODY),   # colonies count
+        (600.0, _organs(lung=90.0, bone=400.0), 0.0, -1, -1),
     ]
     for primary, organs, lodged, host, want in rows:
         got = death_causes(np.array([primary]), organs[None], np.array([lodged]), host,
@@ -63,6 +67,24 @@ def test_an_organ_fails_at_its_burden_and_before_the_whole_body():
     assert cause_of_death(BRAIN) == "brain"
     assert cause_of_death(WHOLE_BODY) == "whole_body_burden"
     assert cause_of_death(-1) is None
+
+
+def test_the_primary_grows_in_its_site_s_organ():
+    """A lung primary counts towards the lungs, a colon primary towards the large
+    intestine; a breast primary (no organ of the model's) towards none."""
+    from sim.engine.clinic import primary_organ_index
+    site = {s: load_scenario(f"presets/{s}") for s in ("lung", "colon", "breast")}
+    assert primary_organ_index(site["lung"]) == LUNG
+    assert primary_organ_index(site["colon"]) == ORGAN_KEYS.index("large_intestine")
+    assert primary_organ_index(site["breast"]) == -1
+
+
+def test_the_metastatic_burden_counts_the_distant_colonies_from_the_burden_on():
+    """``metastatic_burden_reached``: the colonies outside the regional nodes, from the
+    burden itself (>=); the regional nodes never count."""
+    rows = np.array([_organs(lung=600.0, bone=400.0), _organs(lung=999.0),
+                     _organs(regional_lymph_nodes=5000.0, lung=999.0)])
+    assert metastatic_burden_reached(rows, 1000.0).tolist() == [True, False, False]
 
 
 def _failing(engine: str, threshold: float) -> list[PatientResult]:
