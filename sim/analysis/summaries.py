@@ -175,9 +175,10 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
     * ``ctc_per_7_5ml_at_metastatic_burden``: CTCs in a blood sample when the distant
       metastases first hold ``clinical.metastatic_sample_burden_cells`` (the measurable
       metastatic disease of Cristofanilli et al. 2004 and de Bono et al. 2008);
-    * ``primary_size_at_seeding_mm``: the primary's diameter when the first distant
-      metastasis that became detectable was founded (:func:`seeding_size_mm`; Tubiana &
-      Koscielny 1991 give a median of ~35 mm for breast), median and quartiles;
+    * ``primary_size_at_founding_mm``: the primary's diameter when the colony of the first
+      distant metastasis that became detectable was founded (:func:`founding_size_mm`: an
+      upper bound on the size at dissemination, of which Tubiana & Koscielny 1991 give a
+      median of ~35 mm for breast), median and quartiles;
     * ``initiated_at_diagnosis``: with ``population.assess_initiated``, the share whose twin
       with the primary removed at diagnosis still develops a distant metastasis;
     * ``survival_from_diagnosis``: Kaplan-Meier probability of not having died (of an
@@ -235,9 +236,9 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
             **_quartiles(at_burden),
             "at_least_1": _share(sum(1 for c in at_burden if c >= 1), len(at_burden)),
             "at_least_5": _share(sum(1 for c in at_burden if c >= 5), len(at_burden))}
-    seeded = [s for s in (seeding_size_mm(p) for p in patients) if s is not None]
+    seeded = [s for s in (founding_size_mm(p) for p in patients) if s is not None]
     if seeded:
-        out["primary_size_at_seeding_mm"] = _quartiles(seeded)
+        out["primary_size_at_founding_mm"] = _quartiles(seeded)
     twins = [p.initiated_at_diagnosis for p, _ in diag if p.initiated_at_diagnosis is not None]
     if twins:
         out["initiated_at_diagnosis"] = _share(sum(twins), len(twins))
@@ -248,12 +249,15 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
     return out
 
 
-def seeding_size_mm(p: PatientResult) -> float | None:
-    """The primary's diameter on the day the patient's first detectable distant metastasis
-    was founded (the size at which it was seeded, as Tubiana & Koscielny 1991 estimate it):
-    log-linear between the days its time series recorded the primary, the first or last
-    record outside them. None without such a metastasis or a recorded primary, or when the
-    primary was already removed that day."""
+def founding_size_mm(p: PatientResult) -> float | None:
+    """The primary's diameter on the day the colony of the patient's first detectable
+    distant metastasis was founded: log-linear between the days its time series recorded
+    the primary, the first or last record outside them. None without such a metastasis or a
+    recorded primary, or when the primary was already removed that day.
+
+    The founding cell left the primary on that day or earlier (a dormant cell sleeps ~330
+    days on average before it founds a colony), so this is an upper bound on the size at
+    which the metastasis was disseminated (Tubiana & Koscielny 1991's quantity)."""
     day = p.first_distant_founded_day
     if day is None or (p.resection_day is not None and day >= p.resection_day):
         return None
@@ -299,9 +303,9 @@ def population_lines(pop: dict[str, Any]) -> list[str]:
         out.append(f"  regional nodes involved at diagnosis: {share(nodes['all'])}")
     out.append(f"  distant metastasis detectable at diagnosis: "
                f"{share(pop.get('synchronous_distant_metastasis'))}")
-    if pop.get("primary_size_at_seeding_mm"):
-        out.append(f"  primary's size when the first distant metastasis was seeded: "
-                   f"{spread(pop['primary_size_at_seeding_mm'], ' mm')}")
+    if pop.get("primary_size_at_founding_mm"):
+        out.append(f"  primary's size when the first distant metastasis's colony was founded: "
+                   f"{spread(pop['primary_size_at_founding_mm'], ' mm')}")
     burden = pop.get("ctc_per_7_5ml_at_metastatic_burden") or {}
     if burden:
         out.append(f"  CTCs per 7.5 mL at the metastatic burden of the CTC cohorts: >= 5 in "
@@ -495,12 +499,12 @@ __all__ = [
     "death_lines",
     "deaths",
     "first_metastasis",
+    "founding_size_mm",
     "funnel",
     "kaplan_meier",
     "median_survival_years",
     "population",
     "population_lines",
-    "seeding_size_mm",
     "site_frequency",
     "survival_at_years",
 ]

@@ -6,7 +6,7 @@ output folder of ``metasim run PRESET --replicates N`` (its ``summary.json``). P
 folder, the fitted targets (:data:`sim.biology.targets.POPULATION_TARGETS`) and the checks
 (:data:`sim.biology.targets.CHECKS`) as a Markdown table, then one table of how the
 courses went for all folders: the primary's size when the first distant metastasis was
-seeded, the causes of death and where the tumour was at death.
+founded, the causes of death and where the tumour was at death.
 
 "Agreement" is simulated / published; a row is *within 1.5x* when that ratio lies in
 [1/1.5, 1.5], *interval overlaps 1.5x* when the simulated 95 % interval meets the published
@@ -71,6 +71,11 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.0f} %"
 
 
+def _published(x: float) -> str:
+    """A published share as given (20.2 %, 7.5 %, 52 %)."""
+    return f"{100 * x:.3g} %"
+
+
 def target_table(summary: dict[str, Any]) -> str:
     """The Markdown table of one run's fitted targets and checks."""
     site = summary.get("primary", "")
@@ -82,13 +87,13 @@ def target_table(summary: dict[str, Any]) -> str:
             v, lo, hi, n = measured(pop, t)
             sim = "not measured" if v is None else \
                 f"{_pct(v)} ({_pct(lo).removesuffix(' %')}–{_pct(hi)}; n = {n})"
-            lines.append(f"| {t.label} | {_pct(t.observed)} | {t.source} | {role} | {sim} | "
+            lines.append(f"| {t.label} | {_published(t.observed)} | {t.source} | {role} | {sim} | "
                          f"{agreement(t.observed, v, lo, hi)} |")
     return "\n".join(lines)
 
 
 def _seeding(summary: dict[str, Any]) -> str:
-    q = (summary.get("population") or {}).get("primary_size_at_seeding_mm") or {}
+    q = (summary.get("population") or {}).get("primary_size_at_founding_mm") or {}
     if q.get("median") is None:
         return "-"
     return f"{q['median']:.0f} mm ({q['q1']:.0f}–{q['q3']:.0f})"
@@ -114,8 +119,8 @@ def death_row(summary: dict[str, Any]) -> str:
             f"{share} | {organs or '-'} |")
 
 
-DEATH_HEADER = ("| preset | patients | primary's size when the first distant metastasis was "
-                "seeded (median, quartiles) | deaths | cause of death (patients) | median "
+DEATH_HEADER = ("| preset | patients | primary's size when the first distant metastasis's "
+                "colony was founded (median, quartiles) | deaths | cause of death (patients) | median "
                 "share of the tumour in metastases at death | metastases outweigh the primary "
                 "| organ with the most metastatic cells (deaths) |\n"
                 "|---|---|---|---|---|---|---|---|")
@@ -134,8 +139,15 @@ def main(argv: Sequence[str]) -> str:
             raise SystemExit(f"{path}: cannot read a run's summary ({err})") from None
     out = []
     for s in summaries:
-        out.append(f"**{s.get('primary')}** ({s.get('replicates')} patients, seed "
-                   f"{s.get('seed')})\n\n{target_table(s)}\n")
+        site = s.get("primary", "")
+        out.append(f"**{site}** ({s.get('replicates')} patients, seed {s.get('seed')})\n")
+        if not targets_for(site) and not CHECKS.get(site):
+            out.append(f"No population targets are published here for {site}.\n")
+            continue
+        if s.get("clinical"):
+            out.append("This run treats its patients; the targets describe untreated "
+                       "courses (survival) and patients at diagnosis.\n")
+        out.append(f"{target_table(s)}\n")
     out.append(DEATH_HEADER)
     out.extend(death_row(s) for s in summaries)
     return "\n".join(out)

@@ -56,8 +56,9 @@ Affinity = Annotated[float, Field(ge=0.0, le=AFFINITY_MAX)]
 #: liver leads to hepatic failure after resection (Kishi et al. 2009, Ann Surg 250:540), and
 #: the share of liver replaced predicts survival with untreated colorectal metastases (Stangl
 #: et al. 1994, Lancet 343:1405). Bone 8e11 (~75 % of 1.0 kg of red marrow, ICRP 89): marrow
-#: failure. Liver and bone lie above the default whole-body burden (1e12), which comes first:
-#: they matter only where a scenario raises it.
+#: failure, counted from the metastases in bone (a primary bone sarcoma grows in one bone and
+#: does not count). The liver's lies above the default whole-body burden (1e12), which comes
+#: first: it matters only where a scenario raises that.
 ORGAN_LETHAL_BURDEN_CELLS: dict[str, float] = {"brain": 5e10, "lung": 6e11, "liver": 1.2e12,
                                                "bone": 8e11}
 
@@ -477,17 +478,25 @@ class Simulation(Section):
     lethal_burden_cells: Annotated[float, Field(gt=1.0, le=1e13)] = 1e12
     # Organ failure: the course also ends when the tumour in one organ (its metastases, and
     # the primary if it grows there) reaches that organ's lethal burden. Organs listed here
-    # replace their defaults (ORGAN_LETHAL_BURDEN_CELLS, whose comment gives the sources);
-    # an organ with no lethal burden fails only through the whole-body one.
+    # replace their defaults (ORGAN_LETHAL_BURDEN_CELLS, whose comment gives the sources),
+    # the others keep them; an organ with no lethal burden fails only through the whole-body
+    # one.
     organ_lethal_burden_cells: dict[OrganKey, Annotated[float, Field(gt=1.0, le=1e13)]] = \
-        Field(default_factory=dict)
+        Field(default_factory=lambda: dict(ORGAN_LETHAL_BURDEN_CELLS))
+
+    @field_validator("organ_lethal_burden_cells", mode="before")
+    @classmethod
+    def _keep_default_organs(cls, value: Any) -> Any:
+        """A scenario's organs replace their defaults; the other defaults stay (so that
+        ``metasim params`` and scenario.json show every burden in use)."""
+        return {**ORGAN_LETHAL_BURDEN_CELLS, **value} if isinstance(value, dict) else value
     # Bounds (shedding <= 1e9 /g/day, burden <= 1e13 cells = 10 kg, horizon <= 100 years)
     # keep every cell count below 2^63; at most MAX_STEPS steps keep a run finite.
 
     @property
     def organ_lethal_cells(self) -> dict[str, float]:
-        """Each organ's lethal burden: the defaults, with the scenario's own replacing them."""
-        return {**ORGAN_LETHAL_BURDEN_CELLS, **self.organ_lethal_burden_cells}
+        """Each organ's lethal burden (the defaults, with the scenario's own replacing them)."""
+        return dict(self.organ_lethal_burden_cells)
 
     @property
     def n_steps(self) -> int:

@@ -145,10 +145,19 @@ def organ_lethal_vector(simulation: Any) -> np.ndarray:
     return out
 
 
+#: Organs spread through the body: a primary growing in one part of them (a bone sarcoma in
+#: one bone, a melanoma in the skin) does not make the whole organ fail.
+DISTRIBUTED_ORGANS = ("bone", "skin", "muscle", "adipose", "regional_lymph_nodes",
+                      "distant_lymph_nodes")
+
+
 def primary_organ_index(scenario: Any) -> int:
-    """The index in ``ORGAN_KEYS`` of the organ the primary grows in (-1: none of them)."""
+    """The index in ``ORGAN_KEYS`` of the organ the primary grows in and counts towards for
+    organ failure (-1: none; not the :data:`DISTRIBUTED_ORGANS`)."""
     organ = PRIMARY_SITES[scenario.primary.site].organ
-    return ORGAN_KEYS.index(organ) if organ in ORGAN_KEYS else -1
+    if organ not in ORGAN_KEYS or organ in DISTRIBUTED_ORGANS:
+        return -1
+    return ORGAN_KEYS.index(organ)
 
 
 def death_causes(primary_cells: np.ndarray, colony_cells_by_organ: np.ndarray,

@@ -90,7 +90,7 @@ class Colonies:
         #: The same for the first colony outside the regional lymph nodes (a distant
         #: metastasis).
         self.first_distant_detectable_day: float | None = None
-        #: The day that colony was founded (when the primary seeded it, or its ancestor).
+        #: The day that colony was founded (its founding cell may have slept long before).
         self.first_distant_founded_day: float | None = None
         self._regional = ORGAN_KEYS.index("regional_lymph_nodes")
         #: Start of the step in which the first colony switched on angiogenesis: the first

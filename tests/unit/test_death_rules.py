@@ -71,12 +71,27 @@ def test_an_organ_fails_at_its_burden_and_before_the_whole_body():
 
 def test_the_primary_grows_in_its_site_s_organ():
     """A lung primary counts towards the lungs, a colon primary towards the large
-    intestine; a breast primary (no organ of the model's) towards none."""
+    intestine; a breast primary (no organ of the model's) towards none, and a bone sarcoma
+    (one bone, not the marrow of the skeleton) towards none either."""
     from sim.engine.clinic import primary_organ_index
-    site = {s: load_scenario(f"presets/{s}") for s in ("lung", "colon", "breast")}
+    site = {s: load_scenario(f"presets/{s}") for s in ("lung", "colon", "breast",
+                                                        "bone_sarcoma")}
     assert primary_organ_index(site["lung"]) == LUNG
     assert primary_organ_index(site["colon"]) == ORGAN_KEYS.index("large_intestine")
     assert primary_organ_index(site["breast"]) == -1
+    assert primary_organ_index(site["bone_sarcoma"]) == -1
+
+
+def test_a_scenario_s_organ_burdens_replace_only_their_own_defaults():
+    """Setting the brain's burden keeps the other organs' defaults, and the resolved
+    scenario shows every burden in use (so ``metasim params`` and scenario.json do)."""
+    default = load_scenario("presets/breast").simulation.organ_lethal_burden_cells
+    assert {"brain", "lung", "liver", "bone"} <= set(default)
+    sc = load_scenario("presets/breast", [("simulation.organ_lethal_burden_cells",
+                                           {"brain": 1e9})])
+    burdens = sc.simulation.organ_lethal_burden_cells
+    assert burdens["brain"] == 1e9 and burdens["lung"] == default["lung"]
+    assert sc.simulation.organ_lethal_cells == burdens
 
 
 def test_the_metastatic_burden_counts_the_distant_colonies_from_the_burden_on():

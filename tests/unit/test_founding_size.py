@@ -1,5 +1,5 @@
 """When the first distant metastasis was seeded: its founding day in both engines, and the
-primary's size that day (``summaries.seeding_size_mm``, compared with Tubiana & Koscielny
+primary's size that day (``summaries.founding_size_mm``, compared with Tubiana & Koscielny
 1991's median size at dissemination)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 import pytest
 
 from sim import load_scenario
-from sim.analysis.summaries import seeding_size_mm
+from sim.analysis.summaries import founding_size_mm
 from sim.biology.units import cells_to_diameter_mm
 from sim.engine.results import PatientResult
 from sim.experiments.replicates import run_replicates
@@ -32,11 +32,11 @@ def test_the_seeding_size_is_the_primary_on_the_founding_day():
     """Between records the primary is interpolated on a log scale (day 50 of a growth from
     1e6 to 1e8 cells: 1e7), other series are ignored, outside the records the nearest is
     taken; no metastasis, or a founding after the primary's removal, gives no size."""
-    assert seeding_size_mm(_patient(50.0)) == pytest.approx(cells_to_diameter_mm(1e7))
-    assert seeding_size_mm(_patient(150.0)) == pytest.approx(cells_to_diameter_mm(1e8))
-    assert seeding_size_mm(_patient(None)) is None
-    assert seeding_size_mm(_patient(50.0, resection=40.0)) is None
-    assert seeding_size_mm(_patient(30.0, resection=40.0)) is not None
+    assert founding_size_mm(_patient(50.0)) == pytest.approx(cells_to_diameter_mm(1e7))
+    assert founding_size_mm(_patient(150.0)) == pytest.approx(cells_to_diameter_mm(1e8))
+    assert founding_size_mm(_patient(None)) is None
+    assert founding_size_mm(_patient(50.0, resection=40.0)) is None
+    assert founding_size_mm(_patient(30.0, resection=40.0)) is not None
 
 
 @pytest.mark.parametrize("engine", ["mesa", "population"])
@@ -58,7 +58,7 @@ def test_both_engines_date_the_seeding_of_the_first_distant_metastasis(engine):
         seen += 1
         founded = p.first_distant_founded_day
         assert founded is not None and 0.0 <= founded < p.first_distant_detectable_day
-        size = seeding_size_mm(p)
+        size = founding_size_mm(p)
         primary = [v for _, name, _, v in p.timeseries if name == "primary_cells"]
         assert size is not None and not math.isnan(size)
         assert cells_to_diameter_mm(min(primary)) - 1e-9 <= size \
