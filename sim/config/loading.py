@@ -13,9 +13,11 @@ import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
+import annotated_types as at
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from .errors import ScenarioError
 from .schema import Scenario
@@ -122,6 +124,53 @@ def _allowed_keys(loc: tuple[Any, ...], root: Any = None) -> list[str]:
     return list(model.model_fields) if hasattr(model, "model_fields") else []
 
 
+#: Pydantic's error types for a number outside one of its field's bounds.
+_BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def _bounds(metadata: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for m in metadata:
+        out.extend(_bounds(m.metadata) if isinstance(m, FieldInfo) else [m])
+    return out
+
+
+def _allowed_range(loc: tuple[Any, ...], root: Any = None) -> str | None:
+    """The interval a number at ``loc`` must lie in, from the bounds its field declares
+    ("(1, 1e+13]"); None where they cannot be found."""
+    model: Any = root or Scenario
+    ann: Any = None
+    meta: list[Any] = []
+    for part in loc:
+        if ann is None and isinstance(part, int):
+            continue                          # an item of a list of settings tables
+        if ann is None:                       # a key of a settings table
+            field = getattr(model, "model_fields", {}).get(part)
+            if field is None:
+                return None
+            ann, meta = field.annotation, list(field.metadata)
+        else:                                 # an item of a list, or a value of a table
+            args = get_args(ann)
+            ann = args[-1] if get_origin(ann) in (dict, list) and args else None
+            meta = []
+        while get_origin(ann) is Annotated:
+            meta += list(ann.__metadata__)
+            ann = get_args(ann)[0]
+        inner = [a for a in (ann, *get_args(ann)) if isinstance(a, type)
+                 and issubclass(a, BaseModel)]
+        if inner:
+            model, ann = inner[0], None
+    lo = hi = None
+    for b in _bounds(meta):
+        if isinstance(b, at.Gt | at.Ge):
+            lo = ("(" if isinstance(b, at.Gt) else "[") + f"{getattr(b, 'gt', getattr(b, 'ge', 0)):g}"
+        elif isinstance(b, at.Lt | at.Le):
+            hi = f"{getattr(b, 'lt', getattr(b, 'le', 0)):g}" + (")" if isinstance(b, at.Lt) else "]")
+    if lo is None and hi is None:
+        return None
+    return f"{lo or '(-inf'}, {hi or 'inf)'}"
+
+
 def format_errors(err: ValidationError, source: str,
                    overridden: Mapping[str, str], root: Any = None,
                    origins: Mapping[str, str] | None = None) -> str:
@@ -149,6 +198,9 @@ def format_errors(err: ValidationError, source: str,
             msg = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
         elif e["type"] == "literal_error" and e["loc"][-1] == "[key]":
             msg = f"unknown name; {msg.replace('Input should be', 'allowed:')}"
+        elif e["type"] in _BOUND_ERRORS:
+            rng = _allowed_range(tuple(p for p in e["loc"] if p != "[key]"), root)
+            msg = f"{msg} (allowed range {rng})" if rng else msg
         elif e["type"] == "finite_number":
             msg = "must be a finite number (NaN and infinity are not allowed)"
         elif e["type"] in ("missing",):

@@ -193,3 +193,20 @@ def test_model_api_raises_scenario_error_for_a_bad_hypothesis():
 
     with pytest.raises(ScenarioError, match="hypothesis"):
         MetastasisModel(hypothesis="foo")
+
+
+@pytest.mark.parametrize("override, expected", [
+    (("simulation.dt_days", 0.0), "(allowed range (0, 30])"),
+    (("primary.shedding_mass_exponent", 2.0), "(allowed range [0, 1.5])"),
+    (("simulation.organ_lethal_burden_cells", {"brain": -1.0}),
+     "simulation.organ_lethal_burden_cells.brain = -1.0: Input should be greater than 1 "
+     "(allowed range (1, 1e+13])"),
+    (("intervention", [{"kind": "resection", "day": 5.0, "fraction_removed": 2.0}]),
+     "(allowed range [0, 1])"),
+])
+def test_a_number_out_of_range_is_refused_with_its_whole_allowed_range(override, expected):
+    """A bad number names both ends of its allowed range, not only the bound it broke, for
+    a plain key, a value of an organ table and a field of a list item."""
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("presets/breast", [override])
+    assert expected in str(err.value)
