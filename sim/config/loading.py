@@ -38,7 +38,16 @@ def parse_override(text: str) -> tuple[str, Any]:
                             f"key has more than 4 (at most {MAX_NESTING} accepted)")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError as err:
+        if raw[:1] in "{[":
+            # Meant as a table or a list, but not one TOML can read: say so, rather than
+            # pass it on as a string that the scenario then refuses for its type.
+            example = ("'simulation.organ_lethal_burden_cells={brain=1e10}'" if raw[0] == "{"
+                       else "'assay.report_days=[1.0, 3.0]'")
+            raise ScenarioError(
+                f"--set {_short(text)}: the value is not a valid TOML "
+                f"{'table' if raw[0] == '{' else 'list'} ({str(err).split(' (at ')[0]}); "
+                f"e.g. --set {example}") from None
         value = raw
     except RecursionError:
         raise ScenarioError(f"--set {_short(key)}: the value is nested too deeply") from None

@@ -210,3 +210,14 @@ def test_a_number_out_of_range_is_refused_with_its_whole_allowed_range(override,
     with pytest.raises(ScenarioError) as err:
         load_scenario("presets/breast", [override])
     assert expected in str(err.value)
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("simulation.organ_lethal_burden_cells={brain=1e9", "table"),
+    ("assay.report_days=[1.0, 3.0", "list"),
+])
+def test_a_malformed_table_or_list_in_set_is_called_malformed(text, kind):
+    """An unclosed table or list is a syntax error, said as such (not "a table of settings,
+    not a single value", which is what passing it on as a string produced)."""
+    with pytest.raises(ScenarioError, match=f"not a valid TOML {kind}"):
+        parse_override(text)
