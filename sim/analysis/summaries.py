@@ -201,10 +201,7 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
         sum(1 for _, d in diag if d.get("distant_detectable", 0) > 0), len(diag))
     sampled = [d["ctc_per_7_5ml"] for _, d in diag if "ctc_per_7_5ml" in d]
     if sampled:
-        out["ctc_per_7_5ml_at_diagnosis"] = {
-            **_quartiles(sampled),
-            "at_least_1": _share(sum(1 for c in sampled if c >= 1), len(sampled)),
-            "at_least_5": _share(sum(1 for c in sampled if c >= 5), len(sampled))}
+        out["ctc_per_7_5ml_at_diagnosis"] = _ctc_counts(sampled)
     sampled_30 = [d["ctc_per_30ml"] for _, d in diag if "ctc_per_30ml" in d]
     if sampled_30:
         out["ctc_per_30ml_at_diagnosis"] = {
@@ -225,17 +222,11 @@ def population(patients: Sequence[PatientResult]) -> dict[str, Any]:
     metastatic = [p.metastatic_sample["ctc_per_7_5ml"] for p in patients
                   if p.metastatic_sample is not None]
     if metastatic:
-        out["ctc_per_7_5ml_when_metastatic"] = {
-            **_quartiles(metastatic),
-            "at_least_1": _share(sum(1 for c in metastatic if c >= 1), len(metastatic)),
-            "at_least_5": _share(sum(1 for c in metastatic if c >= 5), len(metastatic))}
+        out["ctc_per_7_5ml_when_metastatic"] = _ctc_counts(metastatic)
     at_burden = [p.burden_sample["ctc_per_7_5ml"] for p in patients
                  if p.burden_sample is not None]
     if at_burden:
-        out["ctc_per_7_5ml_at_metastatic_burden"] = {
-            **_quartiles(at_burden),
-            "at_least_1": _share(sum(1 for c in at_burden if c >= 1), len(at_burden)),
-            "at_least_5": _share(sum(1 for c in at_burden if c >= 5), len(at_burden))}
+        out["ctc_per_7_5ml_at_metastatic_burden"] = _ctc_counts(at_burden)
     seeded = [s for s in (founding_size_mm(p) for p in patients) if s is not None]
     if seeded:
         out["primary_size_at_founding_mm"] = _quartiles(seeded)
@@ -366,6 +357,14 @@ def _share(k: int, n: int) -> dict[str, float | int | None]:
     has no NaN) and the uninformative interval [0, 1]."""
     lo, hi = proportion_interval(k, n)
     return {"fraction": k / n if n else None, "low": lo, "high": hi, "patients": k, "of": n}
+
+
+def _ctc_counts(counts: Sequence[float]) -> dict[str, Any]:
+    """CTC counts of blood samples: quartiles, and the shares with >= 1 and >= 5
+    (CellSearch's thresholds) with their Wilson intervals."""
+    return {**_quartiles(counts),
+            "at_least_1": _share(sum(1 for c in counts if c >= 1), len(counts)),
+            "at_least_5": _share(sum(1 for c in counts if c >= 5), len(counts))}
 
 
 def _quartiles(values: Sequence[float]) -> dict[str, float | None]:
