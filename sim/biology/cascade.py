@@ -13,7 +13,7 @@ Rates are per day; a rate ``r`` acting for ``dt`` days becomes the step probabil
 from __future__ import annotations
 
 import math
-from typing import overload
+from typing import Any, overload
 
 import numba
 import numpy as np
@@ -117,6 +117,42 @@ def shedding_events(mass_g: np.ndarray | float, shedding_rate_per_gram_per_day: 
     _shedding_events_many(m.ravel(), r.ravel(), dt_days, cluster_fraction, cells_per_cluster,
                           float(mass_exponent), out.reshape(-1))
     return out
+
+
+@numba.njit(cache=True)
+def competent_seed_share_one(shedding_tumour_cells: float, reference_cells: float,
+                             exponent: float) -> float:
+    """The share of the cells arriving in an organ that can found a colony, when the
+    tumours that shed them (the primary and the macrometastases) hold
+    ``shedding_tumour_cells``: 1 up to ``reference_cells``, then
+    ``(cells / reference_cells) ** -exponent``; always 1 for an exponent of 0. The others
+    ("spent" seeds) arrest, extravasate, sleep and die like any lodged cell - a blood
+    sample and a marrow aspirate count them - but never proliferate or wake.
+
+    Biology: the chance that a tumour cell founds a metastasis falls steeply as the tumour
+    grows. Michaelson et al. 2005 (Br J Cancer 93:1244) count ~1 spread event per ~500
+    cells in 0.1 mm melanomas against ~1 per 1e8 cells at 12 mm; Hosseini et al. 2016
+    (Nature 540:552) trace >= 80 % of metastases to cells that left early; Hu et al. 2019
+    (Nat Genet 51:1113) date most colorectal seeding to before the primary reached
+    ~0.01 cm^3. What the early cells have and the late ones lack is not known: the power
+    law is an ASSUMPTION that carries Michaelson's measured fall.
+    """
+    if exponent == 0.0 or shedding_tumour_cells <= reference_cells:
+        return 1.0
+    return float((shedding_tumour_cells / reference_cells) ** -exponent)
+
+
+def lodged_clones(subclones: list[Any], seed_competence_exponent: float) -> list[Any]:
+    """The lodged cells' subclones: the scenario's, then - when seeds lose competence with
+    the tumours' size (:func:`competent_seed_share_one`) - one "spent" copy of each (shed
+    by nothing, never proliferating or waking), where the arrivals that cannot found a
+    colony lodge. Both engines build their lodged rows from this list."""
+    clones = list(subclones)
+    if seed_competence_exponent > 0:
+        clones += [c.model_copy(update={"name": f"{c.name} (spent)", "fraction": 0.0,
+                                        "shedding": 0.0, "proliferation": 0.0,
+                                        "awakening": 0.0}) for c in subclones]
+    return clones
 
 
 def detachment(rng: np.random.Generator, mass_g: float, shedding_rate_per_gram_per_day: float,

@@ -24,8 +24,10 @@ import numpy as np
 
 from ..config.schema import Scenario
 from .anatomy import ORGAN_KEYS, PRIMARY_SITES, TARGET_ORGANS
+from .cascade import competent_seed_share_one
 from .delivery import delivered_fractions
 from .reference import AUTOPSY_TABLES
+from .units import diameter_to_cells
 
 #: Organs receiving less than this fraction of invading cells get no index of their own: an
 #: autopsy count divided by a vanishing delivery says nothing about the soil.
@@ -79,13 +81,28 @@ def derived_affinities(scenario: Scenario, delivery: str) -> dict[str, float]:
 def colonization_vector(scenario: Scenario) -> np.ndarray:
     """What multiplies the colonisation hazards (proliferation and awakening) in each organ,
     in ORGAN_KEYS order, as both engines use it: the soil's affinity
-    (:func:`affinity_vector`) and, in the regional and distant lymph nodes, the nodes' own
-    kinetics (``lymph.node_colonization_multiplier``, whatever the hypothesis)."""
+    (:func:`affinity_vector`) and, in the regional lymph nodes, their own kinetics
+    (``lymph.regional_node_colonization_multiplier``, whatever the hypothesis)."""
     out = affinity_vector(scenario).astype(float)
-    m = scenario.lymph.node_colonization_multiplier
-    for organ in ("regional_lymph_nodes", "distant_lymph_nodes"):
-        out[ORGAN_KEYS.index(organ)] *= m
+    out[ORGAN_KEYS.index("regional_lymph_nodes")] *= \
+        scenario.lymph.regional_node_colonization_multiplier
     return out
+
+
+def seed_competence(scenario: Scenario) -> float:
+    """The colonisation competence of a competent seed, as both engines use it.
+
+    ``colonization.competence`` is the competence of the seeds that a primary of
+    ``primary.diagnosis_diameter_mm`` sheds (what the presets' calibrations fit, whatever
+    the seeds' loss with size). When seeds lose competence as the tumours grow
+    (``primary.seed_competence_exponent`` > 0), only a share of those are competent
+    (:func:`~sim.biology.cascade.competent_seed_share_one`), so each competent seed has
+    the competence divided by that share; without the loss it is the competence itself."""
+    pr = scenario.primary
+    share = competent_seed_share_one(diameter_to_cells(pr.diagnosis_diameter_mm),
+                                     pr.seed_competence_reference_cells,
+                                     pr.seed_competence_exponent)
+    return float(scenario.colonization.competence / share)
 
 
 def affinity_vector(scenario: Scenario) -> np.ndarray:

@@ -129,6 +129,19 @@ class Primary(Section):
     # a breast primary started at 1 mm (shedding fitted at the diagnosis size) sheds more
     # than it grows and dies out.
     shedding_mass_exponent: Annotated[float, Field(ge=0.0, le=1.5)] = 0.663
+    # Seeds lose competence as the shedding tumours (the primary and the macrometastases)
+    # grow: a share (cells / seed_competence_reference_cells) ** -exponent of the cells
+    # arriving in an organ can found a colony; the rest lodge, sleep and die like the others
+    # (a marrow aspirate counts them) but never proliferate or wake. 0 (the default)
+    # switches it off. Michaelson et al. 2005 (Br J Cancer 93:1244) count spread events per
+    # cell falling ~1e5-fold from 0.1 mm to 12 mm (~1.7e6-fold more cells): with shedding
+    # as mass^0.663, an exponent of ~0.5 carries that fall (total spread ~ cells^0.16). The
+    # power law is an ASSUMPTION (sim.biology.cascade.competent_seed_share_one).
+    seed_competence_exponent: Annotated[float, Field(ge=0.0, le=2.0)] = 0.0
+    # Below this many cells every shed cell is competent: 524 cells, a 0.1 mm tumour, the
+    # smallest Michaelson et al. 2005 measured (ASSUMPTION: the law is not extrapolated
+    # below their data).
+    seed_competence_reference_cells: Annotated[float, Field(ge=1.0, le=1e13)] = 524.0
     # Size at which the primary is diagnosed (an event; the course goes on untreated unless
     # an [[intervention]] acts at diagnosis).
     # ~1 cm^3 ~ 1e9 cells ~ 30 doublings from one cell, the classic threshold of clinical
@@ -229,15 +242,15 @@ class Lymph(Section):
     # node group passed.
     node_arrest_probability: Probability = 0.5
     death_probability_per_node: Probability = 0.2
-    # The lymph nodes' own colonisation kinetics, whatever the hypothesis: multiplies the
-    # proliferation and awakening hazards of cells lodged in the regional and distant nodes
-    # (on top of the soil's affinity). Nodes are where cells go first and grow well
-    # (Pereira et al. 2018; Brown et al. 2018); node involvement at diagnosis rises with the
-    # primary's size (Carter et al. 1989). ASSUMPTION: 1 (the nodes share the organs'
-    # kinetics) until fitted jointly with the course; measured on the breast preset (100
-    # patients), 100 gives node involvement by size near Carter's but autopsy node
-    # involvement near 90 % and untreated 5-year survival near 3 %.
-    node_colonization_multiplier: Annotated[float, Field(ge=0.0, le=1e4)] = 1.0
+    # The regional (sentinel) nodes' own colonisation kinetics, whatever the hypothesis:
+    # multiplies the proliferation and awakening hazards of cells lodged in the regional
+    # nodes (on top of the soil's affinity). The regional nodes are where lymph carries
+    # cells first and where they grow well (Pereira et al. 2018, Science 359:1403; Brown
+    # et al. 2018, Science 359:1408); involvement at diagnosis rises with the primary's size
+    # (Carter et al. 1989). The distant nodes, reached through the thoracic duct and the
+    # blood, keep the kinetics of a distant organ. ASSUMPTION: 1 (the organs' kinetics) by
+    # default; the presets that set it fit it to node involvement at diagnosis.
+    regional_node_colonization_multiplier: Annotated[float, Field(ge=0.0, le=1e4)] = 1.0
 
 
 class Cavity(Section):

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..biology.cascade import arrest_and_extravasation, dormancy, solitary_cell_fate
+from ..biology.cascade import (
+    arrest_and_extravasation,
+    dormancy,
+    lodged_clones,
+    solitary_cell_fate,
+)
+from ..biology.soil import seed_competence
 from ..biology.stages import LODGED_STAGES, Stage
 from ..biology.units import competing_risks
 from .agents import CellCohort
@@ -214,7 +220,9 @@ class LodgedCells:
 
     def __init__(self, scenario: Scenario, affinity: np.ndarray, dt_days: float):
         ex, col, cl = scenario.extravasation, scenario.colonization, scenario.clusters
-        clones = scenario.primary.subclones
+        clones = lodged_clones(scenario.primary.subclones,
+                               scenario.primary.seed_competence_exponent)
+        competence = seed_competence(scenario)
         rows = len(affinity) * len(clones) * 2
         self.p_arrested = np.zeros((rows, 3))
         self.p_solitary = np.zeros((rows, 4))
@@ -226,7 +234,7 @@ class LodgedCells:
                 for unit in (0, 1):
                     r = (o * len(clones) + ci) * 2 + unit
                     unit_mult = cl.proliferation_multiplier if unit else 1.0
-                    grow = aff * c.proliferation * unit_mult * col.competence
+                    grow = aff * c.proliferation * unit_mult * competence
                     self.p_arrested[r] = competing_risks(
                         [ex.rate_per_day * c.extravasation, ex.intravascular_death_rate_per_day],
                         dt_days)
@@ -235,7 +243,7 @@ class LodgedCells:
                          col.proliferation_rate_per_day * grow], dt_days)
                     self.p_dormant[r] = competing_risks(
                         [col.dormant_death_rate_per_day,
-                         col.awakening_rate_per_day * col.competence * aff * c.awakening
+                         col.awakening_rate_per_day * competence * aff * c.awakening
                          * unit_mult], dt_days)
 
     def advance(self, rng: np.random.Generator, store: CohortStore,

@@ -32,6 +32,7 @@ import mesa
 import numpy as np
 
 from ..biology.anatomy import ORGAN_KEYS
+from ..biology.cascade import lodged_clones
 from ..biology.measurements import blood_sample, marrow_sample
 from ..biology.patients import PatientTraits, draw_traits
 from ..biology.soil import colonization_vector
@@ -64,6 +65,7 @@ from .results import (
     diagnosis_snapshot,
     patient_result,
 )
+from .step_kernels import MACRO, competent_shares
 
 REGIONAL = ORGAN_KEYS.index("regional_lymph_nodes")
 
@@ -125,7 +127,8 @@ class MetastasisModel(mesa.Model):
                                      p.carrying_capacity_cells, present=p.present,
                                      doubling_at_cells=diameter_to_cells(p.diagnosis_diameter_mm))
         self.ledger = Ledger(len(ORGAN_KEYS), DEATH_ROUTES)
-        self.cohorts = cohort_store(self, sc.simulation.aggregate, len(p.subclones))
+        self.cohorts = cohort_store(self, sc.simulation.aggregate,
+                                    len(lodged_clones(p.subclones, p.seed_competence_exponent)))
         self.colonies = Colonies(self, sc, self.ledger, self.dt)
         self.lodged = LodgedCells(sc, colonization_vector(sc) * self.traits.colonization_multiplier,
                                   self.dt)
@@ -265,8 +268,25 @@ class MetastasisModel(mesa.Model):
         for c in self.cohorts.take(Stage.DETACHED):
             add((c.clone, c.cluster_size), self.dissemination.disseminate(self.rng, c))
         self.cohorts.prune(Stage.DETACHED)
+        pr = self.scenario.primary
+        theta, real = 1.0, len(pr.subclones)
+        if pr.seed_competence_exponent > 0:
+            # The population engine's rule, on this one patient (the shedding tumours: the
+            # primary and the macrometastases).
+            macro = np.array([c.cells for c in self.colonies.in_phase(Phase.MACRO)], dtype=float)
+            theta = float(competent_shares(
+                np.ones(1, dtype=np.bool_), np.array([float(self.primary.cells)]),
+                np.zeros(len(macro), dtype=np.int64), np.full(len(macro), MACRO, dtype=np.int8),
+                macro, pr.seed_competence_reference_cells, pr.seed_competence_exponent)[0])
         for (clone, k), arrived in arrivals.items():
             arrived = self.clinic.thin_arrivals(arrived, k)
+            if theta < 1.0:
+                # The arrivals that cannot found a colony lodge as their clone's spent copy.
+                spent = self.rng.binomial(arrived, 1.0 - theta)
+                arrived = arrived - spent
+                self.ledger.lodged(spent, k)
+                for organ in np.flatnonzero(spent).tolist():
+                    self.cohorts.add(Stage.ARRESTED, organ, clone + real, k, int(spent[organ]))
             self.ledger.lodged(arrived, k)
             for organ in np.flatnonzero(arrived).tolist():
                 self.cohorts.add(Stage.ARRESTED, organ, clone, k, int(arrived[organ]))

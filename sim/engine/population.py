@@ -60,6 +60,7 @@ import numpy as np
 
 from ..biology.cascade import (
     gompertz_rate_from_doubling,
+    lodged_clones,
 )
 from ..biology.measurements import NODE_METASTASIS_MIN_DIAMETER_MM
 from ..biology.patients import PatientTraits
@@ -171,7 +172,7 @@ class PopulationEngine:
         self.dt = sc.simulation.dt_days
         self.n_steps = sc.simulation.n_steps
         self.record_every_days = max(self.dt, min(30.0, sc.simulation.horizon_days / 100.0))
-        self.clones = list(sc.primary.subclones)
+        self.clones = lodged_clones(sc.primary.subclones, sc.primary.seed_competence_exponent)
         self.C = len(self.clones)
         self.R = N_ORGANS * self.C * 2
         self.k_cluster = sc.clusters.cells_per_cluster
@@ -182,6 +183,11 @@ class PopulationEngine:
         self.row_clone = np.tile(np.repeat(np.arange(self.C), 2), N_ORGANS)
         #: The lodged rows of each organ (organ x subclone x unit kind), in order.
         self.organ_rows = np.arange(self.R).reshape(N_ORGANS, self.C * 2)
+        #: Each lodged row's spent copy (-1 for the spent rows, or without spent clones):
+        #: where the arrivals that cannot found a colony lodge.
+        real = len(sc.primary.subclones)
+        spent = (self.row_clone < real) & (self.C > real)
+        self.spent_row = np.where(spent, np.arange(self.R) + 2 * real, -1).astype(np.int64)
         col = sc.colonization
         self.detectable_cells = diameter_to_cells(col.detectable_diameter_mm)
         self.autopsy_cells = diameter_to_cells(col.autopsy_detectable_diameter_mm)
@@ -324,16 +330,7 @@ class PopulationEngine:
     # ------------------------------------------------------------------ running
     def run(self) -> list[PatientResult]:
         """Every patient of the batch to the end of its course, in replicate order."""
-        self.day = 0.0
-        self.step_count = 0
-        start = self.diagnosis_cells <= self.primary
-        if self.scenario.primary.present:
-            for r in np.flatnonzero(start & ~self.is_twin).tolist():
-                self._diagnose(r, 0.0, events.diagnosis_at_start())
-        self._record(np.flatnonzero(self.active))
-        self.next_record = self.record_every_days
-        if self.twins_assessed:
-            self._spawn_twins(np.flatnonzero(self.measure_due & ~self.is_twin))
+        self.start()
         while self.active.any():
             if not self._quiet_steps():
                 self.step()
@@ -344,6 +341,20 @@ class PopulationEngine:
                 res.initiated_at_diagnosis = self.initiated[p]
             out.append(res)
         return out
+
+    def start(self) -> None:
+        """Day 0: primaries already at their diagnosis size are diagnosed, the first
+        record is taken and their twins spawned (then :meth:`step` runs the steps)."""
+        self.day = 0.0
+        self.step_count = 0
+        start = self.diagnosis_cells <= self.primary
+        if self.scenario.primary.present:
+            for r in np.flatnonzero(start & ~self.is_twin).tolist():
+                self._diagnose(r, 0.0, events.diagnosis_at_start())
+        self._record(np.flatnonzero(self.active))
+        self.next_record = self.record_every_days
+        if self.twins_assessed:
+            self._spawn_twins(np.flatnonzero(self.measure_due & ~self.is_twin))
 
     def step(self) -> None:
         """One step of every active patient: its first half (the colonies, shedding and

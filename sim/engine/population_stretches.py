@@ -80,7 +80,8 @@ def quiet_steps(self: PopulationEngine) -> bool:
         self.step_venous_mean, self.pend_met, self.nonlodging_step, self.nonlodging_units,
         self.shed_total, self.reached, self.lost, F["detachment"], F["invasion"],
         F["micrometastasis"], F["macrometastasis"], self.shed_by_met, self.step_shed,
-        self.switched, self.first_macro)
+        self.switched, self.first_macro, self.spent_row,
+        sc.primary.seed_competence_reference_cells, sc.primary.seed_competence_exponent)
     if not done:
         return False
     last = s0 + done - 1

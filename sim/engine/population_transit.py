@@ -14,7 +14,7 @@ import numpy as np
 from ..biology.anatomy import ORGAN_KEYS, PRIMARY_ENTRIES, VENOUS_ENTRIES, metastasis_entry
 from ..biology.cascade import normalise
 from ..biology.delivery import chain_for, entry_probabilities
-from ..biology.soil import colonization_vector
+from ..biology.soil import colonization_vector, seed_competence
 from ..biology.units import competing_risks_array, scale_probability, step_probability
 from . import step_kernels as sk
 from .population_layout import (
@@ -110,7 +110,7 @@ def transit_tables(self: PopulationEngine) -> None:
                 self.group_nonlodging[g] = rest.sum()
                 self.group_outcomes[g] = rest / rest.sum() if rest.sum() > 0 else 0.0
     self.group_venous_units = self.group_venous_rows.sum(axis=1)
-    ex, col, cl = sc.extravasation, sc.colonization, sc.clusters
+    ex, cl = sc.extravasation, sc.clusters
     unit_mult = np.where(np.arange(self.R) % 2 == 1, cl.proliferation_multiplier, 1.0)
     c_ext = np.array([self.clones[c].extravasation for c in self.row_clone])
     self.p_arrested = competing_risks_array(np.stack(
@@ -119,9 +119,9 @@ def transit_tables(self: PopulationEngine) -> None:
     # Per patient: the soil affinity carries the patient's competence multiplier.
     self._affinity = colonization_vector(sc)[self.row_organ]
     self._grow = (np.array([self.clones[c].proliferation for c in self.row_clone])
-                  * unit_mult * col.competence)
+                  * unit_mult * seed_competence(sc))
     self._wake = (np.array([self.clones[c].awakening for c in self.row_clone])
-                  * unit_mult * col.competence)
+                  * unit_mult * seed_competence(sc))
     self._dormancy = np.array([self.clones[c].dormancy for c in self.row_clone])
 
 
@@ -301,8 +301,9 @@ def count_shed(self: PopulationEngine, cells: np.ndarray, by_metastasis: bool) -
 
 def lodge(self: PopulationEngine, arrived: np.ndarray) -> None:
     """Arrested units join the lodged cells (systemic therapy kills some on the way,
-    as :meth:`Clinic.thin_arrivals`); between events, their means join those not yet
-    drawn."""
+    as :meth:`Clinic.thin_arrivals`; those that cannot found a colony join their rows'
+    spent copies, :func:`~sim.biology.cascade.competent_seed_share_one`, as in the Mesa
+    model's ``_travel``); between events, their means join those not yet drawn."""
     rates = self._kill_rates()
     if not self.daily:
         if rates is not None and "circulating" in rates:
@@ -310,6 +311,10 @@ def lodge(self: PopulationEngine, arrived: np.ndarray) -> None:
             kinds = np.stack([self.unit_cells == 1, self.unit_cells > 1], axis=1)
             self.pend_killed += (arrived * p_kill[:, None]) @ kinds.astype(float)
             arrived = arrived * (1.0 - p_kill[:, None])
+        pr, c = self.scenario.primary, self.colonies
+        sk.split_spent_means(self.active, arrived, self.primary, c.row, c.phase, c.cells,
+                             self.spent_row, pr.seed_competence_reference_cells,
+                             pr.seed_competence_exponent)
         s = self.step_count
         full = np.flatnonzero(self.active & (s - self.lazy_step >= self.pend.shape[1]))
         self._bring_up(full, s)
@@ -323,6 +328,17 @@ def lodge(self: PopulationEngine, arrived: np.ndarray) -> None:
         self.lost[:, F["transit"]] += cells
         self.reached[:, F["arrest"]] -= cells
         arrived = arrived - killed
+    pr, c = self.scenario.primary, self.colonies
+    if pr.seed_competence_exponent > 0:
+        # The arrivals that cannot found a colony lodge in their rows' spent copies.
+        theta = sk.competent_shares(self.active, self.primary, c.row, c.phase, c.cells,
+                                    pr.seed_competence_reference_cells,
+                                    pr.seed_competence_exponent)
+        rows = np.flatnonzero(self.spent_row >= 0)
+        spent = self.rng.binomial(arrived[:, rows], 1.0 - theta[:, None])
+        arrived = arrived.copy()
+        arrived[:, rows] -= spent
+        arrived[:, self.spent_row[rows]] += spent
     self.arrested_by_organ += (arrived * self.unit_cells).reshape(
         len(arrived), N_ORGANS, -1).sum(axis=2)
     self.lodged[ARRESTED] += arrived

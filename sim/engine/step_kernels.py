@@ -30,6 +30,7 @@ import numpy as np
 
 from ..biology.cascade import (
     birth_death_draws,
+    competent_seed_share_one,
     gompertz_one,
     kendall_one,
     shedding_events_one,
@@ -260,6 +261,49 @@ def lodge_means(active: np.ndarray, step: int, lazy_step: np.ndarray, pend: np.n
 
 
 @numba.njit(cache=True)
+def competent_shares(active: np.ndarray, primary: np.ndarray, c_row: np.ndarray,
+                     c_phase: np.ndarray, c_cells: np.ndarray, reference_cells: float,
+                     exponent: float) -> np.ndarray:
+    """Per patient, the share of this step's arrivals that can found a colony
+    (:func:`~sim.biology.cascade.competent_seed_share_one`) from the cells of its shedding
+    tumours, the primary and the macrometastases (1 for inactive patients)."""
+    n = len(active)
+    cells = np.zeros(n)
+    for p in range(n):
+        cells[p] = primary[p]
+    for i in range(len(c_row)):
+        if c_phase[i] == MACRO:
+            cells[c_row[i]] += c_cells[i]
+    out = np.ones(n)
+    for p in range(n):
+        if active[p]:
+            out[p] = competent_seed_share_one(cells[p], reference_cells, exponent)
+    return out
+
+
+@numba.njit(cache=True)
+def split_spent_means(active: np.ndarray, arrived: np.ndarray, primary: np.ndarray,
+                      c_row: np.ndarray, c_phase: np.ndarray, c_cells: np.ndarray,
+                      spent_row: np.ndarray, reference_cells: float, exponent: float) -> None:
+    """Between events: the mean arrivals (patients x lodged rows) that cannot found a
+    colony move from each row to its spent copy, ``spent_row[r]`` (-1 for the spent rows
+    themselves)."""
+    if exponent == 0.0:
+        return
+    theta = competent_shares(active, primary, c_row, c_phase, c_cells, reference_cells,
+                             exponent)
+    for p in range(len(active)):
+        if theta[p] >= 1.0:
+            continue
+        for r in range(arrived.shape[1]):
+            if spent_row[r] < 0 or arrived[p, r] == 0.0:
+                continue
+            kept = arrived[p, r] * theta[p]
+            arrived[p, spent_row[r]] += arrived[p, r] - kept
+            arrived[p, r] = kept
+
+
+@numba.njit(cache=True)
 def _colony_bounds(active: np.ndarray, c_row: np.ndarray, c_organ: np.ndarray,
                    c_cells: np.ndarray, c_lazy: np.ndarray, avascular_cells: float,
                    n_organs: int) -> np.ndarray:
@@ -298,7 +342,9 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
                   shed_total: np.ndarray, reached: np.ndarray, lost: np.ndarray,
                   detachment_col: int, invasion_col: int, micro_col: int, macro_col: int,
                   shed_by_met: np.ndarray, step_shed: np.ndarray,
-                  switched_by_kind: np.ndarray, first_macro: np.ndarray) -> tuple[int, int]:
+                  switched_by_kind: np.ndarray, first_macro: np.ndarray,
+                  spent_row: np.ndarray, competence_cells: float,
+                  competence_exponent: float) -> tuple[int, int]:
     """Up to ``max_steps`` quiet steps from ``first_step``, with no growth inhibition or
     therapy running (the caller's conditions: see
     :meth:`~sim.engine.population.PopulationEngine._quiet_steps`). Returns the steps begun
@@ -361,6 +407,8 @@ def quiet_stretch(rng: np.random.Generator, first_step: int, max_steps: int, dt:
                       nonlodging_step, nonlodging_units, shed_total, reached, detachment_col,
                       invasion_col, shed_by_met, step_shed)
         grow_primary(active, primary, gompertz_rate, ones, primary_capacity, dt)
+        split_spent_means(active, arrived, primary, c_row, c_phase, c_cells, spent_row,
+                          competence_cells, competence_exponent)
         lodge_means(active, s, lazy_step, pend, pend_cells, arrived, unit_cells)
         done += 1
         # After: nothing the second half acts on within reach.

@@ -64,7 +64,20 @@ COURSE_PARAMETERS: dict[str, CourseParameter] = {p.name: p for p in (
                     "interquartile range"),
     CourseParameter("competence_spread", "population.colonization_log_sd", 0.0, 1.5, False,
                     False, "SD of log", "ASSUMPTION: none to a 7.5-fold interquartile range"),
+    CourseParameter("seed_competence", "primary.seed_competence_exponent", 0.0, 1.0, False,
+                    False, "exponent", "ASSUMPTION: from no loss of competence with the "
+                    "tumours' size (0) to twice the ~0.5 that Michaelson et al. 2005's spread "
+                    "per cell implies with shedding as mass^0.663"),
+    CourseParameter("node_colonization", "lymph.regional_node_colonization_multiplier", 0.0,
+                    3.0, True, False, "log10", "ASSUMPTION: from the organs' kinetics (1) to "
+                    "1000-fold; node involvement at diagnosis (Carter et al. 1989, SEER "
+                    "regional stage) informs it"),
 )}
+
+
+#: The parameters a calibration frees unless told otherwise (the others, for the seeds' loss
+#: of competence and the regional nodes' kinetics, are freed by name where a preset uses them).
+DEFAULT_PARAMETERS = ("shedding", "competence", "shedding_spread", "competence_spread")
 
 
 def scenario_value(scenario: Scenario, key: str) -> Any:
@@ -86,4 +99,4 @@ class Settings:
     soil_patients: int = 160
     rounds: int = 1
     gibbs_draws: int = 1500
-    parameters: tuple[str, ...] = tuple(COURSE_PARAMETERS)
+    parameters: tuple[str, ...] = DEFAULT_PARAMETERS

@@ -53,7 +53,7 @@ from ..config.errors import ScenarioError
 from ..config.loading import make_scenario
 from ..config.schema import Scenario
 from ..streams import CALIBRATION_SPAWN_KEY, calibration_seed
-from .course_parameters import COURSE_PARAMETERS, CourseParameter, Settings
+from .course_parameters import COURSE_PARAMETERS, DEFAULT_PARAMETERS, CourseParameter, Settings
 from .emulator import SiteEmulator, check_emulable
 from .executors import Executor, SerialExecutor
 from .replicates import batch_engine
@@ -228,7 +228,7 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
 
 def course_posterior(scenario: Scenario, database: str, *, seed: int,
                      hypotheses: Sequence[str] = MODELS,
-                     parameters: Sequence[str] = tuple(COURSE_PARAMETERS),
+                     parameters: Sequence[str] = DEFAULT_PARAMETERS,
                      population_size: int = 40, cohort: int = 24, generations: int = 5,
                      min_acceptance: float = 0.03, executor: Executor | None = None,
                      batch: int = 8, resume: bool = False,

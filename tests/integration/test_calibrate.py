@@ -139,14 +139,14 @@ def test_cli_prints_the_fit_and_writes_a_copy(tmp_path, small_scenario_path):
 
 
 def test_presets_record_their_bayesian_calibration():
-    """Every preset was regenerated from the joint Bayesian calibration (`metasim
-    calibrate-presets`): its fitted tables say which command, seed and pyabc version made
-    them, and name every organ (an organ left out would take a Weiss-index default on another
-    scale)."""
+    """Every preset comes from a Bayesian calibration (the joint `metasim
+    calibrate-presets`, or `metasim calibrate` of that preset alone): its fitted tables say
+    which command, seed and pyabc version made them, and name every organ (an organ left out
+    would take a Weiss-index default on another scale)."""
     for path in sorted((scenario_dir() / "presets").glob("*.toml")):
         text = path.read_text(encoding="utf-8")
-        assert re.search(r"Fitted by `metasim calibrate-presets [^`]*--seed \d+` on [\d-]+: seed "
-                         r"\d+, pyabc [\d.]+", text), path.name
+        assert re.search(r"Fitted by `metasim calibrate(-presets)? [^`]*--seed \d+[^`]*` on "
+                         r"[\d-]+: seed \d+, pyabc [\d.]+", text), path.name
         sc = load_scenario(path)
         assert set(sc.tropism.affinity) >= set(TARGET_ORGANS), path.name
         assert set(sc.tropism.affinity_uniform_delivery) >= set(TARGET_ORGANS), path.name
@@ -222,6 +222,9 @@ def test_bayes_writes_the_posterior_a_scenario_and_figures(tmp_path):
         assert (out / name).is_file(), name
     text = (out / "scenario.toml").read_text(encoding="utf-8")
     assert "Fitted by `metasim calibrate presets/colon --seed 4" in text and "pyabc" in text
+    # The whole command, settings and free parameters included, so that it reproduces.
+    flat = " ".join(line.lstrip("# ") for line in text.splitlines())
+    assert "--population " in flat and "--cohort " in flat and "--parameters shedding," in flat
     assert set(sc_organs := load_scenario(out / "scenario.toml").tropism.affinity) >= set(
         TARGET_ORGANS), sc_organs  # every organ explicit, none left to a rescaled default
     summ = json.loads((out / "calibration.json").read_text())

@@ -8,8 +8,9 @@ batch run with stretches and the same batch run one Python step at a time must g
 identical results: every number of every patient. A stretch that skipped a piece of the
 step (the lodging of arrivals, a detection's day, a switch's bookkeeping), drew in another
 order, or ran through a step the Python step would have acted on, changes some course and
-fails here. The scenarios cover the twin's resection and relapse watch (breast as shipped)
-and a therapy, a growth inhibition and a resection (colorectal with interventions)."""
+fails here. The scenarios cover the twin's resection and relapse watch (breast as shipped),
+a therapy, a growth inhibition and a resection (colorectal with interventions) and seeds
+whose competence falls with the tumours' size (breast from 1 mm)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ def _results(scenario, n: int, stretches: bool) -> tuple[list[str], PopulationEn
         {"kind": "systemic", "at": "diagnosis", "delay_days": 40.0, "duration_days": 120.0},
         {"kind": "growth_inhibition", "day": 300.0, "duration_days": 60.0,
          "growth_multiplier": 0.5}])], 16),
+    # Seeds whose competence falls with the shedding tumours' size: the stretch moves the
+    # spent arrivals as the Python step does.
+    ("presets/breast", [("simulation.horizon_days", 1500.0),
+                        ("primary.initial_diameter_mm", 1.0),
+                        ("primary.seed_competence_exponent", 0.5),
+                        ("colonization.competence", 3e-6)], 16),
 ])
 def test_quiet_stretches_give_the_same_courses_bit_for_bit(preset, overrides, n):
     sc = load_scenario(preset, overrides)

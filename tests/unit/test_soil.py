@@ -117,23 +117,23 @@ def test_derived_affinities_are_weiss_indices_with_delivery_weighted_mean_one(si
 
 
 @pytest.mark.parametrize("engine", ["mesa", "population"])
-def test_the_nodes_own_colonisation_multiplier_acts_in_both_engines(engine):
-    """``lymph.node_colonization_multiplier`` multiplies the colonisation hazards in the
-    regional and distant nodes only: at 0 no colony is ever founded in a node, while other
-    organs still found them; at 1 (the default) the small scenario's nodes found colonies.
-    An engine that ignored the multiplier, or applied it to other organs, fails."""
+def test_the_regional_nodes_own_colonisation_multiplier_acts_in_both_engines(engine):
+    """``lymph.regional_node_colonization_multiplier`` multiplies the colonisation hazards
+    in the regional nodes only: at 0 no colony is ever founded there, while other organs
+    (the distant nodes among them) still found them; at 1 (the default) the small
+    scenario's regional nodes found colonies. An engine that ignored the multiplier, or
+    applied it to another organ, fails."""
     from sim.experiments.replicates import run_replicates
 
     from ..conftest import DATA
-    nodes = ("regional_lymph_nodes", "distant_lymph_nodes")
 
     def founded(multiplier: float) -> tuple[int, int]:
         sc = load_scenario(DATA / "small.toml", [("simulation.engine", engine),
-                                                 ("lymph.node_colonization_multiplier",
+                                                 ("lymph.regional_node_colonization_multiplier",
                                                   multiplier)])
         ps = run_replicates(sc, 4, 3, progress=False).patients
-        in_nodes = sum(p.founded_by_organ[o] for p in ps for o in nodes)
-        return in_nodes, sum(sum(p.founded_by_organ.values()) for p in ps) - in_nodes
+        regional = sum(p.founded_by_organ["regional_lymph_nodes"] for p in ps)
+        return regional, sum(sum(p.founded_by_organ.values()) for p in ps) - regional
 
     assert founded(0.0)[0] == 0 and founded(0.0)[1] > 0
     assert founded(1.0)[0] > 0

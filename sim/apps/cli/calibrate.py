@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ...experiments.course_parameters import COURSE_PARAMETERS, DEFAULT_PARAMETERS
 from .common import (
     EXECUTOR_NAMES,
     Clock,
@@ -67,9 +68,9 @@ def _calibration_opts(tag: str) -> list:
 @click.option("--rounds", type=click.IntRange(1, 5), default=1, show_default=True,
               help="[bayes] Soil cohorts: 1 at the preset's own soil, each further round "
                    "again at the posterior median.")
-@click.option("--parameters", default=",".join(["shedding", "competence", "shedding_spread",
-                                                 "competence_spread"]), show_default=True,
-              help="[bayes] Free course parameters (comma-separated).")
+@click.option("--parameters", default=",".join(DEFAULT_PARAMETERS), show_default=True,
+              help="[bayes] Free course parameters (comma-separated), of: "
+                   + ", ".join(COURSE_PARAMETERS) + ".")
 @click.option("--executor", type=click.Choice(EXECUTOR_NAMES), default="processes",
               show_default=True, help="Who runs the simulations; results do not depend on it.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", callback=check_scheduler,
@@ -133,7 +134,7 @@ _BAYES_ONLY = {"out", "resume", "population_size", "generations", "cohort", "soi
 
 def _calibration_settings(population_size: int, generations: int, cohort: int,
                           soil_patients: int, rounds: int, parameters: str):
-    from ...experiments.course_parameters import COURSE_PARAMETERS, Settings
+    from ...experiments.course_parameters import Settings
 
     names = tuple(names_option(parameters, "--parameters", COURSE_PARAMETERS,
                                "course parameter"))
@@ -205,7 +206,11 @@ def _calibrate_bayes(scenario: str, overrides: tuple[str, ...], seed: int | None
         else:
             click.echo(f"  {d['stage']}: round {d['round']}", err=True)
 
-    command = " ".join(["calibrate", scenario, f"--seed {seed_value}"]
+    # Everything that changes the result, so that a preset's provenance reproduces it.
+    command = " ".join(["calibrate", scenario, f"--seed {seed_value}",
+                        f"--population {population_size}", f"--generations {generations}",
+                        f"--cohort {cohort}", f"--soil-patients {soil_patients}",
+                        f"--rounds {rounds}", f"--parameters {','.join(settings.parameters)}"]
                        + [f"--set {o}" for o in overrides])
     try:
         with open_executor(executor, w, scheduler) as ex:
@@ -346,7 +351,7 @@ def calibrate_presets(names: str | None, seed: int | None, out: Path, resume: bo
     if write_presets is not None and not write_presets.is_dir():
         raise Fail(f"--write-presets {write_presets}: not a folder")
     settings = _calibration_settings(population_size, generations, cohort, soil_patients, 1,
-                                     "shedding,competence,shedding_spread,competence_spread")
+                                     ",".join(DEFAULT_PARAMETERS))
     seed_value, _ = resolve_seed(next(iter(scen.values())), seed, unset=1)
     w = resolve_workers(workers, oversubscribe)
     with local_executor(w) as ex:
