@@ -126,7 +126,9 @@ def test_metastases_shed_cells_into_their_outflow():
     """Vascularised colonies shed like the primary (by mass) into their organ's drainage."""
     model = MetastasisModel("breast", rng=4, overrides={
         "simulation.horizon_days": 500, "colonization.competence": 1e-3,
-        "colonization.angiogenic_switch_rate_per_day": 0.1})
+        "colonization.angiogenic_switch_rate_per_day": 0.1,
+        # From 5 mm, every seed equally competent: as this course was sized.
+        "primary.initial_diameter_mm": 5.0, "primary.seed_competence_exponent": 0.0})
     model.run()
     assert any(c.phase is Phase.MACRO for c in model.colonies)
     assert model.ledger.shed_by_metastases > 0

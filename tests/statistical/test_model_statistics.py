@@ -35,10 +35,13 @@ def _colonies(scenario, hypothesis, n, horizon_days, seed=1, scale=100,
     sets how many form. Raising it (and shortening the course from a 20 mm primary) gives
     every patient enough colonies for a paired test to have power, without changing the
     question asked. The median patient of the preset (no population spread): the question is
-    where anatomy and soil send cells, not how patients differ.
+    where anatomy and soil send cells, not how patients differ; so every seed is equally
+    competent and the regional nodes take the organs' kinetics (both change how many colonies
+    form and when, not where the cells go).
     """
     base = [f"hypothesis={hypothesis}", f"simulation.horizon_days={horizon_days}",
-            "primary.initial_diameter_mm=20.0", "population.heterogeneity=false"]
+            "primary.initial_diameter_mm=20.0", "population.heterogeneity=false",
+            "primary.seed_competence_exponent=0", "lymph.regional_node_colonization_multiplier=1"]
     sc = load_scenario(scenario, base)
     sc = load_scenario(scenario, [
         *base,
@@ -123,7 +126,10 @@ def test_selection_enriches_the_aggressive_subclone_among_colonies():
     model without selection would pass by luck); a model ignoring the traits fails."""
     model = MetastasisModel("breast", rng=9, overrides={
         "simulation.horizon_days": 600, "colonization.competence": 1e-4,
-        "primary.initial_diameter_mm": 10.0})
+        "primary.initial_diameter_mm": 10.0,
+        # Every seed equally competent, as this course was sized (the selection is the
+        # subclones', whatever the seeds' loss of competence with size).
+        "primary.seed_competence_exponent": 0.0})
     clones = model.scenario.primary.subclones
     weights = np.array([c.fraction * c.shedding for c in clones])
     shed_share = float(weights[1] / weights.sum())

@@ -28,6 +28,8 @@ BONE = ORGAN_KEYS.index("bone")
 
 def test_measurements_at_diagnosis_read_the_patient_s_own_state(monkeypatch):
     sc = load_scenario("presets/breast", [("population.assess_initiated", False),
+                                          # From 5 mm: most patients diagnosed by day 700.
+                                          ("primary.initial_diameter_mm", 5.0),
                                           ("simulation.dt_days", 2.0),
                                           ("simulation.horizon_days", 700.0)])
     engine = batch_engine(sc, 4, range(8))
