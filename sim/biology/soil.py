@@ -27,7 +27,6 @@ from .anatomy import ORGAN_KEYS, PRIMARY_SITES, TARGET_ORGANS
 from .cascade import competent_seed_share_one
 from .delivery import delivered_fractions
 from .reference import AUTOPSY_TABLES
-from .units import diameter_to_cells
 
 #: Organs receiving less than this fraction of invading cells get no index of their own: an
 #: autopsy count divided by a vanishing delivery says nothing about the soil.
@@ -89,17 +88,24 @@ def colonization_vector(scenario: Scenario) -> np.ndarray:
     return out
 
 
+#: ``colonization.competence`` is the competence of the seeds a tumour of this many cells
+#: sheds: 1e9 cells (~1 cm^3, 12.4 mm), the classic size of clinical detection. A fixed size,
+#: not the scenario's diagnosis size, so that a scenario that finds the primary earlier or
+#: later keeps the same seeds.
+COMPETENCE_ANCHOR_CELLS = 1e9
+
+
 def seed_competence(scenario: Scenario) -> float:
     """The colonisation competence of a competent seed, as both engines use it.
 
-    ``colonization.competence`` is the competence of the seeds that a primary of
-    ``primary.diagnosis_diameter_mm`` sheds (what the presets' calibrations fit, whatever
-    the seeds' loss with size). When seeds lose competence as the tumours grow
+    ``colonization.competence`` is the competence of the seeds that a tumour of
+    :data:`COMPETENCE_ANCHOR_CELLS` sheds (what the calibrations fit, whatever the seeds'
+    loss with size). When seeds lose competence as the tumours grow
     (``primary.seed_competence_exponent`` > 0), only a share of those are competent
-    (:func:`~sim.biology.cascade.competent_seed_share_one`), so each competent seed has
-    the competence divided by that share; without the loss it is the competence itself."""
+    (:func:`~sim.biology.cascade.competent_seed_share_one`), so each competent seed has the
+    competence divided by that share; without the loss it is the competence itself."""
     pr = scenario.primary
-    share = competent_seed_share_one(diameter_to_cells(pr.diagnosis_diameter_mm),
+    share = competent_seed_share_one(COMPETENCE_ANCHOR_CELLS,
                                      pr.seed_competence_reference_cells,
                                      pr.seed_competence_exponent)
     return float(scenario.colonization.competence / share)

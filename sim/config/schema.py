@@ -309,7 +309,9 @@ class Colonization(Section):
     # 13:283), so competence is of the order of 1e-4 to 1e-6 - the range of the frequency of
     # tumour-initiating cells among human cancer cells in limiting-dilution assays in
     # NOD/SCID mice (~1 in 10^6 for melanoma, Quintana et al. 2008, Nature 456:593; widely
-    # quoted). CALIBRATED per preset (metasim calibrate), with the soil affinities.
+    # quoted). CALIBRATED per preset (metasim calibrate), with the soil affinities. When seeds
+    # lose competence with the tumours' size (primary.seed_competence_exponent), this is the
+    # competence of the seeds a tumour of 1e9 cells sheds (sim.biology.soil.seed_competence).
     competence: Annotated[float, Field(ge=0.0, le=1e6)] = 1e-5
     # Death of dormant cells: 0.003/day (half-life ~230 days). Of breast patients with
     # DTC-positive marrow at surgery, 19 % were still positive 12-24 months later (35/190;

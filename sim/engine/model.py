@@ -169,6 +169,12 @@ class MetastasisModel(mesa.Model):
         if sc.hypothesis != self.scenario.hypothesis or sc.simulation != self.scenario.simulation:
             raise ValueError("retune cannot change the hypothesis or the simulation settings; "
                              "start a new course instead")
+        if (sc.primary.seed_competence_exponent > 0) != \
+                (self.scenario.primary.seed_competence_exponent > 0):
+            # The lodged cells' rows (a spent copy of each subclone) are fixed for a course.
+            raise ValueError("retune cannot switch the seeds' loss of competence "
+                             "(primary.seed_competence_exponent) on or off; start a new "
+                             "course instead")
         self.scenario = sc
         self.lodged = LodgedCells(sc, colonization_vector(sc) * self.traits.colonization_multiplier,
                                   self.dt)

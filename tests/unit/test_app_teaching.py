@@ -248,3 +248,13 @@ def test_the_journey_key_names_the_numbered_stops_of_the_map():
     import html
     assert "one cell's path" in html.unescape(body_map_svg(state, journey=j.places))
     assert "one cell's path" not in html.unescape(body_map_svg(state))
+
+
+def test_retune_refuses_to_switch_the_seeds_loss_of_competence_mid_course():
+    """The lodged cells' rows (each subclone and its spent copy) are fixed for a course:
+    switching the seeds' loss of competence on mid-course is refused with a message, not
+    run on the wrong rows; changing nothing else still works."""
+    m = _stepped(30)
+    with pytest.raises(ValueError, match="seed_competence_exponent"):
+        m.retune({"primary.seed_competence_exponent": 0.5})
+    m.retune({})

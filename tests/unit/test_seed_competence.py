@@ -155,17 +155,19 @@ def test_spent_seeds_lodge_but_found_nothing(engine):
     assert sum(sum(p.founded_by_organ.values()) for p in run(0.0)) > 0
 
 
-def test_the_competence_is_that_of_the_seeds_shed_at_the_diagnosis_size():
+def test_the_competence_is_that_of_the_seeds_a_1e9_cell_tumour_sheds():
     """``colonization.competence`` keeps its meaning when seeds lose competence: a
-    competent seed has the competence divided by the competent share at
-    ``primary.diagnosis_diameter_mm``, so that the seeds a primary of that size sheds have
-    the scenario's competence on average; without the loss it is the competence itself."""
+    competent seed has the competence divided by the competent share at 1e9 cells, so that
+    the seeds a tumour of that size sheds have the scenario's competence on average - the
+    same seeds whatever size a scenario diagnoses the primary at (a sweep over the size at
+    resection must not change them). Without the loss it is the competence itself."""
     from sim.biology.soil import seed_competence
-    from sim.biology.units import diameter_to_cells
     off = load_scenario("presets/breast", [("primary.seed_competence_exponent", 0.0)])
     assert seed_competence(off) == off.colonization.competence
     on = load_scenario("presets/breast", [("primary.seed_competence_exponent", 0.5)])
-    share = (diameter_to_cells(on.primary.diagnosis_diameter_mm)
-             / on.primary.seed_competence_reference_cells) ** -0.5
+    share = (1e9 / on.primary.seed_competence_reference_cells) ** -0.5
     assert seed_competence(on) == pytest.approx(on.colonization.competence / share, rel=1e-12)
     assert seed_competence(on) > 100 * on.colonization.competence
+    earlier = load_scenario("presets/breast", [("primary.seed_competence_exponent", 0.5),
+                                               ("primary.diagnosis_diameter_mm", 8.0)])
+    assert seed_competence(earlier) == seed_competence(on)

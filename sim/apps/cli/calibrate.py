@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -211,7 +212,7 @@ def _calibrate_bayes(scenario: str, overrides: tuple[str, ...], seed: int | None
                         f"--population {population_size}", f"--generations {generations}",
                         f"--cohort {cohort}", f"--soil-patients {soil_patients}",
                         f"--rounds {rounds}", f"--parameters {','.join(settings.parameters)}"]
-                       + [f"--set {o}" for o in overrides])
+                       + [f"--set {shlex.quote(o)}" for o in overrides])
     try:
         with open_executor(executor, w, scheduler) as ex:
             cal = calibrate_preset(sc, str(folder), seed=seed_value, settings=settings,
