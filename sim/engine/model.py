@@ -286,16 +286,15 @@ class MetastasisModel(mesa.Model):
                 macro, pr.seed_competence_reference_cells, pr.seed_competence_exponent)[0])
         for (clone, k), arrived in arrivals.items():
             arrived = self.clinic.thin_arrivals(arrived, k)
+            lodging = [(clone, arrived)]
             if theta < 1.0:
                 # The arrivals that cannot found a colony lodge as their clone's spent copy.
                 spent = self.rng.binomial(arrived, 1.0 - theta)
-                arrived = arrived - spent
-                self.ledger.lodged(spent, k)
-                for organ in np.flatnonzero(spent).tolist():
-                    self.cohorts.add(Stage.ARRESTED, organ, clone + real, k, int(spent[organ]))
-            self.ledger.lodged(arrived, k)
-            for organ in np.flatnonzero(arrived).tolist():
-                self.cohorts.add(Stage.ARRESTED, organ, clone, k, int(arrived[organ]))
+                lodging = [(clone + real, spent), (clone, arrived - spent)]
+            for row_clone, units in lodging:
+                self.ledger.lodged(units, k)
+                for organ in np.flatnonzero(units).tolist():
+                    self.cohorts.add(Stage.ARRESTED, organ, row_clone, k, int(units[organ]))
 
     def _diagnose(self, day: float, event: events.Event) -> None:
         self.diagnosis = diagnosis_snapshot(self, day)

@@ -118,10 +118,11 @@ def transit_tables(self: PopulationEngine) -> None:
         axis=-1), self.dt)
     # Per patient: the soil affinity carries the patient's competence multiplier.
     self._affinity = colonization_vector(sc)[self.row_organ]
+    competence = seed_competence(sc)
     self._grow = (np.array([self.clones[c].proliferation for c in self.row_clone])
-                  * unit_mult * seed_competence(sc))
+                  * unit_mult * competence)
     self._wake = (np.array([self.clones[c].awakening for c in self.row_clone])
-                  * unit_mult * seed_competence(sc))
+                  * unit_mult * competence)
     self._dormancy = np.array([self.clones[c].dormancy for c in self.row_clone])
 
 
