@@ -6,6 +6,7 @@ commands live by topic:
 
 * :mod:`.simulate` - ``run``, ``compare``, ``demo``;
 * :mod:`.validate` - ``validate``;
+* :mod:`.factorial` - ``factorial``;
 * :mod:`.calibrate` - ``calibrate``, ``calibrate-presets``;
 * :mod:`.batch` - ``sweep``, ``plot``, ``sensitivity``;
 * :mod:`.classroom` - ``app``, ``animate``;
@@ -22,6 +23,7 @@ import click
 from .batch import plot_cmd, sensitivity_cmd, sweep
 from .calibrate import calibrate, calibrate_presets
 from .classroom import animate_cmd, app_cmd
+from .factorial import factorial_cmd
 from .info import params_cmd, reference, scenarios
 from .simulate import compare_cmd, demo, run
 from .validate import validate
@@ -37,7 +39,8 @@ def main() -> None:
     """
 
 
-for _command in (run, compare_cmd, validate, calibrate, calibrate_presets, sweep, plot_cmd,
+for _command in (run, compare_cmd, validate, factorial_cmd, calibrate, calibrate_presets, sweep,
+                 plot_cmd,
                  sensitivity_cmd, app_cmd, animate_cmd, params_cmd, scenarios, reference, demo):
     main.add_command(_command)
 
