@@ -298,6 +298,34 @@ def course_posterior(scenario: Scenario, database: str, *, seed: int,
                            int(history.total_nr_simulations), eps, time.perf_counter() - t0)
 
 
+#: Below this effective sample size an arm's posterior is a handful of particles: its
+#: intervals and its model probability mean little.
+MIN_EFFECTIVE_PARTICLES = 10
+
+
+def course_warnings(course: CoursePosterior) -> list[str]:
+    """Warnings about an ABC result that should not be read as a posterior: an arm that
+    died out, an arm resting on fewer than :data:`MIN_EFFECTIVE_PARTICLES` effective
+    particles, an interval that collapsed to a point."""
+    out = []
+    for h, (samples, w) in course.samples.items():
+        w = np.asarray(w, float)
+        ess = float(w.sum() ** 2 / max((w ** 2).sum(), 1e-300))
+        if course.model_probabilities.get(h, 0.0) <= 0:
+            out.append(f"warning: the {h} arm died out (no particle in the last generation): "
+                       "its course is from its last living generation, and its model "
+                       "probability 0 is a sampling outcome, not evidence")
+        elif ess < MIN_EFFECTIVE_PARTICLES:
+            out.append(f"warning: the {h} arm rests on {ess:.1f} effective particles: its "
+                       "intervals and model probability are rough (more --population)")
+        for name, v in samples.items():
+            lo, hi = (weighted_quantile(np.asarray(v), w, q) for q in (0.05, 0.95))
+            if hi - lo <= 1e-12 * max(1.0, abs(lo)):
+                out.append(f"warning: the {h} arm's 90 % interval of {name} collapsed to "
+                           f"one value ({lo:.3g}): too few distinct particles to say")
+    return out
+
+
 def prior_samples(parameters: Sequence[str], draws: int, seed: int) -> dict[str, np.ndarray]:
     """Draws from the course parameters' prior (a preset without population targets)."""
     rng = np.random.default_rng(calibration_seed(seed, 1))
@@ -441,6 +469,7 @@ __all__ = [
     "calibrate_preset",
     "calibration_seed",
     "course_posterior",
+    "course_warnings",
     "ewing_level",
     "frequency_grid",
     "gibbs",
@@ -512,6 +541,8 @@ def calibrate_preset(scenario: Scenario, out: str, *, seed: int,
                                       progress)
         if course is None:
             notes.append("no population target: the course parameters keep their prior")
+        else:
+            notes.extend(course_warnings(course))
         levels = {h: level_prior(*draws[h]) for h in MODELS}
         points = {h: _course_point(draws[h]) for h in MODELS}
         # The first cohorts run at the preset's own competence and soil: an expansion point
