@@ -18,8 +18,15 @@ model:
 and for the pure Ewing world (anatomy alone, no soil term at all) the generating model is
 the most probable of the eight (Occam's razor on the nested models).
 
-False-failure rate (measured with ten independent worlds per model, seeds 1000 * model +
-world, the scratch script in the comment of ``_world``): see ``MEASURED`` below.
+False-failure rate, measured on 40 independent worlds (five per model, seeds 1000 * model +
+world, the same trial settings): the models containing the generating one held >= 0.999 of
+the probability in every world, against the threshold 0.95; the pure Ewing model was the
+most probable in 10 of 10 Ewing worlds (seeds 0-9; its probability at least 0.55). With no
+failure in 40 and margins that wide, a change of streams alone should rarely fail this test
+(0 of 40 bounds the rate per world below 7 % at 95 % confidence; the margins say far below).
+Between nested models the mode is less sure (a shared organ term alone: the mode in 3 and 4
+of 5 worlds under uniform and anatomical delivery; the other models 5 of 5), so the mode is
+asserted for the Ewing world only.
 """
 
 from __future__ import annotations

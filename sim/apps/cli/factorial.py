@@ -77,17 +77,20 @@ def factorial_cmd(primaries: str | None, seed: int | None, patients: int, draws:
     with staged(dest) as stage, local_executor(w) as ex:
         rows = preset_rows(scen, seed=seed_value, patients=patients, executor=ex,
                            say=lambda m: click.echo(m, err=True))
-        fits = sum(len(groups) for c in CELLS if c.shared or c.scatter) + folds * len(CELLS)
         started = time.perf_counter()
         shown = [False]
 
         def say(message: str) -> None:
             if not shown[0] and message.startswith(CELLS[1].name):
-                # The first cell has fitted its leave-one-out folds: an estimate of the rest.
+                # The first model (no soil term) has made its k-fold fits: the rest from
+                # them, a fit with a soil term costing ~1.9 of one without
+                # (benchmarks/factorial.py: 1.8-2.0 at 16 rows).
                 per_fit = (time.perf_counter() - started) / folds
-                click.echo(f"metasim: the trial's {fits} fits take about "
-                           f"{per_fit * fits / 60:.0f} min on this machine "
-                           f"({per_fit:.1f} s a fit)", err=True)
+                soil_fits = sum(len(groups) + folds for c in CELLS if c.shared or c.scatter)
+                rest = per_fit * (1.9 * soil_fits + folds * (sum(
+                    not (c.shared or c.scatter) for c in CELLS) - 1))
+                click.echo(f"metasim: the trial needs about {rest / 60:.0f} min more on this "
+                           f"machine ({per_fit:.1f} s a fit without soil terms)", err=True)
                 shown[0] = True
             click.echo(message, err=True)
 

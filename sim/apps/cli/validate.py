@@ -84,6 +84,9 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
         calibrated = calibrated_scores([sc.primary.site for sc in scenarios_.values()])
         (stage / "bayesian_calibration.txt").write_text("\n".join(calibrated) + "\n",
                                                         encoding="utf-8")
+        trial_lines, trial_md = bundled_trial()
+        if trial_md is not None:
+            (stage / "factorial.md").write_text(trial_md, encoding="utf-8")
         one_seed = len(set(seeds.values())) == 1
         write_provenance(stage, seed=next(iter(seeds.values())) if one_seed else None,
                          streams=("per primary, " + describe_streams(
@@ -103,10 +106,26 @@ def validate(primaries: str | None, hypotheses: str, overrides: tuple[str, ...],
         click.echo(line)
     click.echo(f"{'mean':<14}" + "".join(f"{means[h]['spearman']:>16.2f}{means[h]['r2']:>14.2f}"
                                          for h in hyps))
-    for line in calibrated:
+    for line in [*calibrated, *trial_lines]:
         click.echo(line)
     click.echo(f"\nWrote {dest.final}/ (validation.csv, validation.json, validation.md, "
-               "bayesian_calibration.txt, metadata.json, figures/)")
+               "bayesian_calibration.txt" + (", factorial.md" if trial_md else "")
+               + ", metadata.json, figures/)")
+
+
+def bundled_trial() -> tuple[list[str], str | None]:
+    """The bundled factorial trial as lines to print, and its tables (None: no trial)."""
+    from ...experiments.factorial import BUNDLED_TRIAL, load_bundled, markdown, summary_lines
+
+    report = load_bundled()
+    if report is None:
+        return ["", "(no bundled factorial trial: `metasim factorial` makes one)"], None
+    head = (f"The fair trial over the presets' autopsy rows ({BUNDLED_TRIAL.name}, "
+            f"{report.get('date', '')}, seed {report.get('seed', '')}): eight models "
+            "(delivery x an organ term shared by all primaries x a seed-specific soil), each "
+            "primary's row predicted from the others; summed log predictive densities and "
+            "model probabilities over all primaries (factorial.md has each primary).")
+    return ["", head, *summary_lines(report)], markdown(report, report.get("left_out"))
 
 
 def calibrated_scores(primaries: list[str]) -> list[str]:
@@ -127,4 +146,4 @@ def calibrated_scores(primaries: list[str]) -> list[str]:
     return ["", head, *validate_lines(report, primaries)]
 
 
-__all__ = ["Fail", "calibrated_scores", "preset_names", "validate"]
+__all__ = ["Fail", "bundled_trial", "calibrated_scores", "preset_names", "validate"]
