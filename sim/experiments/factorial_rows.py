@@ -1,4 +1,4 @@
-"""The presets' autopsy rows, made ready for the factorial trial (:mod:`.factorial`).
+"""The presets' autopsy rows, made ready for the factorial trial (:mod:`sim.experiments.factorial`).
 
 For each preset: its autopsy row (diSibio & French 2008), the site frequencies its course
 gives at any level under anatomical and under uniform delivery (one simulated cohort of each,
@@ -23,8 +23,8 @@ log10 uniform on [-7, -4]) as a normal on the natural log with its mean and SD: 
 for every cell and preset, and free of autopsy data. The population targets speak through
 the course calibration instead.
 
-Colon and rectum are one group (their patients make up the colorectal row, which is left
-out beside them).
+Colon and rectum are one group; the colorectal row, their union (the same patients), is left
+out beside them.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ ARREST_CONCENTRATION = 30.0
 BANK_DRAWS = 32
 #: The hypothesis whose cohort stands for each delivery: neutral soil under each.
 COHORT_HYPOTHESIS = {"anatomical": "ewing", "uniform": "null"}
-#: Rows that count the same patients: the group, and the union row left out beside it.
+#: Colon and rectum: one group (left out together); the colorectal row is their union (the
+#: same patients) and is left out beside them.
 GROUPS = {"colon": "colorectum", "rectum": "colorectum"}
 UNION_ROWS = {"colorectal": ("colon", "rectum")}
 

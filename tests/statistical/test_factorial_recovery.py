@@ -13,7 +13,7 @@ data have, or delivering cells the wrong way, predicts badly. So, for every gene
 model:
 
 * the models that contain all its components, with its delivery, hold >= 95 % of the
-  posterior probability (a missing component or the wrong delivery is rejected);
+  weight over all primaries (a missing component or the wrong delivery is rejected);
 
 and for the pure Ewing world (anatomy alone, no soil term at all) the generating model is
 the most probable of the eight (Occam's razor on the nested models).
@@ -72,12 +72,19 @@ def _contains(cell: Cell, truth: Cell) -> bool:
             and cell.scatter >= truth.scatter)
 
 
-@pytest.mark.parametrize("truth", CELLS, ids=[c.name for c in CELLS])
+#: Four of the eight generating models, ~25 s each (the suite's budget): Ewing's, Paget's
+#: pure form, the combined view, and an organ pattern alone under uniform delivery (the one
+#: most often confused with its nesting model). The measurement above covered all eight.
+GENERATORS = (Cell("anatomical", False, False), Cell("uniform", False, True),
+              Cell("anatomical", True, True), Cell("uniform", True, False))
+
+
+@pytest.mark.parametrize("truth", GENERATORS, ids=[c.name for c in GENERATORS])
 def test_the_generating_model_is_recovered(truth):
     ti = CELLS.index(truth)
     rows = _world(truth, 1000 * ti)
     rep = trial(rows, lambda *k: 17 + sum(k), folds=0, draws=200, burn=100)
-    probs = rep["pooled"]["probabilities"]
+    probs = rep["pooled"]["weights"]
     held = sum(p for name, p in probs.items()
                if _contains(next(c for c in CELLS if c.name == name), truth))
     assert held >= 0.95, probs

@@ -32,7 +32,7 @@ from .common import out_opt as _out_opt
 @click.option("--patients", type=click.IntRange(20, 5000), default=200, show_default=True,
               help="Simulated patients per preset and delivery (the site emulator's cohort).")
 @click.option("--draws", type=click.IntRange(50, 20000), default=600, show_default=True,
-              help="Posterior draws kept per fit (after as many again / 2 of burn-in).")
+              help="Posterior draws kept per fit (after a burn-in of half as many).")
 @click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
               help="Folds of the cross-validation over organs.")
 @_out_opt("Output folder (default: out/factorial, numbered if that holds an earlier run).")

@@ -124,7 +124,8 @@ def bundled_trial() -> tuple[list[str], str | None]:
             f"{report.get('date', '')}, seed {report.get('seed', '')}): eight models "
             "(delivery x an organ term shared by all primaries x a seed-specific soil), each "
             "primary's row predicted from the others; summed log predictive densities and "
-            "model probabilities over all primaries (factorial.md has each primary).")
+            "their weights over all primaries (factorial.md has each primary's model "
+            "probabilities).")
     return ["", head, *summary_lines(report)], markdown(report, report.get("left_out"))
 
 
